@@ -1,0 +1,72 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "keyway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "keyway", targets: ["keyway"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // Already in the graph through the OpenAPI generator; the server reads its own contract with it to
+        // name the parameter at fault when the generated decoder refuses one.
+        .package(url: "https://github.com/jpsim/Yams.git", "5.0.1"..<"7.0.0"),
+    ],
+    targets: [
+        // The domain: Foundation only. Every other target points inward at this one.
+        .target(name: "KeywayCore"),
+        // The contract: openapi.yaml is the one copy; types and the server protocol are generated from it.
+        .target(
+            name: "KeywayAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            resources: [.copy("openapi.yaml")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "KeywayStoreSQLite",
+            dependencies: ["KeywayCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "KeywayServer",
+            dependencies: [
+                "KeywayCore", "KeywayAPI", "KeywayStoreSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "keyway",
+            dependencies: [
+                "KeywayServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "KeywayTestSupport", dependencies: ["KeywayCore"]),
+        .testTarget(name: "KeywayCoreTests", dependencies: ["KeywayCore", "KeywayTestSupport"]),
+        .testTarget(
+            name: "KeywayStoreTests",
+            dependencies: ["KeywayCore", "KeywayStoreSQLite", "KeywayTestSupport"]
+        ),
+        .testTarget(
+            name: "KeywayServerTests",
+            dependencies: [
+                "KeywayServer", "KeywayCore", "KeywayTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

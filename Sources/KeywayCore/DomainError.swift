@@ -1,0 +1,59 @@
+/// The one error type Core throws. The server turns it into HTTP in exactly one place; its `message`
+/// goes to the client, so it never carries a secret.
+public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        case invalidInput  // 400
+        case unauthorized  // 401
+        case forbidden  // 403
+        case notFound  // 404
+        case conflict  // 409
+        case payloadTooLarge  // 413
+        case rateLimited  // 429
+    }
+
+    public var kind: Kind
+    /// A stable machine code, e.g. `InvalidInput`, `ShareNotFound`, `WebKeyExists`.
+    public var code: String
+    /// A human message that names the offending field or entity.
+    public var message: String
+    /// The request field at fault, when there is one (`source.deviceId`, `schedule[0].period.endTime`).
+    public var field: String?
+
+    public init(_ kind: Kind, code: String, message: String, field: String? = nil) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    public static func invalidInput(field: String, _ message: String) -> DomainError {
+        DomainError(.invalidInput, code: "InvalidInput", message: message, field: field)
+    }
+
+    public static func rule(_ code: String, _ message: String) -> DomainError {
+        DomainError(.invalidInput, code: code, message: message)
+    }
+
+    public static let unauthorized = DomainError(
+        .unauthorized, code: "Unauthorized", message: "Invalid authentication token")
+
+    public static func forbidden(_ message: String = "Insufficient rights") -> DomainError {
+        DomainError(.forbidden, code: "Forbidden", message: message)
+    }
+
+    /// Bold's own text for a share's missing or foreign source, receiver or organization.
+    public static let referenceNotFound = DomainError(
+        .notFound, code: "NotFound", message: "User/user group/organization/device/device group not found")
+
+    public static let shareNotFound = DomainError(.notFound, code: "ShareNotFound", message: "Share not found")
+
+    public static func notFound(_ code: String, _ message: String) -> DomainError {
+        DomainError(.notFound, code: code, message: message)
+    }
+
+    public static func conflict(_ code: String, _ message: String) -> DomainError {
+        DomainError(.conflict, code: code, message: message)
+    }
+}

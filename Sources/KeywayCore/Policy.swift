@@ -1,0 +1,14 @@
+/// Who may do what. So far every credential is an organization API key, which acts as a super user of
+/// its organization within its scopes; entities of other organizations are reported as missing (404) by
+/// the services, never as forbidden, so that ids cannot be probed across tenants.
+public enum Policy {
+    /// Throws `DomainError.forbidden` when the caller's credential lacks `scope`.
+    public static func require(_ scope: Scope, of caller: Principal) throws {
+        switch caller {
+        case .apiKey(let key):
+            guard key.scopes.contains(scope) else {
+                throw DomainError.forbidden("Insufficient rights: this API key lacks the '\(scope.rawValue)' scope")
+            }
+        }
+    }
+}

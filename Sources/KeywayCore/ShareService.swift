@@ -1,0 +1,290 @@
+import Foundation
+
+/// A page of shares with every entity they point at, ready to be rendered.
+public struct ShareList: Sendable {
+    public var shares: [Share]
+    public var relations: ShareRelations
+    public init(shares: [Share], relations: ShareRelations) {
+        self.shares = shares
+        self.relations = relations
+    }
+}
+
+/// The filters a client may send to `GET /v2/shares`, before they are checked against the caller.
+public struct ShareFilters: Sendable {
+    public var organizationID: Int64?
+    public var externalID: String?
+    public var deviceID: Int64?
+    public var deviceGroupID: Int64?
+    public var userID: Int64?
+    public var userGroupID: Int64?
+    public var sortBy: ShareSortKey?
+    public var sortDirection: SortDirection?
+    public var offset: Int?
+    public var size: Int?
+    public init(
+        organizationID: Int64? = nil, externalID: String? = nil, deviceID: Int64? = nil, deviceGroupID: Int64? = nil,
+        userID: Int64? = nil, userGroupID: Int64? = nil, sortBy: ShareSortKey? = nil,
+        sortDirection: SortDirection? = nil, offset: Int? = nil, size: Int? = nil
+    ) {
+        self.organizationID = organizationID
+        self.externalID = externalID
+        self.deviceID = deviceID
+        self.deviceGroupID = deviceGroupID
+        self.userID = userID
+        self.userGroupID = userGroupID
+        self.sortBy = sortBy
+        self.sortDirection = sortDirection
+        self.offset = offset
+        self.size = size
+    }
+}
+
+/// The share use cases: list, read, create, change, rename, web keys, revoke.
+public struct ShareService: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let random: any RandomSource
+    /// The zone of a device without one, and of device-group sources, for `autoRemoveDate`.
+    let defaultTimeZone: TimeZone
+    /// How often a change is retried when a concurrent write got there first.
+    let maxAttempts = 5
+
+    public init(store: any KeywayStore, time: any TimeSource, random: any RandomSource, defaultTimeZone: TimeZone) {
+        self.store = store
+        self.time = time
+        self.random = random
+        self.defaultTimeZone = defaultTimeZone
+    }
+
+    /// Throws `DomainError` forbidden (scope), invalidInput (paging), referenceNotFound (a filter names
+    /// an entity the caller cannot see).
+    public func list(_ filters: ShareFilters, by caller: Principal) async throws -> ShareList {
+        try Policy.require(.read, of: caller)
+        let page = try Page(offset: filters.offset, size: filters.size)
+        let organization = caller.organizationID
+        if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
+        if let id = filters.deviceID { try await requireDevice(DeviceID(id), in: organization) }
+        if let id = filters.deviceGroupID { try await requireDeviceGroup(DeviceGroupID(id), in: organization) }
+        if let id = filters.userID { try await requireUser(UserID(id), in: organization) }
+        if let id = filters.userGroupID { try await requireUserGroup(UserGroupID(id), in: organization) }
+        let query = ShareQuery(
+            organizationID: organization, externalID: filters.externalID, deviceID: filters.deviceID.map { DeviceID($0) },
+            deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) }, userID: filters.userID.map { UserID($0) },
+            userGroupID: filters.userGroupID.map { UserGroupID($0) }, sortBy: filters.sortBy ?? .id,
+            sortDirection: filters.sortDirection ?? .asc, page: page)
+        let shares = try await store.shares(matching: query)
+        return ShareList(shares: shares, relations: try await store.relations(of: shares))
+    }
+
+    /// Throws forbidden, or `shareNotFound` for a missing share or one of another organization.
+    public func get(_ id: ShareID, by caller: Principal) async throws -> ShareList {
+        try Policy.require(.read, of: caller)
+        let share = try await visibleShare(id, to: caller)
+        return ShareList(shares: [share], relations: try await store.relations(of: [share]))
+    }
+
+    /// Throws forbidden, invalidInput naming the field, or referenceNotFound.
+    public func create(_ input: ShareInput, by caller: Principal) async throws -> Share {
+        try Policy.require(.manage, of: caller)
+        guard let organizationID = input.organizationID else {
+            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
+        }
+        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard input.hasSource else { throw DomainError.invalidInput(field: "source", "source is required") }
+        guard input.hasReceiver else { throw DomainError.invalidInput(field: "receiver", "receiver is required") }
+        let now = time.now()
+        let draft = Share(
+            id: ShareID(0), organizationID: OrganizationID(organizationID), creatorAccountID: caller.accountID,
+            source: try ShareValidation.source(deviceID: input.deviceID, deviceGroupID: input.deviceGroupID),
+            receiver: try ShareValidation.receiver(userID: input.userID, userGroupID: input.userGroupID),
+            token: random.uuid(), dateCreated: now)
+        var share = try apply(input, to: draft)
+        share.autoRemoveDate = try await autoRemoveDate(of: share)
+        try await requireReferences(of: share)
+        return try await store.insertShare(share)
+    }
+
+    /// Applies the fields present in `input`; absent fields keep their value.
+    /// Throws forbidden, shareNotFound, invalidInput, referenceNotFound.
+    public func update(_ id: ShareID, with input: ShareInput, by caller: Principal) async throws -> Share {
+        try Policy.require(.manage, of: caller)
+        // A share never moves between organizations: `input.organizationID` is not read here.
+        return try await change(id, by: caller) { current in
+            var share = try apply(input, to: current)
+            if input.hasSource {
+                share.source = try ShareValidation.source(deviceID: input.deviceID, deviceGroupID: input.deviceGroupID)
+            }
+            if input.hasReceiver {
+                share.receiver = try ShareValidation.receiver(userID: input.userID, userGroupID: input.userGroupID)
+            }
+            // A web key exists only on a temporary share to one user; a change that breaks that ends it.
+            if case .userGroup = share.receiver { share.webKey = nil }
+            if share.source != current.source || share.receiver != current.receiver {
+                try await requireReferences(of: share)
+            }
+            share.autoRemoveDate = try await autoRemoveDate(of: share)
+            return share
+        }
+    }
+
+    /// Renames the receiver as shown on this share. `user` names fit a user receiver, `groupName` a group.
+    public func renameReceiver(
+        _ id: ShareID, user: (firstName: String?, lastName: String?)?, groupName: String??, by caller: Principal
+    ) async throws {
+        try Policy.require(.manage, of: caller)
+        _ = try await change(id, by: caller) { current in
+            var share = current
+            switch (current.receiver, user, groupName) {
+            case (.user, let names?, nil):
+                share.receiverName = ReceiverName(firstName: names.firstName, lastName: names.lastName)
+            case (.userGroup, nil, let name?):
+                share.receiverName = ReceiverName(groupName: name)
+            case (.user, _, _):
+                throw DomainError.invalidInput(field: "user", "this share's receiver is a user: send {\"user\": {...}}")
+            case (.userGroup, _, _):
+                throw DomainError.invalidInput(
+                    field: "userGroup", "this share's receiver is a user group: send {\"userGroup\": {\"name\": ...}}")
+            }
+            return share
+        }
+    }
+
+    /// Creates the share's web key and returns its UUID. Refused (400) for a user-group receiver, a share
+    /// without an end, and a share that already has one.
+    public func createWebKey(_ id: ShareID, by caller: Principal) async throws -> UUID {
+        try Policy.require(.manage, of: caller)
+        let share = try await change(id, by: caller) { current in
+            if case .userGroup = current.receiver {
+                throw DomainError.rule("WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
+            }
+            guard current.isTemporary else {
+                throw DomainError.rule("WebKeyNotTemporary", "endDate: a web key needs a temporary share, one with an end")
+            }
+            guard current.webKey == nil else {
+                throw DomainError.rule("WebKeyExists", "webKey: this share already has a web key")
+            }
+            var share = current
+            share.webKey = random.uuid()
+            return share
+        }
+        guard let webKey = share.webKey else { throw DomainError.shareNotFound }
+        return webKey
+    }
+
+    /// Throws `WebKeyNotFound` (404) when the share has none.
+    public func deleteWebKey(_ id: ShareID, by caller: Principal) async throws {
+        try Policy.require(.manage, of: caller)
+        _ = try await change(id, by: caller) { current in
+            guard current.webKey != nil else {
+                throw DomainError.notFound("WebKeyNotFound", "This share has no web key")
+            }
+            var share = current
+            share.webKey = nil
+            return share
+        }
+    }
+
+    /// Throws forbidden or shareNotFound.
+    public func delete(_ id: ShareID, by caller: Principal) async throws {
+        try Policy.require(.manage, of: caller)
+        guard try await store.deleteShare(id, organization: caller.organizationID) else {
+            throw DomainError.shareNotFound
+        }
+    }
+
+    // MARK: - The pieces
+
+    private func visibleShare(_ id: ShareID, to caller: Principal) async throws -> Share {
+        guard let share = try await store.share(id), share.organizationID == caller.organizationID else {
+            throw DomainError.shareNotFound
+        }
+        return share
+    }
+
+    /// Reads, changes and writes back a share, retrying when a concurrent write changed it in between,
+    /// so that two partial updates never silently drop each other's fields.
+    private func change(
+        _ id: ShareID, by caller: Principal, _ transform: (Share) async throws -> Share
+    ) async throws -> Share {
+        for _ in 0..<maxAttempts {
+            let current = try await visibleShare(id, to: caller)
+            var share = try await transform(current)
+            share.id = current.id
+            share.organizationID = current.organizationID
+            share.dateModified = time.now()
+            share.version = current.version + 1
+            try ShareValidation.window(of: share)
+            if try await store.replaceShare(share) { return share }
+        }
+        throw DomainError.conflict("ConcurrentModification", "The share kept changing; try again")
+    }
+
+    private func apply(_ input: ShareInput, to current: Share) throws -> Share {
+        var share = current
+        if let value = try ShareValidation.date(input.startDate, field: "startDate") { share.startDate = value }
+        if let value = try ShareValidation.time(input.startTime, field: "startTime") { share.startTime = value }
+        if let value = try ShareValidation.date(input.endDate, field: "endDate") { share.endDate = value }
+        if let value = try ShareValidation.time(input.endTime, field: "endTime") { share.endTime = value }
+        if let entries = input.schedule { share.schedule = try ShareValidation.schedule(entries) }
+        if let flags = input.permissions {
+            if let value = flags.administrate { share.permissions.administrate = value }
+            if let value = flags.remoteActivate { share.permissions.remoteActivate = value }
+            if let value = flags.assignKeyfob { share.permissions.assignKeyfob = value }
+        }
+        if let value = input.notifications { share.notifications = value }
+        if let value = try ShareValidation.externalID(input.externalID) { share.externalID = value }
+        if let value = input.autoRemoveAfter { share.autoRemoveAfter = value }
+        try ShareValidation.window(of: share)
+        return share
+    }
+
+    /// The end of the window in the source device's zone, plus `autoRemoveAfter`.
+    private func autoRemoveDate(of share: Share) async throws -> Date? {
+        guard let after = share.autoRemoveAfter, let end = share.windowEnd else { return nil }
+        var zone = defaultTimeZone
+        if case .device(let id) = share.source, let name = try await store.device(id)?.timeZone,
+            let deviceZone = TimeZone(identifier: name)
+        {
+            zone = deviceZone
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        return after.added(to: end.instant(in: zone), calendar: calendar)
+    }
+
+    private func requireReferences(of share: Share) async throws {
+        switch share.source {
+        case .device(let id): try await requireDevice(id, in: share.organizationID)
+        case .deviceGroup(let id): try await requireDeviceGroup(id, in: share.organizationID)
+        }
+        switch share.receiver {
+        case .user(let id): try await requireUser(id, in: share.organizationID)
+        case .userGroup(let id): try await requireUserGroup(id, in: share.organizationID)
+        }
+    }
+
+    private func requireDevice(_ id: DeviceID, in organization: OrganizationID) async throws {
+        guard let device = try await store.device(id), device.organizationID == organization else {
+            throw DomainError.referenceNotFound
+        }
+    }
+
+    private func requireDeviceGroup(_ id: DeviceGroupID, in organization: OrganizationID) async throws {
+        guard let group = try await store.deviceGroup(id), group.organizationID == organization else {
+            throw DomainError.referenceNotFound
+        }
+    }
+
+    private func requireUser(_ id: UserID, in organization: OrganizationID) async throws {
+        guard let user = try await store.user(id), user.organizationID == organization else {
+            throw DomainError.referenceNotFound
+        }
+    }
+
+    private func requireUserGroup(_ id: UserGroupID, in organization: OrganizationID) async throws {
+        guard let group = try await store.userGroup(id), group.organizationID == organization else {
+            throw DomainError.referenceNotFound
+        }
+    }
+}

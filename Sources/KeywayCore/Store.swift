@@ -1,0 +1,133 @@
+import Foundation
+
+public enum SortDirection: String, Sendable, CaseIterable {
+    case asc = "Asc", desc = "Desc"
+}
+
+public enum ShareSortKey: String, Sendable, CaseIterable {
+    case id, dateCreated, startDate
+}
+
+/// A page of at most 100 items, as every Bold list is.
+public struct Page: Hashable, Sendable {
+    public static let defaultSize = 50
+    public static let maximumSize = 100
+    public var offset: Int
+    public var size: Int
+
+    /// Refuses (rather than clamps) a size outside 1...100, so that a client paging until a page is
+    /// shorter than `size` never stops early. Throws `DomainError.invalidInput` naming `offset` or `size`.
+    public init(offset: Int?, size: Int?) throws {
+        let offset = offset ?? 0
+        let size = size ?? Page.defaultSize
+        guard offset >= 0 else { throw DomainError.invalidInput(field: "offset", "offset must be 0 or more") }
+        guard (1...Page.maximumSize).contains(size) else {
+            throw DomainError.invalidInput(field: "size", "size must be between 1 and \(Page.maximumSize)")
+        }
+        self.offset = offset
+        self.size = size
+    }
+}
+
+/// The filters of `GET /v2/shares`, already scoped to one organization.
+public struct ShareQuery: Hashable, Sendable {
+    public var organizationID: OrganizationID
+    public var externalID: String?
+    public var deviceID: DeviceID?
+    public var deviceGroupID: DeviceGroupID?
+    public var userID: UserID?
+    public var userGroupID: UserGroupID?
+    public var sortBy: ShareSortKey
+    public var sortDirection: SortDirection
+    public var page: Page
+
+    public init(
+        organizationID: OrganizationID, externalID: String? = nil, deviceID: DeviceID? = nil,
+        deviceGroupID: DeviceGroupID? = nil, userID: UserID? = nil, userGroupID: UserGroupID? = nil,
+        sortBy: ShareSortKey = .id, sortDirection: SortDirection = .asc, page: Page
+    ) {
+        self.organizationID = organizationID
+        self.externalID = externalID
+        self.deviceID = deviceID
+        self.deviceGroupID = deviceGroupID
+        self.userID = userID
+        self.userGroupID = userGroupID
+        self.sortBy = sortBy
+        self.sortDirection = sortDirection
+        self.page = page
+    }
+}
+
+/// The entities a share points at, loaded together so a page of shares can be rendered in full.
+public struct ShareRelations: Sendable {
+    public var organizations: [OrganizationID: Organization] = [:]
+    public var accounts: [AccountID: Account] = [:]
+    public var devices: [DeviceID: Device] = [:]
+    public var deviceGroups: [DeviceGroupID: DeviceGroup] = [:]
+    public var users: [UserID: User] = [:]
+    public var userGroups: [UserGroupID: UserGroup] = [:]
+    public init() {}
+}
+
+/// A whole graph of directory entities with their ids already chosen, written in one transaction:
+/// the demo data, test fixtures, and bulk loads for benchmarks.
+public struct Seed: Sendable {
+    public var organizations: [Organization] = []
+    public var accounts: [Account] = []
+    public var users: [User] = []
+    public var userGroups: [UserGroup] = []
+    public var userGroupMembers: [UserGroupMember] = []
+    public var devices: [Device] = []
+    public var deviceGroups: [DeviceGroup] = []
+    public var deviceGroupMembers: [DeviceGroupMember] = []
+    public var shares: [Share] = []
+    public var apiKeys: [APIKey] = []
+    public init() {}
+}
+
+/// Shares. Every method that writes is one transaction.
+public protocol ShareStore: Sendable {
+    /// Inserts `share` with a new id (its `id` is ignored) and returns it as stored.
+    /// Throws `DomainError.referenceNotFound` when its source or receiver is not in its organization.
+    func insertShare(_ share: Share) async throws -> Share
+    func share(_ id: ShareID) async throws -> Share?
+    /// Writes `share` over the stored row if that row's version is still `share.version - 1`.
+    /// Returns false when the share is gone or was changed meanwhile. Throws like `insertShare`.
+    func replaceShare(_ share: Share) async throws -> Bool
+    /// Returns false when no such share exists in `organization`.
+    func deleteShare(_ id: ShareID, organization: OrganizationID) async throws -> Bool
+    func shares(matching query: ShareQuery) async throws -> [Share]
+    func relations(of shares: [Share]) async throws -> ShareRelations
+}
+
+/// The directory: organizations, accounts, users, groups and devices.
+public protocol DirectoryStore: Sendable {
+    /// Writes the whole seed in one transaction. With `onlyIfEmpty`, writes nothing and returns false
+    /// when any organization already exists.
+    @discardableResult
+    func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool
+    func organization(_ id: OrganizationID) async throws -> Organization?
+    func account(_ id: AccountID) async throws -> Account?
+    func user(_ id: UserID) async throws -> User?
+    func userGroup(_ id: UserGroupID) async throws -> UserGroup?
+    func device(_ id: DeviceID) async throws -> Device?
+    func deviceGroup(_ id: DeviceGroupID) async throws -> DeviceGroup?
+}
+
+/// API keys, looked up by the hash of their secret.
+public protocol CredentialStore: Sendable {
+    func insertAPIKey(_ key: APIKey) async throws -> APIKey
+    func apiKey(secretHash: [UInt8]) async throws -> APIKey?
+    func apiKeys(organization: OrganizationID) async throws -> [APIKey]
+    /// Returns false when no such unrevoked key exists in `organization`.
+    func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool
+}
+
+/// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
+public protocol KeywayStore: ShareStore, DirectoryStore, CredentialStore {
+    /// Applies pending numbered migrations and returns the names of those applied now.
+    @discardableResult
+    func migrate() async throws -> [String]
+    /// Proves the database answers (for `GET /health`).
+    func ping() async throws
+}

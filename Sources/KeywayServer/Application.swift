@@ -1,0 +1,37 @@
+import Foundation
+import Hummingbird
+import KeywayAPI
+import KeywayCore
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+
+/// The router with Keyway's middleware and every operation of the contract.
+public func buildRouter(_ keyway: Keyway) throws -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    // Order matters: logging sees the final status; BoldResponse must wrap everything that can throw.
+    router.middlewares.add(RequestLogMiddleware())
+    let document = try KeywayAPIDocument.yaml()
+    router.middlewares.add(
+        BoldResponseMiddleware(
+            parameters: try ParameterCatalog(yaml: document), maxBodyBytes: keyway.config.maxBodyBytes))
+    router.middlewares.add(CredentialMiddleware())
+    let configuration = Configuration(
+        dateTranscoder: MicrosecondDateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
+    try KeywayAPIHandler(keyway: keyway, document: document)
+        .registerHandlers(on: router, configuration: configuration)
+    return router
+}
+
+/// The whole HTTP application, as `keyway serve` runs it and as the tests drive it.
+/// `onServerRunning` is told the port actually bound (useful with port 0).
+public func buildApplication(
+    _ keyway: Keyway, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = try buildRouter(keyway)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(keyway.config.host, port: keyway.config.port), serverName: nil),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? keyway.config.port) },
+        logger: keyway.logger)
+}

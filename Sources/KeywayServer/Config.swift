@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+
+/// Keyway's settings, from flags, then environment, then defaults; checked once at startup.
+public struct KeywayConfig: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// The SQLite file. Created and migrated on start.
+    public var databasePath: String = "./keyway.sqlite"
+    /// Create demo data on an empty database and print an API key to try it with.
+    public var demo: Bool = false
+    /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.
+    public var webKeyBaseURL: String?
+    /// The zone of devices without one.
+    public var defaultTimeZone: TimeZone = TimeZone(identifier: "UTC") ?? TimeZone(secondsFromGMT: 0)!
+    /// Request bodies over this size get 413.
+    public var maxBodyBytes: Int = 1 << 20
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public var resolvedWebKeyBaseURL: String {
+        let base = webKeyBaseURL ?? "http://\(host):\(port)/webkey"
+        return base.hasSuffix("/") ? String(base.dropLast()) : base
+    }
+}
+
+/// A setting that cannot be used; the message names it.
+public struct ConfigError: Error, CustomStringConvertible {
+    public var setting: String
+    public var problem: String
+    public init(setting: String, problem: String) {
+        self.setting = setting
+        self.problem = problem
+    }
+    public var description: String { "\(setting): \(problem)" }
+}
+
+extension KeywayConfig {
+    /// Checks the values that can be checked before anything starts.
+    public func validated() throws -> KeywayConfig {
+        guard (0...65535).contains(port) else {
+            throw ConfigError(setting: "port (--port, KEYWAY_PORT)", problem: "must be 0 to 65535, got \(port)")
+        }
+        guard !host.isEmpty else { throw ConfigError(setting: "host (--host, KEYWAY_HOST)", problem: "must not be empty") }
+        guard !databasePath.isEmpty else {
+            throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
+        }
+        if let base = webKeyBaseURL {
+            guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme) else {
+                throw ConfigError(
+                    setting: "web-key base URL (--web-key-base-url, KEYWAY_WEB_KEY_BASE_URL)",
+                    problem: "must be an http(s) URL, got '\(base)'")
+            }
+        }
+        return self
+    }
+
+    /// A zone from its IANA name, or a `ConfigError` naming `setting`.
+    public static func timeZone(named name: String, setting: String) throws -> TimeZone {
+        guard let zone = TimeZone(identifier: name) else {
+            throw ConfigError(setting: setting, problem: "unknown IANA time zone '\(name)'")
+        }
+        return zone
+    }
+}

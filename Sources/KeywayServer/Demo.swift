@@ -1,0 +1,135 @@
+import Foundation
+import KeywayCore
+
+/// `keyway serve --demo`: a small business with locks, a gateway, people and shares of every kind,
+/// created once on an empty database (so its organization is id 1), plus a fresh API key each start.
+public enum Demo {
+    public struct Result: Sendable {
+        /// False when the database already had data and the demo was left as it was.
+        public var created: Bool
+        public var organizationID: OrganizationID
+        public var apiKey: String
+    }
+
+    public static let organizationID = OrganizationID(1)
+
+    public static func install(_ keyway: Keyway) async throws -> Result {
+        let seed = makeSeed(now: keyway.time.now(), random: keyway.random, zone: keyway.config.defaultTimeZone,
+            webKeyBase: keyway.config.resolvedWebKeyBaseURL)
+        let created = try await keyway.store.importSeed(seed, onlyIfEmpty: true)
+        // The secret of an earlier key cannot be shown again (only its hash is kept), so each start
+        // that asks for the demo gets a key of its own.
+        let (_, secret) = try await keyway.apiKeys.create(
+            organization: organizationID, scopes: Set(Scope.allCases), name: "demo")
+        return Result(created: created, organizationID: organizationID, apiKey: secret)
+    }
+
+    /// The demo graph. Share 1 mirrors the share in Bold's `GET /v2/shares` documentation, key for key.
+    public static func makeSeed(now: Date, random: any RandomSource, zone: TimeZone, webKeyBase: String) -> Seed {
+        var seed = Seed()
+        let amsterdam = "Europe/Amsterdam"
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: amsterdam) ?? zone
+        let parts = calendar.dateComponents([.year, .month, .day], from: now)
+        let today = LocalDate(year: parts.year ?? 2026, month: parts.month ?? 1, day: parts.day ?? 1)
+            ?? LocalDate(daysSinceEpoch: 20_000)
+        let carousel = "https://resources.boldsmartlock.com/carousel-device-images/door_1.jpg"
+
+        // The integration account that creates the demo's keys and shares: Bold shows it by id alone.
+        seed.accounts = [
+            Account(id: AccountID(1), emailAddress: "owner@keyway.example", dateCreated: now),
+            Account(id: AccountID(2), emailAddress: "webkey@example.com", phoneNumber: "+40711111301", dateCreated: now),
+            Account(
+                id: AccountID(3), firstName: "Alice", lastName: "Jansen", emailAddress: "alice@example.com",
+                phoneNumber: "+31612345678", language: "nl", dateCreated: now),
+        ]
+        seed.organizations = [
+            Organization(id: organizationID, name: "Keyway Demo", personal: false, creatorAccountID: AccountID(1), dateCreated: now)
+        ]
+        seed.devices = [
+            Device(
+                id: DeviceID(1), organizationID: organizationID, name: "Lock", type: .lock, timeZone: amsterdam,
+                location: "Bold Office", remarks: "Remarks", carouselImageURL: carousel, model: "Bold SX-45",
+                actualFirmwareVersion: 120, requiredFirmwareVersion: 120, gatewayID: DeviceID(3), dateCreated: now),
+            Device(
+                id: DeviceID(2), organizationID: organizationID, name: "Back door", type: .lock, timeZone: amsterdam,
+                location: "Bold Office", remarks: "Courtyard side", carouselImageURL: carousel, model: "Bold SX-33",
+                actualFirmwareVersion: 110, requiredFirmwareVersion: 120, gatewayID: DeviceID(3), dateCreated: now),
+            Device(
+                id: DeviceID(3), organizationID: organizationID, name: "Gateway", type: .gateway, timeZone: amsterdam,
+                location: "Bold Office", model: "Bold Connect", actualFirmwareVersion: 60, requiredFirmwareVersion: 60,
+                dateCreated: now),
+        ]
+        seed.deviceGroups = [
+            DeviceGroup(
+                id: DeviceGroupID(1), organizationID: organizationID, name: "All doors", remarks: "Front and back",
+                location: "Bold Office", dateCreated: now)
+        ]
+        seed.deviceGroupMembers = [
+            DeviceGroupMember(groupID: DeviceGroupID(1), deviceID: DeviceID(1)),
+            DeviceGroupMember(groupID: DeviceGroupID(1), deviceID: DeviceID(2)),
+        ]
+        seed.users = [
+            User(id: UserID(1), organizationID: organizationID, accountID: AccountID(1), superUser: true, dateCreated: now),
+            User(id: UserID(2), organizationID: organizationID, accountID: AccountID(2), phoneNumber: "+40711111301", dateCreated: now),
+            User(
+                id: UserID(3), organizationID: organizationID, accountID: AccountID(3), firstName: "Alice",
+                lastName: "Jansen", emailAddress: "alice@example.com", emailAddressVerified: true, dateCreated: now),
+            User(
+                id: UserID(4), organizationID: organizationID, firstName: "Bob", lastName: "Visser",
+                emailAddress: "bob@example.com", emailAddressVerify: true, externalID: "guest-bob",
+                invitation: Invitation(
+                    token: random.uuid(), url: webKeyBase.replacingOccurrences(of: "/webkey", with: "/invitation"),
+                    expiration: now.addingTimeInterval(7 * 86_400), language: "en"),
+                dateCreated: now),
+        ]
+        if let bob = seed.users.last?.invitation {
+            seed.users[3].invitation?.url = bob.url + "/" + bob.token.uuidString.lowercased()
+        }
+        seed.userGroups = [
+            UserGroup(id: UserGroupID(1), organizationID: organizationID, name: "Staff", remarks: "Office staff", dateCreated: now)
+        ]
+        seed.userGroupMembers = [
+            UserGroupMember(groupID: UserGroupID(1), userID: UserID(3), groupAdmin: true),
+            UserGroupMember(groupID: UserGroupID(1), userID: UserID(4)),
+        ]
+        let workdays: [DayOfWeek] = [.monday, .tuesday, .wednesday, .thursday, .friday]
+        let officeHours = LocalTime(hour: 8, minute: 0, second: 0).flatMap { start in
+            LocalTime(hour: 18, minute: 0, second: 0).map { Period(startTime: start, endTime: $0) }
+        }
+        let seedTime = LocalTime(hour: 9, minute: 35, second: 38)
+        seed.shares = [
+            // Bold's documented example: a five-day remote-opening share, found by its externalId.
+            Share(
+                id: ShareID(1), organizationID: organizationID, creatorAccountID: AccountID(1), startDate: today,
+                startTime: seedTime, endDate: today.adding(days: 5), endTime: seedTime,
+                permissions: Permissions(remoteActivate: true), source: .device(DeviceID(1)), receiver: .user(UserID(2)),
+                notifications: false, externalID: "externalId", token: random.uuid(), dateCreated: now),
+            // Staff open both doors on weekdays during office hours, with no end date.
+            Share(
+                id: ShareID(2), organizationID: organizationID, creatorAccountID: AccountID(1), startDate: today,
+                schedule: workdays.map { ScheduleEntry(dayOfWeek: $0, period: officeHours, recurrence: .weekly) },
+                permissions: Permissions(remoteActivate: true), source: .deviceGroup(DeviceGroupID(1)),
+                receiver: .userGroup(UserGroupID(1)), notifications: true, externalID: "staff", token: random.uuid(),
+                dateCreated: now),
+            // Alice administers the back door, always.
+            Share(
+                id: ShareID(3), organizationID: organizationID, creatorAccountID: AccountID(1),
+                permissions: Permissions(administrate: true, remoteActivate: true, assignKeyfob: true),
+                source: .device(DeviceID(2)), receiver: .user(UserID(3)), notifications: true, token: random.uuid(),
+                dateCreated: now),
+            // Bob, still invited, every other Saturday for a month, with a web key; removed a week after.
+            Share(
+                id: ShareID(4), organizationID: organizationID, creatorAccountID: AccountID(1), startDate: today,
+                endDate: today.adding(days: 30),
+                schedule: [ScheduleEntry(dayOfWeek: .saturday, period: nil, recurrence: .biWeekly)],
+                permissions: Permissions(remoteActivate: true), source: .device(DeviceID(1)), receiver: .user(UserID(4)),
+                autoRemoveAfter: .week,
+                autoRemoveDate: AutoRemoveAfter.week.added(
+                    to: LocalDateTime(date: today.adding(days: 31), time: .midnight).instant(in: calendar.timeZone),
+                    calendar: calendar),
+                externalID: "booking-1001", token: random.uuid(), webKey: random.uuid(), dateCreated: now),
+        ]
+        return seed
+    }
+}

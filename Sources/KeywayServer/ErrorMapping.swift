@@ -1,0 +1,155 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KeywayCore
+import Logging
+import OpenAPIRuntime
+
+/// The one place where errors become HTTP: a status and Bold's error body
+/// `{message, code, errorMessage, errorCode}`. Unknown errors become a generic 500 whose detail goes
+/// only to the log.
+enum ErrorMapping {
+    struct Mapped {
+        var status: HTTPResponse.Status
+        var code: String
+        var message: String
+    }
+
+    static func map(_ error: any Error, parameters: ParameterCatalog, body: ByteBuffer?, logger: Logger) -> Mapped {
+        switch error {
+        case let error as DomainError:
+            return Mapped(status: status(of: error.kind), code: error.code, message: error.message)
+        case let error as ServerError:
+            if let domain = error.underlyingError as? DomainError {
+                return map(domain, parameters: parameters, body: body, logger: logger)
+            }
+            // No operation input means the request never decoded: the client's fault, not ours.
+            if error.operationInput == nil {
+                let message =
+                    parameters.problem(
+                        operationID: error.operationID, request: error.request,
+                        pathParameters: error.requestMetadata.pathParameters)
+                    ?? describeDecodingFailure(error.underlyingError, cause: error.causeDescription, body: body)
+                return Mapped(status: .badRequest, code: "InvalidInput", message: message)
+            }
+            return internalError(error, logger: logger)
+        case let error as DecodingError:
+            return Mapped(
+                status: .badRequest, code: "InvalidInput", message: describeDecodingFailure(error, cause: nil, body: body))
+        case let error as HTTPError:
+            return mapHTTPError(error)
+        default:
+            return internalError(error, logger: logger)
+        }
+    }
+
+    static func status(of kind: DomainError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .invalidInput: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .payloadTooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
+        }
+    }
+
+    private static func mapHTTPError(_ error: HTTPError) -> Mapped {
+        switch error.status {
+        case .notFound: Mapped(status: .notFound, code: "NotFound", message: "No such endpoint")
+        case .methodNotAllowed:
+            Mapped(status: .methodNotAllowed, code: "MethodNotAllowed", message: "Method not allowed on this endpoint")
+        case .contentTooLarge:
+            Mapped(status: .contentTooLarge, code: "PayloadTooLarge", message: "The request body is over 1 MiB")
+        default:
+            Mapped(
+                status: error.status, code: error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""),
+                message: error.body ?? error.status.reasonPhrase)
+        }
+    }
+
+    private static func internalError(_ error: any Error, logger: Logger) -> Mapped {
+        logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+        return Mapped(status: .internalServerError, code: "InternalError", message: "Internal server error")
+    }
+
+    /// Names the field at fault, from the decoder's coding path: `schedule[0].dayOfWeek`.
+    static func describeDecodingFailure(_ error: any Error, cause: String?, body: ByteBuffer?) -> String {
+        guard let decoding = error as? DecodingError else {
+            if let cause, cause.contains("request body") { return "The request body is required (JSON)" }
+            return cause.map { "Invalid request: \($0)" } ?? "Invalid request"
+        }
+        switch decoding {
+        case .typeMismatch(let type, let context) where context.codingPath.isEmpty:
+            return "The request body must be a JSON \(typeName(type) == "an array" ? "array" : "object")"
+        case .typeMismatch(let type, let context):
+            return "\(fieldName(context.codingPath)): expected \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "\(fieldName(context.codingPath)): expected \(typeName(type)), got null"
+        case .keyNotFound(let key, let context):
+            return "\(fieldName(context.codingPath + [key])) is required"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                if context.debugDescription.contains("not valid JSON") {
+                    // Foundation says the same for bad syntax and for a number that fits no integer, and
+                    // names no field; every number in Keyway's bodies is an integer, so find the one that is not.
+                    if let body, let field = firstNonInteger(in: body) { return "\(field): expected an integer" }
+                    return "The request body is not valid JSON"
+                }
+                return "Invalid request body: \(context.debugDescription)"
+            }
+            return "\(fieldName(context.codingPath)): invalid value (\(context.debugDescription))"
+        @unknown default:
+            return "Invalid request"
+        }
+    }
+
+    /// The path of the first number in a syntactically valid JSON body that is not a 64-bit integer.
+    static func firstNonInteger(in body: ByteBuffer) -> String? {
+        guard let json = try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed])
+        else { return nil }
+        func search(_ value: Any, _ path: String) -> String? {
+            switch value {
+            case let object as [String: Any]:
+                for key in object.keys.sorted() {
+                    if let found = search(object[key] as Any, path.isEmpty ? key : path + "." + key) { return found }
+                }
+            case let array as [Any]:
+                for (index, element) in array.enumerated() {
+                    if let found = search(element, path + "[\(index)]") { return found }
+                }
+            case let number as NSNumber:
+                let double = number.doubleValue
+                if double.rounded() != double || abs(double) >= 9.2e18 { return path.isEmpty ? "body" : path }
+            default:
+                break
+            }
+            return nil
+        }
+        return search(json, "")
+    }
+
+    static func fieldName(_ path: [any CodingKey]) -> String {
+        var name = ""
+        for key in path {
+            if let index = key.intValue, key.stringValue.hasPrefix("Index") || key.stringValue == String(index) {
+                name += "[\(index)]"
+            } else {
+                name += name.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return name.isEmpty ? "body" : name
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int64.Type, is Int32.Type, is Int.Type: "an integer"
+        case is Bool.Type: "a boolean"
+        case is String.Type: "a string"
+        case is Double.Type: "a number"
+        default:
+            String(describing: type).contains("Array") ? "an array" : "an object"
+        }
+    }
+}

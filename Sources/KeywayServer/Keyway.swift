@@ -1,0 +1,41 @@
+import Foundation
+import KeywayCore
+import KeywayStoreSQLite
+import Logging
+
+/// The composition root: the store, the services, and the injected clock and randomness.
+/// `keyway serve` and the tests build the application from the same value.
+public struct Keyway: Sendable {
+    public let config: KeywayConfig
+    public let store: any KeywayStore
+    public let time: any TimeSource
+    public let random: any RandomSource
+    public let logger: Logger
+    public let shares: ShareService
+    public let apiKeys: APIKeyService
+
+    public init(
+        config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
+        random: any RandomSource = SystemRandom(), logger: Logger = Logger(label: "keyway")
+    ) {
+        self.config = config
+        self.store = store
+        self.time = time
+        self.random = random
+        self.logger = logger
+        self.shares = ShareService(
+            store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
+        self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
+    }
+
+    /// Opens the configured database and applies pending migrations before anything takes traffic.
+    public static func open(
+        _ config: KeywayConfig, time: any TimeSource = SystemTime(), random: any RandomSource = SystemRandom(),
+        logger: Logger = Logger(label: "keyway")
+    ) async throws -> Keyway {
+        let store = try SQLiteStore(path: config.databasePath)
+        let applied = try await store.migrate()
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
+        return Keyway(config: config, store: store, time: time, random: random, logger: logger)
+    }
+}

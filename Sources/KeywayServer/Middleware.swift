@@ -1,0 +1,133 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KeywayCore
+import Logging
+
+/// Bold's twelve headers, sent on every response: successes, errors and preflights.
+enum StandardHeaders {
+    static let all: [(HTTPField.Name, String)] = [
+        (HTTPField.Name("Access-Control-Expose-Headers")!, "authorization, content-type"),
+        (HTTPField.Name("Access-Control-Allow-Headers")!, "authorization, content-type"),
+        (HTTPField.Name("Access-Control-Allow-Methods")!, "GET, POST, DELETE, OPTIONS, PUT"),
+        (HTTPField.Name("Access-Control-Allow-Origin")!, "*"),
+        (HTTPField.Name("Strict-Transport-Security")!, "max-age=31536000; includeSubDomains"),
+        (HTTPField.Name("X-Frame-Options")!, "SAMEORIGIN"),
+        (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
+        (HTTPField.Name("X-XSS-Protection")!, "1; mode=block"),
+        (
+            HTTPField.Name("Content-Security-Policy")!,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        ),
+        (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+        (HTTPField.Name("Feature-Policy")!, "self"),
+        (HTTPField.Name("Permissions-policy")!, "interest-cohort=()"),
+    ]
+}
+
+/// Outermost Keyway middleware: answers CORS preflights, reads the body up to the limit (413 past it,
+/// before any handler and so any write runs), turns every thrown error into Bold's error body through
+/// `ErrorMapping`, and stamps the standard headers on whatever goes out. It must wrap every other
+/// middleware and the router (whose "no such route" is itself a thrown error) so nothing escapes it.
+struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
+    let parameters: ParameterCatalog
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        var response: Response
+        var body: ByteBuffer?
+        if request.method == .options {
+            response = Response(status: .ok, body: ResponseBody())
+        } else {
+            do {
+                var request = request
+                body = try await collectBody(&request)
+                response = try await next(request, context)
+            } catch {
+                response = errorResponse(error, body: body, logger: context.logger)
+            }
+        }
+        for (name, value) in StandardHeaders.all { response.headers[name] = value }
+        return response
+    }
+
+    private func collectBody(_ request: inout Request) async throws -> ByteBuffer {
+        let tooLarge = DomainError(.payloadTooLarge, code: "PayloadTooLarge", message: "The request body is over 1 MiB")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
+        do {
+            return try await request.collectBody(upTo: maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge
+        }
+    }
+
+    func errorResponse(_ error: any Error, body: ByteBuffer?, logger: Logger) -> Response {
+        let mapped = ErrorMapping.map(error, parameters: parameters, body: body, logger: logger)
+        let errorBody = ErrorBody(
+            message: mapped.message, code: mapped.code, errorMessage: mapped.message, errorCode: mapped.code)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(errorBody)) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: mapped.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Bold's error body: the new and the legacy field names, with the same values.
+struct ErrorBody: Codable, Equatable {
+    var message: String
+    var code: String
+    var errorMessage: String
+    var errorCode: String
+}
+
+/// The credential a request carries, for the handlers to verify when their operation needs one.
+enum RequestCredential {
+    @TaskLocal static var secret: String?
+
+    /// `Authorization: Bearer <credential>`, or the legacy `X-Auth-Token: <credential>`.
+    static func extract(from headers: HTTPFields) -> String? {
+        if let authorization = headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let value = parts[1].trimmingCharacters(in: .whitespaces)
+                if !value.isEmpty { return value }
+            }
+        }
+        if let name = HTTPField.Name("X-Auth-Token"), let token = headers[name], !token.isEmpty { return token }
+        return nil
+    }
+}
+
+struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        try await RequestCredential.$secret.withValue(RequestCredential.extract(from: request.headers)) {
+            try await next(request, context)
+        }
+    }
+}
+
+/// One line per request: method, path without its query (which may carry a web-key id), status, time.
+/// Headers are never logged: they carry credentials.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+                "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", milliseconds))",
+            ])
+        return response
+    }
+}

@@ -1,0 +1,25 @@
+import Crypto
+import Foundation
+import KeywayCore
+
+/// The real clock. Only the server's composition root creates one; Core never reads the system clock.
+public struct SystemTime: TimeSource {
+    public init() {}
+    public func now() -> Date { Date() }
+}
+
+/// UUIDs and secrets from the system's secure generator.
+public struct SystemRandom: RandomSource {
+    public init() {}
+    public func uuid() -> UUID { UUID() }
+    public func bytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+}
+
+/// SHA-256: API keys are 256 random bits, so a fast hash is enough (bcrypt is for passwords).
+public struct SHA256Hasher: SecretHasher {
+    public init() {}
+    public func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
+}

@@ -1,0 +1,186 @@
+import GRDB
+
+/// Numbered, append-only migrations. GRDB records each applied name in `grdb_migrations`; never edit
+/// or reorder a migration that has shipped, add the next number instead.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("0001_directory_shares_credentials") { db in
+            try db.execute(sql: schema0001)
+        }
+        return migrator
+    }
+
+    // Instants are INTEGER microseconds since 1970; local dates and times are ISO text, which sorts.
+    // Shares reference their source and receiver together with their organization (composite foreign
+    // keys), so the database itself refuses a share whose parts belong to different organizations.
+    static let schema0001 = """
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            first_name TEXT,
+            last_name TEXT,
+            email_address TEXT,
+            phone_number TEXT,
+            language TEXT,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER
+        );
+        CREATE UNIQUE INDEX accounts_email ON accounts(email_address);
+        CREATE UNIQUE INDEX accounts_phone ON accounts(phone_number);
+
+        CREATE TABLE organizations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            personal INTEGER NOT NULL DEFAULT 0,
+            creator_account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER,
+            date_restricted INTEGER
+        );
+
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+            first_name TEXT,
+            last_name TEXT,
+            email_address TEXT,
+            email_address_verify INTEGER NOT NULL DEFAULT 0,
+            email_address_verified INTEGER NOT NULL DEFAULT 0,
+            phone_number TEXT,
+            phone_number_verify INTEGER NOT NULL DEFAULT 0,
+            phone_number_verified INTEGER NOT NULL DEFAULT 0,
+            super_user INTEGER NOT NULL DEFAULT 0,
+            external_id TEXT,
+            description TEXT,
+            remarks TEXT,
+            invitation_token TEXT UNIQUE,
+            invitation_url TEXT,
+            invitation_expiration INTEGER,
+            invitation_language TEXT,
+            invitation_accepted INTEGER,
+            auto_remove_after TEXT,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER,
+            UNIQUE (organization_id, id)
+        );
+        CREATE INDEX users_account ON users(account_id);
+        CREATE INDEX users_organization_external ON users(organization_id, external_id);
+
+        CREATE TABLE user_groups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            remarks TEXT,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER,
+            UNIQUE (organization_id, id)
+        );
+
+        CREATE TABLE user_group_members (
+            group_id INTEGER NOT NULL REFERENCES user_groups(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            group_admin INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (group_id, user_id)
+        );
+        CREATE INDEX user_group_members_user ON user_group_members(user_id);
+
+        CREATE TABLE devices (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            device_type TEXT NOT NULL CHECK (device_type IN ('Lock', 'Gateway', 'Keyfob')),
+            time_zone TEXT,
+            location TEXT,
+            remarks TEXT,
+            carousel_image_url TEXT,
+            model TEXT,
+            actual_firmware_version INTEGER,
+            required_firmware_version INTEGER,
+            gateway_id INTEGER REFERENCES devices(id) ON DELETE SET NULL,
+            date_decommissioned INTEGER,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER,
+            UNIQUE (organization_id, id)
+        );
+        CREATE INDEX devices_gateway ON devices(gateway_id);
+
+        CREATE TABLE device_groups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            remarks TEXT,
+            location TEXT,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER,
+            UNIQUE (organization_id, id)
+        );
+
+        CREATE TABLE device_group_members (
+            group_id INTEGER NOT NULL REFERENCES device_groups(id) ON DELETE CASCADE,
+            device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, device_id)
+        );
+        CREATE INDEX device_group_members_device ON device_group_members(device_id);
+
+        CREATE TABLE shares (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            creator_account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+            start_date TEXT,
+            start_time TEXT,
+            end_date TEXT,
+            end_time TEXT,
+            schedule TEXT NOT NULL DEFAULT '[]',
+            administrate INTEGER NOT NULL DEFAULT 0,
+            remote_activate INTEGER NOT NULL DEFAULT 0,
+            assign_keyfob INTEGER NOT NULL DEFAULT 0,
+            device_id INTEGER,
+            device_group_id INTEGER,
+            user_id INTEGER,
+            user_group_id INTEGER,
+            receiver_first_name TEXT,
+            receiver_last_name TEXT,
+            receiver_group_name TEXT,
+            notifications INTEGER,
+            auto_remove_after TEXT,
+            auto_remove_date INTEGER,
+            external_id TEXT,
+            token TEXT NOT NULL,
+            web_key TEXT UNIQUE,
+            date_created INTEGER NOT NULL,
+            date_modified INTEGER,
+            date_validated INTEGER,
+            date_restricted INTEGER,
+            version INTEGER NOT NULL DEFAULT 1,
+            FOREIGN KEY (organization_id, device_id) REFERENCES devices(organization_id, id) ON DELETE CASCADE,
+            FOREIGN KEY (organization_id, device_group_id) REFERENCES device_groups(organization_id, id) ON DELETE CASCADE,
+            FOREIGN KEY (organization_id, user_id) REFERENCES users(organization_id, id) ON DELETE CASCADE,
+            FOREIGN KEY (organization_id, user_group_id) REFERENCES user_groups(organization_id, id) ON DELETE CASCADE,
+            CHECK ((device_id IS NULL) <> (device_group_id IS NULL)),
+            CHECK ((user_id IS NULL) <> (user_group_id IS NULL))
+        );
+        CREATE INDEX shares_organization ON shares(organization_id, id);
+        CREATE INDEX shares_external ON shares(organization_id, external_id, id);
+        CREATE INDEX shares_organization_created ON shares(organization_id, date_created, id);
+        CREATE INDEX shares_organization_start ON shares(organization_id, start_date, id);
+        CREATE INDEX shares_device ON shares(device_id, id);
+        CREATE INDEX shares_device_group ON shares(device_group_id, id);
+        CREATE INDEX shares_user ON shares(user_id, id);
+        CREATE INDEX shares_user_group ON shares(user_group_id, id);
+        CREATE INDEX shares_auto_remove ON shares(auto_remove_date);
+        CREATE INDEX shares_creator ON shares(creator_account_id);
+
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            name TEXT,
+            scopes TEXT NOT NULL,
+            secret_hash BLOB NOT NULL UNIQUE,
+            creator_account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+            date_created INTEGER NOT NULL,
+            date_revoked INTEGER
+        );
+        CREATE INDEX api_keys_organization ON api_keys(organization_id);
+        """
+}

@@ -1,0 +1,348 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+// Database rows and domain values are mapped here, explicitly, column by column.
+
+private func micros(_ date: Date?) -> Int64? { date.map(StorageCoding.microseconds) }
+private func date(_ row: Row, _ column: String) -> Date? {
+    (row[column] as Int64?).map(StorageCoding.date(microseconds:))
+}
+private func requiredDate(_ row: Row, _ column: String) -> Date {
+    StorageCoding.date(microseconds: row[column] as Int64? ?? 0)
+}
+private func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+private func idList(_ count: Int) -> String { "(" + placeholders(count) + ")" }
+
+enum ShareRow {
+    static let columnNames = [
+        "organization_id", "creator_account_id", "start_date", "start_time", "end_date", "end_time", "schedule",
+        "administrate", "remote_activate", "assign_keyfob", "device_id", "device_group_id", "user_id",
+        "user_group_id", "receiver_first_name", "receiver_last_name", "receiver_group_name", "notifications",
+        "auto_remove_after", "auto_remove_date", "external_id", "token", "web_key", "date_created", "date_modified",
+        "date_validated", "date_restricted", "version",
+    ]
+    static let columnsWithoutID = columnNames.joined(separator: ", ")
+    static let placeholdersWithoutID = placeholders(columnNames.count)
+    static let columns = "id, " + columnsWithoutID
+
+    static func arguments(_ share: Share) -> StatementArguments {
+        var device: Int64?
+        var deviceGroup: Int64?
+        switch share.source {
+        case .device(let id): device = id.rawValue
+        case .deviceGroup(let id): deviceGroup = id.rawValue
+        }
+        var user: Int64?
+        var userGroup: Int64?
+        switch share.receiver {
+        case .user(let id): user = id.rawValue
+        case .userGroup(let id): userGroup = id.rawValue
+        }
+        let values: [(any DatabaseValueConvertible)?] = [
+            share.organizationID.rawValue, share.creatorAccountID?.rawValue, share.startDate?.description,
+            share.startTime?.description, share.endDate?.description, share.endTime?.description,
+            StorageCoding.encode(share.schedule), share.permissions.administrate, share.permissions.remoteActivate,
+            share.permissions.assignKeyfob, device, deviceGroup, user, userGroup, share.receiverName.firstName,
+            share.receiverName.lastName, share.receiverName.groupName, share.notifications,
+            share.autoRemoveAfter?.rawValue, micros(share.autoRemoveDate), share.externalID,
+            share.token.uuidString.lowercased(), share.webKey?.uuidString.lowercased(),
+            StorageCoding.microseconds(share.dateCreated), micros(share.dateModified), micros(share.dateValidated),
+            micros(share.dateRestricted), share.version,
+        ]
+        return StatementArguments(values)
+    }
+
+    static func decode(_ row: Row) throws -> Share {
+        let source: ShareSource
+        if let device = row["device_id"] as Int64? {
+            source = .device(DeviceID(device))
+        } else {
+            source = .deviceGroup(DeviceGroupID(row["device_group_id"] as Int64? ?? 0))
+        }
+        let receiver: ShareReceiver
+        if let user = row["user_id"] as Int64? {
+            receiver = .user(UserID(user))
+        } else {
+            receiver = .userGroup(UserGroupID(row["user_group_id"] as Int64? ?? 0))
+        }
+        let tokenText: String = row["token"] ?? ""
+        guard let token = UUID(uuidString: tokenText) else {
+            throw StorageCodingError(what: "share token", value: tokenText)
+        }
+        return Share(
+            id: ShareID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
+            startDate: (row["start_date"] as String?).flatMap(LocalDate.init),
+            startTime: (row["start_time"] as String?).flatMap(LocalTime.init),
+            endDate: (row["end_date"] as String?).flatMap(LocalDate.init),
+            endTime: (row["end_time"] as String?).flatMap(LocalTime.init),
+            schedule: try StorageCoding.decodeSchedule(row["schedule"] ?? "[]"),
+            permissions: Permissions(
+                administrate: row["administrate"] ?? false, remoteActivate: row["remote_activate"] ?? false,
+                assignKeyfob: row["assign_keyfob"] ?? false),
+            source: source, receiver: receiver,
+            receiverName: ReceiverName(
+                firstName: row["receiver_first_name"], lastName: row["receiver_last_name"],
+                groupName: row["receiver_group_name"]),
+            notifications: row["notifications"],
+            autoRemoveAfter: (row["auto_remove_after"] as String?).flatMap(AutoRemoveAfter.init(rawValue:)),
+            autoRemoveDate: date(row, "auto_remove_date"), externalID: row["external_id"], token: token,
+            webKey: (row["web_key"] as String?).flatMap(UUID.init(uuidString:)),
+            dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"),
+            dateValidated: date(row, "date_validated"), dateRestricted: date(row, "date_restricted"),
+            version: row["version"] ?? 1)
+    }
+}
+
+enum APIKeyRow {
+    static let columnsWithoutID =
+        "organization_id, name, scopes, secret_hash, creator_account_id, date_created, date_revoked"
+    static let columns = "id, " + columnsWithoutID
+
+    static func arguments(_ key: APIKey) -> StatementArguments {
+        let values: [(any DatabaseValueConvertible)?] = [
+            key.organizationID.rawValue, key.name, StorageCoding.encode(key.scopes), Data(key.secretHash),
+            key.creatorAccountID?.rawValue, StorageCoding.microseconds(key.dateCreated), micros(key.dateRevoked),
+        ]
+        return StatementArguments(values)
+    }
+
+    static func decode(_ row: Row) -> APIKey {
+        APIKey(
+            id: APIKeyID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            name: row["name"], scopes: StorageCoding.decodeScopes(row["scopes"] ?? ""),
+            secretHash: [UInt8](row["secret_hash"] as Data? ?? Data()),
+            creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
+            dateCreated: requiredDate(row, "date_created"), dateRevoked: date(row, "date_revoked"))
+    }
+}
+
+/// Loads directory entities by id, a whole page's worth in one query per kind.
+enum Relations {
+    static func load(for shares: [Share], _ db: Database) throws -> ShareRelations {
+        var relations = ShareRelations()
+        var devices = Set<DeviceID>(), deviceGroups = Set<DeviceGroupID>()
+        var users = Set<UserID>(), userGroups = Set<UserGroupID>()
+        var accounts = Set<AccountID>()
+        for share in shares {
+            switch share.source {
+            case .device(let id): devices.insert(id)
+            case .deviceGroup(let id): deviceGroups.insert(id)
+            }
+            switch share.receiver {
+            case .user(let id): users.insert(id)
+            case .userGroup(let id): userGroups.insert(id)
+            }
+            if let creator = share.creatorAccountID { accounts.insert(creator) }
+        }
+        for organization in try organizations(Set(shares.map(\.organizationID)), db) {
+            relations.organizations[organization.id] = organization
+        }
+        for device in try self.devices(devices, db) { relations.devices[device.id] = device }
+        for group in try self.deviceGroups(deviceGroups, db) { relations.deviceGroups[group.id] = group }
+        for group in try self.userGroups(userGroups, db) { relations.userGroups[group.id] = group }
+        for user in try self.users(users, db) {
+            relations.users[user.id] = user
+            if let account = user.accountID { accounts.insert(account) }
+        }
+        for account in try self.accounts(accounts, db) { relations.accounts[account.id] = account }
+        return relations
+    }
+
+    private static func fetch<ID, T>(
+        _ ids: some Collection<EntityID<ID>>, table: String, columns: String, _ db: Database,
+        decode: (Row) throws -> T
+    ) throws -> [T] {
+        guard !ids.isEmpty else { return [] }
+        let sql = "SELECT \(columns) FROM \(table) WHERE id IN \(idList(ids.count))"
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(ids.map(\.rawValue))).map(decode)
+    }
+
+    static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {
+        try fetch(ids, table: "organizations", columns: "*", db) { row in
+            Organization(
+                id: OrganizationID(row["id"] as Int64? ?? 0), name: row["name"] ?? "", personal: row["personal"] ?? false,
+                creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
+                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"),
+                dateRestricted: date(row, "date_restricted"))
+        }
+    }
+
+    static func accounts(_ ids: some Collection<AccountID>, _ db: Database) throws -> [Account] {
+        try fetch(ids, table: "accounts", columns: "*", db) { row in
+            Account(
+                id: AccountID(row["id"] as Int64? ?? 0), firstName: row["first_name"], lastName: row["last_name"],
+                emailAddress: row["email_address"], phoneNumber: row["phone_number"], language: row["language"],
+                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
+        }
+    }
+
+    static func users(_ ids: some Collection<UserID>, _ db: Database) throws -> [User] {
+        try fetch(ids, table: "users", columns: "*", db) { row in
+            var invitation: Invitation?
+            if let token = (row["invitation_token"] as String?).flatMap(UUID.init(uuidString:)) {
+                invitation = Invitation(
+                    token: token, url: row["invitation_url"] ?? "", expiration: requiredDate(row, "invitation_expiration"),
+                    language: row["invitation_language"], dateAccepted: date(row, "invitation_accepted"))
+            }
+            return User(
+                id: UserID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+                accountID: (row["account_id"] as Int64?).map { AccountID($0) }, firstName: row["first_name"],
+                lastName: row["last_name"], emailAddress: row["email_address"],
+                emailAddressVerify: row["email_address_verify"] ?? false,
+                emailAddressVerified: row["email_address_verified"] ?? false, phoneNumber: row["phone_number"],
+                phoneNumberVerify: row["phone_number_verify"] ?? false,
+                phoneNumberVerified: row["phone_number_verified"] ?? false, superUser: row["super_user"] ?? false,
+                externalID: row["external_id"], description: row["description"], remarks: row["remarks"],
+                invitation: invitation,
+                autoRemoveAfter: (row["auto_remove_after"] as String?).flatMap(AutoRemoveAfter.init(rawValue:)),
+                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
+        }
+    }
+
+    static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
+        try fetch(ids, table: "user_groups", columns: "*", db) { row in
+            UserGroup(
+                id: UserGroupID(row["id"] as Int64? ?? 0),
+                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
+                remarks: row["remarks"], dateCreated: requiredDate(row, "date_created"),
+                dateModified: date(row, "date_modified"))
+        }
+    }
+
+    static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {
+        try fetch(ids, table: "devices", columns: "*", db) { row in
+            let typeText: String = row["device_type"] ?? ""
+            guard let type = DeviceType(rawValue: typeText) else {
+                throw StorageCodingError(what: "device type", value: typeText)
+            }
+            return Device(
+                id: DeviceID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+                name: row["name"] ?? "", type: type, timeZone: row["time_zone"], location: row["location"],
+                remarks: row["remarks"], carouselImageURL: row["carousel_image_url"], model: row["model"],
+                actualFirmwareVersion: row["actual_firmware_version"],
+                requiredFirmwareVersion: row["required_firmware_version"],
+                gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) },
+                dateDecommissioned: date(row, "date_decommissioned"), dateCreated: requiredDate(row, "date_created"),
+                dateModified: date(row, "date_modified"))
+        }
+    }
+
+    static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: Database) throws -> [DeviceGroup] {
+        try fetch(ids, table: "device_groups", columns: "*", db) { row in
+            DeviceGroup(
+                id: DeviceGroupID(row["id"] as Int64? ?? 0),
+                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
+                remarks: row["remarks"], location: row["location"], dateCreated: requiredDate(row, "date_created"),
+                dateModified: date(row, "date_modified"))
+        }
+    }
+}
+
+/// Writes a `Seed` with its chosen ids, parents before children.
+enum SeedWriter {
+    static func write(_ seed: Seed, _ db: Database) throws {
+        for account in seed.accounts {
+            try db.execute(
+                sql: """
+                    INSERT INTO accounts (id, first_name, last_name, email_address, phone_number, language,
+                        date_created, date_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    account.id.rawValue, account.firstName, account.lastName, account.emailAddress, account.phoneNumber,
+                    account.language, StorageCoding.microseconds(account.dateCreated), micros(account.dateModified),
+                ])
+        }
+        for organization in seed.organizations {
+            try db.execute(
+                sql: """
+                    INSERT INTO organizations (id, name, personal, creator_account_id, date_created, date_modified,
+                        date_restricted) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    organization.id.rawValue, organization.name, organization.personal,
+                    organization.creatorAccountID?.rawValue, StorageCoding.microseconds(organization.dateCreated),
+                    micros(organization.dateModified), micros(organization.dateRestricted),
+                ])
+        }
+        for user in seed.users {
+            let values: [(any DatabaseValueConvertible)?] = [
+                user.id.rawValue, user.organizationID.rawValue, user.accountID?.rawValue, user.firstName, user.lastName,
+                user.emailAddress, user.emailAddressVerify, user.emailAddressVerified, user.phoneNumber,
+                user.phoneNumberVerify, user.phoneNumberVerified, user.superUser, user.externalID, user.description,
+                user.remarks, user.invitation?.token.uuidString.lowercased(), user.invitation?.url,
+                micros(user.invitation?.expiration), user.invitation?.language, micros(user.invitation?.dateAccepted),
+                user.autoRemoveAfter?.rawValue, StorageCoding.microseconds(user.dateCreated), micros(user.dateModified),
+            ]
+            try db.execute(
+                sql: """
+                    INSERT INTO users (id, organization_id, account_id, first_name, last_name, email_address,
+                        email_address_verify, email_address_verified, phone_number, phone_number_verify,
+                        phone_number_verified, super_user, external_id, description, remarks, invitation_token,
+                        invitation_url, invitation_expiration, invitation_language, invitation_accepted,
+                        auto_remove_after, date_created, date_modified)
+                    VALUES (\(placeholders(values.count)))
+                    """, arguments: StatementArguments(values))
+        }
+        for group in seed.userGroups {
+            try db.execute(
+                sql: """
+                    INSERT INTO user_groups (id, organization_id, name, remarks, date_created, date_modified)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    group.id.rawValue, group.organizationID.rawValue, group.name, group.remarks,
+                    StorageCoding.microseconds(group.dateCreated), micros(group.dateModified),
+                ])
+        }
+        for member in seed.userGroupMembers {
+            try db.execute(
+                sql: "INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)",
+                arguments: [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
+        }
+        // Gateways before the locks that name them.
+        for device in seed.devices.filter({ $0.gatewayID == nil }) + seed.devices.filter({ $0.gatewayID != nil }) {
+            let values: [(any DatabaseValueConvertible)?] = [
+                device.id.rawValue, device.organizationID.rawValue, device.name, device.type.rawValue, device.timeZone,
+                device.location, device.remarks, device.carouselImageURL, device.model, device.actualFirmwareVersion,
+                device.requiredFirmwareVersion, device.gatewayID?.rawValue, micros(device.dateDecommissioned),
+                StorageCoding.microseconds(device.dateCreated), micros(device.dateModified),
+            ]
+            try db.execute(
+                sql: """
+                    INSERT INTO devices (id, organization_id, name, device_type, time_zone, location, remarks,
+                        carousel_image_url, model, actual_firmware_version, required_firmware_version, gateway_id,
+                        date_decommissioned, date_created, date_modified)
+                    VALUES (\(placeholders(values.count)))
+                    """, arguments: StatementArguments(values))
+        }
+        for group in seed.deviceGroups {
+            try db.execute(
+                sql: """
+                    INSERT INTO device_groups (id, organization_id, name, remarks, location, date_created, date_modified)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    group.id.rawValue, group.organizationID.rawValue, group.name, group.remarks, group.location,
+                    StorageCoding.microseconds(group.dateCreated), micros(group.dateModified),
+                ])
+        }
+        for member in seed.deviceGroupMembers {
+            try db.execute(
+                sql: "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?)",
+                arguments: [member.groupID.rawValue, member.deviceID.rawValue])
+        }
+        for share in seed.shares {
+            try db.execute(
+                sql: "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))",
+                arguments: [share.id.rawValue] + ShareRow.arguments(share))
+        }
+        for key in seed.apiKeys {
+            try db.execute(
+                sql: "INSERT INTO api_keys (id, \(APIKeyRow.columnsWithoutID)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [key.id.rawValue] + APIKeyRow.arguments(key))
+        }
+    }
+}

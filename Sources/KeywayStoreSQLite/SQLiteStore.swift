@@ -1,0 +1,205 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+/// The embedded store: one SQLite file in WAL mode with foreign keys on, through a GRDB pool
+/// (concurrent readers, one writer). Every write below is one transaction.
+public final class SQLiteStore: KeywayStore {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`. Does not migrate: call `migrate()`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        // Another process (the `keyway apikey` command beside a running server) may hold the write lock.
+        configuration.busyMode = .timeout(5)
+        configuration.label = "keyway"
+        pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        let migrator = Migrations.migrator
+        let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
+        // Runs once at startup, before traffic: blocking this thread for it is fine.
+        try migrator.migrate(pool)
+        return migrator.migrations.filter { !applied.contains($0) }
+    }
+
+    /// The migrations recorded as applied, in order.
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// A PRAGMA's current value, for operators' diagnostics and tests (`journal_mode`, `foreign_keys`).
+    public func pragma(_ name: String) async throws -> String? {
+        guard name.allSatisfy({ $0.isLetter || $0 == "_" }) else { return nil }
+        return try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Shares
+
+    public func insertShare(_ share: Share) async throws -> Share {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                var stored = share
+                try db.execute(
+                    sql: "INSERT INTO shares (\(ShareRow.columnsWithoutID)) VALUES (\(ShareRow.placeholdersWithoutID))",
+                    arguments: ShareRow.arguments(share))
+                stored.id = ShareID(db.lastInsertedRowID)
+                return stored
+            }
+        }
+    }
+
+    public func share(_ id: ShareID) async throws -> Share? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(ShareRow.columns) FROM shares WHERE id = ?", arguments: [id.rawValue])
+                .map(ShareRow.decode)
+        }
+    }
+
+    public func replaceShare(_ share: Share) async throws -> Bool {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "UPDATE shares SET (\(ShareRow.columnsWithoutID)) = (\(ShareRow.placeholdersWithoutID)) "
+                        + "WHERE id = ? AND version = ?",
+                    arguments: ShareRow.arguments(share) + [share.id.rawValue, share.version - 1])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    public func deleteShare(_ id: ShareID, organization: OrganizationID) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM shares WHERE id = ? AND organization_id = ?",
+                arguments: [id.rawValue, organization.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    public func shares(matching query: ShareQuery) async throws -> [Share] {
+        var conditions = ["organization_id = ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        if let value = query.externalID { conditions.append("external_id = ?"); arguments.append(value) }
+        if let value = query.deviceID { conditions.append("device_id = ?"); arguments.append(value.rawValue) }
+        if let value = query.deviceGroupID { conditions.append("device_group_id = ?"); arguments.append(value.rawValue) }
+        if let value = query.userID { conditions.append("user_id = ?"); arguments.append(value.rawValue) }
+        if let value = query.userGroupID { conditions.append("user_group_id = ?"); arguments.append(value.rawValue) }
+        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
+        let order: String
+        switch query.sortBy {
+        case .id: order = "id \(direction)"
+        case .dateCreated: order = "date_created \(direction), id \(direction)"
+        // Shares without a start sort first ascending (they started "always"), last descending.
+        case .startDate: order = "start_date \(direction) NULLS \(query.sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
+        }
+        arguments.append(query.page.size)
+        arguments.append(query.page.offset)
+        let sql = "SELECT \(ShareRow.columns) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY \(order) LIMIT ? OFFSET ?"
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(ShareRow.decode)
+        }
+    }
+
+    public func relations(of shares: [Share]) async throws -> ShareRelations {
+        try await pool.read { db in try Relations.load(for: shares, db) }
+    }
+
+    // MARK: Directory
+
+    @discardableResult
+    public func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                if onlyIfEmpty, try Int.fetchOne(db, sql: "SELECT count(*) FROM organizations") ?? 0 > 0 {
+                    return false
+                }
+                try SeedWriter.write(seed, db)
+                return true
+            }
+        }
+    }
+
+    public func organization(_ id: OrganizationID) async throws -> Organization? {
+        try await pool.read { db in try Relations.organizations([id], db).first }
+    }
+
+    public func account(_ id: AccountID) async throws -> Account? {
+        try await pool.read { db in try Relations.accounts([id], db).first }
+    }
+
+    public func user(_ id: UserID) async throws -> User? {
+        try await pool.read { db in try Relations.users([id], db).first }
+    }
+
+    public func userGroup(_ id: UserGroupID) async throws -> UserGroup? {
+        try await pool.read { db in try Relations.userGroups([id], db).first }
+    }
+
+    public func device(_ id: DeviceID) async throws -> Device? {
+        try await pool.read { db in try Relations.devices([id], db).first }
+    }
+
+    public func deviceGroup(_ id: DeviceGroupID) async throws -> DeviceGroup? {
+        try await pool.read { db in try Relations.deviceGroups([id], db).first }
+    }
+
+    // MARK: Credentials
+
+    public func insertAPIKey(_ key: APIKey) async throws -> APIKey {
+        try await pool.write { db in
+            var stored = key
+            try db.execute(
+                sql: "INSERT INTO api_keys (\(APIKeyRow.columnsWithoutID)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: APIKeyRow.arguments(key))
+            stored.id = APIKeyID(db.lastInsertedRowID)
+            return stored
+        }
+    }
+
+    public func apiKey(secretHash: [UInt8]) async throws -> APIKey? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE secret_hash = ?",
+                arguments: [Data(secretHash)]
+            ).map(APIKeyRow.decode)
+        }
+    }
+
+    public func apiKeys(organization: OrganizationID) async throws -> [APIKey] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE organization_id = ? ORDER BY id",
+                arguments: [organization.rawValue]
+            ).map(APIKeyRow.decode)
+        }
+    }
+
+    public func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE api_keys SET date_revoked = ? WHERE id = ? AND organization_id = ? AND date_revoked IS NULL",
+                arguments: [StorageCoding.microseconds(date), id.rawValue, organization.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    /// A foreign-key or check violation means the share's parts do not exist together in its
+    /// organization (a concurrent delete, say): the same answer the service gives when it checks first.
+    private func mapConstraintErrors<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {
+            throw DomainError.referenceNotFound
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import KeywayCore
+import KeywayServer
+import Logging
+
+/// Writes a line to standard output at once: scripts and tests read it from a pipe, where `print`
+/// would hold it in a buffer.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+@main
+struct KeywayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyway",
+        abstract: "A self-hosted access-sharing server for smart locks that speaks the Bold Smart Lock API.",
+        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Where the database is: `--database`, else `KEYWAY_DATABASE`, else `./keyway.sqlite`.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "The SQLite file (env KEYWAY_DATABASE; default ./keyway.sqlite).")
+    var database: String?
+
+    func apply(to config: inout KeywayConfig) {
+        if let value = database ?? ProcessInfo.processInfo.environment["KEYWAY_DATABASE"] { config.databasePath = value }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the API (migrating the database first).")
+
+    @Option(help: "Address to listen on (env KEYWAY_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env KEYWAY_PORT; default 8080).") var port: Int?
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Base of web-key URLs (env KEYWAY_WEB_KEY_BASE_URL; default http://HOST:PORT/webkey).")
+    var webKeyBaseURL: String?
+    @Option(help: "IANA zone for devices without one (env KEYWAY_TIME_ZONE; default UTC).") var timeZone: String?
+    @Flag(help: "On an empty database create demo data; print an API key and a curl command to try.")
+    var demo = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env KEYWAY_LOG_LEVEL).")
+    var logLevel: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var config = KeywayConfig()
+        if let value = host ?? environment["KEYWAY_HOST"] { config.host = value }
+        if let value = port {
+            config.port = value
+        } else if let text = environment["KEYWAY_PORT"] {
+            guard let value = Int(text) else {
+                throw ValidationError("KEYWAY_PORT must be a port number, got '\(text)'")
+            }
+            config.port = value
+        }
+        database.apply(to: &config)
+        config.webKeyBaseURL = webKeyBaseURL ?? environment["KEYWAY_WEB_KEY_BASE_URL"]
+        if let name = timeZone ?? environment["KEYWAY_TIME_ZONE"] {
+            config.defaultTimeZone = try KeywayConfig.timeZone(named: name, setting: "time zone (--time-zone, KEYWAY_TIME_ZONE)")
+        }
+        if let text = logLevel ?? environment["KEYWAY_LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: text) else {
+                throw ValidationError("log level (--log-level, KEYWAY_LOG_LEVEL): unknown level '\(text)'")
+            }
+            config.logLevel = level
+        }
+        config.demo = demo
+        do {
+            config = try config.validated()
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
+
+        var logger = Logger(label: "keyway")
+        logger.logLevel = config.logLevel
+        let keyway = try await Keyway.open(config, logger: logger)
+        if config.demo {
+            let result = try await Demo.install(keyway)
+            printDemo(result, config: config)
+        }
+        let host = config.host
+        let app = try buildApplication(keyway) { port in say("Keyway listening on http://\(host):\(port)") }
+        try await app.runService()
+    }
+
+    private func printDemo(_ result: Demo.Result, config: KeywayConfig) {
+        let base = "http://\(config.host):\(config.port)"
+        say(result.created ? "Demo data created in \(config.databasePath)." : "Demo data already present; left as it is.")
+        say("Demo API key (organization \(result.organizationID), all scopes):")
+        say(result.apiKey)
+        say("Try:")
+        say("  curl -s -H 'Authorization: Bearer \(result.apiKey)' '\(base)/v2/shares?externalId=externalId'")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        var config = KeywayConfig()
+        database.apply(to: &config)
+        var logger = Logger(label: "keyway")
+        logger.logLevel = .warning
+        let keyway = try await Keyway.open(config, logger: logger)
+        print("Database \(config.databasePath) is migrated.")
+        _ = keyway
+    }
+}
+
+struct APIKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apikey", abstract: "Create, list and revoke organization API keys.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    static func open(_ database: DatabaseOptions) async throws -> Keyway {
+        var config = KeywayConfig()
+        database.apply(to: &config)
+        var logger = Logger(label: "keyway")
+        logger.logLevel = .warning
+        return try await Keyway.open(config, logger: logger)
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key and print it alone on its own line (it cannot be shown again).")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The organization's id.") var organization: Int64
+        @Option(help: "Comma-separated scopes: read, manage, activate, events.") var scope: String = "read,manage,activate,events"
+        @Option(help: "A name to recognise the key by.") var name: String?
+
+        func run() async throws {
+            let keyway = try await APIKeyCommand.open(database)
+            let scopes = try Scope.parseList(scope, field: "--scope")
+            let (key, secret) = try await keyway.apiKeys.create(
+                organization: OrganizationID(organization), scopes: scopes, name: name)
+            FileHandle.standardError.write(Data("created API key \(key.id) for organization \(organization)\n".utf8))
+            say(secret)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List an organization's keys (never their secrets).")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The organization's id.") var organization: Int64
+
+        func run() async throws {
+            let keyway = try await APIKeyCommand.open(database)
+            for key in try await keyway.apiKeys.list(organization: OrganizationID(organization)) {
+                let state = key.dateRevoked == nil ? "active" : "revoked"
+                let scopes = StorageCoding.encode(key.scopes).replacingOccurrences(of: " ", with: ",")
+                print("\(key.id)\t\(state)\t\(scopes)\t\(key.name ?? "")")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: it answers 401 from then on.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The organization's id.") var organization: Int64
+        @Argument(help: "The key's id, as `apikey list` shows it.") var keyID: Int64
+
+        func run() async throws {
+            let keyway = try await APIKeyCommand.open(database)
+            try await keyway.apiKeys.revoke(APIKeyID(keyID), organization: OrganizationID(organization))
+            print("revoked API key \(keyID)")
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Logging
+import Testing
+
+/// A Keyway on a real SQLite file in a temporary folder, with the two-organization fixture and keys.
+struct Harness {
+    let directory: TemporaryDirectory
+    let time: FixedTime
+    let keyway: Keyway
+    /// Organization 1, every scope.
+    let manageKey: String
+    /// Organization 1, `read` only.
+    let readKey: String
+    /// Organization 2, every scope.
+    let otherOrganizationKey: String
+    /// Organization 1, revoked.
+    let revokedKey: String
+
+    static let webKeyBase = "https://keys.example.com/webkey"
+
+    static func make(databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true) async throws -> Harness {
+        let directory = try directory ?? TemporaryDirectory()
+        var config = KeywayConfig()
+        config.port = 0
+        config.databasePath = databasePath ?? directory.file("keyway.sqlite")
+        config.webKeyBaseURL = webKeyBase
+        let time = FixedTime()
+        var logger = Logger(label: "keyway-test")
+        logger.logLevel = .warning
+        let keyway = try await Keyway.open(config, time: time, random: SystemRandom(), logger: logger)
+        if seed { try await keyway.store.importSeed(Fixtures.seed(now: time.now()), onlyIfEmpty: true) }
+        let all = Set(Scope.allCases)
+        let manage = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: all).secret
+        let read = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: [.read]).secret
+        let other = try await keyway.apiKeys.create(organization: Fixtures.organization(2), scopes: all).secret
+        let revoked = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: all)
+        try await keyway.apiKeys.revoke(revoked.key.id, organization: Fixtures.organization(1))
+        return Harness(
+            directory: directory, time: time, keyway: keyway, manageKey: manage, readKey: read,
+            otherOrganizationKey: other, revokedKey: revoked.secret)
+    }
+
+    /// Runs `body` against the real router (`.router`) or over a real socket (`.live`).
+    func test<Value: Sendable>(
+        _ setup: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = try buildApplication(keyway)
+        return try await app.test(setup) { client in try await body(client) }
+    }
+
+    func shareCount() async throws -> Int {
+        var total = 0
+        for organization in [Fixtures.organization(1), Fixtures.organization(2)] {
+            var offset = 0
+            while true {
+                let page = try await keyway.store.shares(
+                    matching: ShareQuery(organizationID: organization, page: try Page(offset: offset, size: 100)))
+                total += page.count
+                if page.count < 100 { break }
+                offset += 100
+            }
+        }
+        return total
+    }
+}
+
+/// A decoded response: status, headers and JSON.
+struct Reply: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let text: String
+
+    var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
+    var object: [String: Any] { json as? [String: Any] ?? [:] }
+    var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+}
+
+extension TestClientProtocol {
+    /// Sends a request with `key` as bearer credential (if any) and `json` as body (if any).
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, key: String? = nil, json: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        let body = json.map { ByteBuffer(string: $0) }
+        return try await execute(uri: uri, method: method, headers: headers, body: body) { response in
+            Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    /// Creates a share and returns its id, expecting 200.
+    func createShare(_ json: String, key: String) async throws -> Int64 {
+        let reply = try await send(.post, "/v2/shares", key: key, json: json)
+        #expect(reply.status == .ok, "create failed: \(reply.text)")
+        return (reply.object["shareId"] as? NSNumber)?.int64Value ?? -1
+    }
+}
+
+/// Checks Bold's error body: four fields, old and new names agreeing.
+func expectErrorBody(
+    _ reply: Reply, status: HTTPResponse.Status, code: String? = nil, mentioning: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+    let body = reply.object
+    #expect(Set(body.keys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)", sourceLocation: sourceLocation)
+    #expect(body["message"] as? String == body["errorMessage"] as? String, sourceLocation: sourceLocation)
+    #expect(body["code"] as? String == body["errorCode"] as? String, sourceLocation: sourceLocation)
+    if let code { #expect(body["code"] as? String == code, "\(reply.text)", sourceLocation: sourceLocation) }
+    if let mentioning {
+        #expect((body["message"] as? String ?? "").contains(mentioning), "\(reply.text)", sourceLocation: sourceLocation)
+    }
+}
+
+/// The twelve headers of Bold's documentation, with their values.
+let standardHeaders: [(String, String)] = [
+    ("Access-Control-Expose-Headers", "authorization, content-type"),
+    ("Access-Control-Allow-Headers", "authorization, content-type"),
+    ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS, PUT"),
+    ("Access-Control-Allow-Origin", "*"),
+    ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-XSS-Protection", "1; mode=block"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Feature-Policy", "self"),
+    ("Permissions-policy", "interest-cohort=()"),
+]
+
+func expectStandardHeaders(_ reply: Reply, sourceLocation: SourceLocation = #_sourceLocation) {
+    for (name, value) in standardHeaders {
+        let field = HTTPField.Name(name).flatMap { reply.headers[$0] }
+        #expect(field == value, "header \(name)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Every key path in a JSON value: `source.device.id`, `schedule[].dayOfWeek`.
+func keyPaths(_ value: Any, prefix: String = "") -> Set<String> {
+    var paths = Set<String>()
+    if let object = value as? [String: Any] {
+        for (key, child) in object {
+            let path = prefix.isEmpty ? key : prefix + "." + key
+            paths.insert(path)
+            paths.formUnion(keyPaths(child, prefix: path))
+        }
+    } else if let array = value as? [Any] {
+        for child in array { paths.formUnion(keyPaths(child, prefix: prefix + "[]")) }
+    }
+    return paths
+}
+
+func value(_ object: [String: Any], _ path: String) -> Any? {
+    var current: Any? = object
+    for key in path.split(separator: ".") { current = (current as? [String: Any])?[String(key)] }
+    return current
+}

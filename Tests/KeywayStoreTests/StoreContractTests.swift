@@ -1,0 +1,250 @@
+import Foundation
+import KeywayCore
+import KeywayStoreSQLite
+import KeywayTestSupport
+import Testing
+
+/// A backend under test. The contract below runs against every one of them; a second backend joins by
+/// adding a case here.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, migrated store on a real database, with the two-organization fixture loaded.
+    func makeStore(seeded: Bool = true, now: Date) async throws -> (any KeywayStore, cleanup: @Sendable () -> Void) {
+        switch self {
+        case .sqlite:
+            let directory = try TemporaryDirectory()
+            let store = try SQLiteStore(path: directory.file("keyway.sqlite"))
+            try await store.migrate()
+            if seeded { try await store.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
+            return (store, { directory.remove() })
+        }
+    }
+}
+
+@Suite("Storage contract")
+struct StoreContractTests {
+    let now = FixedTime().now()
+
+    @Test(arguments: Backend.allCases)
+    func migratingTwiceAppliesNothingTheSecondTime(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(seeded: false, now: now)
+        defer { cleanup() }
+        let again = try await store.migrate()
+        #expect(again.isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func seedIsWrittenOnceWhenOnlyIfEmpty(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let wroteAgain = try await store.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true)
+        #expect(!wroteAgain)
+        let organization = try await store.organization(Fixtures.organization(1))
+        #expect(organization?.name == "Org 1")
+        #expect(try await store.organization(OrganizationID(3)) == nil)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aSeedThatFailsHalfwayWritesNothing(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(seeded: false, now: now)
+        defer { cleanup() }
+        var seed = Fixtures.seed(now: now)
+        // The last share points at a device that does not exist: the whole seed must roll back.
+        seed.shares = [Fixtures.share(1, now: now), Fixtures.share(1, now: now, source: .device(DeviceID(999)))]
+        seed.shares[0].id = ShareID(1)
+        seed.shares[1].id = ShareID(2)
+        await #expect(throws: (any Error).self) { try await store.importSeed(seed, onlyIfEmpty: true) }
+        #expect(try await store.organization(Fixtures.organization(1)) == nil)
+        #expect(try await store.share(ShareID(1)) == nil)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func directoryEntitiesReadBackAsWritten(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let seed = Fixtures.seed(now: now)
+        for device in seed.devices { #expect(try await store.device(device.id) == device) }
+        for user in seed.users { #expect(try await store.user(user.id) == user) }
+        for group in seed.userGroups { #expect(try await store.userGroup(group.id) == group) }
+        for group in seed.deviceGroups { #expect(try await store.deviceGroup(group.id) == group) }
+        for account in seed.accounts { #expect(try await store.account(account.id) == account) }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aShareReadsBackExactlyAsInserted(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        var share = Fixtures.share(1, now: now, externalID: "booking-7")
+        share.startDate = LocalDate("2026-03-10")
+        share.startTime = LocalTime("09:35:38")
+        share.endDate = LocalDate("2026-03-15")
+        share.endTime = LocalTime("09:35:38")
+        share.schedule = [
+            ScheduleEntry(dayOfWeek: .monday, period: nil, recurrence: .weekly),
+            ScheduleEntry(
+                dayOfWeek: .friday,
+                period: Period(startTime: LocalTime("22:00:00")!, endTime: LocalTime("06:00:00")!), recurrence: .biWeekly),
+        ]
+        share.permissions = Permissions(administrate: true, remoteActivate: false, assignKeyfob: true)
+        share.notifications = true
+        share.autoRemoveAfter = .month
+        share.autoRemoveDate = now.addingTimeInterval(1000)
+        share.webKey = UUID()
+        share.receiverName = ReceiverName(firstName: "Renamed")
+        let stored = try await store.insertShare(share)
+        #expect(stored.id.rawValue > 0)
+        share.id = stored.id
+        #expect(try await store.share(stored.id) == share)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theDatabaseRefusesAShareWhosePartsBelongToAnotherOrganization(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let crossings: [Share] = [
+            Fixtures.share(1, now: now, source: .device(Fixtures.lock(2))),
+            Fixtures.share(1, now: now, source: .deviceGroup(Fixtures.deviceGroup(2))),
+            Fixtures.share(1, now: now, receiver: .user(Fixtures.user(2))),
+            Fixtures.share(1, now: now, receiver: .userGroup(Fixtures.userGroup(2))),
+            Fixtures.share(1, now: now, source: .device(DeviceID(999))),
+        ]
+        for share in crossings {
+            await #expect(throws: DomainError.referenceNotFound) { try await store.insertShare(share) }
+        }
+        let left = try await store.shares(matching: ShareQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100)))
+        #expect(left.isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func replaceOnlyWinsAgainstTheVersionItRead(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        var share = try await store.insertShare(Fixtures.share(1, now: now))
+        share.externalID = "first"
+        share.version = 2
+        #expect(try await store.replaceShare(share))
+        var stale = share
+        stale.externalID = "stale"  // written against version 1 again
+        #expect(try await !store.replaceShare(stale))
+        #expect(try await store.share(share.id)?.externalID == "first")
+        var cross = share
+        cross.version = 3
+        cross.receiver = .user(Fixtures.user(2))
+        await #expect(throws: DomainError.referenceNotFound) { try await store.replaceShare(cross) }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func deleteIsScopedToTheOrganization(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let share = try await store.insertShare(Fixtures.share(1, now: now))
+        #expect(try await !store.deleteShare(share.id, organization: Fixtures.organization(2)))
+        #expect(try await store.share(share.id) != nil)
+        #expect(try await store.deleteShare(share.id, organization: Fixtures.organization(1)))
+        #expect(try await store.share(share.id) == nil)
+        #expect(try await !store.deleteShare(share.id, organization: Fixtures.organization(1)))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func listFiltersPagesAndSorts(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        var ids: [ShareID] = []
+        for index in 0..<12 {
+            var share = Fixtures.share(
+                1, now: now.addingTimeInterval(Double(12 - index)), externalID: index % 3 == 0 ? "wanted" : "other",
+                source: index % 2 == 0 ? .device(Fixtures.lock(1)) : .deviceGroup(Fixtures.deviceGroup(1)),
+                receiver: index % 4 == 0 ? .userGroup(Fixtures.userGroup(1)) : .user(Fixtures.invitedUser(1)),
+                startDate: index % 5 == 0 ? nil : LocalDate(year: 2026, month: 1, day: 1 + index))
+            share.dateCreated = now.addingTimeInterval(Double(12 - index))
+            ids.append(try await store.insertShare(share).id)
+        }
+        _ = try await store.insertShare(Fixtures.share(2, now: now, externalID: "wanted"))
+        func query(_ change: (inout ShareQuery) -> Void) async throws -> [Int64] {
+            var query = ShareQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100))
+            change(&query)
+            return try await store.shares(matching: query).map(\.id.rawValue)
+        }
+        let raw = ids.map(\.rawValue)
+        #expect(try await query { _ in } == raw)
+        #expect(try await query { $0.externalID = "wanted" } == [raw[0], raw[3], raw[6], raw[9]])
+        #expect(try await query { $0.deviceID = Fixtures.lock(1) } == stride(from: 0, to: 12, by: 2).map { raw[$0] })
+        #expect(try await query { $0.deviceGroupID = Fixtures.deviceGroup(1) } == stride(from: 1, to: 12, by: 2).map { raw[$0] })
+        #expect(try await query { $0.userGroupID = Fixtures.userGroup(1) } == [raw[0], raw[4], raw[8]])
+        #expect(try await query { $0.userID = Fixtures.invitedUser(1) }.count == 9)
+        #expect(try await query { $0.page = try! Page(offset: 5, size: 3) } == Array(raw[5..<8]))
+        #expect(try await query { $0.sortDirection = .desc } == raw.reversed())
+        #expect(try await query { $0.sortBy = .dateCreated } == raw.reversed())
+        let byStart = try await query { $0.sortBy = .startDate }
+        #expect(Array(byStart.prefix(3)) == [raw[0], raw[5], raw[10]])  // no start date sorts first
+        #expect(Array(byStart.suffix(2)) == [raw[9], raw[11]])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func relationsBringEverythingAPageOfSharesPointsAt(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let one = try await store.insertShare(Fixtures.share(1, now: now))
+        let two = try await store.insertShare(
+            Fixtures.share(
+                1, now: now, source: .deviceGroup(Fixtures.deviceGroup(1)), receiver: .userGroup(Fixtures.userGroup(1))))
+        let relations = try await store.relations(of: [one, two])
+        #expect(relations.organizations.keys.sorted() == [Fixtures.organization(1)])
+        #expect(relations.devices.keys.sorted() == [Fixtures.lock(1)])
+        #expect(relations.deviceGroups.keys.sorted() == [Fixtures.deviceGroup(1)])
+        #expect(relations.users.keys.sorted() == [Fixtures.user(1)])
+        #expect(relations.userGroups.keys.sorted() == [Fixtures.userGroup(1)])
+        #expect(relations.accounts.keys.sorted() == [AccountID(1)])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func apiKeysAreFoundByHashAndRevokedOnce(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let hash: [UInt8] = Array(repeating: 7, count: 32)
+        let key = try await store.insertAPIKey(
+            APIKey(id: APIKeyID(0), organizationID: Fixtures.organization(1), name: "ci", scopes: [.read, .manage],
+                secretHash: hash, creatorAccountID: AccountID(1), dateCreated: now))
+        #expect(try await store.apiKey(secretHash: hash)?.scopes == [.read, .manage])
+        #expect(try await store.apiKey(secretHash: Array(repeating: 8, count: 32)) == nil)
+        #expect(try await !store.revokeAPIKey(key.id, organization: Fixtures.organization(2), at: now))
+        #expect(try await store.revokeAPIKey(key.id, organization: Fixtures.organization(1), at: now))
+        #expect(try await !store.revokeAPIKey(key.id, organization: Fixtures.organization(1), at: now))
+        #expect(try await store.apiKey(secretHash: hash)?.dateRevoked != nil)
+        #expect(try await store.apiKeys(organization: Fixtures.organization(1)).map(\.id) == [key.id])
+    }
+}
+
+@Suite("SQLite specifics")
+struct SQLiteSpecificTests {
+    @Test func theFileIsInWALModeWithForeignKeysAndRecordsItsMigrations() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("keyway.sqlite")
+        let store = try SQLiteStore(path: path)
+        #expect(try await store.migrate() == ["0001_directory_shares_credentials"])
+        #expect(try await store.appliedMigrations() == ["0001_directory_shares_credentials"])
+        #expect(try await store.pragma("journal_mode") == "wal")
+        #expect(try await store.pragma("foreign_keys") == "1")
+    }
+
+    @Test func dataSurvivesReopeningTheFile() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("keyway.sqlite")
+        let now = FixedTime().now()
+        let id: ShareID
+        do {
+            let store = try SQLiteStore(path: path)
+            try await store.migrate()
+            try await store.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true)
+            id = try await store.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
+        }
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.migrate().isEmpty)
+        #expect(try await reopened.share(id)?.externalID == "kept")
+    }
+}
