@@ -23,7 +23,9 @@ public struct APIKeyService: Sendable {
     public func create(
         organization: OrganizationID, scopes: Set<Scope>, name: String? = nil, creator: AccountID? = nil
     ) async throws -> (key: APIKey, secret: String) {
-        guard !scopes.isEmpty else { throw DomainError.invalidInput(field: "scope", "an API key needs at least one scope") }
+        guard !scopes.isEmpty else {
+            throw DomainError.invalidInput(field: "scope", "an API key needs at least one scope")
+        }
         guard let org = try await store.organization(organization) else {
             throw DomainError.notFound("OrganizationNotFound", "Organization \(organization) not found")
         }

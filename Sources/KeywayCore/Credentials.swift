@@ -12,13 +12,16 @@ public enum Scope: String, CaseIterable, Sendable, Comparable {
     /// Parses `read,manage` (commas or spaces). Throws `DomainError.invalidInput` naming `field`.
     public static func parseList(_ text: String, field: String = "scope") throws -> Set<Scope> {
         let names = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
-        guard !names.isEmpty else { throw DomainError.invalidInput(field: field, "\(field) must name at least one scope") }
+        guard !names.isEmpty else {
+            throw DomainError.invalidInput(field: field, "\(field) must name at least one scope")
+        }
         var scopes = Set<Scope>()
         for name in names {
             guard let scope = Scope(rawValue: name) else {
                 throw DomainError.invalidInput(
                     field: field,
-                    "\(field): unknown scope '\(name)'; expected \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "\(field): unknown scope '\(name)'; expected \(Scope.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             scopes.insert(scope)
         }

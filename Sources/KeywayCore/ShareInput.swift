@@ -81,7 +81,8 @@ enum ShareValidation {
     static func date(_ text: String?, field: String) throws -> LocalDate? {
         guard let text else { return nil }
         guard let date = LocalDate(text) else {
-            throw DomainError.invalidInput(field: field, "\(field) must be a real date written YYYY-MM-DD, got '\(text)'")
+            throw DomainError.invalidInput(
+                field: field, "\(field) must be a real date written YYYY-MM-DD, got '\(text)'")
         }
         return date
     }

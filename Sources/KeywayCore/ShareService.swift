@@ -69,7 +69,8 @@ public struct ShareService: Sendable {
         if let id = filters.userID { try await requireUser(UserID(id), in: organization) }
         if let id = filters.userGroupID { try await requireUserGroup(UserGroupID(id), in: organization) }
         let query = ShareQuery(
-            organizationID: organization, externalID: filters.externalID, deviceID: filters.deviceID.map { DeviceID($0) },
+            organizationID: organization, externalID: filters.externalID,
+            deviceID: filters.deviceID.map { DeviceID($0) },
             deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) }, userID: filters.userID.map { UserID($0) },
             userGroupID: filters.userGroupID.map { UserGroupID($0) }, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)
@@ -156,10 +157,12 @@ public struct ShareService: Sendable {
         try Policy.require(.manage, of: caller)
         let share = try await change(id, by: caller) { current in
             if case .userGroup = current.receiver {
-                throw DomainError.rule("WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
+                throw DomainError.rule(
+                    "WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
             }
             guard current.isTemporary else {
-                throw DomainError.rule("WebKeyNotTemporary", "endDate: a web key needs a temporary share, one with an end")
+                throw DomainError.rule(
+                    "WebKeyNotTemporary", "endDate: a web key needs a temporary share, one with an end")
             }
             guard current.webKey == nil else {
                 throw DomainError.rule("WebKeyExists", "webKey: this share already has a web key")

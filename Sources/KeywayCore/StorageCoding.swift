@@ -12,7 +12,9 @@ public enum StorageCoding {
             }
             return object
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys]) else { return "[]" }
+        guard let data = try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys]) else {
+            return "[]"
+        }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -27,7 +29,8 @@ public enum StorageCoding {
             }
             var period: Period?
             if let raw = object["period"] as? [String: String] {
-                guard let start = raw["startTime"].flatMap(LocalTime.init), let end = raw["endTime"].flatMap(LocalTime.init)
+                guard let start = raw["startTime"].flatMap(LocalTime.init),
+                    let end = raw["endTime"].flatMap(LocalTime.init)
                 else { throw StorageCodingError(what: "schedule period", value: text) }
                 period = Period(startTime: start, endTime: end)
             }

@@ -42,7 +42,9 @@ extension KeywayConfig {
         guard (0...65535).contains(port) else {
             throw ConfigError(setting: "port (--port, KEYWAY_PORT)", problem: "must be 0 to 65535, got \(port)")
         }
-        guard !host.isEmpty else { throw ConfigError(setting: "host (--host, KEYWAY_HOST)", problem: "must not be empty") }
+        guard !host.isEmpty else {
+            throw ConfigError(setting: "host (--host, KEYWAY_HOST)", problem: "must not be empty")
+        }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
         }

@@ -14,7 +14,8 @@ public enum Demo {
     public static let organizationID = OrganizationID(1)
 
     public static func install(_ keyway: Keyway) async throws -> Result {
-        let seed = makeSeed(now: keyway.time.now(), random: keyway.random, zone: keyway.config.defaultTimeZone,
+        let seed = makeSeed(
+            now: keyway.time.now(), random: keyway.random, zone: keyway.config.defaultTimeZone,
             webKeyBase: keyway.config.resolvedWebKeyBaseURL)
         let created = try await keyway.store.importSeed(seed, onlyIfEmpty: true)
         // The secret of an earlier key cannot be shown again (only its hash is kept), so each start
@@ -31,20 +32,24 @@ public enum Demo {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: amsterdam) ?? zone
         let parts = calendar.dateComponents([.year, .month, .day], from: now)
-        let today = LocalDate(year: parts.year ?? 2026, month: parts.month ?? 1, day: parts.day ?? 1)
+        let today =
+            LocalDate(year: parts.year ?? 2026, month: parts.month ?? 1, day: parts.day ?? 1)
             ?? LocalDate(daysSinceEpoch: 20_000)
         let carousel = "https://resources.boldsmartlock.com/carousel-device-images/door_1.jpg"
 
         // The integration account that creates the demo's keys and shares: Bold shows it by id alone.
         seed.accounts = [
             Account(id: AccountID(1), emailAddress: "owner@keyway.example", dateCreated: now),
-            Account(id: AccountID(2), emailAddress: "webkey@example.com", phoneNumber: "+40711111301", dateCreated: now),
+            Account(
+                id: AccountID(2), emailAddress: "webkey@example.com", phoneNumber: "+40711111301", dateCreated: now),
             Account(
                 id: AccountID(3), firstName: "Alice", lastName: "Jansen", emailAddress: "alice@example.com",
                 phoneNumber: "+31612345678", language: "nl", dateCreated: now),
         ]
         seed.organizations = [
-            Organization(id: organizationID, name: "Keyway Demo", personal: false, creatorAccountID: AccountID(1), dateCreated: now)
+            Organization(
+                id: organizationID, name: "Keyway Demo", personal: false, creatorAccountID: AccountID(1),
+                dateCreated: now)
         ]
         seed.devices = [
             Device(
@@ -70,8 +75,12 @@ public enum Demo {
             DeviceGroupMember(groupID: DeviceGroupID(1), deviceID: DeviceID(2)),
         ]
         seed.users = [
-            User(id: UserID(1), organizationID: organizationID, accountID: AccountID(1), superUser: true, dateCreated: now),
-            User(id: UserID(2), organizationID: organizationID, accountID: AccountID(2), phoneNumber: "+40711111301", dateCreated: now),
+            User(
+                id: UserID(1), organizationID: organizationID, accountID: AccountID(1), superUser: true,
+                dateCreated: now),
+            User(
+                id: UserID(2), organizationID: organizationID, accountID: AccountID(2), phoneNumber: "+40711111301",
+                dateCreated: now),
             User(
                 id: UserID(3), organizationID: organizationID, accountID: AccountID(3), firstName: "Alice",
                 lastName: "Jansen", emailAddress: "alice@example.com", emailAddressVerified: true, dateCreated: now),
@@ -87,7 +96,9 @@ public enum Demo {
             seed.users[3].invitation?.url = bob.url + "/" + bob.token.uuidString.lowercased()
         }
         seed.userGroups = [
-            UserGroup(id: UserGroupID(1), organizationID: organizationID, name: "Staff", remarks: "Office staff", dateCreated: now)
+            UserGroup(
+                id: UserGroupID(1), organizationID: organizationID, name: "Staff", remarks: "Office staff",
+                dateCreated: now)
         ]
         seed.userGroupMembers = [
             UserGroupMember(groupID: UserGroupID(1), userID: UserID(3), groupAdmin: true),
@@ -103,7 +114,8 @@ public enum Demo {
             Share(
                 id: ShareID(1), organizationID: organizationID, creatorAccountID: AccountID(1), startDate: today,
                 startTime: seedTime, endDate: today.adding(days: 5), endTime: seedTime,
-                permissions: Permissions(remoteActivate: true), source: .device(DeviceID(1)), receiver: .user(UserID(2)),
+                permissions: Permissions(remoteActivate: true), source: .device(DeviceID(1)),
+                receiver: .user(UserID(2)),
                 notifications: false, externalID: "externalId", token: random.uuid(), dateCreated: now),
             // Staff open both doors on weekdays during office hours, with no end date.
             Share(
@@ -123,7 +135,8 @@ public enum Demo {
                 id: ShareID(4), organizationID: organizationID, creatorAccountID: AccountID(1), startDate: today,
                 endDate: today.adding(days: 30),
                 schedule: [ScheduleEntry(dayOfWeek: .saturday, period: nil, recurrence: .biWeekly)],
-                permissions: Permissions(remoteActivate: true), source: .device(DeviceID(1)), receiver: .user(UserID(4)),
+                permissions: Permissions(remoteActivate: true), source: .device(DeviceID(1)),
+                receiver: .user(UserID(4)),
                 autoRemoveAfter: .week,
                 autoRemoveDate: AutoRemoveAfter.week.added(
                     to: LocalDateTime(date: today.adding(days: 31), time: .midnight).instant(in: calendar.timeZone),

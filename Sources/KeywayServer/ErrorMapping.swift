@@ -35,7 +35,8 @@ enum ErrorMapping {
             return internalError(error, logger: logger)
         case let error as DecodingError:
             return Mapped(
-                status: .badRequest, code: "InvalidInput", message: describeDecodingFailure(error, cause: nil, body: body))
+                status: .badRequest, code: "InvalidInput",
+                message: describeDecodingFailure(error, cause: nil, body: body))
         case let error as HTTPError:
             return mapHTTPError(error)
         default:
@@ -78,6 +79,7 @@ enum ErrorMapping {
     static func describeDecodingFailure(_ error: any Error, cause: String?, body: ByteBuffer?) -> String {
         guard let decoding = error as? DecodingError else {
             if let cause, cause.contains("request body") { return "The request body is required (JSON)" }
+            if let cause, cause.contains("content type") { return "Content-Type must be application/json" }
             return cause.map { "Invalid request: \($0)" } ?? "Invalid request"
         }
         switch decoding {

@@ -44,9 +44,12 @@ struct KeywayAPIHandler: APIProtocol {
     }
 
     func createShare(_ input: Operations.CreateShare.Input) async throws -> Operations.CreateShare.Output {
-        guard case .json(let body) = input.body else { throw DomainError.invalidInput(field: "body", "JSON body expected") }
+        guard case .json(let body) = input.body else {
+            throw DomainError.invalidInput(field: "body", "JSON body expected")
+        }
         let share = try await keyway.shares.create(ShareMapping.input(body), by: try await caller())
-        keyway.logger.info("share created", metadata: ["share_id": "\(share.id)", "organization_id": "\(share.organizationID)"])
+        keyway.logger.info(
+            "share created", metadata: ["share_id": "\(share.id)", "organization_id": "\(share.organizationID)"])
         return .ok(.init(body: .json(.init(shareId: share.id.rawValue, token: share.token.uuidString.lowercased()))))
     }
 
@@ -57,8 +60,11 @@ struct KeywayAPIHandler: APIProtocol {
     }
 
     func updateShare(_ input: Operations.UpdateShare.Input) async throws -> Operations.UpdateShare.Output {
-        guard case .json(let body) = input.body else { throw DomainError.invalidInput(field: "body", "JSON body expected") }
-        let share = try await keyway.shares.update(ShareID(input.path.id), with: ShareMapping.input(body), by: try await caller())
+        guard case .json(let body) = input.body else {
+            throw DomainError.invalidInput(field: "body", "JSON body expected")
+        }
+        let share = try await keyway.shares.update(
+            ShareID(input.path.id), with: ShareMapping.input(body), by: try await caller())
         keyway.logger.info("share changed", metadata: ["share_id": "\(share.id)"])
         return .ok(.init(body: .json(.init(shareId: share.id.rawValue, token: share.token.uuidString.lowercased()))))
     }
@@ -72,7 +78,9 @@ struct KeywayAPIHandler: APIProtocol {
     func renameShareReceiver(_ input: Operations.RenameShareReceiver.Input) async throws
         -> Operations.RenameShareReceiver.Output
     {
-        guard case .json(let body) = input.body else { throw DomainError.invalidInput(field: "body", "JSON body expected") }
+        guard case .json(let body) = input.body else {
+            throw DomainError.invalidInput(field: "body", "JSON body expected")
+        }
         let groupName: String?? = body.userGroup.map { $0.name }
         try await keyway.shares.renameReceiver(
             ShareID(input.path.id), user: body.user.map { (firstName: $0.firstName, lastName: $0.lastName) },

@@ -68,11 +68,12 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         let errorBody = ErrorBody(
             message: mapped.message, code: mapped.code, errorMessage: mapped.message, errorCode: mapped.code)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(errorBody)) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: mapped.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: mapped.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

@@ -21,7 +21,9 @@ struct ParameterCatalog: Sendable {
     private(set) var operations: [String: [Parameter]] = [:]
 
     init(yaml: Data) throws {
-        guard let document = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) as? [String: Any] else { return }
+        guard let document = try Yams.load(yaml: String(decoding: yaml, as: UTF8.self)) as? [String: Any] else {
+            return
+        }
         let components = document["components"] as? [String: Any] ?? [:]
         func resolve(_ node: Any?) -> [String: Any] {
             guard let object = node as? [String: Any] else { return [:] }

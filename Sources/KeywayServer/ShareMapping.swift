@@ -52,7 +52,8 @@ struct ShareMapping {
         case .deviceGroup(let id):
             let group = relations.deviceGroups[id]
             return .init(
-                deviceGroup: .init(id: id.rawValue, name: group?.name, remarks: group?.remarks, location: group?.location))
+                deviceGroup: .init(
+                    id: id.rawValue, name: group?.name, remarks: group?.remarks, location: group?.location))
         }
     }
 

@@ -8,7 +8,9 @@ struct MicrosecondDateTranscoder: DateTranscoder {
     func encode(_ date: Date) throws -> String { MicrosecondDateTranscoder.format(date) }
 
     func decode(_ text: String) throws -> Date {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+            return date
+        }
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
         throw DecodingError.dataCorrupted(
             .init(codingPath: [], debugDescription: "'\(text)' is not an ISO 8601 date-time with an offset"))

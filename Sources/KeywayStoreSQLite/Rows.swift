@@ -111,7 +111,8 @@ enum APIKeyRow {
 
     static func decode(_ row: Row) -> APIKey {
         APIKey(
-            id: APIKeyID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            id: APIKeyID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
             name: row["name"], scopes: StorageCoding.decodeScopes(row["scopes"] ?? ""),
             secretHash: [UInt8](row["secret_hash"] as Data? ?? Data()),
             creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
@@ -163,7 +164,8 @@ enum Relations {
     static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {
         try fetch(ids, table: "organizations", columns: "*", db) { row in
             Organization(
-                id: OrganizationID(row["id"] as Int64? ?? 0), name: row["name"] ?? "", personal: row["personal"] ?? false,
+                id: OrganizationID(row["id"] as Int64? ?? 0), name: row["name"] ?? "",
+                personal: row["personal"] ?? false,
                 creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
                 dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"),
                 dateRestricted: date(row, "date_restricted"))
@@ -184,11 +186,13 @@ enum Relations {
             var invitation: Invitation?
             if let token = (row["invitation_token"] as String?).flatMap(UUID.init(uuidString:)) {
                 invitation = Invitation(
-                    token: token, url: row["invitation_url"] ?? "", expiration: requiredDate(row, "invitation_expiration"),
+                    token: token, url: row["invitation_url"] ?? "",
+                    expiration: requiredDate(row, "invitation_expiration"),
                     language: row["invitation_language"], dateAccepted: date(row, "invitation_accepted"))
             }
             return User(
-                id: UserID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+                id: UserID(row["id"] as Int64? ?? 0),
+                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
                 accountID: (row["account_id"] as Int64?).map { AccountID($0) }, firstName: row["first_name"],
                 lastName: row["last_name"], emailAddress: row["email_address"],
                 emailAddressVerify: row["email_address_verify"] ?? false,
@@ -219,7 +223,8 @@ enum Relations {
                 throw StorageCodingError(what: "device type", value: typeText)
             }
             return Device(
-                id: DeviceID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+                id: DeviceID(row["id"] as Int64? ?? 0),
+                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
                 name: row["name"] ?? "", type: type, timeZone: row["time_zone"], location: row["location"],
                 remarks: row["remarks"], carouselImageURL: row["carousel_image_url"], model: row["model"],
                 actualFirmwareVersion: row["actual_firmware_version"],
@@ -336,7 +341,8 @@ enum SeedWriter {
         }
         for share in seed.shares {
             try db.execute(
-                sql: "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))",
+                sql:
+                    "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))",
                 arguments: [share.id.rawValue] + ShareRow.arguments(share))
         }
         for key in seed.apiKeys {

@@ -89,7 +89,9 @@ public final class SQLiteStore: KeywayStore {
         var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
         if let value = query.externalID { conditions.append("external_id = ?"); arguments.append(value) }
         if let value = query.deviceID { conditions.append("device_id = ?"); arguments.append(value.rawValue) }
-        if let value = query.deviceGroupID { conditions.append("device_group_id = ?"); arguments.append(value.rawValue) }
+        if let value = query.deviceGroupID {
+            conditions.append("device_group_id = ?"); arguments.append(value.rawValue)
+        }
         if let value = query.userID { conditions.append("user_id = ?"); arguments.append(value.rawValue) }
         if let value = query.userGroupID { conditions.append("user_group_id = ?"); arguments.append(value.rawValue) }
         let direction = query.sortDirection == .asc ? "ASC" : "DESC"
@@ -98,11 +100,13 @@ public final class SQLiteStore: KeywayStore {
         case .id: order = "id \(direction)"
         case .dateCreated: order = "date_created \(direction), id \(direction)"
         // Shares without a start sort first ascending (they started "always"), last descending.
-        case .startDate: order = "start_date \(direction) NULLS \(query.sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
+        case .startDate:
+            order = "start_date \(direction) NULLS \(query.sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
         }
         arguments.append(query.page.size)
         arguments.append(query.page.offset)
-        let sql = "SELECT \(ShareRow.columns) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
+        let sql =
+            "SELECT \(ShareRow.columns) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY \(order) LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
         return try await pool.read { db in
@@ -187,7 +191,8 @@ public final class SQLiteStore: KeywayStore {
     public func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE api_keys SET date_revoked = ? WHERE id = ? AND organization_id = ? AND date_revoked IS NULL",
+                sql:
+                    "UPDATE api_keys SET date_revoked = ? WHERE id = ? AND organization_id = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), id.rawValue, organization.rawValue])
             return db.changesCount == 1
         }

@@ -70,17 +70,21 @@ public enum Fixtures {
                     id: AccountID(n), firstName: "Owner", lastName: "Number\(n)", emailAddress: "owner\(n)@example.com",
                     dateCreated: now))
             seed.organizations.append(
-                Organization(id: org, name: "Org \(n)", personal: false, creatorAccountID: AccountID(n), dateCreated: now))
+                Organization(
+                    id: org, name: "Org \(n)", personal: false, creatorAccountID: AccountID(n), dateCreated: now))
             seed.devices += [
                 Device(
-                    id: lock(n), organizationID: org, name: "Front door \(n)", type: .lock, timeZone: "Europe/Amsterdam",
+                    id: lock(n), organizationID: org, name: "Front door \(n)", type: .lock,
+                    timeZone: "Europe/Amsterdam",
                     location: "Office \(n)", remarks: "Main entrance", actualFirmwareVersion: 120,
                     gatewayID: gateway(n), dateCreated: now),
                 Device(id: secondLock(n), organizationID: org, name: "Back door \(n)", type: .lock, dateCreated: now),
                 Device(id: gateway(n), organizationID: org, name: "Gateway \(n)", type: .gateway, dateCreated: now),
             ]
             seed.deviceGroups.append(
-                DeviceGroup(id: deviceGroup(n), organizationID: org, name: "Doors \(n)", location: "Office \(n)", dateCreated: now))
+                DeviceGroup(
+                    id: deviceGroup(n), organizationID: org, name: "Doors \(n)", location: "Office \(n)",
+                    dateCreated: now))
             seed.deviceGroupMembers += [
                 DeviceGroupMember(groupID: deviceGroup(n), deviceID: lock(n)),
                 DeviceGroupMember(groupID: deviceGroup(n), deviceID: secondLock(n)),
@@ -97,7 +101,8 @@ public enum Fixtures {
                         url: "http://127.0.0.1:8080/invitation/\(n)", expiration: now.addingTimeInterval(86_400)),
                     dateCreated: now),
             ]
-            seed.userGroups.append(UserGroup(id: userGroup(n), organizationID: org, name: "Team \(n)", dateCreated: now))
+            seed.userGroups.append(
+                UserGroup(id: userGroup(n), organizationID: org, name: "Team \(n)", dateCreated: now))
             seed.userGroupMembers += [
                 UserGroupMember(groupID: userGroup(n), userID: user(n), groupAdmin: true),
                 UserGroupMember(groupID: userGroup(n), userID: invitedUser(n)),

@@ -26,7 +26,9 @@ struct DatabaseOptions: ParsableArguments {
     var database: String?
 
     func apply(to config: inout KeywayConfig) {
-        if let value = database ?? ProcessInfo.processInfo.environment["KEYWAY_DATABASE"] { config.databasePath = value }
+        if let value = database ?? ProcessInfo.processInfo.environment["KEYWAY_DATABASE"] {
+            config.databasePath = value
+        }
     }
 }
 
@@ -59,7 +61,8 @@ struct Serve: AsyncParsableCommand {
         database.apply(to: &config)
         config.webKeyBaseURL = webKeyBaseURL ?? environment["KEYWAY_WEB_KEY_BASE_URL"]
         if let name = timeZone ?? environment["KEYWAY_TIME_ZONE"] {
-            config.defaultTimeZone = try KeywayConfig.timeZone(named: name, setting: "time zone (--time-zone, KEYWAY_TIME_ZONE)")
+            config.defaultTimeZone = try KeywayConfig.timeZone(
+                named: name, setting: "time zone (--time-zone, KEYWAY_TIME_ZONE)")
         }
         if let text = logLevel ?? environment["KEYWAY_LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: text) else {
@@ -88,7 +91,9 @@ struct Serve: AsyncParsableCommand {
 
     private func printDemo(_ result: Demo.Result, config: KeywayConfig) {
         let base = "http://\(config.host):\(config.port)"
-        say(result.created ? "Demo data created in \(config.databasePath)." : "Demo data already present; left as it is.")
+        say(
+            result.created
+                ? "Demo data created in \(config.databasePath)." : "Demo data already present; left as it is.")
         say("Demo API key (organization \(result.organizationID), all scopes):")
         say(result.apiKey)
         say("Try:")
@@ -129,7 +134,8 @@ struct APIKeyCommand: AsyncParsableCommand {
             abstract: "Create a key and print it alone on its own line (it cannot be shown again).")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "The organization's id.") var organization: Int64
-        @Option(help: "Comma-separated scopes: read, manage, activate, events.") var scope: String = "read,manage,activate,events"
+        @Option(help: "Comma-separated scopes: read, manage, activate, events.") var scope: String =
+            "read,manage,activate,events"
         @Option(help: "A name to recognise the key by.") var name: String?
 
         func run() async throws {

@@ -5,8 +5,10 @@ import Testing
 
 @Suite("Local dates and times")
 struct LocalDateTimeTests {
-    @Test(arguments: ["2026-02-30", "2027-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "26-03-10", "2026-3-10",
-        "2026-03-10T00:00:00", "２０２６-03-10", "", "2026/03/10", "0000-01-01"])
+    @Test(arguments: [
+        "2026-02-30", "2027-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "26-03-10", "2026-3-10",
+        "2026-03-10T00:00:00", "２０２６-03-10", "", "2026/03/10", "0000-01-01",
+    ])
     func refusesWhatIsNotARealDate(_ text: String) {
         #expect(LocalDate(text) == nil)
     }
@@ -69,7 +71,10 @@ struct SmallRulesTests {
     @Test func scopeListsParseAndNameTheBadOne() throws {
         #expect(try Scope.parseList("read,manage") == [.read, .manage])
         #expect(try Scope.parseList("events activate") == [.events, .activate])
-        #expect(throws: DomainError.invalidInput(field: "scope", "scope: unknown scope 'admin'; expected read, manage, activate, events")) {
+        #expect(
+            throws: DomainError.invalidInput(
+                field: "scope", "scope: unknown scope 'admin'; expected read, manage, activate, events")
+        ) {
             try Scope.parseList("read,admin")
         }
         #expect(throws: DomainError.self) { try Scope.parseList("") }

@@ -57,11 +57,15 @@ struct AuthTests {
                 try await client.send(.put, "/v2/shares/\(id)", key: harness.readKey, json: "{\"externalId\": \"x\"}"),
                 status: .forbidden)
             expectErrorBody(
-                try await client.send(.put, "/v2/shares/\(id)/name", key: harness.readKey, json: "{\"user\": {\"firstName\": \"X\"}}"),
+                try await client.send(
+                    .put, "/v2/shares/\(id)/name", key: harness.readKey, json: "{\"user\": {\"firstName\": \"X\"}}"),
                 status: .forbidden)
-            expectErrorBody(try await client.send(.post, "/v2/shares/\(id)/web-key", key: harness.readKey), status: .forbidden)
-            expectErrorBody(try await client.send(.delete, "/v2/shares/\(id)/web-key", key: harness.readKey), status: .forbidden)
-            expectErrorBody(try await client.send(.delete, "/v2/shares/\(id)", key: harness.readKey), status: .forbidden)
+            expectErrorBody(
+                try await client.send(.post, "/v2/shares/\(id)/web-key", key: harness.readKey), status: .forbidden)
+            expectErrorBody(
+                try await client.send(.delete, "/v2/shares/\(id)/web-key", key: harness.readKey), status: .forbidden)
+            expectErrorBody(
+                try await client.send(.delete, "/v2/shares/\(id)", key: harness.readKey), status: .forbidden)
         }
         #expect(try await harness.shareCount() == 1)
         let share = try await harness.keyway.store.share(ShareID(1))
@@ -74,12 +78,14 @@ struct AuthTests {
         try await harness.test { client in
             let id = try await client.createShare(Self.createBody, key: harness.manageKey)
             let other = harness.otherOrganizationKey
-            expectErrorBody(try await client.send(.get, "/v2/shares/\(id)", key: other), status: .notFound, code: "ShareNotFound")
+            expectErrorBody(
+                try await client.send(.get, "/v2/shares/\(id)", key: other), status: .notFound, code: "ShareNotFound")
             expectErrorBody(
                 try await client.send(.put, "/v2/shares/\(id)", key: other, json: "{\"externalId\": \"stolen\"}"),
                 status: .notFound)
             expectErrorBody(
-                try await client.send(.put, "/v2/shares/\(id)/name", key: other, json: "{\"user\": {\"firstName\": \"X\"}}"),
+                try await client.send(
+                    .put, "/v2/shares/\(id)/name", key: other, json: "{\"user\": {\"firstName\": \"X\"}}"),
                 status: .notFound)
             expectErrorBody(try await client.send(.post, "/v2/shares/\(id)/web-key", key: other), status: .notFound)
             expectErrorBody(try await client.send(.delete, "/v2/shares/\(id)", key: other), status: .notFound)

@@ -24,7 +24,9 @@ struct Harness {
 
     static let webKeyBase = "https://keys.example.com/webkey"
 
-    static func make(databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true) async throws -> Harness {
+    static func make(databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true) async throws
+        -> Harness
+    {
         let directory = try directory ?? TemporaryDirectory()
         var config = KeywayConfig()
         config.port = 0
@@ -89,7 +91,7 @@ extension TestClientProtocol {
     ) async throws -> Reply {
         var headers = extra
         if let key { headers[.authorization] = "Bearer \(key)" }
-        if json != nil { headers[.contentType] = "application/json" }
+        if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         let body = json.map { ByteBuffer(string: $0) }
         return try await execute(uri: uri, method: method, headers: headers, body: body) { response in
             Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
@@ -111,12 +113,15 @@ func expectErrorBody(
 ) {
     #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
     let body = reply.object
-    #expect(Set(body.keys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)", sourceLocation: sourceLocation)
+    #expect(
+        Set(body.keys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)",
+        sourceLocation: sourceLocation)
     #expect(body["message"] as? String == body["errorMessage"] as? String, sourceLocation: sourceLocation)
     #expect(body["code"] as? String == body["errorCode"] as? String, sourceLocation: sourceLocation)
     if let code { #expect(body["code"] as? String == code, "\(reply.text)", sourceLocation: sourceLocation) }
     if let mentioning {
-        #expect((body["message"] as? String ?? "").contains(mentioning), "\(reply.text)", sourceLocation: sourceLocation)
+        #expect(
+            (body["message"] as? String ?? "").contains(mentioning), "\(reply.text)", sourceLocation: sourceLocation)
     }
 }
 

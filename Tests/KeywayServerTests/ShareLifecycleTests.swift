@@ -33,7 +33,8 @@ struct ShareLifecycleTests {
             var share = try await client.send(.get, "/v2/shares/\(id)", key: key).object
             #expect(share["startDate"] as? String == "2026-03-10")
             #expect(share["endTime"] as? String == "09:35:38")
-            #expect(value(share, "schedule") as? [[String: String]] == [["dayOfWeek": "Monday", "recurrence": "Weekly"]])
+            #expect(
+                value(share, "schedule") as? [[String: String]] == [["dayOfWeek": "Monday", "recurrence": "Weekly"]])
             #expect(value(share, "permissions.assignKeyfob") as? Bool == true)
             #expect(value(share, "receiver.user.invitation.token") as? String == "11111111-1111-4111-8111-000000000001")
             #expect(value(share, "receiver.user.registered") as? Bool == false)
@@ -45,7 +46,9 @@ struct ShareLifecycleTests {
             harness.time.advance(by: 60)
             let updated = try await client.send(
                 .put, "/v2/shares/\(id)", key: key,
-                json: #"{"schedule": [{"dayOfWeek": "Friday", "period": {"startTime": "22:00:00", "endTime": "06:00:00"}, "recurrence": "BiWeekly"}], "permissions": {"administrate": true}}"#)
+                json:
+                    #"{"schedule": [{"dayOfWeek": "Friday", "period": {"startTime": "22:00:00", "endTime": "06:00:00"}, "recurrence": "BiWeekly"}], "permissions": {"administrate": true}}"#
+            )
             #expect(updated.status == .ok)
             #expect(updated.object["token"] as? String == token)
             share = try await client.send(.get, "/v2/shares/\(id)", key: key).object
@@ -61,7 +64,8 @@ struct ShareLifecycleTests {
 
             // Rename the receiver as shown on this share.
             let renamed = try await client.send(
-                .put, "/v2/shares/\(id)/name", key: key, json: #"{"user": {"firstName": "Guest", "lastName": "Of Honour"}}"#)
+                .put, "/v2/shares/\(id)/name", key: key,
+                json: #"{"user": {"firstName": "Guest", "lastName": "Of Honour"}}"#)
             #expect(renamed.status == .ok)
             #expect(renamed.text == "{}")
             share = try await client.send(.get, "/v2/shares/\(id)", key: key).object
@@ -78,7 +82,8 @@ struct ShareLifecycleTests {
             #expect(UUID(uuidString: String(url.dropFirst(Harness.webKeyBase.count + 1))) != nil)
             #expect(try await client.send(.get, "/v2/shares/\(id)", key: key).object["webKey"] as? String == url)
             expectErrorBody(
-                try await client.send(.post, "/v2/shares/\(id)/web-key", key: key), status: .badRequest, code: "WebKeyExists")
+                try await client.send(.post, "/v2/shares/\(id)/web-key", key: key), status: .badRequest,
+                code: "WebKeyExists")
             let groupShare = try await client.createShare(
                 #"{"organizationId": 1, "endDate": "2026-04-01", "source": {"deviceId": 11}, "receiver": {"userGroupId": 11}}"#,
                 key: key)
@@ -95,11 +100,13 @@ struct ShareLifecycleTests {
             #expect(try await client.send(.delete, "/v2/shares/\(id)/web-key", key: key).status == .ok)
             #expect(try await client.send(.get, "/v2/shares/\(id)", key: key).object["webKey"] == nil)
             expectErrorBody(
-                try await client.send(.delete, "/v2/shares/\(id)/web-key", key: key), status: .notFound, code: "WebKeyNotFound")
+                try await client.send(.delete, "/v2/shares/\(id)/web-key", key: key), status: .notFound,
+                code: "WebKeyNotFound")
             let gone = try await client.send(.delete, "/v2/shares/\(id)", key: key)
             #expect(gone.status == .ok)
             #expect(gone.text == "{}")
-            expectErrorBody(try await client.send(.get, "/v2/shares/\(id)", key: key), status: .notFound, code: "ShareNotFound")
+            expectErrorBody(
+                try await client.send(.get, "/v2/shares/\(id)", key: key), status: .notFound, code: "ShareNotFound")
             expectErrorBody(try await client.send(.delete, "/v2/shares/\(id)", key: key), status: .notFound)
             return (permanent, id)
         }
@@ -122,8 +129,11 @@ struct ShareLifecycleTests {
                 #"{"organizationId": 1, "source": {"deviceGroupId": 11}, "receiver": {"userGroupId": 11}}"#,
                 key: harness.manageKey)
             #expect(
-                try await client.send(.put, "/v2/shares/\(id)/name", key: harness.manageKey, json: #"{"userGroup": {"name": "Night shift"}}"#)
-                    .status == .ok)
+                try await client.send(
+                    .put, "/v2/shares/\(id)/name", key: harness.manageKey,
+                    json: #"{"userGroup": {"name": "Night shift"}}"#
+                )
+                .status == .ok)
             let share = try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).object
             #expect(value(share, "receiver.userGroup.name") as? String == "Night shift")
             #expect(value(share, "source.deviceGroup.location") as? String == "Office 1")
@@ -156,9 +166,13 @@ struct ShareLifecycleTests {
             #expect(try await client.send(.get, "/v2/shares?size=1&offset=119", key: key).array.count == 1)
             let last = try await client.send(.get, "/v2/shares?size=1&sortDirection=Desc", key: key).array
             #expect(last.first?["id"] as? Int == seen.last)
-            expectErrorBody(try await client.send(.get, "/v2/shares?size=0", key: key), status: .badRequest, mentioning: "size")
-            expectErrorBody(try await client.send(.get, "/v2/shares?size=101", key: key), status: .badRequest, mentioning: "size")
-            expectErrorBody(try await client.send(.get, "/v2/shares?offset=-1", key: key), status: .badRequest, mentioning: "offset")
+            expectErrorBody(
+                try await client.send(.get, "/v2/shares?size=0", key: key), status: .badRequest, mentioning: "size")
+            expectErrorBody(
+                try await client.send(.get, "/v2/shares?size=101", key: key), status: .badRequest, mentioning: "size")
+            expectErrorBody(
+                try await client.send(.get, "/v2/shares?offset=-1", key: key), status: .badRequest, mentioning: "offset"
+            )
             let found = try await client.send(.get, "/v2/shares?externalId=bulk-7", key: key).array
             #expect(found.count == 1 && found.first?["externalId"] as? String == "bulk-7")
         }

@@ -86,7 +86,8 @@ struct StoreContractTests {
             ScheduleEntry(dayOfWeek: .monday, period: nil, recurrence: .weekly),
             ScheduleEntry(
                 dayOfWeek: .friday,
-                period: Period(startTime: LocalTime("22:00:00")!, endTime: LocalTime("06:00:00")!), recurrence: .biWeekly),
+                period: Period(startTime: LocalTime("22:00:00")!, endTime: LocalTime("06:00:00")!),
+                recurrence: .biWeekly),
         ]
         share.permissions = Permissions(administrate: true, remoteActivate: false, assignKeyfob: true)
         share.notifications = true
@@ -114,7 +115,8 @@ struct StoreContractTests {
         for share in crossings {
             await #expect(throws: DomainError.referenceNotFound) { try await store.insertShare(share) }
         }
-        let left = try await store.shares(matching: ShareQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100)))
+        let left = try await store.shares(
+            matching: ShareQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100)))
         #expect(left.isEmpty)
     }
 
@@ -172,7 +174,9 @@ struct StoreContractTests {
         #expect(try await query { _ in } == raw)
         #expect(try await query { $0.externalID = "wanted" } == [raw[0], raw[3], raw[6], raw[9]])
         #expect(try await query { $0.deviceID = Fixtures.lock(1) } == stride(from: 0, to: 12, by: 2).map { raw[$0] })
-        #expect(try await query { $0.deviceGroupID = Fixtures.deviceGroup(1) } == stride(from: 1, to: 12, by: 2).map { raw[$0] })
+        #expect(
+            try await query { $0.deviceGroupID = Fixtures.deviceGroup(1) }
+                == stride(from: 1, to: 12, by: 2).map { raw[$0] })
         #expect(try await query { $0.userGroupID = Fixtures.userGroup(1) } == [raw[0], raw[4], raw[8]])
         #expect(try await query { $0.userID = Fixtures.invitedUser(1) }.count == 9)
         #expect(try await query { $0.page = try! Page(offset: 5, size: 3) } == Array(raw[5..<8]))
@@ -190,7 +194,8 @@ struct StoreContractTests {
         let one = try await store.insertShare(Fixtures.share(1, now: now))
         let two = try await store.insertShare(
             Fixtures.share(
-                1, now: now, source: .deviceGroup(Fixtures.deviceGroup(1)), receiver: .userGroup(Fixtures.userGroup(1))))
+                1, now: now, source: .deviceGroup(Fixtures.deviceGroup(1)), receiver: .userGroup(Fixtures.userGroup(1)))
+        )
         let relations = try await store.relations(of: [one, two])
         #expect(relations.organizations.keys.sorted() == [Fixtures.organization(1)])
         #expect(relations.devices.keys.sorted() == [Fixtures.lock(1)])
@@ -206,7 +211,8 @@ struct StoreContractTests {
         defer { cleanup() }
         let hash: [UInt8] = Array(repeating: 7, count: 32)
         let key = try await store.insertAPIKey(
-            APIKey(id: APIKeyID(0), organizationID: Fixtures.organization(1), name: "ci", scopes: [.read, .manage],
+            APIKey(
+                id: APIKeyID(0), organizationID: Fixtures.organization(1), name: "ci", scopes: [.read, .manage],
                 secretHash: hash, creatorAccountID: AccountID(1), dateCreated: now))
         #expect(try await store.apiKey(secretHash: hash)?.scopes == [.read, .manage])
         #expect(try await store.apiKey(secretHash: Array(repeating: 8, count: 32)) == nil)

@@ -1,0 +1,166 @@
+import Foundation
+import KeywayCore
+import KeywayServer
+import KeywayStoreSQLite
+import KeywayTestSupport
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The `keyway` executable itself, run as an operator would: its output, its exit status, its signals.
+@Suite("The keyway command", .serialized)
+struct CommandLineTests {
+    /// `swift test` builds the executable beside the test bundle.
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("keyway")
+    }
+
+    final class TextBuffer: Sendable {
+        private let text = Mutex("")
+        func append(_ more: String) { text.withLock { $0 += more } }
+        var value: String { text.withLock { $0 } }
+    }
+
+    /// A running `keyway` process whose standard output is collected as it arrives.
+    final class Run: Sendable {
+        let process: Process
+        private let output = TextBuffer()
+        private let errors = TextBuffer()
+
+        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+            process = Process()
+            process.executableURL = CommandLineTests.executable
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            out.fileHandleForReading.readabilityHandler = { [output] handle in
+                let text = String(decoding: handle.availableData, as: UTF8.self)
+                output.append(text)
+            }
+            err.fileHandleForReading.readabilityHandler = { [errors] handle in
+                let text = String(decoding: handle.availableData, as: UTF8.self)
+                errors.append(text)
+            }
+            try process.run()
+        }
+
+        var stdout: String { output.value }
+        var stderr: String { errors.value }
+
+        /// Waits (up to `seconds`) for a line of standard output that satisfies `match`.
+        func line(within seconds: Double = 30, where match: (String) -> Bool) async throws -> String? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if let found = stdout.split(separator: "\n").map(String.init).first(where: match) { return found }
+                if !process.isRunning { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return stdout.split(separator: "\n").map(String.init).first(where: match)
+        }
+
+        /// Waits for the process to end and returns its exit status (nil if it did not end in time).
+        func exitStatus(within seconds: Double = 30) async throws -> Int32? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            return process.isRunning ? nil : process.terminationStatus
+        }
+    }
+
+    static func fetch(_ url: String, key: String) async throws -> (Int, [[String: Any]]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
+    }
+
+    @Test func apikeyCreatePrintsTheKeyAloneThenListAndRevokeManageIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = directory.file("keys.sqlite")
+        let store = try SQLiteStore(path: database)
+        try await store.migrate()
+        try await store.importSeed(Fixtures.seed(now: Date()), onlyIfEmpty: true)
+
+        let create = try Run([
+            "apikey", "create", "--database", database, "--organization", "1", "--scope", "read,events",
+        ])
+        #expect(try await create.exitStatus() == 0)
+        let lines = create.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 2 && lines[1].isEmpty, "stdout must be the key and a newline: \(create.stdout)")
+        let secret = String(lines[0])
+        #expect(secret.wholeMatch(of: /kw_[0-9a-f]{64}/) != nil)
+
+        let keys = APIKeyService(store: store, time: SystemTime(), random: SystemRandom(), hasher: SHA256Hasher())
+        guard case .apiKey(let key) = try await keys.authenticate(secret) else { return }
+        #expect(key.scopes == [.read, .events])
+        #expect(key.organizationID == OrganizationID(1))
+
+        let list = try Run(["apikey", "list", "--database", database, "--organization", "1"])
+        #expect(try await list.exitStatus() == 0)
+        #expect(list.stdout.contains("\(key.id)\tactive\tread,events"))
+        #expect(!list.stdout.contains(secret))
+
+        let revoke = try Run(["apikey", "revoke", "--database", database, "--organization", "1", "\(key.id)"])
+        #expect(try await revoke.exitStatus() == 0)
+        await #expect(throws: DomainError.unauthorized) { try await keys.authenticate(secret) }
+
+        let badScope = try Run([
+            "apikey", "create", "--database", database, "--organization", "1", "--scope", "read,admin",
+        ])
+        #expect(try await badScope.exitStatus() != 0)
+        #expect(badScope.stderr.contains("--scope"))
+        #expect(badScope.stdout.isEmpty)
+        let noOrganization = try Run(["apikey", "create", "--database", database, "--organization", "42"])
+        #expect(try await noOrganization.exitStatus() != 0)
+        #expect(noOrganization.stdout.isEmpty)
+    }
+
+    @Test func serveDemoAnswersStopsGracefullyOnSigtermAndKeepsItsDataAcrossRestarts() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = directory.file("demo.sqlite")
+        var keys: [String] = []
+        for round in 0..<2 {
+            let server = try Run(["serve", "--demo", "--port", "0", "--database", database])
+            defer { if server.process.isRunning { server.process.terminate() } }
+            let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
+            let base = try #require(
+                listening?.replacingOccurrences(of: "Keyway listening on ", with: ""), "\(server.stderr)")
+            let key = try #require(try await server.line { $0.hasPrefix("kw_") })
+            keys.append(key)
+            #expect(server.stdout.contains(round == 0 ? "Demo data created" : "Demo data already present"))
+            #expect(server.stdout.contains("curl -s -H 'Authorization: Bearer \(key)'"))
+
+            let (status, shares) = try await Self.fetch(base + "/v2/shares?externalId=externalId", key: key)
+            #expect(status == 200)
+            #expect(shares.count == 1)
+            let (_, all) = try await Self.fetch(base + "/v2/shares", key: key)
+            #expect(all.count == 4, "the demo must not be duplicated on restart")
+
+            kill(server.process.processIdentifier, SIGTERM)
+            #expect(try await server.exitStatus() == 0, "graceful shutdown: \(server.stderr)")
+            // No log line carries a key.
+            #expect(!server.stderr.contains(key))
+        }
+        #expect(keys.count == 2 && keys[0] != keys[1])
+    }
+
+    @Test func aBadSettingStopsTheStartAndNamesIt() async throws {
+        let port = try Run(["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_PORT": "eighty"])
+        #expect(try await port.exitStatus() != 0)
+        #expect(port.stderr.contains("KEYWAY_PORT"))
+        let zone = try Run(["serve", "--database", "/tmp/unused.sqlite", "--time-zone", "Mars/Olympus"])
+        #expect(try await zone.exitStatus() != 0)
+        #expect(zone.stderr.contains("time zone"))
+        let range = try Run(["serve", "--database", "/tmp/unused.sqlite", "--port", "70000"])
+        #expect(try await range.exitStatus() != 0)
+        #expect(range.stderr.contains("port"))
+    }
+}
