@@ -190,8 +190,18 @@ public enum DeviceType: String, CaseIterable, Sendable {
     }
 }
 
+/// Bold's battery readings, best first; lists sort by this order.
+public enum BatteryLevel: String, CaseIterable, Sendable {
+    case excellent = "Excellent", good = "Good", fair = "Fair", poor = "Poor", critical = "Critical"
+
+    /// 0 for `Excellent` up to 4 for `Critical`.
+    public var rank: Int { BatteryLevel.allCases.firstIndex(of: self) ?? 0 }
+}
+
 /// A lock, gateway or keyfob, owned by one organization.
 public struct Device: Hashable, Sendable {
+    public static let defaultActivationTime = 7
+
     public var id: DeviceID
     public var organizationID: OrganizationID
     public var name: String
@@ -207,6 +217,12 @@ public struct Device: Hashable, Sendable {
     /// The gateway this lock is reached through.
     public var gatewayID: DeviceID?
     public var dateDecommissioned: Date?
+    /// Uninstalled devices are hidden from lists unless asked for.
+    public var installed: Bool
+    public var batteryLevel: BatteryLevel?
+    public var batteryLastMeasurement: Date?
+    /// Seconds a remote activation keeps the lock open.
+    public var activationTime: Int
     public var dateCreated: Date
     public var dateModified: Date?
 
@@ -214,7 +230,9 @@ public struct Device: Hashable, Sendable {
         id: DeviceID, organizationID: OrganizationID, name: String, type: DeviceType, timeZone: String? = nil,
         location: String? = nil, remarks: String? = nil, carouselImageURL: String? = nil, model: String? = nil,
         actualFirmwareVersion: Int? = nil, requiredFirmwareVersion: Int? = nil, gatewayID: DeviceID? = nil,
-        dateDecommissioned: Date? = nil, dateCreated: Date, dateModified: Date? = nil
+        dateDecommissioned: Date? = nil, installed: Bool = true, batteryLevel: BatteryLevel? = nil,
+        batteryLastMeasurement: Date? = nil, activationTime: Int = Device.defaultActivationTime, dateCreated: Date,
+        dateModified: Date? = nil
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -229,6 +247,10 @@ public struct Device: Hashable, Sendable {
         self.requiredFirmwareVersion = requiredFirmwareVersion
         self.gatewayID = gatewayID
         self.dateDecommissioned = dateDecommissioned
+        self.installed = installed
+        self.batteryLevel = batteryLevel
+        self.batteryLastMeasurement = batteryLastMeasurement
+        self.activationTime = activationTime
         self.dateCreated = dateCreated
         self.dateModified = dateModified
     }

@@ -112,6 +112,17 @@ public protocol DirectoryStore: Sendable {
     func userGroup(_ id: UserGroupID) async throws -> UserGroup?
     func device(_ id: DeviceID) async throws -> Device?
     func deviceGroup(_ id: DeviceGroupID) async throws -> DeviceGroup?
+
+    /// Inserts `device` with a new id (its `id` is ignored). Throws `referenceNotFound` when its
+    /// organization or gateway does not exist.
+    func insertDevice(_ device: Device) async throws -> Device
+    /// Writes `device` over the stored row; false when there is none in its organization.
+    func replaceDevice(_ device: Device) async throws -> Bool
+    func devices(matching query: DeviceQuery) async throws -> [Device]
+    /// Owners and gateways always; groups and the devices linked to gateways when asked.
+    func relations(
+        of devices: [Device], includeGroups: Bool, includeLinkedDevices: Bool
+    ) async throws -> DeviceRelations
 }
 
 /// API keys, looked up by the hash of their secret.

@@ -10,7 +10,7 @@ struct KeywayAPIHandler: APIProtocol {
     /// Read once at startup: the document cannot change while the server runs.
     let document: Data
 
-    private func caller() async throws -> Principal {
+    func caller() async throws -> Principal {
         guard let secret = RequestCredential.secret else { throw DomainError.unauthorized }
         return try await keyway.apiKeys.authenticate(secret)
     }

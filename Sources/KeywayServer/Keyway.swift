@@ -13,6 +13,7 @@ public struct Keyway: Sendable {
     public let logger: Logger
     public let shares: ShareService
     public let apiKeys: APIKeyService
+    public let devices: DeviceService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -26,6 +27,7 @@ public struct Keyway: Sendable {
         self.shares = ShareService(
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
+        self.devices = DeviceService(store: store, time: time)
     }
 
     /// Opens the configured database and applies pending migrations before anything takes traffic.

@@ -8,8 +8,20 @@ enum Migrations {
         migrator.registerMigration("0001_directory_shares_credentials") { db in
             try db.execute(sql: schema0001)
         }
+        migrator.registerMigration("0002_device_state") { db in
+            try db.execute(sql: schema0002)
+        }
         return migrator
     }
+
+    // What `GET /v2/devices` filters and sorts on: installation, battery, activation time.
+    static let schema0002 = """
+        ALTER TABLE devices ADD COLUMN installed INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE devices ADD COLUMN battery_level TEXT;
+        ALTER TABLE devices ADD COLUMN battery_last_measurement INTEGER;
+        ALTER TABLE devices ADD COLUMN activation_time INTEGER NOT NULL DEFAULT 7;
+        CREATE INDEX devices_organization_name ON devices(organization_id, name COLLATE NOCASE, id);
+        """
 
     // Instants are INTEGER microseconds since 1970; local dates and times are ISO text, which sorts.
     // Shares reference their source and receiver together with their organization (composite foreign

@@ -96,6 +96,48 @@ enum ShareRow {
     }
 }
 
+enum DeviceRow {
+    static let columnNames = [
+        "organization_id", "name", "device_type", "time_zone", "location", "remarks", "carousel_image_url", "model",
+        "actual_firmware_version", "required_firmware_version", "gateway_id", "date_decommissioned", "installed",
+        "battery_level", "battery_last_measurement", "activation_time", "date_created", "date_modified",
+    ]
+    static let columnsWithoutID = columnNames.joined(separator: ", ")
+    static let placeholdersWithoutID = placeholders(columnNames.count)
+    static let columns = "id, " + columnsWithoutID
+
+    static func arguments(_ device: Device) -> StatementArguments {
+        let values: [(any DatabaseValueConvertible)?] = [
+            device.organizationID.rawValue, device.name, device.type.rawValue, device.timeZone, device.location,
+            device.remarks, device.carouselImageURL, device.model, device.actualFirmwareVersion,
+            device.requiredFirmwareVersion, device.gatewayID?.rawValue, micros(device.dateDecommissioned),
+            device.installed, device.batteryLevel?.rawValue, micros(device.batteryLastMeasurement),
+            device.activationTime, StorageCoding.microseconds(device.dateCreated), micros(device.dateModified),
+        ]
+        return StatementArguments(values)
+    }
+
+    static func decode(_ row: Row) throws -> Device {
+        let typeText: String = row["device_type"] ?? ""
+        guard let type = DeviceType(rawValue: typeText) else {
+            throw StorageCodingError(what: "device type", value: typeText)
+        }
+        return Device(
+            id: DeviceID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            name: row["name"] ?? "", type: type, timeZone: row["time_zone"], location: row["location"],
+            remarks: row["remarks"], carouselImageURL: row["carousel_image_url"], model: row["model"],
+            actualFirmwareVersion: row["actual_firmware_version"],
+            requiredFirmwareVersion: row["required_firmware_version"],
+            gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) },
+            dateDecommissioned: date(row, "date_decommissioned"), installed: row["installed"] ?? true,
+            batteryLevel: (row["battery_level"] as String?).flatMap(BatteryLevel.init(rawValue:)),
+            batteryLastMeasurement: date(row, "battery_last_measurement"),
+            activationTime: row["activation_time"] ?? Device.defaultActivationTime,
+            dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
+    }
+}
+
 enum APIKeyRow {
     static let columnsWithoutID =
         "organization_id, name, scopes, secret_hash, creator_account_id, date_created, date_revoked"
@@ -217,32 +259,19 @@ enum Relations {
     }
 
     static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {
-        try fetch(ids, table: "devices", columns: "*", db) { row in
-            let typeText: String = row["device_type"] ?? ""
-            guard let type = DeviceType(rawValue: typeText) else {
-                throw StorageCodingError(what: "device type", value: typeText)
-            }
-            return Device(
-                id: DeviceID(row["id"] as Int64? ?? 0),
-                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
-                name: row["name"] ?? "", type: type, timeZone: row["time_zone"], location: row["location"],
-                remarks: row["remarks"], carouselImageURL: row["carousel_image_url"], model: row["model"],
-                actualFirmwareVersion: row["actual_firmware_version"],
-                requiredFirmwareVersion: row["required_firmware_version"],
-                gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) },
-                dateDecommissioned: date(row, "date_decommissioned"), dateCreated: requiredDate(row, "date_created"),
-                dateModified: date(row, "date_modified"))
-        }
+        try fetch(ids, table: "devices", columns: DeviceRow.columns, db, decode: DeviceRow.decode)
     }
 
     static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: Database) throws -> [DeviceGroup] {
-        try fetch(ids, table: "device_groups", columns: "*", db) { row in
-            DeviceGroup(
-                id: DeviceGroupID(row["id"] as Int64? ?? 0),
-                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
-                remarks: row["remarks"], location: row["location"], dateCreated: requiredDate(row, "date_created"),
-                dateModified: date(row, "date_modified"))
-        }
+        try fetch(ids, table: "device_groups", columns: "*", db, decode: deviceGroup)
+    }
+
+    static func deviceGroup(_ row: Row) -> DeviceGroup {
+        DeviceGroup(
+            id: DeviceGroupID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
+            remarks: row["remarks"], location: row["location"], dateCreated: requiredDate(row, "date_created"),
+            dateModified: date(row, "date_modified"))
     }
 }
 
@@ -309,19 +338,10 @@ enum SeedWriter {
         }
         // Gateways before the locks that name them.
         for device in seed.devices.filter({ $0.gatewayID == nil }) + seed.devices.filter({ $0.gatewayID != nil }) {
-            let values: [(any DatabaseValueConvertible)?] = [
-                device.id.rawValue, device.organizationID.rawValue, device.name, device.type.rawValue, device.timeZone,
-                device.location, device.remarks, device.carouselImageURL, device.model, device.actualFirmwareVersion,
-                device.requiredFirmwareVersion, device.gatewayID?.rawValue, micros(device.dateDecommissioned),
-                StorageCoding.microseconds(device.dateCreated), micros(device.dateModified),
-            ]
             try db.execute(
-                sql: """
-                    INSERT INTO devices (id, organization_id, name, device_type, time_zone, location, remarks,
-                        carousel_image_url, model, actual_firmware_version, required_firmware_version, gateway_id,
-                        date_decommissioned, date_created, date_modified)
-                    VALUES (\(placeholders(values.count)))
-                    """, arguments: StatementArguments(values))
+                sql:
+                    "INSERT INTO devices (id, \(DeviceRow.columnsWithoutID)) VALUES (?, \(DeviceRow.placeholdersWithoutID))",
+                arguments: [device.id.rawValue] + DeviceRow.arguments(device))
         }
         for group in seed.deviceGroups {
             try db.execute(

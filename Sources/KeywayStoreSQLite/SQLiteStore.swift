@@ -200,7 +200,7 @@ public final class SQLiteStore: KeywayStore {
 
     /// A foreign-key or check violation means the share's parts do not exist together in its
     /// organization (a concurrent delete, say): the same answer the service gives when it checks first.
-    private func mapConstraintErrors<T>(_ work: () async throws -> T) async throws -> T {
+    func mapConstraintErrors<T>(_ work: () async throws -> T) async throws -> T {
         do {
             return try await work()
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {

@@ -231,8 +231,8 @@ struct SQLiteSpecificTests {
         defer { directory.remove() }
         let path = directory.file("keyway.sqlite")
         let store = try SQLiteStore(path: path)
-        #expect(try await store.migrate() == ["0001_directory_shares_credentials"])
-        #expect(try await store.appliedMigrations() == ["0001_directory_shares_credentials"])
+        #expect(try await store.migrate() == ["0001_directory_shares_credentials", "0002_device_state"])
+        #expect(try await store.appliedMigrations() == ["0001_directory_shares_credentials", "0002_device_state"])
         #expect(try await store.pragma("journal_mode") == "wal")
         #expect(try await store.pragma("foreign_keys") == "1")
     }

@@ -1,0 +1,233 @@
+import Foundation
+
+/// A device as a client wrote it; absent (nil) fields keep their value on update.
+public struct DeviceInput: Sendable {
+    public var organizationID: Int64?
+    public var name: String?
+    public var type: DeviceType?
+    public var timeZone: String?
+    public var location: String?
+    public var remarks: String?
+    public var carouselImageURL: String?
+    public var model: String?
+    public var actualFirmwareVersion: Int?
+    public var requiredFirmwareVersion: Int?
+    public var gatewayID: Int64?
+    public var batteryLevel: BatteryLevel?
+    public var installed: Bool?
+    public var activationTime: Int?
+
+    public init(
+        organizationID: Int64? = nil, name: String? = nil, type: DeviceType? = nil, timeZone: String? = nil,
+        location: String? = nil, remarks: String? = nil, carouselImageURL: String? = nil, model: String? = nil,
+        actualFirmwareVersion: Int? = nil, requiredFirmwareVersion: Int? = nil, gatewayID: Int64? = nil,
+        batteryLevel: BatteryLevel? = nil, installed: Bool? = nil, activationTime: Int? = nil
+    ) {
+        self.organizationID = organizationID
+        self.name = name
+        self.type = type
+        self.timeZone = timeZone
+        self.location = location
+        self.remarks = remarks
+        self.carouselImageURL = carouselImageURL
+        self.model = model
+        self.actualFirmwareVersion = actualFirmwareVersion
+        self.requiredFirmwareVersion = requiredFirmwareVersion
+        self.gatewayID = gatewayID
+        self.batteryLevel = batteryLevel
+        self.installed = installed
+        self.activationTime = activationTime
+    }
+}
+
+/// The parameters a client may send to `GET /v2/devices`, before they are checked against the caller.
+public struct DeviceFilters: Sendable {
+    public var deviceID: Int64?
+    public var organizationID: Int64?
+    public var organizationName: String?
+    public var deviceGroupID: Int64?
+    public var search: String?
+    public var name: String?
+    public var location: String?
+    public var remarks: String?
+    public var type: DeviceType?
+    public var includeGroups = false
+    public var includeReachableGateways = false
+    public var includeReachableDevices = false
+    public var includeDecommissioned = false
+    public var includeUninstalled = false
+    public var filter: DeviceFilter?
+    public var sortBy: DeviceSortKey?
+    public var sortDirection: SortDirection?
+    public var offset: Int?
+    public var size: Int?
+    public init() {}
+}
+
+/// A page of devices with what they are shown with, and what the caller asked to include.
+public struct DeviceList: Sendable {
+    public var devices: [Device]
+    public var relations: DeviceRelations
+    public var includeGroups: Bool
+    public var includeReachableGateways: Bool
+    public var includeReachableDevices: Bool
+}
+
+/// Registering, listing, changing and decommissioning locks, gateways and keyfobs.
+public struct DeviceService: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+
+    public init(store: any KeywayStore, time: any TimeSource) {
+        self.store = store
+        self.time = time
+    }
+
+    /// Throws forbidden, invalidInput naming the field, referenceNotFound (organization or gateway).
+    public func register(_ input: DeviceInput, by caller: Principal) async throws -> Device {
+        try Policy.require(.manage, of: caller)
+        guard let organizationID = input.organizationID else {
+            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
+        }
+        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard let type = input.type else {
+            throw DomainError.invalidInput(field: "deviceType", "deviceType is required: Lock, Gateway or Keyfob")
+        }
+        guard input.name != nil else { throw DomainError.invalidInput(field: "name", "name is required") }
+        let draft = Device(
+            id: DeviceID(0), organizationID: OrganizationID(organizationID), name: "", type: type,
+            dateCreated: time.now())
+        let device = try await apply(input, to: draft)
+        return try await store.insertDevice(device)
+    }
+
+    /// Throws forbidden, invalidInput (paging), referenceNotFound (a filter names what the caller cannot see).
+    public func list(_ filters: DeviceFilters, by caller: Principal) async throws -> DeviceList {
+        try Policy.require(.read, of: caller)
+        let page = try Page(offset: filters.offset, size: filters.size)
+        let organization = caller.organizationID
+        if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
+        if let id = filters.deviceGroupID {
+            guard let group = try await store.deviceGroup(DeviceGroupID(id)), group.organizationID == organization
+            else {
+                throw DomainError.referenceNotFound
+            }
+        }
+        let query = DeviceQuery(
+            organizationID: organization, deviceID: filters.deviceID.map { DeviceID($0) },
+            organizationName: filters.organizationName, deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) },
+            search: filters.search, name: filters.name, location: filters.location, remarks: filters.remarks,
+            type: filters.type, includeDecommissioned: filters.includeDecommissioned,
+            includeUninstalled: filters.includeUninstalled, filter: filters.filter, sortBy: filters.sortBy ?? .id,
+            sortDirection: filters.sortDirection ?? .asc, page: page)
+        let devices = try await store.devices(matching: query)
+        let relations = try await store.relations(
+            of: devices, includeGroups: filters.includeGroups, includeLinkedDevices: filters.includeReachableDevices)
+        return DeviceList(
+            devices: devices, relations: relations, includeGroups: filters.includeGroups,
+            includeReachableGateways: filters.includeReachableGateways,
+            includeReachableDevices: filters.includeReachableDevices)
+    }
+
+    /// One device, decommissioned or not, with its groups and links. Throws forbidden, `DeviceNotFound`.
+    public func get(_ id: DeviceID, by caller: Principal) async throws -> DeviceList {
+        try Policy.require(.read, of: caller)
+        let device = try await visibleDevice(id, to: caller)
+        let relations = try await store.relations(of: [device], includeGroups: true, includeLinkedDevices: true)
+        return DeviceList(
+            devices: [device], relations: relations, includeGroups: true, includeReachableGateways: true,
+            includeReachableDevices: true)
+    }
+
+    /// Applies the fields present; organization and type never change. Throws forbidden, `DeviceNotFound`,
+    /// invalidInput, referenceNotFound (gateway).
+    public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
+        try Policy.require(.manage, of: caller)
+        let current = try await visibleDevice(id, to: caller)
+        var device = try await apply(input, to: current)
+        device.dateModified = time.now()
+        guard try await store.replaceDevice(device) else { throw DeviceService.notFound }
+        return device
+    }
+
+    /// Decommissions the device: hidden from lists unless asked for, and its shares stop granting.
+    /// Throws forbidden, `DeviceNotFound` (also for a device already decommissioned).
+    public func decommission(_ id: DeviceID, by caller: Principal) async throws {
+        try Policy.require(.manage, of: caller)
+        var device = try await visibleDevice(id, to: caller)
+        guard device.dateDecommissioned == nil else { throw DeviceService.notFound }
+        let now = time.now()
+        device.dateDecommissioned = now
+        device.dateModified = now
+        guard try await store.replaceDevice(device) else { throw DeviceService.notFound }
+    }
+
+    static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
+
+    private func visibleDevice(_ id: DeviceID, to caller: Principal) async throws -> Device {
+        guard let device = try await store.device(id), device.organizationID == caller.organizationID else {
+            throw DeviceService.notFound
+        }
+        return device
+    }
+
+    private func apply(_ input: DeviceInput, to current: Device) async throws -> Device {
+        var device = current
+        if let name = input.name {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.utf8.count <= 255 else {
+                throw DomainError.invalidInput(field: "name", "name must be 1 to 255 bytes, not blank")
+            }
+            device.name = trimmed
+        }
+        if let zone = input.timeZone {
+            guard TimeZone(identifier: zone) != nil else {
+                throw DomainError.invalidInput(field: "timeZone", "timeZone: unknown IANA time zone '\(zone)'")
+            }
+            device.timeZone = zone
+        }
+        if let value = input.location { device.location = value }
+        if let value = input.remarks { device.remarks = value }
+        if let value = input.carouselImageURL { device.carouselImageURL = value }
+        if let value = input.model { device.model = value }
+        if let value = input.actualFirmwareVersion {
+            guard value >= 0 else {
+                throw DomainError.invalidInput(
+                    field: "actualFirmwareVersion", "actualFirmwareVersion must be 0 or more")
+            }
+            device.actualFirmwareVersion = value
+        }
+        if let value = input.requiredFirmwareVersion {
+            guard value >= 0 else {
+                throw DomainError.invalidInput(
+                    field: "requiredFirmwareVersion", "requiredFirmwareVersion must be 0 or more")
+            }
+            device.requiredFirmwareVersion = value
+        }
+        if let value = input.batteryLevel {
+            device.batteryLevel = value
+            device.batteryLastMeasurement = time.now()
+        }
+        if let value = input.installed { device.installed = value }
+        if let value = input.activationTime {
+            guard (1...3600).contains(value) else {
+                throw DomainError.invalidInput(field: "activationTime", "activationTime must be 1 to 3600 seconds")
+            }
+            device.activationTime = value
+        }
+        if let value = input.gatewayID {
+            guard device.type != .gateway else {
+                throw DomainError.invalidInput(
+                    field: "gatewayId", "gatewayId: a gateway is not reached through another")
+            }
+            guard let gateway = try await store.device(DeviceID(value)), gateway.organizationID == device.organizationID
+            else { throw DomainError.referenceNotFound }
+            guard gateway.type == .gateway else {
+                throw DomainError.invalidInput(
+                    field: "gatewayId", "gatewayId: device \(value) is a \(gateway.type.rawValue), not a Gateway")
+            }
+            device.gatewayID = gateway.id
+        }
+        return device
+    }
+}

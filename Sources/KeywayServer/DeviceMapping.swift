@@ -1,0 +1,85 @@
+import Foundation
+import KeywayAPI
+import KeywayCore
+
+/// Devices between the wire (generated types) and the domain.
+enum DeviceMapping {
+    static func wire(_ device: Device, in list: DeviceList) -> Components.Schemas.Device {
+        let relations = list.relations
+        let organization = relations.organizations[device.organizationID]
+        let owner = organization?.creatorAccountID.flatMap { relations.accounts[$0] }
+        let gateway = device.gatewayID.map { id in relations.gateways[id] }
+        return Components.Schemas.Device(
+            id: device.id.rawValue, name: device.name,
+            owner: .init(
+                organizationId: device.organizationID.rawValue, accountId: owner?.id.rawValue, name: organization?.name,
+                firstName: owner?.firstName, lastName: owner?.lastName),
+            model: .init(
+                name: device.model,
+                _type: .init(id: device.type.typeID, name: .init(rawValue: device.type.rawValue))),
+            location: device.location, remarks: device.remarks, carouselImageUrl: device.carouselImageURL,
+            timeZone: device.timeZone, actualFirmwareVersion: device.actualFirmwareVersion,
+            requiredFirmwareVersion: device.requiredFirmwareVersion,
+            batteryLevel: device.batteryLevel.flatMap { .init(rawValue: $0.rawValue) },
+            batteryLastMeasurement: device.batteryLastMeasurement,
+            settings: .init(activationTime: device.activationTime),
+            features: .init(remoteAccess: device.type != .gateway && device.gatewayID != nil, eventLog: true),
+            gateway: device.gatewayID.map { id in .init(id: id.rawValue, name: gateway??.name) },
+            locked: device.type == .gateway ? nil : .unknown, installed: device.installed,
+            decommissioned: device.dateDecommissioned != nil, dateDecommissioned: device.dateDecommissioned,
+            relatedDeviceGroups: list.includeGroups
+                ? (relations.groups[device.id] ?? []).map { .init(id: $0.id.rawValue, name: $0.name) } : nil,
+            reachableGateways: list.includeReachableGateways
+                ? (gateway.flatMap { $0 }.map { [summary($0)] } ?? []) : nil,
+            reachableDevices: list.includeReachableDevices
+                ? (relations.linkedDevices[device.id] ?? []).map(summary) : nil,
+            dateCreated: device.dateCreated, dateModified: device.dateModified)
+    }
+
+    private static func summary(_ device: Device) -> Components.Schemas.DeviceSummary {
+        .init(id: device.id.rawValue, name: device.name, deviceType: .init(rawValue: device.type.rawValue))
+    }
+
+    static func input(_ body: Components.Schemas.DeviceCreate) -> DeviceInput {
+        DeviceInput(
+            organizationID: body.organizationId, name: body.name, type: DeviceType(rawValue: body.deviceType.rawValue),
+            timeZone: body.timeZone, location: body.location, remarks: body.remarks,
+            carouselImageURL: body.carouselImageUrl, model: body.model,
+            actualFirmwareVersion: body.actualFirmwareVersion, requiredFirmwareVersion: body.requiredFirmwareVersion,
+            gatewayID: body.gatewayId, batteryLevel: body.batteryLevel.flatMap { BatteryLevel(rawValue: $0.rawValue) },
+            installed: body.installed, activationTime: body.activationTime)
+    }
+
+    static func input(_ body: Components.Schemas.DeviceUpdate) -> DeviceInput {
+        DeviceInput(
+            name: body.name, timeZone: body.timeZone, location: body.location, remarks: body.remarks,
+            carouselImageURL: body.carouselImageUrl, model: body.model,
+            actualFirmwareVersion: body.actualFirmwareVersion, requiredFirmwareVersion: body.requiredFirmwareVersion,
+            gatewayID: body.gatewayId, batteryLevel: body.batteryLevel.flatMap { BatteryLevel(rawValue: $0.rawValue) },
+            installed: body.installed, activationTime: body.activationTime)
+    }
+
+    static func filters(_ query: Operations.ListDevices.Input.Query) -> DeviceFilters {
+        var filters = DeviceFilters()
+        filters.deviceID = query.deviceId
+        filters.organizationID = query.organizationId
+        filters.organizationName = query.organizationName
+        filters.deviceGroupID = query.deviceGroupId
+        filters.search = query.search
+        filters.name = query.name
+        filters.location = query.location
+        filters.remarks = query.remarks
+        filters.type = query.deviceType.flatMap { DeviceType(rawValue: $0.rawValue) }
+        filters.includeGroups = query.includeGroups ?? false
+        filters.includeReachableGateways = query.includeReachableGateways ?? false
+        filters.includeReachableDevices = query.includeReachableDevices ?? false
+        filters.includeDecommissioned = query.includeDecommissioned ?? false
+        filters.includeUninstalled = query.includeUninstalled ?? false
+        filters.filter = query.filter.flatMap { DeviceFilter(rawValue: $0.rawValue) }
+        filters.sortBy = query.sortBy.flatMap { DeviceSortKey(rawValue: $0.rawValue) }
+        filters.sortDirection = query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) }
+        filters.offset = query.offset.map(Int.init)
+        filters.size = query.size.map(Int.init)
+        return filters
+    }
+}
