@@ -14,6 +14,8 @@ public struct Keyway: Sendable {
     public let shares: ShareService
     public let apiKeys: APIKeyService
     public let devices: DeviceService
+    public let deviceGroups: DeviceGroupService
+    public let userGroups: UserGroupService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -28,6 +30,8 @@ public struct Keyway: Sendable {
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
         self.devices = DeviceService(store: store, time: time)
+        self.deviceGroups = DeviceGroupService(store: store, time: time)
+        self.userGroups = UserGroupService(store: store, time: time)
     }
 
     /// Opens the configured database and applies pending migrations before anything takes traffic.

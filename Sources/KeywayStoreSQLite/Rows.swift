@@ -249,13 +249,15 @@ enum Relations {
     }
 
     static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
-        try fetch(ids, table: "user_groups", columns: "*", db) { row in
-            UserGroup(
-                id: UserGroupID(row["id"] as Int64? ?? 0),
-                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
-                remarks: row["remarks"], dateCreated: requiredDate(row, "date_created"),
-                dateModified: date(row, "date_modified"))
-        }
+        try fetch(ids, table: "user_groups", columns: "*", db, decode: userGroup)
+    }
+
+    static func userGroup(_ row: Row) -> UserGroup {
+        UserGroup(
+            id: UserGroupID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            name: row["name"] ?? "", remarks: row["remarks"], dateCreated: requiredDate(row, "date_created"),
+            dateModified: date(row, "date_modified"))
     }
 
     static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {

@@ -1,0 +1,237 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+/// Device groups and user groups share their tables' shape; these describe the differences.
+struct GroupTable {
+    var table: String
+    var memberTable: String
+    var memberColumn: String
+    var searchColumns: [String]
+    var sortable: Set<GroupSortKey>
+
+    static let devices = GroupTable(
+        table: "device_groups", memberTable: "device_group_members", memberColumn: "device_id",
+        searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases))
+    static let users = GroupTable(
+        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id",
+        searchColumns: ["name", "remarks"], sortable: Set(GroupSortKey.allCases).subtracting([.location]))
+
+    func listSQL(_ query: GroupQuery) -> (String, StatementArguments) {
+        var conditions = ["organization_id = ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        if let search = query.search {
+            let pattern = DeviceQuery.likePattern(search)
+            conditions.append("(" + searchColumns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+            arguments += searchColumns.map { _ in pattern }
+        }
+        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
+        let column: String
+        switch sortable.contains(query.sortBy) ? query.sortBy : .id {
+        case .id: column = "id"
+        case .name: column = "name COLLATE NOCASE"
+        case .remarks: column = "remarks COLLATE NOCASE"
+        case .location: column = "location COLLATE NOCASE"
+        case .dateCreated: column = "date_created"
+        case .dateModified: column = "date_modified"
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY \(column) \(direction), id \(direction) LIMIT ? OFFSET ?"
+        return (sql, StatementArguments(arguments))
+    }
+}
+
+extension SQLiteStore {
+    private func insertGroup(_ table: GroupTable, _ values: [(any DatabaseValueConvertible)?], columns: String)
+        async throws -> Int64
+    {
+        let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
+        let sql = "INSERT INTO \(table.table) (\(columns)) VALUES (\(marks))"
+        let arguments = StatementArguments(values)
+        return try await mapConstraintErrors {
+            try await pool.write { db in
+                try db.execute(sql: sql, arguments: arguments)
+                return db.lastInsertedRowID
+            }
+        }
+    }
+
+    private func deleteGroup(_ table: GroupTable, id: Int64, organization: OrganizationID) async throws -> Bool {
+        try await pool.write { db in
+            // Memberships and the group's shares go with it, through ON DELETE CASCADE, in this transaction.
+            try db.execute(
+                sql: "DELETE FROM \(table.table) WHERE id = ? AND organization_id = ?",
+                arguments: [id, organization.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    private func removeMember(_ table: GroupTable, group: Int64, member: Int64) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM \(table.memberTable) WHERE group_id = ? AND \(table.memberColumn) = ?",
+                arguments: [group, member])
+            return db.changesCount == 1
+        }
+    }
+
+    // MARK: Device groups
+
+    public func insertDeviceGroup(_ group: DeviceGroup) async throws -> DeviceGroup {
+        var stored = group
+        stored.id = DeviceGroupID(
+            try await insertGroup(
+                .devices,
+                [
+                    group.organizationID.rawValue, group.name, group.remarks, group.location,
+                    StorageCoding.microseconds(group.dateCreated), group.dateModified.map(StorageCoding.microseconds),
+                ], columns: "organization_id, name, remarks, location, date_created, date_modified"))
+        return stored
+    }
+
+    public func replaceDeviceGroup(_ group: DeviceGroup) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE device_groups SET name = ?, remarks = ?, location = ?, date_modified = ?
+                    WHERE id = ? AND organization_id = ?
+                    """,
+                arguments: [
+                    group.name, group.remarks, group.location, group.dateModified.map(StorageCoding.microseconds),
+                    group.id.rawValue, group.organizationID.rawValue,
+                ])
+            return db.changesCount == 1
+        }
+    }
+
+    public func deleteDeviceGroup(_ id: DeviceGroupID, organization: OrganizationID) async throws -> Bool {
+        try await deleteGroup(.devices, id: id.rawValue, organization: organization)
+    }
+
+    public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
+        let (sql, arguments) = GroupTable.devices.listSQL(query)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.deviceGroup)
+        }
+    }
+
+    public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
+        guard !groups.isEmpty else { return [:] }
+        let list = Array(repeating: "?", count: groups.count).joined(separator: ", ")
+        let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
+        return try await pool.read { db in
+            var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.group_id AS member_of, d.id, \(columns) FROM device_group_members m
+                    JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(list)) ORDER BY d.id
+                    """, arguments: StatementArguments(groups.map(\.rawValue)))
+            for row in rows {
+                members[DeviceGroupID(row["member_of"] as Int64? ?? 0), default: []].append(try DeviceRow.decode(row))
+            }
+            return members
+        }
+    }
+
+    public func addDeviceGroupMember(_ member: DeviceGroupMember) async throws -> Bool {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [member.groupID.rawValue, member.deviceID.rawValue])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    public func removeDeviceGroupMember(_ member: DeviceGroupMember) async throws -> Bool {
+        try await removeMember(.devices, group: member.groupID.rawValue, member: member.deviceID.rawValue)
+    }
+
+    // MARK: User groups
+
+    public func insertUserGroup(_ group: UserGroup) async throws -> UserGroup {
+        var stored = group
+        stored.id = UserGroupID(
+            try await insertGroup(
+                .users,
+                [
+                    group.organizationID.rawValue, group.name, group.remarks,
+                    StorageCoding.microseconds(group.dateCreated),
+                    group.dateModified.map(StorageCoding.microseconds),
+                ], columns: "organization_id, name, remarks, date_created, date_modified"))
+        return stored
+    }
+
+    public func replaceUserGroup(_ group: UserGroup) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE user_groups SET name = ?, remarks = ?, date_modified = ? WHERE id = ? AND organization_id = ?",
+                arguments: [
+                    group.name, group.remarks, group.dateModified.map(StorageCoding.microseconds), group.id.rawValue,
+                    group.organizationID.rawValue,
+                ])
+            return db.changesCount == 1
+        }
+    }
+
+    public func deleteUserGroup(_ id: UserGroupID, organization: OrganizationID) async throws -> Bool {
+        try await deleteGroup(.users, id: id.rawValue, organization: organization)
+    }
+
+    public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
+        let (sql, arguments) = GroupTable.users.listSQL(query)
+        return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.userGroup)
+        }
+    }
+
+    public func userGroupMembers(of groups: [UserGroupID]) async throws -> [UserGroupID: [(
+        user: User, groupAdmin: Bool
+    )]] {
+        guard !groups.isEmpty else { return [:] }
+        let list = Array(repeating: "?", count: groups.count).joined(separator: ", ")
+        return try await pool.read { db in
+            var members: [UserGroupID: [(user: User, groupAdmin: Bool)]] = Dictionary(
+                uniqueKeysWithValues: groups.map { ($0, []) })
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT group_id, user_id, group_admin FROM user_group_members
+                    WHERE group_id IN (\(list)) ORDER BY user_id
+                    """, arguments: StatementArguments(groups.map(\.rawValue)))
+            let users = try Relations.users(Set(rows.map { UserID($0["user_id"] as Int64? ?? 0) }), db)
+            let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) })
+            for row in rows {
+                guard let user = byID[UserID(row["user_id"] as Int64? ?? 0)] else { continue }
+                members[UserGroupID(row["group_id"] as Int64? ?? 0), default: []].append(
+                    (user, row["group_admin"] as Bool? ?? false))
+            }
+            return members
+        }
+    }
+
+    public func putUserGroupMember(_ member: UserGroupMember) async throws -> Bool {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                let existed =
+                    try Bool.fetchOne(
+                        db, sql: "SELECT 1 FROM user_group_members WHERE group_id = ? AND user_id = ?",
+                        arguments: [member.groupID.rawValue, member.userID.rawValue]) ?? false
+                try db.execute(
+                    sql: """
+                        INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)
+                        ON CONFLICT (group_id, user_id) DO UPDATE SET group_admin = excluded.group_admin
+                        """, arguments: [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
+                return !existed
+            }
+        }
+    }
+
+    public func removeUserGroupMember(groupID: UserGroupID, userID: UserID) async throws -> Bool {
+        try await removeMember(.users, group: groupID.rawValue, member: userID.rawValue)
+    }
+}
