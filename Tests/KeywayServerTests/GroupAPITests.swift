@@ -28,7 +28,8 @@ struct GroupAPITests {
             #expect((created.object["deviceList"] as? [Any])?.isEmpty == true)
 
             #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/11", key: key).status == .ok)
-            #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/11", key: key).status == .ok)  // idempotent
+            // Adding a member twice is fine: PUT is idempotent.
+            #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/11", key: key).status == .ok)
             #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/13", key: key).status == .ok)
             var group = try await client.send(.get, "/v1/device-groups/\(id)", key: key).object
             #expect((group["deviceList"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [11, 13])
