@@ -18,6 +18,8 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
     /// The request field at fault, when there is one (`source.deviceId`, `schedule[0].period.endTime`).
     public var field: String?
+    /// Ids the error body carries beside the message, e.g. the existing `userId` of a 409.
+    public var ids: [String: Int64] = [:]
 
     public init(_ kind: Kind, code: String, message: String, field: String? = nil) {
         self.kind = kind
@@ -53,7 +55,9 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         DomainError(.notFound, code: code, message: message)
     }
 
-    public static func conflict(_ code: String, _ message: String) -> DomainError {
-        DomainError(.conflict, code: code, message: message)
+    public static func conflict(_ code: String, _ message: String, ids: [String: Int64] = [:]) -> DomainError {
+        var error = DomainError(.conflict, code: code, message: message)
+        error.ids = ids
+        return error
     }
 }

@@ -23,6 +23,13 @@ public struct KeywayConfig: Sendable {
         let base = webKeyBaseURL ?? "http://\(host):\(port)/webkey"
         return base.hasSuffix("/") ? String(base.dropLast()) : base
     }
+
+    /// Where invitation links point: beside the web keys, `<server>/invitation/<token>`.
+    public var resolvedInvitationBaseURL: String {
+        let webKeys = resolvedWebKeyBaseURL
+        guard webKeys.hasSuffix("/webkey") else { return webKeys + "/invitation" }
+        return String(webKeys.dropLast("/webkey".count)) + "/invitation"
+    }
 }
 
 /// A setting that cannot be used; the message names it.

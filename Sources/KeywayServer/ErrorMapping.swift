@@ -13,12 +13,14 @@ enum ErrorMapping {
         var status: HTTPResponse.Status
         var code: String
         var message: String
+        /// Ids the body carries beside the message, e.g. the existing `userId` of a 409.
+        var ids: [String: Int64] = [:]
     }
 
     static func map(_ error: any Error, parameters: ParameterCatalog, body: ByteBuffer?, logger: Logger) -> Mapped {
         switch error {
         case let error as DomainError:
-            return Mapped(status: status(of: error.kind), code: error.code, message: error.message)
+            return Mapped(status: status(of: error.kind), code: error.code, message: error.message, ids: error.ids)
         case let error as ServerError:
             if let domain = error.underlyingError as? DomainError {
                 return map(domain, parameters: parameters, body: body, logger: logger)
@@ -93,6 +95,12 @@ enum ErrorMapping {
             return "\(fieldName(context.codingPath + [key])) is required"
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
+                // A date-time the transcoder refused: its decoder gives no path, so find the text in the body.
+                if let text = MicrosecondDateTranscoder.rejectedText(in: context.debugDescription), let body,
+                    let field = firstPath(in: body, where: { $0 as? String == text })
+                {
+                    return "\(field): expected an ISO 8601 date-time with an offset, got '\(text)'"
+                }
                 if context.debugDescription.contains("not valid JSON") {
                     // Foundation says the same for bad syntax and for a number that fits no integer, and
                     // names no field; every number in Keyway's bodies is an integer, so find the one that is not.
@@ -109,6 +117,15 @@ enum ErrorMapping {
 
     /// The path of the first number in a syntactically valid JSON body that is not a 64-bit integer.
     static func firstNonInteger(in body: ByteBuffer) -> String? {
+        firstPath(in: body) { value in
+            guard let number = value as? NSNumber, !(value is String) else { return false }
+            let double = number.doubleValue
+            return double.rounded() != double || abs(double) >= 9.2e18
+        }
+    }
+
+    /// The path of the first value in a JSON body for which `matches` is true.
+    static func firstPath(in body: ByteBuffer, where matches: (Any) -> Bool) -> String? {
         guard let json = try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed])
         else { return nil }
         func search(_ value: Any, _ path: String) -> String? {
@@ -121,11 +138,8 @@ enum ErrorMapping {
                 for (index, element) in array.enumerated() {
                     if let found = search(element, path + "[\(index)]") { return found }
                 }
-            case let number as NSNumber:
-                let double = number.doubleValue
-                if double.rounded() != double || abs(double) >= 9.2e18 { return path.isEmpty ? "body" : path }
             default:
-                break
+                if matches(value) { return path.isEmpty ? "body" : path }
             }
             return nil
         }

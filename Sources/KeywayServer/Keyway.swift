@@ -16,6 +16,7 @@ public struct Keyway: Sendable {
     public let devices: DeviceService
     public let deviceGroups: DeviceGroupService
     public let userGroups: UserGroupService
+    public let users: UserService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -32,6 +33,8 @@ public struct Keyway: Sendable {
         self.devices = DeviceService(store: store, time: time)
         self.deviceGroups = DeviceGroupService(store: store, time: time)
         self.userGroups = UserGroupService(store: store, time: time)
+        self.users = UserService(
+            store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)
     }
 
     /// Opens the configured database and applies pending migrations before anything takes traffic.

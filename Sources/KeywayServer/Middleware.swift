@@ -65,24 +65,18 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func errorResponse(_ error: any Error, body: ByteBuffer?, logger: Logger) -> Response {
         let mapped = ErrorMapping.map(error, parameters: parameters, body: body, logger: logger)
-        let errorBody = ErrorBody(
-            message: mapped.message, code: mapped.code, errorMessage: mapped.message, errorCode: mapped.code)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(errorBody)) ?? Data()
+        var object: [String: Any] = [
+            "message": mapped.message, "code": mapped.code, "errorMessage": mapped.message, "errorCode": mapped.code,
+        ]
+        for (name, id) in mapped.ids { object[name] = id }
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(
             status: mapped.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
-}
-
-/// Bold's error body: the new and the legacy field names, with the same values.
-struct ErrorBody: Codable, Equatable {
-    var message: String
-    var code: String
-    var errorMessage: String
-    var errorCode: String
 }
 
 /// The credential a request carries, for the handlers to verify when their operation needs one.

@@ -13,7 +13,18 @@ struct MicrosecondDateTranscoder: DateTranscoder {
         }
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
         throw DecodingError.dataCorrupted(
-            .init(codingPath: [], debugDescription: "'\(text)' is not an ISO 8601 date-time with an offset"))
+            .init(codingPath: [], debugDescription: Self.rejectionPrefix + text + Self.rejectionSuffix))
+    }
+
+    private static let rejectionPrefix = "Not an ISO 8601 date-time with an offset: «"
+    private static let rejectionSuffix = "»"
+
+    /// The text a decoding failure of this transcoder refused, read back from its description.
+    static func rejectedText(in description: String) -> String? {
+        guard let start = description.range(of: rejectionPrefix),
+            let end = description.range(of: rejectionSuffix, options: .backwards), start.upperBound <= end.lowerBound
+        else { return nil }
+        return String(description[start.upperBound..<end.lowerBound])
     }
 
     static func format(_ date: Date) -> String {

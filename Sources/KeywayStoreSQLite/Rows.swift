@@ -138,6 +138,51 @@ enum DeviceRow {
     }
 }
 
+enum UserRow {
+    static let columnNames = [
+        "organization_id", "account_id", "first_name", "last_name", "email_address", "email_address_verify",
+        "email_address_verified", "phone_number", "phone_number_verify", "phone_number_verified", "super_user",
+        "external_id", "description", "remarks", "invitation_token", "invitation_url", "invitation_expiration",
+        "invitation_language", "invitation_accepted", "auto_remove_after", "date_created", "date_modified",
+    ]
+    static let columnsWithoutID = columnNames.joined(separator: ", ")
+    static let placeholdersWithoutID = placeholders(columnNames.count)
+    static let columns = "id, " + columnsWithoutID
+
+    static func arguments(_ user: User) -> StatementArguments {
+        let values: [(any DatabaseValueConvertible)?] = [
+            user.organizationID.rawValue, user.accountID?.rawValue, user.firstName, user.lastName, user.emailAddress,
+            user.emailAddressVerify, user.emailAddressVerified, user.phoneNumber, user.phoneNumberVerify,
+            user.phoneNumberVerified, user.superUser, user.externalID, user.description, user.remarks,
+            user.invitation?.token.uuidString.lowercased(), user.invitation?.url, micros(user.invitation?.expiration),
+            user.invitation?.language, micros(user.invitation?.dateAccepted), user.autoRemoveAfter?.rawValue,
+            StorageCoding.microseconds(user.dateCreated), micros(user.dateModified),
+        ]
+        return StatementArguments(values)
+    }
+
+    static func decode(_ row: Row) -> User {
+        var invitation: Invitation?
+        if let token = (row["invitation_token"] as String?).flatMap(UUID.init(uuidString:)) {
+            invitation = Invitation(
+                token: token, url: row["invitation_url"] ?? "", expiration: requiredDate(row, "invitation_expiration"),
+                language: row["invitation_language"], dateAccepted: date(row, "invitation_accepted"))
+        }
+        return User(
+            id: UserID(row["id"] as Int64? ?? 0), organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            accountID: (row["account_id"] as Int64?).map { AccountID($0) }, firstName: row["first_name"],
+            lastName: row["last_name"], emailAddress: row["email_address"],
+            emailAddressVerify: row["email_address_verify"] ?? false,
+            emailAddressVerified: row["email_address_verified"] ?? false, phoneNumber: row["phone_number"],
+            phoneNumberVerify: row["phone_number_verify"] ?? false,
+            phoneNumberVerified: row["phone_number_verified"] ?? false, superUser: row["super_user"] ?? false,
+            externalID: row["external_id"], description: row["description"], remarks: row["remarks"],
+            invitation: invitation,
+            autoRemoveAfter: (row["auto_remove_after"] as String?).flatMap(AutoRemoveAfter.init(rawValue:)),
+            dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
+    }
+}
+
 enum APIKeyRow {
     static let columnsWithoutID =
         "organization_id, name, scopes, secret_hash, creator_account_id, date_created, date_revoked"
@@ -224,28 +269,7 @@ enum Relations {
     }
 
     static func users(_ ids: some Collection<UserID>, _ db: Database) throws -> [User] {
-        try fetch(ids, table: "users", columns: "*", db) { row in
-            var invitation: Invitation?
-            if let token = (row["invitation_token"] as String?).flatMap(UUID.init(uuidString:)) {
-                invitation = Invitation(
-                    token: token, url: row["invitation_url"] ?? "",
-                    expiration: requiredDate(row, "invitation_expiration"),
-                    language: row["invitation_language"], dateAccepted: date(row, "invitation_accepted"))
-            }
-            return User(
-                id: UserID(row["id"] as Int64? ?? 0),
-                organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
-                accountID: (row["account_id"] as Int64?).map { AccountID($0) }, firstName: row["first_name"],
-                lastName: row["last_name"], emailAddress: row["email_address"],
-                emailAddressVerify: row["email_address_verify"] ?? false,
-                emailAddressVerified: row["email_address_verified"] ?? false, phoneNumber: row["phone_number"],
-                phoneNumberVerify: row["phone_number_verify"] ?? false,
-                phoneNumberVerified: row["phone_number_verified"] ?? false, superUser: row["super_user"] ?? false,
-                externalID: row["external_id"], description: row["description"], remarks: row["remarks"],
-                invitation: invitation,
-                autoRemoveAfter: (row["auto_remove_after"] as String?).flatMap(AutoRemoveAfter.init(rawValue:)),
-                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
-        }
+        try fetch(ids, table: "users", columns: UserRow.columns, db, decode: UserRow.decode)
     }
 
     static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
@@ -304,23 +328,9 @@ enum SeedWriter {
                 ])
         }
         for user in seed.users {
-            let values: [(any DatabaseValueConvertible)?] = [
-                user.id.rawValue, user.organizationID.rawValue, user.accountID?.rawValue, user.firstName, user.lastName,
-                user.emailAddress, user.emailAddressVerify, user.emailAddressVerified, user.phoneNumber,
-                user.phoneNumberVerify, user.phoneNumberVerified, user.superUser, user.externalID, user.description,
-                user.remarks, user.invitation?.token.uuidString.lowercased(), user.invitation?.url,
-                micros(user.invitation?.expiration), user.invitation?.language, micros(user.invitation?.dateAccepted),
-                user.autoRemoveAfter?.rawValue, StorageCoding.microseconds(user.dateCreated), micros(user.dateModified),
-            ]
             try db.execute(
-                sql: """
-                    INSERT INTO users (id, organization_id, account_id, first_name, last_name, email_address,
-                        email_address_verify, email_address_verified, phone_number, phone_number_verify,
-                        phone_number_verified, super_user, external_id, description, remarks, invitation_token,
-                        invitation_url, invitation_expiration, invitation_language, invitation_accepted,
-                        auto_remove_after, date_created, date_modified)
-                    VALUES (\(placeholders(values.count)))
-                    """, arguments: StatementArguments(values))
+                sql: "INSERT INTO users (id, \(UserRow.columnsWithoutID)) VALUES (?, \(UserRow.placeholdersWithoutID))",
+                arguments: [user.id.rawValue] + UserRow.arguments(user))
         }
         for group in seed.userGroups {
             try db.execute(

@@ -109,12 +109,12 @@ extension TestClientProtocol {
 /// Checks Bold's error body: four fields, old and new names agreeing.
 func expectErrorBody(
     _ reply: Reply, status: HTTPResponse.Status, code: String? = nil, mentioning: String? = nil,
-    sourceLocation: SourceLocation = #_sourceLocation
+    ignoring extraKeys: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation
 ) {
     #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
     let body = reply.object
     #expect(
-        Set(body.keys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)",
+        Set(body.keys).subtracting(extraKeys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)",
         sourceLocation: sourceLocation)
     #expect(body["message"] as? String == body["errorMessage"] as? String, sourceLocation: sourceLocation)
     #expect(body["code"] as? String == body["errorCode"] as? String, sourceLocation: sourceLocation)

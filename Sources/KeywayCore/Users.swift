@@ -1,0 +1,220 @@
+import Foundation
+
+/// The filters of `GET /v2/users`, already scoped to one organization.
+public struct UserQuery: Hashable, Sendable {
+    public var organizationID: OrganizationID
+    public var externalID: String?
+    /// Case-insensitive, anywhere in first or last name, e-mail address or phone number; `*` is a wildcard.
+    public var search: String?
+    public var page: Page
+    public init(organizationID: OrganizationID, externalID: String? = nil, search: String? = nil, page: Page) {
+        self.organizationID = organizationID
+        self.externalID = externalID
+        self.search = search
+        self.page = page
+    }
+}
+
+/// Users (organization memberships). Every write is one transaction.
+public protocol UserStore: Sendable {
+    /// Inserts `user` (its `id` is ignored), and adds it to `group` when given. Throws
+    /// `DomainError.conflict` carrying the existing `userId` when a user of the same organization has the
+    /// same e-mail address (ignoring case) or phone number; `referenceNotFound` for a missing organization.
+    func insertUser(_ user: User, addingTo group: UserGroupMember?) async throws -> User
+    /// Writes `user` over the stored row; false when there is none in its organization. Throws the same
+    /// conflict as `insertUser` when its new e-mail or phone belongs to another user.
+    func replaceUser(_ user: User) async throws -> Bool
+    /// Deletes the user, its group memberships and the shares it receives. False when absent.
+    func deleteUser(_ id: UserID, organization: OrganizationID) async throws -> Bool
+    func users(matching query: UserQuery) async throws -> [User]
+    /// The account registered with this e-mail address (ignoring case), if any.
+    func accountID(emailAddress: String) async throws -> AccountID?
+    func accounts(_ ids: Set<AccountID>) async throws -> [AccountID: Account]
+}
+
+/// A user as a client wrote it; absent fields keep their value on update.
+public struct UserInput: Sendable {
+    public struct InvitationRequest: Sendable {
+        public var language: String?
+        public var expiration: Date?
+        public var sendEmail: Bool?
+        public var sendSms: Bool?
+        public init(language: String? = nil, expiration: Date? = nil, sendEmail: Bool? = nil, sendSms: Bool? = nil) {
+            self.language = language
+            self.expiration = expiration
+            self.sendEmail = sendEmail
+            self.sendSms = sendSms
+        }
+    }
+
+    public var organizationID: Int64?
+    public var firstName: String?
+    public var lastName: String?
+    public var emailAddress: String?
+    public var emailAddressVerify: Bool?
+    public var phoneNumber: String?
+    public var phoneNumberVerify: Bool?
+    public var description: String?
+    public var remarks: String?
+    public var superUser: Bool?
+    public var externalID: String?
+    public var invitation: InvitationRequest?
+    public var autoRemoveAfter: AutoRemoveAfter?
+    public var autoEmailMatch: Bool?
+    public init() {}
+}
+
+/// What `POST /v2/users` answers.
+public struct CreatedUser: Sendable {
+    public var user: User
+}
+
+/// Users: an organization's members, who may not have an account yet.
+public struct UserService: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let random: any RandomSource
+    /// Where invitation links point: `<base>/<token>`.
+    let invitationBaseURL: String
+    static let notFound = DomainError.notFound("UserNotFound", "User not found")
+    /// How long an invitation lasts when the request does not say.
+    public static let defaultInvitationLifetime: TimeInterval = 7 * 86_400
+    public static let languages: Set<String> = ["ar", "de", "en", "es", "fr", "it", "nl", "pl", "cs"]
+
+    public init(store: any KeywayStore, time: any TimeSource, random: any RandomSource, invitationBaseURL: String) {
+        self.store = store
+        self.time = time
+        self.random = random
+        self.invitationBaseURL = invitationBaseURL
+    }
+
+    /// Creates the user, with an invitation when asked, and adds it to `userGroupID` (as its admin with
+    /// `groupAdmin`). Throws forbidden, invalidInput naming the field, referenceNotFound (organization or
+    /// group), conflict (409, with the existing `userId`).
+    public func create(
+        _ input: UserInput, groupAdmin: Bool = false, userGroupID: Int64? = nil, by caller: Principal
+    ) async throws -> User {
+        try Policy.require(.manage, of: caller)
+        guard let organizationID = input.organizationID else {
+            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
+        }
+        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        if groupAdmin, userGroupID == nil {
+            throw DomainError.invalidInput(field: "groupAdmin", "groupAdmin needs a userGroupId")
+        }
+        var membership: UserGroupMember?
+        if let userGroupID {
+            guard let group = try await store.userGroup(UserGroupID(userGroupID)),
+                group.organizationID == caller.organizationID
+            else { throw DomainError.referenceNotFound }
+            membership = UserGroupMember(groupID: group.id, userID: UserID(0), groupAdmin: groupAdmin)
+        }
+        let now = time.now()
+        var user = try apply(
+            input, to: User(id: UserID(0), organizationID: caller.organizationID, dateCreated: now))
+        guard user.emailAddress != nil || user.phoneNumber != nil else {
+            throw DomainError.invalidInput(field: "emailAddress", "a user needs an emailAddress or a phoneNumber")
+        }
+        if let request = input.invitation {
+            if let language = request.language, !Self.languages.contains(language) {
+                throw DomainError.invalidInput(
+                    field: "invitation.language",
+                    "invitation.language must be one of \(Self.languages.sorted().joined(separator: " "))")
+            }
+            let expiration = request.expiration ?? now.addingTimeInterval(Self.defaultInvitationLifetime)
+            guard expiration > now else {
+                throw DomainError.invalidInput(
+                    field: "invitation.expiration", "invitation.expiration must be in the future")
+            }
+            let token = random.uuid()
+            user.invitation = Invitation(
+                token: token, url: invitationBaseURL + "/" + token.uuidString.lowercased(), expiration: expiration,
+                language: request.language)
+        }
+        if input.autoEmailMatch == true, let email = user.emailAddress {
+            user.accountID = try await store.accountID(emailAddress: email)
+        }
+        return try await store.insertUser(user, addingTo: membership)
+    }
+
+    public func list(
+        organizationID: Int64?, externalID: String?, search: String?, offset: Int?, size: Int?, by caller: Principal
+    ) async throws -> [User] {
+        try Policy.require(.read, of: caller)
+        let page = try Page(offset: offset, size: size)
+        if let organizationID, organizationID != caller.organizationID.rawValue { throw DomainError.referenceNotFound }
+        return try await store.users(
+            matching: UserQuery(
+                organizationID: caller.organizationID, externalID: externalID, search: search, page: page))
+    }
+
+    public func get(_ id: UserID, by caller: Principal) async throws -> User {
+        try Policy.require(.read, of: caller)
+        return try await visible(id, to: caller)
+    }
+
+    /// The accounts of registered users, to show beside them.
+    public func accounts(of users: [User]) async throws -> [AccountID: Account] {
+        try await store.accounts(Set(users.compactMap(\.accountID)))
+    }
+
+    /// Throws forbidden, `UserNotFound`, invalidInput, conflict.
+    public func update(_ id: UserID, with input: UserInput, by caller: Principal) async throws -> User {
+        try Policy.require(.manage, of: caller)
+        var user = try apply(input, to: try await visible(id, to: caller))
+        user.dateModified = time.now()
+        guard try await store.replaceUser(user) else { throw Self.notFound }
+        return user
+    }
+
+    /// Removes the user, its memberships and the shares it receives, in one transaction.
+    public func delete(_ id: UserID, by caller: Principal) async throws {
+        try Policy.require(.manage, of: caller)
+        guard try await store.deleteUser(id, organization: caller.organizationID) else { throw Self.notFound }
+    }
+
+    private func visible(_ id: UserID, to caller: Principal) async throws -> User {
+        guard let user = try await store.user(id), user.organizationID == caller.organizationID else {
+            throw Self.notFound
+        }
+        return user
+    }
+
+    private func apply(_ input: UserInput, to current: User) throws -> User {
+        var user = current
+        if let value = input.firstName { user.firstName = value }
+        if let value = input.lastName { user.lastName = value }
+        if let value = input.emailAddress { user.emailAddress = try Contact.emailAddress(value, field: "emailAddress") }
+        if let value = input.phoneNumber { user.phoneNumber = try Contact.phoneNumber(value, field: "phoneNumber") }
+        if let value = input.emailAddressVerify { user.emailAddressVerify = value }
+        if let value = input.phoneNumberVerify { user.phoneNumberVerify = value }
+        if let value = input.description { user.description = value }
+        if let value = input.remarks { user.remarks = value }
+        if let value = input.superUser { user.superUser = value }
+        if let value = try ShareValidation.externalID(input.externalID) { user.externalID = value }
+        if let value = input.autoRemoveAfter { user.autoRemoveAfter = value }
+        return user
+    }
+}
+
+/// E-mail addresses and E.164 phone numbers, checked the same way everywhere.
+public enum Contact {
+    /// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces. Throws
+    /// invalidInput naming `field`.
+    public static func emailAddress(_ text: String, field: String) throws -> String {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
+            !parts[1].hasSuffix("."), !text.contains(where: { $0.isWhitespace }), text.utf8.count <= 254
+        else { throw DomainError.invalidInput(field: field, "\(field) is not an e-mail address: '\(text)'") }
+        return text
+    }
+
+    /// E.164: `+`, a country code not starting with 0, at most 15 digits in all. Throws invalidInput.
+    public static func phoneNumber(_ text: String, field: String) throws -> String {
+        guard text.wholeMatch(of: /\+[1-9][0-9]{1,14}/) != nil else {
+            throw DomainError.invalidInput(
+                field: field, "\(field) must be an E.164 number like +31850607337, got '\(text)'")
+        }
+        return text
+    }
+}

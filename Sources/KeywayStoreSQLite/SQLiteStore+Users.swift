@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+extension SQLiteStore {
+    /// The user of the same organization that already has this e-mail address or phone number.
+    private static func duplicate(of user: User, _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT id FROM users WHERE organization_id = ? AND id <> ?
+                AND ((? IS NOT NULL AND lower(email_address) = lower(?)) OR (? IS NOT NULL AND phone_number = ?))
+                ORDER BY id LIMIT 1
+                """,
+            arguments: [
+                user.organizationID.rawValue, user.id.rawValue, user.emailAddress, user.emailAddress, user.phoneNumber,
+                user.phoneNumber,
+            ])
+    }
+
+    private static func conflict(_ existing: Int64) -> DomainError {
+        .conflict(
+            "UserExists", "A user with this e-mail address or phone number exists in the organization",
+            ids: ["userId": existing])
+    }
+
+    public func insertUser(_ user: User, addingTo group: UserGroupMember?) async throws -> User {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                // Checked inside the write transaction: two concurrent creates cannot both pass.
+                if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+                try db.execute(
+                    sql: "INSERT INTO users (\(UserRow.columnsWithoutID)) VALUES (\(UserRow.placeholdersWithoutID))",
+                    arguments: UserRow.arguments(user))
+                var stored = user
+                stored.id = UserID(db.lastInsertedRowID)
+                if let group {
+                    try db.execute(
+                        sql: "INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)",
+                        arguments: [group.groupID.rawValue, stored.id.rawValue, group.groupAdmin])
+                }
+                return stored
+            }
+        }
+    }
+
+    public func replaceUser(_ user: User) async throws -> Bool {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+                try db.execute(
+                    sql: "UPDATE users SET (\(UserRow.columnsWithoutID)) = (\(UserRow.placeholdersWithoutID)) "
+                        + "WHERE id = ? AND organization_id = ?",
+                    arguments: UserRow.arguments(user) + [user.id.rawValue, user.organizationID.rawValue])
+                return db.changesCount == 1
+            }
+        }
+    }
+
+    public func deleteUser(_ id: UserID, organization: OrganizationID) async throws -> Bool {
+        try await pool.write { db in
+            // Memberships and received shares go with it (ON DELETE CASCADE), in this transaction.
+            try db.execute(
+                sql: "DELETE FROM users WHERE id = ? AND organization_id = ?",
+                arguments: [id.rawValue, organization.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    public func users(matching query: UserQuery) async throws -> [User] {
+        var conditions = ["organization_id = ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        if let externalID = query.externalID { conditions.append("external_id = ?"); arguments.append(externalID) }
+        if let search = query.search {
+            let pattern = DeviceQuery.likePattern(search)
+            let columns = ["first_name", "last_name", "email_address", "phone_number"]
+            conditions.append("(" + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+            arguments += columns.map { _ in pattern }
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT \(UserRow.columns) FROM users WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY id LIMIT ? OFFSET ?"
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(UserRow.decode)
+        }
+    }
+
+    public func accountID(emailAddress: String) async throws -> AccountID? {
+        try await pool.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT id FROM accounts WHERE lower(email_address) = lower(?)", arguments: [emailAddress]
+            ).map { AccountID($0) }
+        }
+    }
+
+    public func accounts(_ ids: Set<AccountID>) async throws -> [AccountID: Account] {
+        try await pool.read { db in
+            Dictionary(uniqueKeysWithValues: try Relations.accounts(ids, db).map { ($0.id, $0) })
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Testing
+
+@Suite("Users over HTTP")
+struct UserAPITests {
+    @Test func createIs201WithAnInvitationAndADuplicateIs409WithTheExistingUserId() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let key = harness.manageKey
+            let created = try await client.send(
+                .post, "/v2/users?groupAdmin=true&userGroupId=11", key: key,
+                json:
+                    #"{"organizationId": 1, "firstName": "Eva", "lastName": "Smit", "emailAddress": "eva@example.com", "emailAddressVerify": true, "externalId": "crm-7", "invitation": {"language": "nl", "sendEmail": true}}"#
+            )
+            #expect(created.status == .created, "\(created.text)")
+            let id = try #require(created.object["userId"] as? Int)
+            let token = try #require(created.object["token"] as? String)
+            #expect(
+                value(created.object, "invitation.url") as? String == "https://keys.example.com/invitation/\(token)")
+            // Seven days after the fixed clock, unless the request says otherwise.
+            #expect(value(created.object, "invitation.expiration") as? String == "2026-03-17T09:33:38.112874Z")
+
+            let user = try await client.send(.get, "/v2/users/\(id)", key: key).object
+            #expect(user["firstName"] as? String == "Eva")
+            #expect(user["registered"] as? Bool == false)
+            #expect(value(user, "invitation.token") as? String == token)
+            #expect(value(user, "invitation.isExpired") as? Bool == false)
+            let group = try await client.send(.get, "/v1/user-groups/11", key: key).object
+            let member = (group["userList"] as? [[String: Any]])?.first { $0["id"] as? Int == id }
+            #expect(member?["groupAdmin"] as? Bool == true)
+
+            let duplicate = try await client.send(
+                .post, "/v2/users", key: key, json: #"{"organizationId": 1, "emailAddress": "EVA@example.com"}"#)
+            expectErrorBody(duplicate, status: .conflict, code: "UserExists", ignoring: ["userId"])
+            #expect(duplicate.object["userId"] as? Int == id)
+            let byPhone = try await client.send(
+                .post, "/v2/users", key: key, json: #"{"organizationId": 1, "phoneNumber": "+31612345671"}"#)
+            #expect(byPhone.status == .conflict && byPhone.object["userId"] as? Int == 12)
+        }
+    }
+
+    @Test func autoEmailMatchLinksAnExistingAccount() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let key = harness.otherOrganizationKey
+            // owner1@example.com has account 1; organization 2 adds that person with autoEmailMatch.
+            let created = try await client.send(
+                .post, "/v2/users", key: key,
+                json: #"{"organizationId": 2, "emailAddress": "owner1@example.com", "autoEmailMatch": true}"#)
+            let id = try #require(created.object["userId"] as? Int)
+            let user = try await client.send(.get, "/v2/users/\(id)", key: key).object
+            #expect(user["registered"] as? Bool == true)
+            #expect(value(user, "account.id") as? Int == 1)
+            #expect(created.object["token"] == nil)
+        }
+    }
+
+    @Test func listFiltersUpdateIsPartialAndDeleteTakesSharesAndMemberships() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let key = harness.manageKey
+            func ids(_ query: String) async throws -> [Int] {
+                try await client.send(.get, "/v2/users?" + query, key: key).array.compactMap { $0["id"] as? Int }
+            }
+            #expect(try await ids("") == [11, 12])
+            #expect(try await ids("organizationId=1&size=1&offset=1") == [12])
+            #expect(try await ids("search=guest") == [12])
+            let created = try await client.send(
+                .post, "/v2/users", key: key,
+                json: #"{"organizationId": 1, "phoneNumber": "+447700900123", "externalId": "crm-9"}"#)
+            let id = try #require(created.object["userId"] as? Int)
+            #expect(try await ids("externalId=crm-9") == [id])
+            expectErrorBody(try await client.send(.get, "/v2/users?organizationId=2", key: key), status: .notFound)
+
+            let changed = try await client.send(
+                .put, "/v2/users/\(id)", key: key, json: #"{"firstName": "Fay", "remarks": "VIP"}"#)
+            #expect(changed.object["firstName"] as? String == "Fay")
+            #expect(changed.object["phoneNumber"] as? String == "+447700900123")
+            #expect(changed.object["externalId"] as? String == "crm-9")
+            let clash = try await client.send(
+                .put, "/v2/users/\(id)", key: key, json: #"{"emailAddress": "owner1@example.com"}"#)
+            #expect(clash.status == .conflict && clash.object["userId"] as? Int == 11)
+
+            #expect(try await client.send(.put, "/v1/user-groups/11/users/\(id)", key: key).status == .ok)
+            let share = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(id)}}"#, key: key)
+            #expect(try await client.send(.delete, "/v2/users/\(id)", key: key).status == .ok)
+            expectErrorBody(
+                try await client.send(.get, "/v2/users/\(id)", key: key), status: .notFound, code: "UserNotFound")
+            #expect(try await client.send(.get, "/v2/shares/\(share)", key: key).status == .notFound)
+            let members =
+                try await client.send(.get, "/v1/user-groups/11", key: key).object["userList"] as? [[String: Any]]
+            #expect(members?.compactMap { $0["id"] as? Int } == [11, 12])
+        }
+    }
+
+    @Test func anotherOrganizationsUsersAreNotFoundAndReadKeysCannotWrite() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let other = harness.otherOrganizationKey
+            expectErrorBody(try await client.send(.get, "/v2/users/11", key: other), status: .notFound)
+            expectErrorBody(
+                try await client.send(.put, "/v2/users/11", key: other, json: #"{"firstName": "X"}"#), status: .notFound
+            )
+            expectErrorBody(try await client.send(.delete, "/v2/users/11", key: other), status: .notFound)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/users", key: other, json: #"{"organizationId": 1, "emailAddress": "x@example.com"}"#),
+                status: .notFound)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/users?userGroupId=11", key: other,
+                    json: #"{"organizationId": 2, "emailAddress": "x@example.com"}"#),
+                status: .notFound)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/users", key: harness.readKey,
+                    json: #"{"organizationId": 1, "emailAddress": "x@example.com"}"#),
+                status: .forbidden)
+        }
+        #expect(
+            try await harness.keyway.store.users(
+                matching: UserQuery(organizationID: Fixtures.organization(2), page: try Page(offset: 0, size: 100))
+            ).count == 2)
+    }
+
+    @Test(arguments: [
+        (#"{"organizationId": 1, "emailAddress": "not-an-address"}"#, "emailAddress", ""),
+        (#"{"organizationId": 1, "emailAddress": "a b@example.com"}"#, "emailAddress", ""),
+        (#"{"organizationId": 1, "emailAddress": "ab@localhost"}"#, "emailAddress", ""),
+        (#"{"organizationId": 1, "phoneNumber": "0612345678"}"#, "phoneNumber", ""),
+        (#"{"organizationId": 1, "phoneNumber": "+0612345678"}"#, "phoneNumber", ""),
+        (#"{"organizationId": 1, "phoneNumber": "+3161234567890123"}"#, "phoneNumber", ""),
+        (#"{"organizationId": 1, "phoneNumber": 31612345678}"#, "phoneNumber", ""),
+        (#"{"organizationId": 1, "firstName": "No contact"}"#, "emailAddress", ""),
+        (
+            #"{"organizationId": 1, "emailAddress": "z@example.com", "invitation": {"language": "xx"}}"#,
+            "invitation.language", ""
+        ),
+        (
+            #"{"organizationId": 1, "emailAddress": "z@example.com", "invitation": {"expiration": "2020-01-01T00:00:00Z"}}"#,
+            "invitation.expiration", ""
+        ),
+        (
+            #"{"organizationId": 1, "emailAddress": "z@example.com", "invitation": {"expiration": "next week"}}"#,
+            "invitation.expiration", ""
+        ),
+        (#"{"organizationId": 1, "emailAddress": "z@example.com", "autoRemoveAfter": "DAY"}"#, "autoRemoveAfter", ""),
+        (#"{"organizationId": 1, "emailAddress": "z@example.com", "superUser": "yes"}"#, "superUser", ""),
+        (#"{"organizationId": 1, "emailAddress": "z@example.com"}"#, "groupAdmin", "?groupAdmin=true"),
+        (#"{"organizationId": 1, "emailAddress": "z@example.com"}"#, "userGroupId", "?userGroupId=abc"),
+    ])
+    func badUserInputIsRefusedByNameAndWritesNothing(_ body: String, _ field: String, _ query: String) async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let reply = try await client.send(.post, "/v2/users" + query, key: harness.manageKey, json: body)
+            expectErrorBody(reply, status: .badRequest, mentioning: field)
+            let update = try await client.send(.put, "/v2/users/11", key: harness.manageKey, json: body)
+            if update.status != .ok { expectErrorBody(update, status: .badRequest) }
+        }
+        let users = try await harness.keyway.store.users(
+            matching: UserQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100)))
+        #expect(users.map(\.id) == [Fixtures.user(1), Fixtures.invitedUser(1)])
+    }
+}
