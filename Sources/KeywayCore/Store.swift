@@ -107,6 +107,8 @@ public protocol DirectoryStore: Sendable {
     @discardableResult
     func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool
     func organization(_ id: OrganizationID) async throws -> Organization?
+    /// Writes `organization` over the stored row; false when there is none.
+    func replaceOrganization(_ organization: Organization) async throws -> Bool
     func account(_ id: AccountID) async throws -> Account?
     func user(_ id: UserID) async throws -> User?
     func userGroup(_ id: UserGroupID) async throws -> UserGroup?

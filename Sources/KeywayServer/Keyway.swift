@@ -17,6 +17,7 @@ public struct Keyway: Sendable {
     public let deviceGroups: DeviceGroupService
     public let userGroups: UserGroupService
     public let users: UserService
+    public let organizations: OrganizationService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -33,6 +34,7 @@ public struct Keyway: Sendable {
         self.devices = DeviceService(store: store, time: time)
         self.deviceGroups = DeviceGroupService(store: store, time: time)
         self.userGroups = UserGroupService(store: store, time: time)
+        self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)
     }

@@ -137,6 +137,18 @@ public final class SQLiteStore: KeywayStore {
         try await pool.read { db in try Relations.organizations([id], db).first }
     }
 
+    public func replaceOrganization(_ organization: Organization) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE organizations SET name = ?, date_modified = ?, date_restricted = ? WHERE id = ?",
+                arguments: [
+                    organization.name, organization.dateModified.map(StorageCoding.microseconds),
+                    organization.dateRestricted.map(StorageCoding.microseconds), organization.id.rawValue,
+                ])
+            return db.changesCount == 1
+        }
+    }
+
     public func account(_ id: AccountID) async throws -> Account? {
         try await pool.read { db in try Relations.accounts([id], db).first }
     }

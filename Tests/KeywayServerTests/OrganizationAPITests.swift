@@ -1,0 +1,187 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Logging
+import Synchronization
+import Testing
+
+@Suite("Organizations and API keys over HTTP")
+struct OrganizationAPITests {
+    @Test func aKeySeesAndRenamesItsOwnOrganizationOnly() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let key = harness.manageKey
+            let list = try await client.send(.get, "/v1/organizations", key: key).array
+            #expect(list.compactMap { $0["id"] as? Int } == [1])
+            #expect(list.first?["personal"] as? Bool == false)
+            #expect(list.first?["creatorAccountId"] as? Int == 1)
+            let renamed = try await client.send(.put, "/v1/organizations/1", key: key, json: #"{"name": "Org One"}"#)
+            #expect(renamed.object["name"] as? String == "Org One")
+            #expect(
+                try await client.send(.get, "/v1/organizations/1", key: harness.readKey).object["name"] as? String
+                    == "Org One")
+            expectErrorBody(
+                try await client.send(.get, "/v1/organizations/2", key: key), status: .notFound,
+                code: "OrganizationNotFound")
+            expectErrorBody(
+                try await client.send(.put, "/v1/organizations/2", key: key, json: #"{"name": "x"}"#), status: .notFound
+            )
+            expectErrorBody(
+                try await client.send(.put, "/v1/organizations/1", key: harness.readKey, json: #"{"name": "x"}"#),
+                status: .forbidden)
+            expectErrorBody(
+                try await client.send(.put, "/v1/organizations/1", key: key, json: #"{"name": " "}"#),
+                status: .badRequest, mentioning: "name")
+            // Creating organizations is for signed-in accounts.
+            expectErrorBody(
+                try await client.send(.post, "/v1/organizations", key: key, json: #"{"name": "New"}"#),
+                status: .forbidden)
+        }
+    }
+
+    @Test func apiKeysAreCreatedOnceListedWithoutSecretsAndRevoked() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let key = harness.manageKey
+            let created = try await client.send(
+                .post, "/v1/organizations/1/api-keys", key: key,
+                json: #"{"name": "booking engine", "scopes": ["read", "activate"]}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let secret = try #require(created.object["key"] as? String)
+            let id = try #require(created.object["id"] as? Int)
+            #expect(created.object["scopes"] as? [String] == ["read", "activate"])
+            #expect(created.object["creatorAccountId"] as? Int == 1)
+
+            #expect(try await client.send(.get, "/v2/shares", key: secret).status == .ok)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/shares", key: secret,
+                    json: #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 11}}"#),
+                status: .forbidden)
+
+            let listed = try await client.send(.get, "/v1/organizations/1/api-keys", key: key)
+            #expect(!listed.text.contains(secret))
+            #expect(listed.array.contains { $0["id"] as? Int == id && $0["key"] == nil })
+
+            #expect(try await client.send(.delete, "/v1/organizations/1/api-keys/\(id)", key: key).status == .ok)
+            expectErrorBody(try await client.send(.get, "/v2/shares", key: secret), status: .unauthorized)
+            expectErrorBody(
+                try await client.send(.delete, "/v1/organizations/1/api-keys/\(id)", key: key), status: .notFound,
+                code: "APIKeyNotFound")
+            let revoked = try await client.send(.get, "/v1/organizations/1/api-keys", key: key).array.first {
+                $0["id"] as? Int == id
+            }
+            #expect(revoked?["dateRevoked"] != nil)
+        }
+    }
+
+    @Test func keysCannotGrantScopesTheyLackNorReachAnotherOrganization() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let narrow = try await client.send(
+                .post, "/v1/organizations/1/api-keys", key: harness.manageKey, json: #"{"scopes": ["read", "manage"]}"#)
+            let secret = try #require(narrow.object["key"] as? String)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/organizations/1/api-keys", key: secret, json: #"{"scopes": ["events"]}"#),
+                status: .forbidden, mentioning: "events")
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/organizations/1/api-keys", key: harness.readKey, json: #"{"scopes": ["read"]}"#),
+                status: .forbidden)
+            expectErrorBody(
+                try await client.send(.get, "/v1/organizations/1/api-keys", key: harness.readKey), status: .forbidden)
+            expectErrorBody(
+                try await client.send(.get, "/v1/organizations/2/api-keys", key: harness.manageKey), status: .notFound)
+            expectErrorBody(
+                try await client.send(.delete, "/v1/organizations/2/api-keys/3", key: harness.manageKey),
+                status: .notFound)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/organizations/1/api-keys", key: harness.manageKey, json: #"{"scopes": ["admin"]}"#),
+                status: .badRequest, mentioning: "scopes")
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/organizations/1/api-keys", key: harness.manageKey, json: #"{"scopes": []}"#),
+                status: .badRequest, mentioning: "scope")
+        }
+        #expect(try await harness.keyway.store.apiKeys(organization: Fixtures.organization(1)).count == 4)
+    }
+}
+
+/// Collects every log line (message and metadata) in memory.
+final class CapturedLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            log.append("\(event.level) \(event.message) \(all) \(event.source)")
+        }
+    }
+}
+
+@Suite("Secrets stay out of the logs")
+struct SecretLoggingTests {
+    @Test func noKeyTokenOrWebKeyAppearsInAnyLogLineEvenAtTrace() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = CapturedLog()
+        var config = KeywayConfig()
+        config.port = 0
+        config.databasePath = directory.file("keyway.sqlite")
+        let logger = Logger(label: "keyway-capture") { _ in CapturedLog.Handler(log: log) }
+        let keyway = try await Keyway.open(config, time: FixedTime(), logger: logger)
+        try await keyway.store.importSeed(Fixtures.seed(now: Date()), onlyIfEmpty: true)
+        let (_, master) = try await keyway.apiKeys.create(
+            organization: Fixtures.organization(1), scopes: Set(Scope.allCases))
+        let found = try await buildApplication(keyway).test(.live) { client in
+            var secrets = [master]
+            let created = try await client.send(
+                .post, "/v1/organizations/1/api-keys", key: master, json: #"{"scopes": ["read"]}"#)
+            secrets.append(try #require(created.object["key"] as? String))
+            #expect(try await client.send(.get, "/v2/shares", key: secrets[1]).status == .ok)
+            #expect(
+                try await client.send(.get, "/v2/shares", headers: [.init("X-Auth-Token")!: secrets[1]]).status == .ok)
+            let user = try await client.send(
+                .post, "/v2/users", key: master,
+                json: #"{"organizationId": 1, "emailAddress": "log@example.com", "invitation": {}}"#)
+            secrets.append(try #require(user.object["token"] as? String))
+            let share = try await client.createShare(
+                #"{"organizationId": 1, "endDate": "2026-04-01", "source": {"deviceId": 11}, "receiver": {"userId": 11}}"#,
+                key: master)
+            let webKey = try #require(
+                try await client.send(.post, "/v2/shares/\(share)/web-key", key: master).json as? String)
+            secrets.append(String(webKey.split(separator: "/").last ?? ""))
+            let shareToken = try await client.send(.get, "/v2/shares/\(share)", key: master).object
+            #expect(shareToken["webKey"] as? String == webKey)
+            // Failures are logged too: a wrong key, and an error response.
+            _ = try await client.send(.get, "/v2/shares", key: "kw_wrong_\(secrets[1])")
+            _ = try await client.send(.get, "/v2/shares?deviceId=abc", key: master)
+            return secrets
+        }
+        let secrets = found
+        #expect(secrets.count == 4)
+        let text = log.text
+        #expect(text.contains("share created"), "the capture must see Keyway's own lines")
+        #expect(text.contains("request"))
+        for secret in secrets where !secret.isEmpty {
+            #expect(!text.contains(secret), "a secret reached the log")
+        }
+    }
+}
