@@ -47,8 +47,9 @@ public struct ShareService: Sendable {
     let random: any RandomSource
     /// The zone of a device without one, and of device-group sources, for `autoRemoveDate`.
     let defaultTimeZone: TimeZone
-    /// How often a change is retried when a concurrent write got there first.
-    let maxAttempts = 5
+    /// How often a change is retried when a concurrent write got there first. Each retry waits a little
+    /// longer, with jitter, so that writers racing for one share take turns rather than collide again.
+    let maxAttempts = 32
 
     public init(store: any KeywayStore, time: any TimeSource, random: any RandomSource, defaultTimeZone: TimeZone) {
         self.store = store
@@ -210,7 +211,10 @@ public struct ShareService: Sendable {
     private func change(
         _ id: ShareID, by caller: Principal, _ transform: (Share) async throws -> Share
     ) async throws -> Share {
-        for _ in 0..<maxAttempts {
+        for attempt in 0..<maxAttempts {
+            if attempt > 0 {
+                try await Task.sleep(nanoseconds: UInt64.random(in: 0...UInt64(min(attempt, 10)) * 500_000))
+            }
             let current = try await visibleShare(id, to: caller)
             var share = try await transform(current)
             share.id = current.id
