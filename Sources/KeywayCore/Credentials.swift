@@ -60,13 +60,6 @@ public struct APIKey: Hashable, Sendable {
 public enum Principal: Sendable, Hashable {
     case apiKey(APIKey)
 
-    /// The organization the caller acts in as a super user (every credential so far is an API key).
-    public var organizationID: OrganizationID {
-        switch self {
-        case .apiKey(let key): key.organizationID
-        }
-    }
-
     public var accountID: AccountID? {
         switch self {
         case .apiKey(let key): key.creatorAccountID

@@ -85,11 +85,11 @@ public struct DeviceService: Sendable {
 
     /// Throws forbidden, invalidInput naming the field, referenceNotFound (organization or gateway).
     public func register(_ input: DeviceInput, by caller: Principal) async throws -> Device {
-        try Policy.require(.manage, of: caller)
+        let organization = try Policy.require(.manage, of: caller)
         guard let organizationID = input.organizationID else {
             throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
         }
-        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
         guard let type = input.type else {
             throw DomainError.invalidInput(field: "deviceType", "deviceType is required: Lock, Gateway or Keyfob")
         }
@@ -103,9 +103,8 @@ public struct DeviceService: Sendable {
 
     /// Throws forbidden, invalidInput (paging), referenceNotFound (a filter names what the caller cannot see).
     public func list(_ filters: DeviceFilters, by caller: Principal) async throws -> DeviceList {
-        try Policy.require(.read, of: caller)
+        let organization = try Policy.require(.read, of: caller)
         let page = try Page(offset: filters.offset, size: filters.size)
-        let organization = caller.organizationID
         if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
         if let id = filters.deviceGroupID {
             guard let group = try await store.deviceGroup(DeviceGroupID(id)), group.organizationID == organization
@@ -131,8 +130,8 @@ public struct DeviceService: Sendable {
 
     /// One device, decommissioned or not, with its groups and links. Throws forbidden, `DeviceNotFound`.
     public func get(_ id: DeviceID, by caller: Principal) async throws -> DeviceList {
-        try Policy.require(.read, of: caller)
-        let device = try await visibleDevice(id, to: caller)
+        let organization = try Policy.require(.read, of: caller)
+        let device = try await visibleDevice(id, in: organization)
         let relations = try await store.relations(of: [device], includeGroups: true, includeLinkedDevices: true)
         return DeviceList(
             devices: [device], relations: relations, includeGroups: true, includeReachableGateways: true,
@@ -142,8 +141,8 @@ public struct DeviceService: Sendable {
     /// Applies the fields present; organization and type never change. Throws forbidden, `DeviceNotFound`,
     /// invalidInput, referenceNotFound (gateway).
     public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
-        try Policy.require(.manage, of: caller)
-        let current = try await visibleDevice(id, to: caller)
+        let organization = try Policy.require(.manage, of: caller)
+        let current = try await visibleDevice(id, in: organization)
         var device = try await apply(input, to: current)
         device.dateModified = time.now()
         guard try await store.replaceDevice(device) else { throw DeviceService.notFound }
@@ -153,8 +152,8 @@ public struct DeviceService: Sendable {
     /// Decommissions the device: hidden from lists unless asked for, and its shares stop granting.
     /// Throws forbidden, `DeviceNotFound` (also for a device already decommissioned).
     public func decommission(_ id: DeviceID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        var device = try await visibleDevice(id, to: caller)
+        let organization = try Policy.require(.manage, of: caller)
+        var device = try await visibleDevice(id, in: organization)
         guard device.dateDecommissioned == nil else { throw DeviceService.notFound }
         let now = time.now()
         device.dateDecommissioned = now
@@ -164,8 +163,8 @@ public struct DeviceService: Sendable {
 
     static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
 
-    private func visibleDevice(_ id: DeviceID, to caller: Principal) async throws -> Device {
-        guard let device = try await store.device(id), device.organizationID == caller.organizationID else {
+    private func visibleDevice(_ id: DeviceID, in organization: OrganizationID) async throws -> Device {
+        guard let device = try await store.device(id), device.organizationID == organization else {
             throw DeviceService.notFound
         }
         return device

@@ -85,11 +85,11 @@ enum GroupValidation {
         return trimmed
     }
 
-    static func query(_ filters: GroupFilters, by caller: Principal) throws -> GroupQuery {
+    static func query(_ filters: GroupFilters, in organization: OrganizationID) throws -> GroupQuery {
         let page = try Page(offset: filters.offset, size: filters.size)
-        if let id = filters.organizationID, id != caller.organizationID.rawValue { throw DomainError.referenceNotFound }
+        if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
         return GroupQuery(
-            organizationID: caller.organizationID, search: filters.search, sortBy: filters.sortBy ?? .id,
+            organizationID: organization, search: filters.search, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)
     }
 }
@@ -113,35 +113,35 @@ public struct DeviceGroupService: Sendable {
 
     /// Throws forbidden, invalidInput, referenceNotFound.
     public func create(_ input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
-        try Policy.require(.manage, of: caller)
+        let organization = try Policy.require(.manage, of: caller)
         guard let organizationID = input.organizationID else {
             throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
         }
-        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
         guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
         let group = DeviceGroup(
-            id: DeviceGroupID(0), organizationID: caller.organizationID, name: try GroupValidation.name(name),
+            id: DeviceGroupID(0), organizationID: organization, name: try GroupValidation.name(name),
             remarks: input.remarks, location: input.location, dateCreated: time.now())
         return try await store.insertDeviceGroup(group)
     }
 
     public func list(_ filters: GroupFilters, by caller: Principal) async throws -> DeviceGroupList {
-        try Policy.require(.read, of: caller)
-        let groups = try await store.deviceGroups(matching: try GroupValidation.query(filters, by: caller))
+        let organization = try Policy.require(.read, of: caller)
+        let groups = try await store.deviceGroups(matching: try GroupValidation.query(filters, in: organization))
         let members = filters.includeMembers ? try await store.deviceGroupMembers(of: groups.map(\.id)) : nil
         return DeviceGroupList(groups: groups, members: members)
     }
 
     /// One group with its devices. Throws forbidden, `DeviceGroupNotFound`.
     public func get(_ id: DeviceGroupID, by caller: Principal) async throws -> DeviceGroupList {
-        try Policy.require(.read, of: caller)
-        let group = try await visible(id, to: caller)
+        let organization = try Policy.require(.read, of: caller)
+        let group = try await visible(id, in: organization)
         return DeviceGroupList(groups: [group], members: try await store.deviceGroupMembers(of: [group.id]))
     }
 
     public func update(_ id: DeviceGroupID, with input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
-        try Policy.require(.manage, of: caller)
-        var group = try await visible(id, to: caller)
+        let organization = try Policy.require(.manage, of: caller)
+        var group = try await visible(id, in: organization)
         if let name = input.name { group.name = try GroupValidation.name(name) }
         if let remarks = input.remarks { group.remarks = remarks }
         if let location = input.location { group.location = location }
@@ -152,15 +152,15 @@ public struct DeviceGroupService: Sendable {
 
     /// Deletes the group and the shares whose source it is. Throws forbidden, `DeviceGroupNotFound`.
     public func delete(_ id: DeviceGroupID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        guard try await store.deleteDeviceGroup(id, organization: caller.organizationID) else { throw Self.notFound }
+        let organization = try Policy.require(.manage, of: caller)
+        guard try await store.deleteDeviceGroup(id, organization: organization) else { throw Self.notFound }
     }
 
     /// Idempotent. Throws forbidden, `DeviceGroupNotFound`, referenceNotFound (the device).
     public func addDevice(_ deviceID: DeviceID, to id: DeviceGroupID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        let group = try await visible(id, to: caller)
-        guard let device = try await store.device(deviceID), device.organizationID == caller.organizationID else {
+        let organization = try Policy.require(.manage, of: caller)
+        let group = try await visible(id, in: organization)
+        guard let device = try await store.device(deviceID), device.organizationID == organization else {
             throw DomainError.referenceNotFound
         }
         guard device.organizationID == group.organizationID else {
@@ -171,15 +171,15 @@ public struct DeviceGroupService: Sendable {
 
     /// Throws forbidden, `DeviceGroupNotFound`, `MemberNotFound` when the device is not in the group.
     public func removeDevice(_ deviceID: DeviceID, from id: DeviceGroupID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        let group = try await visible(id, to: caller)
+        let organization = try Policy.require(.manage, of: caller)
+        let group = try await visible(id, in: organization)
         guard try await store.removeDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: deviceID)) else {
             throw DomainError.notFound("MemberNotFound", "Device \(deviceID) is not in this group")
         }
     }
 
-    private func visible(_ id: DeviceGroupID, to caller: Principal) async throws -> DeviceGroup {
-        guard let group = try await store.deviceGroup(id), group.organizationID == caller.organizationID else {
+    private func visible(_ id: DeviceGroupID, in organization: OrganizationID) async throws -> DeviceGroup {
+        guard let group = try await store.deviceGroup(id), group.organizationID == organization else {
             throw Self.notFound
         }
         return group
@@ -204,34 +204,34 @@ public struct UserGroupService: Sendable {
     }
 
     public func create(_ input: GroupInput, by caller: Principal) async throws -> UserGroup {
-        try Policy.require(.manage, of: caller)
+        let organization = try Policy.require(.manage, of: caller)
         guard let organizationID = input.organizationID else {
             throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
         }
-        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
         guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
         let group = UserGroup(
-            id: UserGroupID(0), organizationID: caller.organizationID, name: try GroupValidation.name(name),
+            id: UserGroupID(0), organizationID: organization, name: try GroupValidation.name(name),
             remarks: input.remarks, dateCreated: time.now())
         return try await store.insertUserGroup(group)
     }
 
     public func list(_ filters: GroupFilters, by caller: Principal) async throws -> UserGroupList {
-        try Policy.require(.read, of: caller)
-        let groups = try await store.userGroups(matching: try GroupValidation.query(filters, by: caller))
+        let organization = try Policy.require(.read, of: caller)
+        let groups = try await store.userGroups(matching: try GroupValidation.query(filters, in: organization))
         let members = filters.includeMembers ? try await store.userGroupMembers(of: groups.map(\.id)) : nil
         return UserGroupList(groups: groups, members: members)
     }
 
     public func get(_ id: UserGroupID, by caller: Principal) async throws -> UserGroupList {
-        try Policy.require(.read, of: caller)
-        let group = try await visible(id, to: caller)
+        let organization = try Policy.require(.read, of: caller)
+        let group = try await visible(id, in: organization)
         return UserGroupList(groups: [group], members: try await store.userGroupMembers(of: [group.id]))
     }
 
     public func update(_ id: UserGroupID, with input: GroupInput, by caller: Principal) async throws -> UserGroup {
-        try Policy.require(.manage, of: caller)
-        var group = try await visible(id, to: caller)
+        let organization = try Policy.require(.manage, of: caller)
+        var group = try await visible(id, in: organization)
         if let name = input.name { group.name = try GroupValidation.name(name) }
         if let remarks = input.remarks { group.remarks = remarks }
         group.dateModified = time.now()
@@ -241,16 +241,16 @@ public struct UserGroupService: Sendable {
 
     /// Deletes the group and the shares it receives. Throws forbidden, `UserGroupNotFound`.
     public func delete(_ id: UserGroupID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        guard try await store.deleteUserGroup(id, organization: caller.organizationID) else { throw Self.notFound }
+        let organization = try Policy.require(.manage, of: caller)
+        guard try await store.deleteUserGroup(id, organization: organization) else { throw Self.notFound }
     }
 
     /// Adds the user, or sets its admin flag when it is a member already.
     /// Throws forbidden, `UserGroupNotFound`, referenceNotFound (the user).
     public func putUser(_ userID: UserID, in id: UserGroupID, groupAdmin: Bool, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        let group = try await visible(id, to: caller)
-        guard let user = try await store.user(userID), user.organizationID == caller.organizationID else {
+        let organization = try Policy.require(.manage, of: caller)
+        let group = try await visible(id, in: organization)
+        guard let user = try await store.user(userID), user.organizationID == organization else {
             throw DomainError.referenceNotFound
         }
         guard user.organizationID == group.organizationID else {
@@ -262,15 +262,15 @@ public struct UserGroupService: Sendable {
 
     /// Throws forbidden, `UserGroupNotFound`, `MemberNotFound`.
     public func removeUser(_ userID: UserID, from id: UserGroupID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        let group = try await visible(id, to: caller)
+        let organization = try Policy.require(.manage, of: caller)
+        let group = try await visible(id, in: organization)
         guard try await store.removeUserGroupMember(groupID: group.id, userID: userID) else {
             throw DomainError.notFound("MemberNotFound", "User \(userID) is not in this group")
         }
     }
 
-    private func visible(_ id: UserGroupID, to caller: Principal) async throws -> UserGroup {
-        guard let group = try await store.userGroup(id), group.organizationID == caller.organizationID else {
+    private func visible(_ id: UserGroupID, in organization: OrganizationID) async throws -> UserGroup {
+        guard let group = try await store.userGroup(id), group.organizationID == organization else {
             throw Self.notFound
         }
         return group

@@ -15,8 +15,8 @@ public struct OrganizationService: Sendable {
 
     /// The organizations the caller takes part in.
     public func list(by caller: Principal) async throws -> [Organization] {
-        try Policy.require(.read, of: caller)
-        return try await store.organization(caller.organizationID).map { [$0] } ?? []
+        let acting = try Policy.require(.read, of: caller)
+        return try await store.organization(acting).map { [$0] } ?? []
     }
 
     /// Creating an organization makes the creating account its super user, so it needs an account;
@@ -29,14 +29,14 @@ public struct OrganizationService: Sendable {
 
     /// Throws forbidden, `OrganizationNotFound`.
     public func get(_ id: OrganizationID, by caller: Principal) async throws -> Organization {
-        try Policy.require(.read, of: caller)
-        return try await visible(id, to: caller)
+        let acting = try Policy.require(.read, of: caller)
+        return try await visible(id, in: acting)
     }
 
     /// Renames the organization. Throws forbidden, `OrganizationNotFound`, invalidInput.
     public func rename(_ id: OrganizationID, to name: String?, by caller: Principal) async throws -> Organization {
-        try Policy.require(.manage, of: caller)
-        var organization = try await visible(id, to: caller)
+        let acting = try Policy.require(.manage, of: caller)
+        var organization = try await visible(id, in: acting)
         if let name { organization.name = try GroupValidation.name(name) }
         organization.dateModified = time.now()
         guard try await store.replaceOrganization(organization) else { throw Self.notFound }
@@ -44,8 +44,8 @@ public struct OrganizationService: Sendable {
     }
 
     public func keys(of id: OrganizationID, by caller: Principal) async throws -> [APIKey] {
-        try Policy.require(.manage, of: caller)
-        _ = try await visible(id, to: caller)
+        let acting = try Policy.require(.manage, of: caller)
+        _ = try await visible(id, in: acting)
         return try await apiKeys.list(organization: id)
     }
 
@@ -54,8 +54,8 @@ public struct OrganizationService: Sendable {
     public func createKey(
         in id: OrganizationID, scopes: Set<Scope>, name: String?, by caller: Principal
     ) async throws -> (key: APIKey, secret: String) {
-        try Policy.require(.manage, of: caller)
-        _ = try await visible(id, to: caller)
+        let acting = try Policy.require(.manage, of: caller)
+        _ = try await visible(id, in: acting)
         if case .apiKey(let own) = caller, !scopes.isSubset(of: own.scopes) {
             let extra = scopes.subtracting(own.scopes).sorted().map(\.rawValue).joined(separator: ", ")
             throw DomainError.forbidden("Insufficient rights: this API key cannot grant scopes it lacks (\(extra))")
@@ -68,13 +68,13 @@ public struct OrganizationService: Sendable {
 
     /// Throws forbidden, `OrganizationNotFound`, `APIKeyNotFound`.
     public func revokeKey(_ keyID: APIKeyID, in id: OrganizationID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        _ = try await visible(id, to: caller)
+        let acting = try Policy.require(.manage, of: caller)
+        _ = try await visible(id, in: acting)
         try await apiKeys.revoke(keyID, organization: id)
     }
 
-    private func visible(_ id: OrganizationID, to caller: Principal) async throws -> Organization {
-        guard id == caller.organizationID, let organization = try await store.organization(id) else {
+    private func visible(_ id: OrganizationID, in acting: OrganizationID) async throws -> Organization {
+        guard id == acting, let organization = try await store.organization(id) else {
             throw Self.notFound
         }
         return organization

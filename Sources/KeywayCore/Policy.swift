@@ -2,13 +2,16 @@
 /// its organization within its scopes; entities of other organizations are reported as missing (404) by
 /// the services, never as forbidden, so that ids cannot be probed across tenants.
 public enum Policy {
-    /// Throws `DomainError.forbidden` when the caller's credential lacks `scope`.
-    public static func require(_ scope: Scope, of caller: Principal) throws {
+    /// The organization the caller acts in, once it is known to hold `scope`. Throws
+    /// `DomainError.forbidden` when the credential lacks the scope.
+    @discardableResult
+    public static func require(_ scope: Scope, of caller: Principal) throws -> OrganizationID {
         switch caller {
         case .apiKey(let key):
             guard key.scopes.contains(scope) else {
                 throw DomainError.forbidden("Insufficient rights: this API key lacks the '\(scope.rawValue)' scope")
             }
+            return key.organizationID
         }
     }
 }

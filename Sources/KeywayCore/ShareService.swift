@@ -61,9 +61,8 @@ public struct ShareService: Sendable {
     /// Throws `DomainError` forbidden (scope), invalidInput (paging), referenceNotFound (a filter names
     /// an entity the caller cannot see).
     public func list(_ filters: ShareFilters, by caller: Principal) async throws -> ShareList {
-        try Policy.require(.read, of: caller)
+        let organization = try Policy.require(.read, of: caller)
         let page = try Page(offset: filters.offset, size: filters.size)
-        let organization = caller.organizationID
         if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
         if let id = filters.deviceID { try await requireDevice(DeviceID(id), in: organization) }
         if let id = filters.deviceGroupID { try await requireDeviceGroup(DeviceGroupID(id), in: organization) }
@@ -81,18 +80,18 @@ public struct ShareService: Sendable {
 
     /// Throws forbidden, or `shareNotFound` for a missing share or one of another organization.
     public func get(_ id: ShareID, by caller: Principal) async throws -> ShareList {
-        try Policy.require(.read, of: caller)
-        let share = try await visibleShare(id, to: caller)
+        let organization = try Policy.require(.read, of: caller)
+        let share = try await visibleShare(id, in: organization)
         return ShareList(shares: [share], relations: try await store.relations(of: [share]))
     }
 
     /// Throws forbidden, invalidInput naming the field, or referenceNotFound.
     public func create(_ input: ShareInput, by caller: Principal) async throws -> Share {
-        try Policy.require(.manage, of: caller)
+        let organization = try Policy.require(.manage, of: caller)
         guard let organizationID = input.organizationID else {
             throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
         }
-        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
         guard input.hasSource else { throw DomainError.invalidInput(field: "source", "source is required") }
         guard input.hasReceiver else { throw DomainError.invalidInput(field: "receiver", "receiver is required") }
         let now = time.now()
@@ -110,9 +109,9 @@ public struct ShareService: Sendable {
     /// Applies the fields present in `input`; absent fields keep their value.
     /// Throws forbidden, shareNotFound, invalidInput, referenceNotFound.
     public func update(_ id: ShareID, with input: ShareInput, by caller: Principal) async throws -> Share {
-        try Policy.require(.manage, of: caller)
+        let organization = try Policy.require(.manage, of: caller)
         // A share never moves between organizations: `input.organizationID` is not read here.
-        return try await change(id, by: caller) { current in
+        return try await change(id, in: organization) { current in
             var share = try apply(input, to: current)
             if input.hasSource {
                 share.source = try ShareValidation.source(deviceID: input.deviceID, deviceGroupID: input.deviceGroupID)
@@ -134,8 +133,8 @@ public struct ShareService: Sendable {
     public func renameReceiver(
         _ id: ShareID, user: (firstName: String?, lastName: String?)?, groupName: String??, by caller: Principal
     ) async throws {
-        try Policy.require(.manage, of: caller)
-        _ = try await change(id, by: caller) { current in
+        let organization = try Policy.require(.manage, of: caller)
+        _ = try await change(id, in: organization) { current in
             var share = current
             switch (current.receiver, user, groupName) {
             case (.user, let names?, nil):
@@ -155,8 +154,8 @@ public struct ShareService: Sendable {
     /// Creates the share's web key and returns its UUID. Refused (400) for a user-group receiver, a share
     /// without an end, and a share that already has one.
     public func createWebKey(_ id: ShareID, by caller: Principal) async throws -> UUID {
-        try Policy.require(.manage, of: caller)
-        let share = try await change(id, by: caller) { current in
+        let organization = try Policy.require(.manage, of: caller)
+        let share = try await change(id, in: organization) { current in
             if case .userGroup = current.receiver {
                 throw DomainError.rule(
                     "WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
@@ -178,8 +177,8 @@ public struct ShareService: Sendable {
 
     /// Throws `WebKeyNotFound` (404) when the share has none.
     public func deleteWebKey(_ id: ShareID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        _ = try await change(id, by: caller) { current in
+        let organization = try Policy.require(.manage, of: caller)
+        _ = try await change(id, in: organization) { current in
             guard current.webKey != nil else {
                 throw DomainError.notFound("WebKeyNotFound", "This share has no web key")
             }
@@ -191,16 +190,16 @@ public struct ShareService: Sendable {
 
     /// Throws forbidden or shareNotFound.
     public func delete(_ id: ShareID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        guard try await store.deleteShare(id, organization: caller.organizationID) else {
+        let organization = try Policy.require(.manage, of: caller)
+        guard try await store.deleteShare(id, organization: organization) else {
             throw DomainError.shareNotFound
         }
     }
 
     // MARK: - The pieces
 
-    private func visibleShare(_ id: ShareID, to caller: Principal) async throws -> Share {
-        guard let share = try await store.share(id), share.organizationID == caller.organizationID else {
+    private func visibleShare(_ id: ShareID, in organization: OrganizationID) async throws -> Share {
+        guard let share = try await store.share(id), share.organizationID == organization else {
             throw DomainError.shareNotFound
         }
         return share
@@ -209,13 +208,13 @@ public struct ShareService: Sendable {
     /// Reads, changes and writes back a share, retrying when a concurrent write changed it in between,
     /// so that two partial updates never silently drop each other's fields.
     private func change(
-        _ id: ShareID, by caller: Principal, _ transform: (Share) async throws -> Share
+        _ id: ShareID, in organization: OrganizationID, _ transform: (Share) async throws -> Share
     ) async throws -> Share {
         for attempt in 0..<maxAttempts {
             if attempt > 0 {
                 try await Task.sleep(nanoseconds: UInt64.random(in: 0...UInt64(min(attempt, 10)) * 500_000))
             }
-            let current = try await visibleShare(id, to: caller)
+            let current = try await visibleShare(id, in: organization)
             var share = try await transform(current)
             share.id = current.id
             share.organizationID = current.organizationID

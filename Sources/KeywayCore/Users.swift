@@ -94,24 +94,24 @@ public struct UserService: Sendable {
     public func create(
         _ input: UserInput, groupAdmin: Bool = false, userGroupID: Int64? = nil, by caller: Principal
     ) async throws -> User {
-        try Policy.require(.manage, of: caller)
+        let organization = try Policy.require(.manage, of: caller)
         guard let organizationID = input.organizationID else {
             throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
         }
-        guard organizationID == caller.organizationID.rawValue else { throw DomainError.referenceNotFound }
+        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
         if groupAdmin, userGroupID == nil {
             throw DomainError.invalidInput(field: "groupAdmin", "groupAdmin needs a userGroupId")
         }
         var membership: UserGroupMember?
         if let userGroupID {
             guard let group = try await store.userGroup(UserGroupID(userGroupID)),
-                group.organizationID == caller.organizationID
+                group.organizationID == organization
             else { throw DomainError.referenceNotFound }
             membership = UserGroupMember(groupID: group.id, userID: UserID(0), groupAdmin: groupAdmin)
         }
         let now = time.now()
         var user = try apply(
-            input, to: User(id: UserID(0), organizationID: caller.organizationID, dateCreated: now))
+            input, to: User(id: UserID(0), organizationID: organization, dateCreated: now))
         guard user.emailAddress != nil || user.phoneNumber != nil else {
             throw DomainError.invalidInput(field: "emailAddress", "a user needs an emailAddress or a phoneNumber")
         }
@@ -140,17 +140,17 @@ public struct UserService: Sendable {
     public func list(
         organizationID: Int64?, externalID: String?, search: String?, offset: Int?, size: Int?, by caller: Principal
     ) async throws -> [User] {
-        try Policy.require(.read, of: caller)
+        let organization = try Policy.require(.read, of: caller)
         let page = try Page(offset: offset, size: size)
-        if let organizationID, organizationID != caller.organizationID.rawValue { throw DomainError.referenceNotFound }
+        if let organizationID, organizationID != organization.rawValue { throw DomainError.referenceNotFound }
         return try await store.users(
             matching: UserQuery(
-                organizationID: caller.organizationID, externalID: externalID, search: search, page: page))
+                organizationID: organization, externalID: externalID, search: search, page: page))
     }
 
     public func get(_ id: UserID, by caller: Principal) async throws -> User {
-        try Policy.require(.read, of: caller)
-        return try await visible(id, to: caller)
+        let organization = try Policy.require(.read, of: caller)
+        return try await visible(id, in: organization)
     }
 
     /// The accounts of registered users, to show beside them.
@@ -160,8 +160,8 @@ public struct UserService: Sendable {
 
     /// Throws forbidden, `UserNotFound`, invalidInput, conflict.
     public func update(_ id: UserID, with input: UserInput, by caller: Principal) async throws -> User {
-        try Policy.require(.manage, of: caller)
-        var user = try apply(input, to: try await visible(id, to: caller))
+        let organization = try Policy.require(.manage, of: caller)
+        var user = try apply(input, to: try await visible(id, in: organization))
         user.dateModified = time.now()
         guard try await store.replaceUser(user) else { throw Self.notFound }
         return user
@@ -169,12 +169,12 @@ public struct UserService: Sendable {
 
     /// Removes the user, its memberships and the shares it receives, in one transaction.
     public func delete(_ id: UserID, by caller: Principal) async throws {
-        try Policy.require(.manage, of: caller)
-        guard try await store.deleteUser(id, organization: caller.organizationID) else { throw Self.notFound }
+        let organization = try Policy.require(.manage, of: caller)
+        guard try await store.deleteUser(id, organization: organization) else { throw Self.notFound }
     }
 
-    private func visible(_ id: UserID, to caller: Principal) async throws -> User {
-        guard let user = try await store.user(id), user.organizationID == caller.organizationID else {
+    private func visible(_ id: UserID, in organization: OrganizationID) async throws -> User {
+        guard let user = try await store.user(id), user.organizationID == organization else {
             throw Self.notFound
         }
         return user
