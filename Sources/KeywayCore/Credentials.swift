@@ -59,10 +59,13 @@ public struct APIKey: Hashable, Sendable {
 /// Who is calling, once the credential has been verified.
 public enum Principal: Sendable, Hashable {
     case apiKey(APIKey)
+    /// A signed-in account, through an access token.
+    case account(AccountSession)
 
     public var accountID: AccountID? {
         switch self {
         case .apiKey(let key): key.creatorAccountID
+        case .account(let session): session.accountID
         }
     }
 }

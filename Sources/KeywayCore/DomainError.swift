@@ -20,6 +20,8 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     public var field: String?
     /// Ids the error body carries beside the message, e.g. the existing `userId` of a 409.
     public var ids: [String: Int64] = [:]
+    /// For the OAuth endpoints: RFC 6749's `error`, sent beside Keyway's fields with `error_description`.
+    public var oauthError: String?
 
     public init(_ kind: Kind, code: String, message: String, field: String? = nil) {
         self.kind = kind

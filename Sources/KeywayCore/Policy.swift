@@ -12,6 +12,11 @@ public enum Policy {
                 throw DomainError.forbidden("Insufficient rights: this API key lacks the '\(scope.rawValue)' scope")
             }
             return key.organizationID
+        case .account:
+            // What a signed-in account may do in its organizations (super user, device administrator,
+            // group admin, receiver) is the next piece of work; until then its token reads only itself.
+            throw DomainError.forbidden(
+                "Insufficient rights: account tokens cannot act on organizations yet; use an organization API key")
         }
     }
 }

@@ -137,7 +137,7 @@ public protocol CredentialStore: Sendable {
 }
 
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
-public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore {
+public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore {
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult
     func migrate() async throws -> [String]

@@ -16,6 +16,8 @@ public struct KeywayConfig: Sendable {
     /// Request bodies over this size get 413.
     public var maxBodyBytes: Int = 1 << 20
     public var logLevel: Logger.Level = .info
+    /// bcrypt's work factor for passwords (4 to 31; each step doubles the work).
+    public var bcryptCost: UInt8 = 12
 
     public init() {}
 

@@ -15,12 +15,16 @@ enum ErrorMapping {
         var message: String
         /// Ids the body carries beside the message, e.g. the existing `userId` of a 409.
         var ids: [String: Int64] = [:]
+        /// RFC 6749's `error`, for the OAuth endpoints.
+        var oauthError: String?
     }
 
     static func map(_ error: any Error, parameters: ParameterCatalog, body: ByteBuffer?, logger: Logger) -> Mapped {
         switch error {
         case let error as DomainError:
-            return Mapped(status: status(of: error.kind), code: error.code, message: error.message, ids: error.ids)
+            return Mapped(
+                status: status(of: error.kind), code: error.code, message: error.message, ids: error.ids,
+                oauthError: error.oauthError)
         case let error as ServerError:
             if let domain = error.underlyingError as? DomainError {
                 return map(domain, parameters: parameters, body: body, logger: logger)

@@ -12,7 +12,9 @@ struct KeywayAPIHandler: APIProtocol {
 
     func caller() async throws -> Principal {
         guard let secret = RequestCredential.secret else { throw DomainError.unauthorized }
-        return try await keyway.apiKeys.authenticate(secret)
+        // API keys carry their prefix; anything else is an account's access token.
+        if secret.hasPrefix(APIKeyService.prefix) { return try await keyway.apiKeys.authenticate(secret) }
+        return try await keyway.accounts.authenticate(secret)
     }
 
     private var mapping: ShareMapping {

@@ -18,10 +18,12 @@ public struct Keyway: Sendable {
     public let userGroups: UserGroupService
     public let users: UserService
     public let organizations: OrganizationService
+    public let accounts: AccountService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
-        random: any RandomSource = SystemRandom(), logger: Logger = Logger(label: "keyway")
+        random: any RandomSource = SystemRandom(), logger: Logger = Logger(label: "keyway"),
+        pause: any Pause = TaskPause()
     ) {
         self.config = config
         self.store = store
@@ -34,6 +36,9 @@ public struct Keyway: Sendable {
         self.devices = DeviceService(store: store, time: time)
         self.deviceGroups = DeviceGroupService(store: store, time: time)
         self.userGroups = UserGroupService(store: store, time: time)
+        self.accounts = AccountService(
+            store: store, time: time, random: random, secrets: SHA256Hasher(),
+            passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)
@@ -42,11 +47,11 @@ public struct Keyway: Sendable {
     /// Opens the configured database and applies pending migrations before anything takes traffic.
     public static func open(
         _ config: KeywayConfig, time: any TimeSource = SystemTime(), random: any RandomSource = SystemRandom(),
-        logger: Logger = Logger(label: "keyway")
+        logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause()
     ) async throws -> Keyway {
         let store = try SQLiteStore(path: config.databasePath)
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
-        return Keyway(config: config, store: store, time: time, random: random, logger: logger)
+        return Keyway(config: config, store: store, time: time, random: random, logger: logger, pause: pause)
     }
 }

@@ -69,6 +69,10 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             "message": mapped.message, "code": mapped.code, "errorMessage": mapped.message, "errorCode": mapped.code,
         ]
         for (name, id) in mapped.ids { object[name] = id }
+        if let oauthError = mapped.oauthError {
+            object["error"] = oauthError
+            object["error_description"] = mapped.message
+        }
         let data =
             (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
             ?? Data()

@@ -11,8 +11,37 @@ enum Migrations {
         migrator.registerMigration("0002_device_state") { db in
             try db.execute(sql: schema0002)
         }
+        migrator.registerMigration("0003_accounts_sign_in") { db in
+            try db.execute(sql: schema0003)
+        }
         return migrator
     }
+
+    // Sign-in: password hashes, issued tokens (hashes only) and the failed-attempt log behind the throttle.
+    static let schema0003 = """
+        ALTER TABLE accounts ADD COLUMN password_hash TEXT;
+        ALTER TABLE accounts ADD COLUMN date_last_authentication INTEGER;
+        CREATE UNIQUE INDEX organizations_personal ON organizations(creator_account_id) WHERE personal = 1;
+
+        CREATE TABLE tokens (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+            hash BLOB NOT NULL UNIQUE,
+            family TEXT NOT NULL,
+            expires INTEGER NOT NULL,
+            date_created INTEGER NOT NULL,
+            date_revoked INTEGER
+        );
+        CREATE INDEX tokens_family ON tokens(family);
+        CREATE INDEX tokens_account ON tokens(account_id);
+
+        CREATE TABLE sign_in_failures (
+            username TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+        CREATE INDEX sign_in_failures_username ON sign_in_failures(username, at);
+        """
 
     // What `GET /v2/devices` filters and sorts on: installation, battery, activation time.
     static let schema0002 = """

@@ -16,7 +16,7 @@ struct KeywayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyway",
         abstract: "A self-hosted access-sharing server for smart locks that speaks the Bold Smart Lock API.",
-        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self],
+        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -173,6 +173,39 @@ struct APIKeyCommand: AsyncParsableCommand {
             let keyway = try await APIKeyCommand.open(database)
             try await keyway.apiKeys.revoke(APIKeyID(keyID), organization: OrganizationID(organization))
             print("revoked API key \(keyID)")
+        }
+    }
+}
+
+struct AccountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account", abstract: "Create accounts that people sign in with.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an account with its personal organization; print the account id alone.",
+            discussion: "The password is read from standard input (one line), so it stays out of shell history.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "E-mail address (the sign-in username).") var email: String?
+        @Option(help: "E.164 phone number (also a sign-in username).") var phone: String?
+        @Option(help: "First name.") var firstName: String?
+        @Option(help: "Last name.") var lastName: String?
+
+        func run() async throws {
+            let keyway = try await APIKeyCommand.open(database)
+            guard let password = readLine(strippingNewline: true), !password.isEmpty else {
+                throw ValidationError("a password is expected on standard input")
+            }
+            do {
+                let (account, organization) = try await keyway.accounts.create(
+                    emailAddress: email, phoneNumber: phone, firstName: firstName, lastName: lastName,
+                    password: password)
+                FileHandle.standardError.write(
+                    Data("created account \(account.id) with personal organization \(organization.id)\n".utf8))
+                say("\(account.id)")
+            } catch let error as DomainError {
+                throw ValidationError(error.message)
+            }
         }
     }
 }

@@ -30,7 +30,7 @@ struct CommandLineTests {
         private let output = TextBuffer()
         private let errors = TextBuffer()
 
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
             process = Process()
             process.executableURL = CommandLineTests.executable
             process.arguments = arguments
@@ -47,7 +47,11 @@ struct CommandLineTests {
                 let text = String(decoding: handle.availableData, as: UTF8.self)
                 errors.append(text)
             }
+            let stdin = Pipe()
+            process.standardInput = stdin
             try process.run()
+            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+            try stdin.fileHandleForWriting.close()
         }
 
         var stdout: String { output.value }
@@ -150,6 +154,29 @@ struct CommandLineTests {
             #expect(!server.stderr.contains(key))
         }
         #expect(keys.count == 2 && keys[0] != keys[1])
+    }
+
+    @Test func accountCreateReadsThePasswordFromStandardInputAndPrintsTheId() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = directory.file("accounts.sqlite")
+        let create = try Run(
+            ["account", "create", "--database", database, "--email", "ops@example.com", "--first-name", "Ops"],
+            input: "a long password\n")
+        #expect(try await create.exitStatus() == 0, "\(create.stderr)")
+        let id = try #require(Int64(create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let store = try SQLiteStore(path: database)
+        #expect(try await store.credentials(username: "OPS@example.com")?.accountID == AccountID(id))
+        #expect(try await store.personalOrganization(of: AccountID(id))?.personal == true)
+        #expect(!create.stderr.contains("a long password"))
+
+        let again = try Run(
+            ["account", "create", "--database", database, "--email", "ops@example.com"], input: "another one\n")
+        #expect(try await again.exitStatus() != 0)
+        #expect(again.stdout.isEmpty)
+        let noPassword = try Run(["account", "create", "--database", database, "--email", "x@example.com"], input: "")
+        #expect(try await noPassword.exitStatus() != 0)
+        #expect(noPassword.stderr.contains("password"))
     }
 
     @Test func aBadSettingStopsTheStartAndNamesIt() async throws {

@@ -6,6 +6,7 @@ import KeywayCore
 import KeywayServer
 import KeywayTestSupport
 import Logging
+import Synchronization
 import Testing
 
 /// A Keyway on a real SQLite file in a temporary folder, with the two-organization fixture and keys.
@@ -21,6 +22,8 @@ struct Harness {
     let otherOrganizationKey: String
     /// Organization 1, revoked.
     let revokedKey: String
+    /// The waits slowed sign-ins asked for (none is actually waited).
+    let pauses: RecordedPauses
 
     static let webKeyBase = "https://keys.example.com/webkey"
 
@@ -32,10 +35,12 @@ struct Harness {
         config.port = 0
         config.databasePath = databasePath ?? directory.file("keyway.sqlite")
         config.webKeyBaseURL = webKeyBase
+        config.bcryptCost = 4  // the minimum: tests check behaviour, not work factor
         let time = FixedTime()
         var logger = Logger(label: "keyway-test")
         logger.logLevel = .warning
-        let keyway = try await Keyway.open(config, time: time, random: SystemRandom(), logger: logger)
+        let pauses = RecordedPauses()
+        let keyway = try await Keyway.open(config, time: time, random: SystemRandom(), logger: logger, pause: pauses)
         if seed { try await keyway.store.importSeed(Fixtures.seed(now: time.now()), onlyIfEmpty: true) }
         let all = Set(Scope.allCases)
         let manage = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: all).secret
@@ -45,7 +50,7 @@ struct Harness {
         try await keyway.apiKeys.revoke(revoked.key.id, organization: Fixtures.organization(1))
         return Harness(
             directory: directory, time: time, keyway: keyway, manageKey: manage, readKey: read,
-            otherOrganizationKey: other, revokedKey: revoked.secret)
+            otherOrganizationKey: other, revokedKey: revoked.secret, pauses: pauses)
     }
 
     /// Runs `body` against the real router (`.router`) or over a real socket (`.live`).
@@ -70,6 +75,13 @@ struct Harness {
         }
         return total
     }
+}
+
+/// Records the pauses asked for instead of waiting.
+final class RecordedPauses: Pause {
+    private let seconds = Mutex<[Double]>([])
+    func pause(seconds: Double) async { self.seconds.withLock { $0.append(seconds) } }
+    var all: [Double] { seconds.withLock { $0 } }
 }
 
 /// A decoded response: status, headers and JSON.

@@ -231,8 +231,14 @@ struct SQLiteSpecificTests {
         defer { directory.remove() }
         let path = directory.file("keyway.sqlite")
         let store = try SQLiteStore(path: path)
-        #expect(try await store.migrate() == ["0001_directory_shares_credentials", "0002_device_state"])
-        #expect(try await store.appliedMigrations() == ["0001_directory_shares_credentials", "0002_device_state"])
+        #expect(
+            try await store.migrate() == [
+                "0001_directory_shares_credentials", "0002_device_state", "0003_accounts_sign_in",
+            ])
+        #expect(
+            try await store.appliedMigrations() == [
+                "0001_directory_shares_credentials", "0002_device_state", "0003_accounts_sign_in",
+            ])
         #expect(try await store.pragma("journal_mode") == "wal")
         #expect(try await store.pragma("foreign_keys") == "1")
     }

@@ -1,0 +1,254 @@
+import Foundation
+
+/// One-way, deliberately slow hashing of passwords (bcrypt in the server).
+public protocol PasswordHasher: Sendable {
+    func hash(_ password: String) -> String
+    func verify(_ password: String, hash: String) -> Bool
+}
+
+/// Waiting, injected so that tests of slowed sign-ins do not actually wait.
+public protocol Pause: Sendable {
+    func pause(seconds: Double) async
+}
+
+/// What sign-in needs to know about an account, found by e-mail address or phone number.
+public struct AccountCredentials: Sendable, Hashable {
+    public var accountID: AccountID
+    public var passwordHash: String?
+    public init(accountID: AccountID, passwordHash: String?) {
+        self.accountID = accountID
+        self.passwordHash = passwordHash
+    }
+}
+
+public enum TokenKind: String, Sendable {
+    case access, refresh
+}
+
+/// An issued access or refresh token; only the hash of its value is kept.
+public struct IssuedToken: Sendable, Hashable {
+    public var id: Int64
+    public var accountID: AccountID
+    public var kind: TokenKind
+    public var hash: [UInt8]
+    /// Tokens descended from one sign-in share a family: reusing a rotated refresh token ends them all.
+    public var family: UUID
+    public var expires: Date
+    public var dateCreated: Date
+    public var dateRevoked: Date?
+
+    public init(
+        id: Int64 = 0, accountID: AccountID, kind: TokenKind, hash: [UInt8], family: UUID, expires: Date,
+        dateCreated: Date, dateRevoked: Date? = nil
+    ) {
+        self.id = id
+        self.accountID = accountID
+        self.kind = kind
+        self.hash = hash
+        self.family = family
+        self.expires = expires
+        self.dateCreated = dateCreated
+        self.dateRevoked = dateRevoked
+    }
+}
+
+/// Accounts, their tokens and the sign-in throttle. Every write is one transaction.
+public protocol AccountStore: Sendable {
+    /// Creates the account with its personal organization (and the account's super-user membership of
+    /// it), in one transaction; both ids are chosen by the store. Throws `conflict` when the e-mail
+    /// address or phone number belongs to another account.
+    func insertAccount(_ account: Account, passwordHash: String?, personalOrganizationName: String) async throws
+        -> (Account, Organization)
+    /// By e-mail address (ignoring case) or phone number.
+    func credentials(username: String) async throws -> AccountCredentials?
+    func personalOrganization(of account: AccountID) async throws -> Organization?
+    func markAuthenticated(_ account: AccountID, at date: Date) async throws
+    func lastAuthentication(of account: AccountID) async throws -> Date?
+
+    func insertTokens(_ tokens: [IssuedToken]) async throws
+    func token(hash: [UInt8]) async throws -> IssuedToken?
+    /// Revokes `consumed` and inserts `replacements` only if `consumed` was still live; false otherwise.
+    func rotate(_ consumed: IssuedToken, into replacements: [IssuedToken], at date: Date) async throws -> Bool
+    func revokeToken(id: Int64, at date: Date) async throws
+    func revokeFamily(_ family: UUID, at date: Date) async throws
+
+    /// Failed sign-ins for `username` since `since`, after recording one more at `date` when `record`.
+    func signInFailures(username: String, since: Date, recordingAt date: Date?) async throws -> Int
+    func clearSignInFailures(username: String) async throws
+}
+
+/// What a successful sign-in or refresh hands out.
+public struct TokenPair: Sendable {
+    public var accessToken: String
+    public var refreshToken: String
+    public var expiresIn: Int
+    public var accountID: AccountID
+}
+
+/// The signed-in account behind an access token.
+public struct AccountSession: Sendable, Hashable {
+    public var accountID: AccountID
+    public var tokenID: Int64
+}
+
+/// OAuth 2.0's error codes (RFC 6749 §5.2), carried beside Keyway's own.
+extension DomainError {
+    static func oauth(_ error: String, _ description: String, kind: Kind = .invalidInput) -> DomainError {
+        var domain = DomainError(
+            kind, code: kind == .rateLimited ? "TooManyRequests" : "InvalidGrant", message: description)
+        domain.oauthError = error
+        return domain
+    }
+}
+
+/// Accounts: creating them, signing in with a password, refreshing and revoking tokens.
+public struct AccountService: Sendable {
+    public struct Settings: Sendable {
+        public var accessTokenLifetime: TimeInterval = 86_400
+        public var refreshTokenLifetime: TimeInterval = 30 * 86_400
+        /// Failures within `failureWindow` before sign-in is refused for that username.
+        public var maxFailures = 5
+        public var failureWindow: TimeInterval = 15 * 60
+        /// Failures after which each further attempt is slowed.
+        public var slowAfter = 2
+        public init() {}
+    }
+
+    let store: any KeywayStore
+    let time: any TimeSource
+    let random: any RandomSource
+    let secrets: any SecretHasher
+    let passwords: any PasswordHasher
+    let pause: any Pause
+    let settings: Settings
+    /// A bcrypt hash of a random string nobody knows, verified against when the username is unknown.
+    let decoyHash: String
+
+    public init(
+        store: any KeywayStore, time: any TimeSource, random: any RandomSource, secrets: any SecretHasher,
+        passwords: any PasswordHasher, pause: any Pause, settings: Settings = Settings()
+    ) {
+        self.store = store
+        self.time = time
+        self.random = random
+        self.secrets = secrets
+        self.passwords = passwords
+        self.pause = pause
+        self.settings = settings
+        self.decoyHash = passwords.hash(random.uuid().uuidString)
+    }
+
+    /// Creates an account and its personal organization. Throws invalidInput naming the field, conflict.
+    public func create(
+        emailAddress: String?, phoneNumber: String?, firstName: String?, lastName: String?, password: String?
+    ) async throws -> (Account, Organization) {
+        let email = try emailAddress.map { try Contact.emailAddress($0, field: "emailAddress") }
+        let phone = try phoneNumber.map { try Contact.phoneNumber($0, field: "phoneNumber") }
+        guard email != nil || phone != nil else {
+            throw DomainError.invalidInput(field: "emailAddress", "an account needs an emailAddress or a phoneNumber")
+        }
+        if let password, password.count < 8 {
+            throw DomainError.invalidInput(field: "password", "password must be at least 8 characters")
+        }
+        let account = Account(
+            id: AccountID(0), firstName: firstName, lastName: lastName, emailAddress: email, phoneNumber: phone,
+            dateCreated: time.now())
+        let name = [firstName, lastName].compactMap { $0 }.joined(separator: " ")
+        return try await store.insertAccount(
+            account, passwordHash: password.map(passwords.hash),
+            personalOrganizationName: name.isEmpty ? (email ?? phone ?? "Personal") : name)
+    }
+
+    /// `grant_type=password`. Unknown usernames and wrong passwords fail alike (same error, same bcrypt
+    /// work); repeated failures for one username are slowed, then refused with 429 for a while.
+    public func signIn(username: String, password: String) async throws -> TokenPair {
+        let key = username.lowercased()
+        let now = time.now()
+        let since = now.addingTimeInterval(-settings.failureWindow)
+        let failures = try await store.signInFailures(username: key, since: since, recordingAt: nil)
+        guard failures < settings.maxFailures else {
+            throw DomainError.oauth(
+                "invalid_grant", "Too many failed sign-ins; try again later", kind: .rateLimited)
+        }
+        if failures >= settings.slowAfter {
+            await pause.pause(seconds: min(Double(failures - settings.slowAfter + 1) * 0.5, 2))
+        }
+        let credentials = try await store.credentials(username: username)
+        // Without an account, still spend a bcrypt verification, so timing does not tell.
+        let hash = credentials?.passwordHash ?? decoyHash
+        let matches = passwords.verify(password, hash: hash)
+        guard matches, let credentials, credentials.passwordHash != nil else {
+            _ = try await store.signInFailures(username: key, since: since, recordingAt: now)
+            throw DomainError.oauth("invalid_grant", "Invalid username or password", kind: .unauthorized)
+        }
+        try await store.clearSignInFailures(username: key)
+        try await store.markAuthenticated(credentials.accountID, at: now)
+        let (pair, tokens) = issue(for: credentials.accountID, family: random.uuid())
+        try await store.insertTokens(tokens)
+        return pair
+    }
+
+    /// `grant_type=refresh_token`: rotates the refresh token. Reusing one already rotated ends every
+    /// token of its sign-in.
+    public func refresh(_ refreshToken: String) async throws -> TokenPair {
+        let now = time.now()
+        guard let token = try await store.token(hash: secrets.hash(refreshToken)), token.kind == .refresh,
+            token.expires > now
+        else { throw DomainError.oauth("invalid_grant", "Invalid refresh token") }
+        guard token.dateRevoked == nil else {
+            try await store.revokeFamily(token.family, at: now)
+            throw DomainError.oauth("invalid_grant", "Invalid refresh token")
+        }
+        let (pair, tokens) = issue(for: token.accountID, family: token.family)
+        guard try await store.rotate(token, into: tokens, at: now) else {
+            try await store.revokeFamily(token.family, at: now)
+            throw DomainError.oauth("invalid_grant", "Invalid refresh token")
+        }
+        return pair
+    }
+
+    /// RFC 7009: revokes an access or refresh token; unknown tokens are not an error.
+    public func revoke(_ value: String) async throws {
+        guard let token = try await store.token(hash: secrets.hash(value)), token.dateRevoked == nil else { return }
+        try await store.revokeToken(id: token.id, at: time.now())
+    }
+
+    /// The session behind an access token. Throws `unauthorized` when unknown, expired or revoked.
+    public func authenticate(_ value: String) async throws -> Principal {
+        let hash = secrets.hash(value)
+        guard let token = try await store.token(hash: hash), constantTimeEquals(token.hash, hash),
+            token.kind == .access,
+            token.dateRevoked == nil, token.expires > time.now()
+        else { throw DomainError.unauthorized }
+        return .account(AccountSession(accountID: token.accountID, tokenID: token.id))
+    }
+
+    /// The caller's own account and personal organization. Throws `AccountNotFound` (404) for an API key.
+    public func current(_ caller: Principal) async throws -> (Account, Organization?, lastAuthentication: Date?) {
+        guard case .account(let session) = caller, let account = try await store.account(session.accountID) else {
+            throw DomainError.notFound("AccountNotFound", "This credential belongs to no account")
+        }
+        return (
+            account, try await store.personalOrganization(of: account.id),
+            try await store.lastAuthentication(of: account.id)
+        )
+    }
+
+    private func issue(for account: AccountID, family: UUID) -> (TokenPair, [IssuedToken]) {
+        let now = time.now()
+        let access = random.uuid().uuidString.lowercased()
+        let refresh = random.uuid().uuidString.lowercased()
+        let tokens = [
+            IssuedToken(
+                accountID: account, kind: .access, hash: secrets.hash(access), family: family,
+                expires: now.addingTimeInterval(settings.accessTokenLifetime), dateCreated: now),
+            IssuedToken(
+                accountID: account, kind: .refresh, hash: secrets.hash(refresh), family: family,
+                expires: now.addingTimeInterval(settings.refreshTokenLifetime), dateCreated: now),
+        ]
+        let pair = TokenPair(
+            accessToken: access, refreshToken: refresh, expiresIn: Int(settings.accessTokenLifetime), accountID: account
+        )
+        return (pair, tokens)
+    }
+}

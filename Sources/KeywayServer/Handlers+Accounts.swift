@@ -1,0 +1,74 @@
+import Foundation
+import HummingbirdBcrypt
+import KeywayAPI
+import KeywayCore
+
+/// bcrypt, at the configured cost.
+struct BcryptHasher: PasswordHasher {
+    let cost: UInt8
+    func hash(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
+    func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
+}
+
+/// Real waiting, for slowed sign-ins.
+public struct TaskPause: Pause {
+    public init() {}
+    public func pause(seconds: Double) async { try? await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }
+}
+
+extension KeywayAPIHandler {
+    func issueToken(_ input: Operations.IssueToken.Input) async throws -> Operations.IssueToken.Output {
+        let form =
+            switch input.body {
+            case .urlEncodedForm(let value): value
+            }
+        let pair: TokenPair
+        switch form.grantType {
+        case .password:
+            guard let username = form.username, let password = form.password else {
+                throw DomainError.invalidInput(field: "username", "grant_type=password needs username and password")
+            }
+            pair = try await keyway.accounts.signIn(username: username, password: password)
+            keyway.logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
+        case .refreshToken:
+            guard let token = form.refreshToken else {
+                throw DomainError.invalidInput(field: "refresh_token", "grant_type=refresh_token needs refresh_token")
+            }
+            pair = try await keyway.accounts.refresh(token)
+        }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        accessToken: pair.accessToken, refreshToken: pair.refreshToken, tokenType: "Bearer",
+                        expiresIn: pair.expiresIn, accountId: pair.accountID.rawValue))))
+    }
+
+    func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output {
+        let form =
+            switch input.body {
+            case .urlEncodedForm(let value): value
+            }
+        try await keyway.accounts.revoke(form.token)
+        return .ok(.init(body: .json(.init())))
+    }
+
+    func getAccount(_ input: Operations.GetAccount.Input) async throws -> Operations.GetAccount.Output {
+        let (account, personal, lastAuthentication) = try await keyway.accounts.current(try await caller())
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        id: account.id.rawValue, firstName: account.firstName, lastName: account.lastName,
+                        email: account.emailAddress, emailSuppression: false, phone: account.phoneNumber,
+                        emailIsVerified: false, language: account.language ?? "en", isSystemAccount: false,
+                        isSupportAccount: false, isSystemIntegration: false, dateCreated: account.dateCreated,
+                        dateModified: account.dateModified, dateLastAuthentication: lastAuthentication,
+                        personalOrganization: personal.map {
+                            .init(
+                                id: $0.id.rawValue, name: $0.name, personal: $0.personal,
+                                restricted: $0.dateRestricted != nil, creatorAccountId: $0.creatorAccountID?.rawValue,
+                                dateCreated: $0.dateCreated, dateModified: $0.dateModified, permissions: .init())
+                        }))))
+    }
+}
