@@ -137,7 +137,9 @@ public protocol CredentialStore: Sendable {
 }
 
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
-public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore {
+public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
+    InvitationStore
+{
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult
     func migrate() async throws -> [String]

@@ -20,7 +20,8 @@ public protocol UserStore: Sendable {
     /// Inserts `user` (its `id` is ignored), and adds it to `group` when given. Throws
     /// `DomainError.conflict` carrying the existing `userId` when a user of the same organization has the
     /// same e-mail address (ignoring case) or phone number; `referenceNotFound` for a missing organization.
-    func insertUser(_ user: User, addingTo group: UserGroupMember?) async throws -> User
+    /// `messages` go to the outbox in the same transaction.
+    func insertUser(_ user: User, addingTo group: UserGroupMember?, messages: [OutboxMessage]) async throws -> User
     /// Writes `user` over the stored row; false when there is none in its organization. Throws the same
     /// conflict as `insertUser` when its new e-mail or phone belongs to another user.
     func replaceUser(_ user: User) async throws -> Bool
@@ -30,6 +31,12 @@ public protocol UserStore: Sendable {
     /// The account registered with this e-mail address (ignoring case), if any.
     func accountID(emailAddress: String) async throws -> AccountID?
     func accounts(_ ids: Set<AccountID>) async throws -> [AccountID: Account]
+}
+
+extension UserStore {
+    public func insertUser(_ user: User, addingTo group: UserGroupMember?) async throws -> User {
+        try await insertUser(user, addingTo: group, messages: [])
+    }
 }
 
 /// A user as a client wrote it; absent fields keep their value on update.
@@ -134,7 +141,28 @@ public struct UserService: Sendable {
         if input.autoEmailMatch == true, let email = user.emailAddress {
             user.accountID = try await store.accountID(emailAddress: email)
         }
-        return try await store.insertUser(user, addingTo: membership)
+        return try await store.insertUser(
+            user, addingTo: membership, messages: invitationMessages(for: user, input.invitation))
+    }
+
+    /// The invitation as e-mail and/or SMS, as asked (e-mail by default when there is an address).
+    private func invitationMessages(for user: User, _ request: UserInput.InvitationRequest?) -> [OutboxMessage] {
+        guard let invitation = user.invitation, let request else { return [] }
+        let text = "You have been invited to Keyway. Accept here: \(invitation.url)"
+        var messages: [OutboxMessage] = []
+        if let email = user.emailAddress, request.sendEmail ?? true {
+            messages.append(
+                OutboxMessage(
+                    kind: "invitation", channel: .email, recipient: email, subject: "Your invitation", body: text,
+                    dateCreated: time.now()))
+        }
+        if let phone = user.phoneNumber, request.sendSms ?? (user.emailAddress == nil) {
+            messages.append(
+                OutboxMessage(
+                    kind: "invitation", channel: .sms, recipient: phone, subject: "Your invitation", body: text,
+                    dateCreated: time.now()))
+        }
+        return messages
     }
 
     public func list(

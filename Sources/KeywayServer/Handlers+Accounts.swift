@@ -71,4 +71,22 @@ extension KeywayAPIHandler {
                                 dateCreated: $0.dateCreated, dateModified: $0.dateModified, permissions: .init())
                         }))))
     }
+
+    func acceptInvitation(_ input: Operations.AcceptInvitation.Input) async throws -> Operations.AcceptInvitation.Output
+    {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        guard let token = UUID(uuidString: input.path.token) else {
+            throw DomainError.notFound("InvitationNotFound", "Invitation not found")
+        }
+        let (userID, accountID) = try await keyway.invitations.accept(
+            token: token,
+            .init(
+                firstName: body.firstName, lastName: body.lastName, emailAddress: body.emailAddress,
+                phoneNumber: body.phoneNumber, password: body.password))
+        keyway.logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
+        return .ok(.init(body: .json(.init(userId: userID.rawValue, accountId: accountID.rawValue))))
+    }
 }

@@ -19,6 +19,7 @@ public struct Keyway: Sendable {
     public let users: UserService
     public let organizations: OrganizationService
     public let accounts: AccountService
+    public let invitations: InvitationService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -39,6 +40,7 @@ public struct Keyway: Sendable {
         self.accounts = AccountService(
             store: store, time: time, random: random, secrets: SHA256Hasher(),
             passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
+        self.invitations = InvitationService(store: store, time: time, passwords: BcryptHasher(cost: config.bcryptCost))
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)

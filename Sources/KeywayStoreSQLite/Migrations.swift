@@ -14,8 +14,26 @@ enum Migrations {
         migrator.registerMigration("0003_accounts_sign_in") { db in
             try db.execute(sql: schema0003)
         }
+        migrator.registerMigration("0004_outbox") { db in
+            try db.execute(sql: schema0004)
+        }
         return migrator
     }
+
+    // Messages for the operator's mail/SMS service, written with the change that caused them.
+    static let schema0004 = """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            date_created INTEGER NOT NULL,
+            date_delivered INTEGER
+        );
+        CREATE INDEX users_invitation ON users(invitation_token);
+        """
 
     // Sign-in: password hashes, issued tokens (hashes only) and the failed-attempt log behind the throttle.
     static let schema0003 = """

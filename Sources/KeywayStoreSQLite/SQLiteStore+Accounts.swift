@@ -7,47 +7,54 @@ extension SQLiteStore {
         -> (Account, Organization)
     {
         try await pool.write { db in
-            let taken = try Int64.fetchOne(
-                db,
-                sql: """
-                    SELECT id FROM accounts WHERE (? IS NOT NULL AND lower(email_address) = lower(?))
-                    OR (? IS NOT NULL AND phone_number = ?) LIMIT 1
-                    """,
-                arguments: [account.emailAddress, account.emailAddress, account.phoneNumber, account.phoneNumber])
-            if let taken {
-                throw DomainError.conflict(
-                    "AccountExists", "An account with this e-mail address or phone number exists",
-                    ids: ["accountId": taken])
-            }
-            let created = StorageCoding.microseconds(account.dateCreated)
-            try db.execute(
-                sql: """
-                    INSERT INTO accounts (first_name, last_name, email_address, phone_number, language, password_hash,
-                        date_created) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    account.firstName, account.lastName, account.emailAddress, account.phoneNumber, account.language,
-                    passwordHash, created,
-                ])
-            var stored = account
-            stored.id = AccountID(db.lastInsertedRowID)
-            try db.execute(
-                sql: "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, 1, ?, ?)",
-                arguments: [personalOrganizationName, stored.id.rawValue, created])
-            let organization = Organization(
-                id: OrganizationID(db.lastInsertedRowID), name: personalOrganizationName, personal: true,
-                creatorAccountID: stored.id, dateCreated: account.dateCreated)
-            try db.execute(
-                sql: """
-                    INSERT INTO users (organization_id, account_id, first_name, last_name, email_address, phone_number,
-                        super_user, date_created) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-                    """,
-                arguments: [
-                    organization.id.rawValue, stored.id.rawValue, account.firstName, account.lastName,
-                    account.emailAddress, account.phoneNumber, created,
-                ])
-            return (stored, organization)
+            try Self.insertAccount(
+                account, passwordHash: passwordHash, personalOrganizationName: personalOrganizationName, db)
         }
+    }
+
+    static func insertAccount(
+        _ account: Account, passwordHash: String?, personalOrganizationName: String, _ db: Database
+    ) throws -> (Account, Organization) {
+        let taken = try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT id FROM accounts WHERE (? IS NOT NULL AND lower(email_address) = lower(?))
+                OR (? IS NOT NULL AND phone_number = ?) LIMIT 1
+                """,
+            arguments: [account.emailAddress, account.emailAddress, account.phoneNumber, account.phoneNumber])
+        if let taken {
+            throw DomainError.conflict(
+                "AccountExists", "An account with this e-mail address or phone number exists", ids: ["accountId": taken]
+            )
+        }
+        let created = StorageCoding.microseconds(account.dateCreated)
+        try db.execute(
+            sql: """
+                INSERT INTO accounts (first_name, last_name, email_address, phone_number, language, password_hash,
+                    date_created) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                account.firstName, account.lastName, account.emailAddress, account.phoneNumber, account.language,
+                passwordHash, created,
+            ])
+        var stored = account
+        stored.id = AccountID(db.lastInsertedRowID)
+        try db.execute(
+            sql: "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, 1, ?, ?)",
+            arguments: [personalOrganizationName, stored.id.rawValue, created])
+        let organization = Organization(
+            id: OrganizationID(db.lastInsertedRowID), name: personalOrganizationName, personal: true,
+            creatorAccountID: stored.id, dateCreated: account.dateCreated)
+        try db.execute(
+            sql: """
+                INSERT INTO users (organization_id, account_id, first_name, last_name, email_address, phone_number,
+                    super_user, date_created) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                """,
+            arguments: [
+                organization.id.rawValue, stored.id.rawValue, account.firstName, account.lastName, account.emailAddress,
+                account.phoneNumber, created,
+            ])
+        return (stored, organization)
     }
 
     public func credentials(username: String) async throws -> AccountCredentials? {

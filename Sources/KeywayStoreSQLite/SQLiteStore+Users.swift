@@ -24,7 +24,9 @@ extension SQLiteStore {
             ids: ["userId": existing])
     }
 
-    public func insertUser(_ user: User, addingTo group: UserGroupMember?) async throws -> User {
+    public func insertUser(_ user: User, addingTo group: UserGroupMember?, messages: [OutboxMessage]) async throws
+        -> User
+    {
         try await mapConstraintErrors {
             try await pool.write { db in
                 // Checked inside the write transaction: two concurrent creates cannot both pass.
@@ -39,6 +41,7 @@ extension SQLiteStore {
                         sql: "INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)",
                         arguments: [group.groupID.rawValue, stored.id.rawValue, group.groupAdmin])
                 }
+                try Self.enqueue(messages, db)
                 return stored
             }
         }

@@ -16,7 +16,7 @@ struct KeywayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyway",
         abstract: "A self-hosted access-sharing server for smart locks that speaks the Bold Smart Lock API.",
-        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self],
+        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self, Outbox.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -206,6 +206,20 @@ struct AccountCommand: AsyncParsableCommand {
             } catch let error as DomainError {
                 throw ValidationError(error.message)
             }
+        }
+    }
+}
+
+struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the messages (invitations, codes) waiting for the operator's mail or SMS service.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "How many, oldest first.") var limit: Int = 100
+
+    func run() async throws {
+        let keyway = try await APIKeyCommand.open(database)
+        for message in try await keyway.store.outbox(limit: limit) {
+            say("\(message.id)\t\(message.channel.rawValue)\t\(message.recipient)\t\(message.kind)\t\(message.body)")
         }
     }
 }

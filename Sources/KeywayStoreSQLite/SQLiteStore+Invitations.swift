@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+extension SQLiteStore {
+    static func enqueue(_ messages: [OutboxMessage], _ db: Database) throws {
+        for message in messages {
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (kind, channel, recipient, subject, body, date_created) VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    message.kind, message.channel.rawValue, message.recipient, message.subject, message.body,
+                    StorageCoding.microseconds(message.dateCreated),
+                ])
+        }
+    }
+
+    public func user(invitationToken: UUID) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(UserRow.columns) FROM users WHERE invitation_token = ?",
+                arguments: [invitationToken.uuidString.lowercased()]
+            ).map(UserRow.decode)
+        }
+    }
+
+    public func acceptInvitation(
+        of user: UserID, existing: AccountID?, newAccount: (account: Account, passwordHash: String)?, at date: Date
+    ) async throws -> AccountID {
+        try await pool.write { db in
+            var accountID = existing
+            if let newAccount {
+                let name = [newAccount.account.firstName, newAccount.account.lastName].compactMap { $0 }
+                    .joined(separator: " ")
+                accountID = try Self.insertAccount(
+                    newAccount.account, passwordHash: newAccount.passwordHash,
+                    personalOrganizationName: name.isEmpty ? "Personal" : name, db
+                ).0.id
+            }
+            guard let accountID else { throw DomainError.unauthorized }
+            let now = StorageCoding.microseconds(date)
+            // Only a still-open invitation is accepted: a concurrent acceptance leaves nothing to change.
+            try db.execute(
+                sql: """
+                    UPDATE users SET account_id = ?, invitation_accepted = ?, date_modified = ?
+                    WHERE id = ? AND account_id IS NULL AND invitation_accepted IS NULL
+                    """, arguments: [accountID.rawValue, now, now, user.rawValue])
+            guard db.changesCount == 1 else {
+                throw DomainError.rule("InvitationUsed", "This invitation has been accepted already")
+            }
+            try db.execute(
+                sql: "UPDATE shares SET date_validated = ? WHERE user_id = ? AND date_validated IS NULL",
+                arguments: [now, user.rawValue])
+            return accountID
+        }
+    }
+
+    public func outbox(limit: Int) async throws -> [OutboxMessage] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox ORDER BY id LIMIT ?",
+                arguments: [limit]
+            ).map { row in
+                OutboxMessage(
+                    id: row["id"] ?? 0, kind: row["kind"] ?? "",
+                    channel: OutboxMessage.Channel(rawValue: row["channel"] ?? "") ?? .email,
+                    recipient: row["recipient"] ?? "", subject: row["subject"] ?? "", body: row["body"] ?? "",
+                    dateCreated: StorageCoding.date(microseconds: row["date_created"] ?? 0))
+            }
+        }
+    }
+}

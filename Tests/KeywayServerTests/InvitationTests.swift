@@ -1,0 +1,134 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Testing
+
+@Suite("Invitations over HTTP")
+struct InvitationTests {
+    static func invite(_ client: any TestClientProtocol, _ harness: Harness, _ email: String) async throws -> (
+        Int, String
+    ) {
+        let created = try await client.send(
+            .post, "/v2/users", key: harness.manageKey,
+            json:
+                #"{"organizationId": 1, "firstName": "Noor", "emailAddress": "\#(email)", "invitation": {"language": "en"}}"#
+        )
+        #expect(created.status == .created, "\(created.text)")
+        return (try #require(created.object["userId"] as? Int), try #require(created.object["token"] as? String))
+    }
+
+    @Test func inviteAcceptSignInAndTheSharesAreValidated() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test(.live) { client in
+            let (userID, token) = try await Self.invite(client, harness, "noor@example.com")
+            let outbox = try await harness.keyway.store.outbox(limit: 10)
+            #expect(outbox.count == 1)
+            #expect(outbox.first?.channel == .email && outbox.first?.recipient == "noor@example.com")
+            #expect(outbox.first?.body.contains("https://keys.example.com/invitation/\(token)") == true)
+
+            let share = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(userID)}}"#,
+                key: harness.manageKey)
+            #expect(
+                try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).object["dateValidated"]
+                    == nil)
+
+            harness.time.advance(by: 3600)
+            let accepted = try await client.send(
+                .post, "/v1/invitations/\(token)/accept",
+                json:
+                    #"{"firstName": "Noor", "lastName": "Bakker", "emailAddress": "noor@example.com", "password": "open sesame 1"}"#
+            )
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            #expect(accepted.object["userId"] as? Int == userID)
+            let accountID = try #require(accepted.object["accountId"] as? Int)
+
+            let user = try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object
+            #expect(user["registered"] as? Bool == true)
+            #expect(value(user, "account.id") as? Int == accountID)
+            #expect(user["invitation"] == nil)
+            let validated = try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).object
+            #expect(validated["dateValidated"] as? String == "2026-03-10T10:33:38.112874Z")
+
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(token)/accept",
+                    json: #"{"emailAddress": "noor@example.com", "password": "open sesame 1"}"#),
+                status: .badRequest, code: "InvitationUsed")
+
+            let signIn = try await SignInTests.post(
+                client, "/v2/oauth/token",
+                ["grant_type": "password", "username": "noor@example.com", "password": "open sesame 1"])
+            #expect(signIn.status == .ok)
+            let access = try #require(signIn.object["access_token"] as? String)
+            let account = try await client.send(.get, "/v1/account", key: access).object
+            #expect(account["id"] as? Int == accountID)
+            #expect(account["lastName"] as? String == "Bakker")
+        }
+    }
+
+    @Test func anExistingAccountIsLinkedOnlyWithItsPassword() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let (existing, _) = try await harness.keyway.accounts.create(
+            emailAddress: "sam@example.com", phoneNumber: nil, firstName: "Sam", lastName: nil,
+            password: "sams password")
+        try await harness.test { client in
+            let (userID, token) = try await Self.invite(client, harness, "sam@example.com")
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(token)/accept",
+                    json: #"{"emailAddress": "sam@example.com", "password": "guess guess"}"#),
+                status: .unauthorized)
+            #expect(
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
+                    == false)
+            let linked = try await client.send(
+                .post, "/v1/invitations/\(token)/accept",
+                json: #"{"emailAddress": "SAM@example.com", "password": "sams password"}"#)
+            #expect(linked.status == .ok)
+            #expect(linked.object["accountId"] as? Int == Int(existing.id.rawValue))
+        }
+    }
+
+    @Test func expiredUnknownAndMalformedInvitationsAreRefusedAndChangeNothing() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let (userID, token) = try await Self.invite(client, harness, "late@example.com")
+            let body = #"{"emailAddress": "late@example.com", "password": "in good time"}"#
+            expectErrorBody(
+                try await client.send(.post, "/v1/invitations/\(UUID().uuidString)/accept", json: body),
+                status: .notFound,
+                code: "InvitationNotFound")
+            expectErrorBody(
+                try await client.send(.post, "/v1/invitations/not-a-token/accept", json: body), status: .notFound)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(token)/accept",
+                    json: #"{"emailAddress": "late@example.com", "password": "short"}"#),
+                status: .badRequest, mentioning: "password")
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(token)/accept",
+                    json: #"{"emailAddress": "late@", "password": "in good time"}"#),
+                status: .badRequest, mentioning: "emailAddress")
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(token)/accept", json: #"{"emailAddress": "late@example.com"}"#),
+                status: .badRequest, mentioning: "password")
+            harness.time.advance(by: 7 * 86_400)
+            expectErrorBody(
+                try await client.send(.post, "/v1/invitations/\(token)/accept", json: body), status: .badRequest,
+                code: "InvitationExpired")
+            #expect(
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
+                    == false)
+        }
+        #expect(try await harness.keyway.store.credentials(username: "late@example.com") == nil)
+    }
+}
