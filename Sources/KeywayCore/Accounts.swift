@@ -161,7 +161,7 @@ public struct AccountService: Sendable {
 
     /// `grant_type=password`. Unknown usernames and wrong passwords fail alike (same error, same bcrypt
     /// work); repeated failures for one username are slowed, then refused with 429 for a while.
-    public func signIn(username: String, password: String) async throws -> TokenPair {
+    public func signIn(username: String, password: String, mfaToken: String? = nil) async throws -> TokenPair {
         let key = username.lowercased()
         let now = time.now()
         let since = now.addingTimeInterval(-settings.failureWindow)
@@ -180,6 +180,18 @@ public struct AccountService: Sendable {
         guard matches, let credentials, credentials.passwordHash != nil else {
             _ = try await store.signInFailures(username: key, since: since, recordingAt: now)
             throw DomainError.oauth("invalid_grant", "Invalid username or password", kind: .unauthorized)
+        }
+        // The password is right; an account that requires a second factor also needs a verification token
+        // for one of its own addresses.
+        if try await store.requiresMFA(credentials.accountID) {
+            let contacts = try await store.contacts(of: credentials.accountID).map { $0.lowercased() }
+            guard let mfaToken,
+                try await store.consumeVerificationToken(hash: secrets.hash(mfaToken), destinations: contacts, at: now)
+            else {
+                throw DomainError.oauth(
+                    "mfa_required", "This account needs mfa_token from /v2/verification/verify-code",
+                    kind: .unauthorized)
+            }
         }
         try await store.clearSignInFailures(username: key)
         try await store.markAuthenticated(credentials.accountID, at: now)

@@ -138,7 +138,7 @@ public protocol CredentialStore: Sendable {
 
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
 public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
-    InvitationStore
+    InvitationStore, VerificationStore
 {
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult

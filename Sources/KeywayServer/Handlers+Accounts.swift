@@ -28,7 +28,7 @@ extension KeywayAPIHandler {
             guard let username = form.username, let password = form.password else {
                 throw DomainError.invalidInput(field: "username", "grant_type=password needs username and password")
             }
-            pair = try await keyway.accounts.signIn(username: username, password: password)
+            pair = try await keyway.accounts.signIn(username: username, password: password, mfaToken: form.mfaToken)
             keyway.logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
         case .refreshToken:
             guard let token = form.refreshToken else {
@@ -88,5 +88,28 @@ extension KeywayAPIHandler {
                 phoneNumber: body.phoneNumber, password: body.password))
         keyway.logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
         return .ok(.init(body: .json(.init(userId: userID.rawValue, accountId: accountID.rawValue))))
+    }
+
+    func requestVerificationCode(_ input: Operations.RequestVerificationCode.Input) async throws
+        -> Operations.RequestVerificationCode.Output
+    {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        try await keyway.verification.requestCode(emailAddress: body.emailAddress, phoneNumber: body.phoneNumber)
+        return .ok(.init(body: .json(.init())))
+    }
+
+    func verifyVerificationCode(_ input: Operations.VerifyVerificationCode.Input) async throws
+        -> Operations.VerifyVerificationCode.Output
+    {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        let token = try await keyway.verification.verifyCode(
+            emailAddress: body.emailAddress, phoneNumber: body.phoneNumber, code: body.verificationCode)
+        return .ok(.init(body: .json(.init(verificationToken: token))))
     }
 }

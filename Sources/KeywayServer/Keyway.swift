@@ -20,6 +20,7 @@ public struct Keyway: Sendable {
     public let organizations: OrganizationService
     public let accounts: AccountService
     public let invitations: InvitationService
+    public let verification: VerificationService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -41,6 +42,7 @@ public struct Keyway: Sendable {
             store: store, time: time, random: random, secrets: SHA256Hasher(),
             passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
         self.invitations = InvitationService(store: store, time: time, passwords: BcryptHasher(cost: config.bcryptCost))
+        self.verification = VerificationService(store: store, time: time, random: random, secrets: SHA256Hasher())
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)

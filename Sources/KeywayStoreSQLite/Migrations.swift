@@ -17,8 +17,28 @@ enum Migrations {
         migrator.registerMigration("0004_outbox") { db in
             try db.execute(sql: schema0004)
         }
+        migrator.registerMigration("0005_verification") { db in
+            try db.execute(sql: schema0005)
+        }
         return migrator
     }
+
+    // Verification codes and the one-use tokens they buy (hashes only), and the per-account MFA flag.
+    static let schema0005 = """
+        ALTER TABLE accounts ADD COLUMN require_mfa INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE verification_codes (
+            destination TEXT PRIMARY KEY,
+            code_hash BLOB NOT NULL,
+            expires INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE verification_tokens (
+            hash BLOB PRIMARY KEY,
+            destination TEXT NOT NULL,
+            expires INTEGER NOT NULL,
+            date_used INTEGER
+        );
+        """
 
     // Messages for the operator's mail/SMS service, written with the change that caused them.
     static let schema0004 = """

@@ -190,6 +190,7 @@ struct AccountCommand: AsyncParsableCommand {
         @Option(help: "E.164 phone number (also a sign-in username).") var phone: String?
         @Option(help: "First name.") var firstName: String?
         @Option(help: "Last name.") var lastName: String?
+        @Flag(help: "Require a verification code (mfa_token) at every sign-in.") var requireMFA = false
 
         func run() async throws {
             let keyway = try await APIKeyCommand.open(database)
@@ -200,6 +201,7 @@ struct AccountCommand: AsyncParsableCommand {
                 let (account, organization) = try await keyway.accounts.create(
                     emailAddress: email, phoneNumber: phone, firstName: firstName, lastName: lastName,
                     password: password)
+                if requireMFA { try await keyway.store.setRequiresMFA(account.id, true) }
                 FileHandle.standardError.write(
                     Data("created account \(account.id) with personal organization \(organization.id)\n".utf8))
                 say("\(account.id)")

@@ -231,7 +231,10 @@ struct SQLiteSpecificTests {
         defer { directory.remove() }
         let path = directory.file("keyway.sqlite")
         let store = try SQLiteStore(path: path)
-        let all = ["0001_directory_shares_credentials", "0002_device_state", "0003_accounts_sign_in", "0004_outbox"]
+        let all = [
+            "0001_directory_shares_credentials", "0002_device_state", "0003_accounts_sign_in", "0004_outbox",
+            "0005_verification",
+        ]
         #expect(try await store.migrate() == all)
         #expect(try await store.appliedMigrations() == all)
         #expect(try await store.pragma("journal_mode") == "wal")
