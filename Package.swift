@@ -66,8 +66,9 @@ let package = Package(
         .testTarget(
             name: "KeywayServerTests",
             dependencies: [
-                "KeywayServer", "KeywayCore", "KeywayTestSupport",
+                "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ]
