@@ -35,6 +35,44 @@ public protocol InvitationStore: Sendable {
         of user: UserID, existing: AccountID?, newAccount: (account: Account, passwordHash: String)?, at date: Date
     ) async throws -> AccountID
     func outbox(limit: Int) async throws -> [OutboxMessage]
+    /// The oldest messages not yet handed to the notifier.
+    func undeliveredMessages(limit: Int) async throws -> [OutboxMessage]
+    func markDelivered(_ id: Int64, at date: Date) async throws
+}
+
+/// Hands a message to whatever delivers it (the log, an operator's webhook). Throws when it could not.
+public protocol MessageSender: Sendable {
+    func deliver(_ message: OutboxMessage) async throws
+}
+
+/// Moves outbox messages to the sender, oldest first; a message that fails stops the round, so order holds
+/// and it is tried again next round.
+public struct OutboxDelivery: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let sender: any MessageSender
+
+    public init(store: any KeywayStore, time: any TimeSource, sender: any MessageSender) {
+        self.store = store
+        self.time = time
+        self.sender = sender
+    }
+
+    /// One round; returns how many messages were delivered.
+    @discardableResult
+    public func deliverPending(limit: Int = 100) async throws -> Int {
+        var delivered = 0
+        for message in try await store.undeliveredMessages(limit: limit) {
+            do {
+                try await sender.deliver(message)
+            } catch {
+                break
+            }
+            try await store.markDelivered(message.id, at: time.now())
+            delivered += 1
+        }
+        return delivered
+    }
 }
 
 /// Accepting invitations: the invited person gets (or links) an account and the user becomes registered.

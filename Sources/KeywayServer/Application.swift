@@ -29,9 +29,12 @@ public func buildApplication(
     _ keyway: Keyway, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(keyway)
-    return Application(
+    var app = Application(
         router: router,
         configuration: .init(address: .hostname(keyway.config.host, port: keyway.config.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? keyway.config.port) },
         logger: keyway.logger)
+    app.addServices(
+        OutboxService(delivery: keyway.outboxDelivery, interval: keyway.config.outboxInterval, logger: keyway.logger))
+    return app
 }

@@ -3,6 +3,8 @@ import Logging
 
 /// Keyway's settings, from flags, then environment, then defaults; checked once at startup.
 public struct KeywayConfig: Sendable {
+    public enum Notifier: String, Sendable, CaseIterable { case log, webhook }
+
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     /// The SQLite file. Created and migrated on start.
@@ -16,6 +18,11 @@ public struct KeywayConfig: Sendable {
     /// Request bodies over this size get 413.
     public var maxBodyBytes: Int = 1 << 20
     public var logLevel: Logger.Level = .info
+    /// Where outbox messages go: the log (default), or POSTed to `notifierURL`.
+    public var notifier: Notifier = .log
+    public var notifierURL: String?
+    /// How often the outbox is delivered.
+    public var outboxInterval: Duration = .seconds(2)
     /// bcrypt's work factor for passwords (4 to 31; each step doubles the work).
     public var bcryptCost: UInt8 = 12
 
@@ -56,6 +63,15 @@ extension KeywayConfig {
         }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
+        }
+        if notifier == .webhook {
+            guard let url = notifierURL.flatMap(URL.init(string:)), let scheme = url.scheme,
+                ["http", "https"].contains(scheme)
+            else {
+                throw ConfigError(
+                    setting: "notifier URL (--notifier-url, KEYWAY_NOTIFIER_URL)",
+                    problem: "the webhook notifier needs an http(s) URL, got '\(notifierURL ?? "")'")
+            }
         }
         if let base = webKeyBaseURL {
             guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme) else {

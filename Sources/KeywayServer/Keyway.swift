@@ -21,6 +21,8 @@ public struct Keyway: Sendable {
     public let accounts: AccountService
     public let invitations: InvitationService
     public let verification: VerificationService
+    /// Moves outbox messages to the configured notifier.
+    public let outboxDelivery: OutboxDelivery
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -43,6 +45,12 @@ public struct Keyway: Sendable {
             passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
         self.invitations = InvitationService(store: store, time: time, passwords: BcryptHasher(cost: config.bcryptCost))
         self.verification = VerificationService(store: store, time: time, random: random, secrets: SHA256Hasher())
+        let sender: any MessageSender =
+            switch config.notifier {
+            case .log: LogSender(logger: logger)
+            case .webhook: WebhookSender(url: config.notifierURL ?? "", client: .shared)
+            }
+        self.outboxDelivery = OutboxDelivery(store: store, time: time, sender: sender)
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)

@@ -62,13 +62,35 @@ extension SQLiteStore {
                 db,
                 sql: "SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox ORDER BY id LIMIT ?",
                 arguments: [limit]
-            ).map { row in
-                OutboxMessage(
-                    id: row["id"] ?? 0, kind: row["kind"] ?? "",
-                    channel: OutboxMessage.Channel(rawValue: row["channel"] ?? "") ?? .email,
-                    recipient: row["recipient"] ?? "", subject: row["subject"] ?? "", body: row["body"] ?? "",
-                    dateCreated: StorageCoding.date(microseconds: row["date_created"] ?? 0))
-            }
+            ).map(Self.message)
         }
+    }
+
+    public func undeliveredMessages(limit: Int) async throws -> [OutboxMessage] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox
+                    WHERE date_delivered IS NULL ORDER BY id LIMIT ?
+                    """, arguments: [limit]
+            ).map(Self.message)
+        }
+    }
+
+    public func markDelivered(_ id: Int64, at date: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET date_delivered = ? WHERE id = ?",
+                arguments: [StorageCoding.microseconds(date), id])
+        }
+    }
+
+    static func message(_ row: Row) -> OutboxMessage {
+        OutboxMessage(
+            id: row["id"] ?? 0, kind: row["kind"] ?? "",
+            channel: OutboxMessage.Channel(rawValue: row["channel"] ?? "") ?? .email, recipient: row["recipient"] ?? "",
+            subject: row["subject"] ?? "", body: row["body"] ?? "",
+            dateCreated: StorageCoding.date(microseconds: row["date_created"] ?? 0))
     }
 }

@@ -45,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     var demo = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env KEYWAY_LOG_LEVEL).")
     var logLevel: String?
+    @Option(help: "Where invitations and codes go: log (default) or webhook (env KEYWAY_NOTIFIER).") var notifier:
+        String?
+    @Option(help: "The webhook notifier's URL (env KEYWAY_NOTIFIER_URL).") var notifierURL: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -70,6 +73,13 @@ struct Serve: AsyncParsableCommand {
             }
             config.logLevel = level
         }
+        if let text = notifier ?? environment["KEYWAY_NOTIFIER"] {
+            guard let value = KeywayConfig.Notifier(rawValue: text) else {
+                throw ValidationError("notifier (--notifier, KEYWAY_NOTIFIER): expected log or webhook, got '\(text)'")
+            }
+            config.notifier = value
+        }
+        config.notifierURL = notifierURL ?? environment["KEYWAY_NOTIFIER_URL"]
         config.demo = demo
         do {
             config = try config.validated()

@@ -1,0 +1,64 @@
+import AsyncHTTPClient
+import Foundation
+import KeywayCore
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The `log` notifier: says a message is ready in the outbox, without its body (which carries links and
+/// codes that are secrets); the operator reads it with `keyway outbox`.
+struct LogSender: MessageSender {
+    let logger: Logger
+    func deliver(_ message: OutboxMessage) async throws {
+        logger.info(
+            "outbox message ready",
+            metadata: [
+                "message_id": "\(message.id)", "kind": "\(message.kind)", "channel": "\(message.channel.rawValue)",
+            ])
+    }
+}
+
+/// The `webhook` notifier: POSTs each message as JSON to the operator's own mail/SMS service.
+struct WebhookSender: MessageSender {
+    let url: String
+    let client: HTTPClient
+
+    struct Failed: Error, CustomStringConvertible {
+        var status: UInt
+        var description: String { "the notifier webhook answered \(status)" }
+    }
+
+    func deliver(_ message: OutboxMessage) async throws {
+        let payload: [String: Any] = [
+            "id": message.id, "kind": message.kind, "channel": message.channel.rawValue, "recipient": message.recipient,
+            "subject": message.subject, "body": message.body,
+            "dateCreated": MicrosecondDateTranscoder.format(message.dateCreated),
+        ]
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        guard (200..<300).contains(response.status.code) else { throw Failed(status: response.status.code) }
+    }
+}
+
+/// Delivers the outbox every few seconds while the server runs; stops with it on SIGTERM.
+struct OutboxService: Service {
+    let delivery: OutboxDelivery
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        // A shutdown ends the wait between rounds, not a delivery in flight; then the service returns
+        // normally, so that SIGTERM still exits 0.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await delivery.deliverPending()
+            } catch {
+                logger.warning("outbox delivery failed; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
