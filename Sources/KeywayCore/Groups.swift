@@ -85,6 +85,16 @@ enum GroupValidation {
         return trimmed
     }
 
+    /// The checked name of a new group, once its body names the caller's organization.
+    static func newName(_ input: GroupInput, in organization: OrganizationID) throws -> String {
+        guard let organizationID = input.organizationID else {
+            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
+        }
+        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
+        guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
+        return try self.name(name)
+    }
+
     static func query(_ filters: GroupFilters, in organization: OrganizationID) throws -> GroupQuery {
         let page = try Page(offset: filters.offset, size: filters.size)
         if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
@@ -114,13 +124,9 @@ public struct DeviceGroupService: Sendable {
     /// Throws forbidden, invalidInput, referenceNotFound.
     public func create(_ input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
         let organization = try Policy.require(.manage, of: caller)
-        guard let organizationID = input.organizationID else {
-            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
-        }
-        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
-        guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
         let group = DeviceGroup(
-            id: DeviceGroupID(0), organizationID: organization, name: try GroupValidation.name(name),
+            id: DeviceGroupID(0), organizationID: organization,
+            name: try GroupValidation.newName(input, in: organization),
             remarks: input.remarks, location: input.location, dateCreated: time.now())
         return try await store.insertDeviceGroup(group)
     }
@@ -205,13 +211,9 @@ public struct UserGroupService: Sendable {
 
     public func create(_ input: GroupInput, by caller: Principal) async throws -> UserGroup {
         let organization = try Policy.require(.manage, of: caller)
-        guard let organizationID = input.organizationID else {
-            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
-        }
-        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
-        guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
         let group = UserGroup(
-            id: UserGroupID(0), organizationID: organization, name: try GroupValidation.name(name),
+            id: UserGroupID(0), organizationID: organization,
+            name: try GroupValidation.newName(input, in: organization),
             remarks: input.remarks, dateCreated: time.now())
         return try await store.insertUserGroup(group)
     }

@@ -8,16 +8,7 @@ import Testing
 
 @Suite("Bad input gets a clear error and writes nothing")
 struct BadInputTests {
-    struct Case: Sendable, CustomTestStringConvertible {
-        var name: String
-        var method: HTTPRequest.Method
-        var path: String
-        var body: String?
-        var status: HTTPResponse.Status
-        /// A word the message must contain: the field at fault.
-        var mentioning: String
-        var testDescription: String { name }
-    }
+    typealias Case = BadRequestCase
 
     static let valid = #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 11}"#
 

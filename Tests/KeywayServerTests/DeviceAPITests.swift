@@ -166,15 +166,7 @@ struct DeviceAPITests {
         }
     }
 
-    struct Case: Sendable, CustomTestStringConvertible {
-        var name: String
-        var method: HTTPRequest.Method
-        var path: String
-        var body: String?
-        var status: HTTPResponse.Status
-        var mentioning: String
-        var testDescription: String { name }
-    }
+    typealias Case = BadRequestCase
 
     static let badCases: [Case] = [
         Case(

@@ -180,3 +180,15 @@ func value(_ object: [String: Any], _ path: String) -> Any? {
     for key in path.split(separator: ".") { current = (current as? [String: Any])?[String(key)] }
     return current
 }
+
+/// One bad request and what its refusal must say, for the parameterised bad-input tests.
+struct BadRequestCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var method: HTTPRequest.Method
+    var path: String
+    var body: String?
+    var status: HTTPResponse.Status
+    /// A word the message must contain: the field at fault.
+    var mentioning: String
+    var testDescription: String { name }
+}
