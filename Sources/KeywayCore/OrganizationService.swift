@@ -19,12 +19,18 @@ public struct OrganizationService: Sendable {
         return try await store.organization(acting).map { [$0] } ?? []
     }
 
-    /// Creating an organization makes the creating account its super user, so it needs an account;
-    /// an API key acts only inside its own organization. Throws forbidden.
+    /// Creating an organization makes the creating account its super user, so it needs an account; an API
+    /// key acts only inside its own organization. Accounts' rights are not built yet, so this always throws
+    /// forbidden for now.
     public func create(name: String?, by caller: Principal) async throws -> Organization {
-        throw DomainError.forbidden(
-            "Insufficient rights: an API key acts only inside its own organization; organizations are created by signed-in accounts"
-        )
+        switch caller {
+        case .apiKey:
+            throw DomainError.forbidden(
+                "Insufficient rights: an API key acts only inside its own organization; organizations are created by accounts"
+            )
+        case .account:
+            throw DomainError.forbidden("Insufficient rights: account tokens cannot create organizations yet")
+        }
     }
 
     /// Throws forbidden, `OrganizationNotFound`.

@@ -1,6 +1,7 @@
-/// Who may do what. So far every credential is an organization API key, which acts as a super user of
-/// its organization within its scopes; entities of other organizations are reported as missing (404) by
-/// the services, never as forbidden, so that ids cannot be probed across tenants.
+/// Who may do what. An organization API key acts as a super user of its organization within its scopes;
+/// entities of other organizations are reported as missing (404) by the services, never as forbidden, so
+/// that ids cannot be probed across tenants. Signed-in accounts are authenticated, but their rights inside
+/// organizations are not decided yet: they are refused (403) here until that policy is written.
 public enum Policy {
     /// The organization the caller acts in, once it is known to hold `scope`. Throws
     /// `DomainError.forbidden` when the credential lacks the scope.
