@@ -86,16 +86,13 @@ public struct DeviceService: Sendable {
     /// Throws forbidden, invalidInput naming the field, referenceNotFound (organization or gateway).
     public func register(_ input: DeviceInput, by caller: Principal) async throws -> Device {
         let organization = try Policy.require(.manage, of: caller)
-        guard let organizationID = input.organizationID else {
-            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
-        }
-        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
+        try Policy.requireBodyOrganization(input.organizationID, is: organization)
         guard let type = input.type else {
             throw DomainError.invalidInput(field: "deviceType", "deviceType is required: Lock, Gateway or Keyfob")
         }
         guard input.name != nil else { throw DomainError.invalidInput(field: "name", "name is required") }
         let draft = Device(
-            id: DeviceID(0), organizationID: OrganizationID(organizationID), name: "", type: type,
+            id: DeviceID(0), organizationID: organization, name: "", type: type,
             dateCreated: time.now())
         let device = try await apply(input, to: draft)
         return try await store.insertDevice(device)
@@ -105,7 +102,7 @@ public struct DeviceService: Sendable {
     public func list(_ filters: DeviceFilters, by caller: Principal) async throws -> DeviceList {
         let organization = try Policy.require(.read, of: caller)
         let page = try Page(offset: filters.offset, size: filters.size)
-        if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
+        try Policy.requireFilterOrganization(filters.organizationID, is: organization)
         if let id = filters.deviceGroupID {
             guard let group = try await store.deviceGroup(DeviceGroupID(id)), group.organizationID == organization
             else {

@@ -87,17 +87,14 @@ enum GroupValidation {
 
     /// The checked name of a new group, once its body names the caller's organization.
     static func newName(_ input: GroupInput, in organization: OrganizationID) throws -> String {
-        guard let organizationID = input.organizationID else {
-            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
-        }
-        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
+        try Policy.requireBodyOrganization(input.organizationID, is: organization)
         guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
         return try self.name(name)
     }
 
     static func query(_ filters: GroupFilters, in organization: OrganizationID) throws -> GroupQuery {
         let page = try Page(offset: filters.offset, size: filters.size)
-        if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
+        try Policy.requireFilterOrganization(filters.organizationID, is: organization)
         return GroupQuery(
             organizationID: organization, search: filters.search, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)

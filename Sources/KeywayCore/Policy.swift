@@ -20,4 +20,17 @@ public enum Policy {
                 "Insufficient rights: account tokens cannot act on organizations yet; use an organization API key")
         }
     }
+
+    /// A body's `organizationId` must be present and be the organization the caller acts in. Throws
+    /// invalidInput when absent, `referenceNotFound` (404, as for any entity the caller cannot see) otherwise.
+    public static func requireBodyOrganization(_ id: Int64?, is acting: OrganizationID) throws {
+        guard let id else { throw DomainError.invalidInput(field: "organizationId", "organizationId is required") }
+        guard id == acting.rawValue else { throw DomainError.referenceNotFound }
+    }
+
+    /// A list's optional `organizationId` filter may only name the organization the caller acts in.
+    /// Throws `referenceNotFound`.
+    public static func requireFilterOrganization(_ id: Int64?, is acting: OrganizationID) throws {
+        if let id, id != acting.rawValue { throw DomainError.referenceNotFound }
+    }
 }

@@ -63,7 +63,7 @@ public struct ShareService: Sendable {
     public func list(_ filters: ShareFilters, by caller: Principal) async throws -> ShareList {
         let organization = try Policy.require(.read, of: caller)
         let page = try Page(offset: filters.offset, size: filters.size)
-        if let id = filters.organizationID, id != organization.rawValue { throw DomainError.referenceNotFound }
+        try Policy.requireFilterOrganization(filters.organizationID, is: organization)
         if let id = filters.deviceID { try await requireDevice(DeviceID(id), in: organization) }
         if let id = filters.deviceGroupID { try await requireDeviceGroup(DeviceGroupID(id), in: organization) }
         if let id = filters.userID { try await requireUser(UserID(id), in: organization) }
@@ -88,15 +88,12 @@ public struct ShareService: Sendable {
     /// Throws forbidden, invalidInput naming the field, or referenceNotFound.
     public func create(_ input: ShareInput, by caller: Principal) async throws -> Share {
         let organization = try Policy.require(.manage, of: caller)
-        guard let organizationID = input.organizationID else {
-            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
-        }
-        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
+        try Policy.requireBodyOrganization(input.organizationID, is: organization)
         guard input.hasSource else { throw DomainError.invalidInput(field: "source", "source is required") }
         guard input.hasReceiver else { throw DomainError.invalidInput(field: "receiver", "receiver is required") }
         let now = time.now()
         let draft = Share(
-            id: ShareID(0), organizationID: OrganizationID(organizationID), creatorAccountID: caller.accountID,
+            id: ShareID(0), organizationID: organization, creatorAccountID: caller.accountID,
             source: try ShareValidation.source(deviceID: input.deviceID, deviceGroupID: input.deviceGroupID),
             receiver: try ShareValidation.receiver(userID: input.userID, userGroupID: input.userGroupID),
             token: random.uuid(), dateCreated: now)

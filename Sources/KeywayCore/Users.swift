@@ -102,10 +102,7 @@ public struct UserService: Sendable {
         _ input: UserInput, groupAdmin: Bool = false, userGroupID: Int64? = nil, by caller: Principal
     ) async throws -> User {
         let organization = try Policy.require(.manage, of: caller)
-        guard let organizationID = input.organizationID else {
-            throw DomainError.invalidInput(field: "organizationId", "organizationId is required")
-        }
-        guard organizationID == organization.rawValue else { throw DomainError.referenceNotFound }
+        try Policy.requireBodyOrganization(input.organizationID, is: organization)
         if groupAdmin, userGroupID == nil {
             throw DomainError.invalidInput(field: "groupAdmin", "groupAdmin needs a userGroupId")
         }
@@ -170,7 +167,7 @@ public struct UserService: Sendable {
     ) async throws -> [User] {
         let organization = try Policy.require(.read, of: caller)
         let page = try Page(offset: offset, size: size)
-        if let organizationID, organizationID != organization.rawValue { throw DomainError.referenceNotFound }
+        try Policy.requireFilterOrganization(organizationID, is: organization)
         return try await store.users(
             matching: UserQuery(
                 organizationID: organization, externalID: externalID, search: search, page: page))

@@ -9,9 +9,10 @@ extension KeywayAPIHandler {
     }
 
     func registerDevice(_ input: Operations.RegisterDevice.Input) async throws -> Operations.RegisterDevice.Output {
-        guard case .json(let body) = input.body else {
-            throw DomainError.invalidInput(field: "body", "JSON body expected")
-        }
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
         let device = try await keyway.devices.register(DeviceMapping.input(body), by: try await caller())
         keyway.logger.info(
             "device registered", metadata: ["device_id": "\(device.id)", "type": "\(device.type.rawValue)"])
@@ -25,9 +26,10 @@ extension KeywayAPIHandler {
     }
 
     func updateDevice(_ input: Operations.UpdateDevice.Input) async throws -> Operations.UpdateDevice.Output {
-        guard case .json(let body) = input.body else {
-            throw DomainError.invalidInput(field: "body", "JSON body expected")
-        }
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
         let device = try await keyway.devices.update(
             DeviceID(input.path.id), with: DeviceMapping.input(body), by: try await caller())
         keyway.logger.info("device changed", metadata: ["device_id": "\(device.id)"])

@@ -46,9 +46,10 @@ struct KeywayAPIHandler: APIProtocol {
     }
 
     func createShare(_ input: Operations.CreateShare.Input) async throws -> Operations.CreateShare.Output {
-        guard case .json(let body) = input.body else {
-            throw DomainError.invalidInput(field: "body", "JSON body expected")
-        }
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
         let share = try await keyway.shares.create(ShareMapping.input(body), by: try await caller())
         keyway.logger.info(
             "share created", metadata: ["share_id": "\(share.id)", "organization_id": "\(share.organizationID)"])
@@ -62,9 +63,10 @@ struct KeywayAPIHandler: APIProtocol {
     }
 
     func updateShare(_ input: Operations.UpdateShare.Input) async throws -> Operations.UpdateShare.Output {
-        guard case .json(let body) = input.body else {
-            throw DomainError.invalidInput(field: "body", "JSON body expected")
-        }
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
         let share = try await keyway.shares.update(
             ShareID(input.path.id), with: ShareMapping.input(body), by: try await caller())
         keyway.logger.info("share changed", metadata: ["share_id": "\(share.id)"])
@@ -80,9 +82,10 @@ struct KeywayAPIHandler: APIProtocol {
     func renameShareReceiver(_ input: Operations.RenameShareReceiver.Input) async throws
         -> Operations.RenameShareReceiver.Output
     {
-        guard case .json(let body) = input.body else {
-            throw DomainError.invalidInput(field: "body", "JSON body expected")
-        }
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
         let groupName: String?? = body.userGroup.map { $0.name }
         try await keyway.shares.renameReceiver(
             ShareID(input.path.id), user: body.user.map { (firstName: $0.firstName, lastName: $0.lastName) },
