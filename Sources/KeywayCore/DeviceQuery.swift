@@ -10,10 +10,10 @@ public enum DeviceFilter: String, Sendable, CaseIterable {
     case commissioned = "Commissioned"
 }
 
-/// The filters of `GET /v2/devices`, already scoped to one organization. Text filters match
+/// The filters of `GET /v2/devices`, already narrowed to what the caller may see. Text filters match
 /// case-insensitively anywhere in the field; in `search`, `*` stands for any run of characters.
 public struct DeviceQuery: Hashable, Sendable {
-    public var organizationID: OrganizationID
+    public var visibility: Visibility
     public var deviceID: DeviceID?
     public var organizationName: String?
     public var deviceGroupID: DeviceGroupID?
@@ -31,13 +31,13 @@ public struct DeviceQuery: Hashable, Sendable {
     public var page: Page
 
     public init(
-        organizationID: OrganizationID, deviceID: DeviceID? = nil, organizationName: String? = nil,
+        visibility: Visibility, deviceID: DeviceID? = nil, organizationName: String? = nil,
         deviceGroupID: DeviceGroupID? = nil, search: String? = nil, name: String? = nil, location: String? = nil,
         remarks: String? = nil, type: DeviceType? = nil, includeDecommissioned: Bool = false,
         includeUninstalled: Bool = false, filter: DeviceFilter? = nil, sortBy: DeviceSortKey = .id,
         sortDirection: SortDirection = .asc, page: Page
     ) {
-        self.organizationID = organizationID
+        self.visibility = visibility
         self.deviceID = deviceID
         self.organizationName = organizationName
         self.deviceGroupID = deviceGroupID

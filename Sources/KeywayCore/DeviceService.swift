@@ -77,16 +77,20 @@ public struct DeviceList: Sendable {
 public struct DeviceService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
+    let access: AccessResolver
 
-    public init(store: any KeywayStore, time: any TimeSource) {
+    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver) {
         self.store = store
         self.time = time
+        self.access = access
     }
 
     /// Throws forbidden, invalidInput naming the field, referenceNotFound (organization or gateway).
     public func register(_ input: DeviceInput, by caller: Principal) async throws -> Device {
-        let organization = try Policy.require(.manage, of: caller)
-        try Policy.requireBodyOrganization(input.organizationID, is: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let organization = try access.bodyOrganization(input.organizationID)
+        try access.requireSuperUser(.manage, of: organization, notFound: .referenceNotFound)
         guard let type = input.type else {
             throw DomainError.invalidInput(field: "deviceType", "deviceType is required: Lock, Gateway or Keyfob")
         }
@@ -100,17 +104,20 @@ public struct DeviceService: Sendable {
 
     /// Throws forbidden, invalidInput (paging), referenceNotFound (a filter names what the caller cannot see).
     public func list(_ filters: DeviceFilters, by caller: Principal) async throws -> DeviceList {
-        let organization = try Policy.require(.read, of: caller)
+        let access = try await access.resolve(caller)
+        let visibility = try access.visibility(
+            filter: filters.organizationID,
+            ids: Set(access.receivedDevices.union(access.administeredDevices).map(\.rawValue)))
         let page = try Page(offset: filters.offset, size: filters.size)
-        try Policy.requireFilterOrganization(filters.organizationID, is: organization)
         if let id = filters.deviceGroupID {
-            guard let group = try await store.deviceGroup(DeviceGroupID(id)), group.organizationID == organization
+            guard let group = try await store.deviceGroup(DeviceGroupID(id)),
+                access.isSuperUser(of: group.organizationID) || access.receivedDeviceGroups.contains(group.id)
             else {
                 throw DomainError.referenceNotFound
             }
         }
         let query = DeviceQuery(
-            organizationID: organization, deviceID: filters.deviceID.map { DeviceID($0) },
+            visibility: visibility, deviceID: filters.deviceID.map { DeviceID($0) },
             organizationName: filters.organizationName, deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) },
             search: filters.search, name: filters.name, location: filters.location, remarks: filters.remarks,
             type: filters.type, includeDecommissioned: filters.includeDecommissioned,
@@ -127,8 +134,13 @@ public struct DeviceService: Sendable {
 
     /// One device, decommissioned or not, with its groups and links. Throws forbidden, `DeviceNotFound`.
     public func get(_ id: DeviceID, by caller: Principal) async throws -> DeviceList {
-        let organization = try Policy.require(.read, of: caller)
-        let device = try await visibleDevice(id, in: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        let device = try await existingDevice(id)
+        try access.requireReadable(
+            in: device.organizationID,
+            reaches: access.receivedDevices.contains(id) || access.administeredDevices.contains(id),
+            notFound: DeviceService.notFound)
         let relations = try await store.relations(of: [device], includeGroups: true, includeLinkedDevices: true)
         return DeviceList(
             devices: [device], relations: relations, includeGroups: true, includeReachableGateways: true,
@@ -138,8 +150,7 @@ public struct DeviceService: Sendable {
     /// Applies the fields present; organization and type never change. Throws forbidden, `DeviceNotFound`,
     /// invalidInput, referenceNotFound (gateway).
     public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
-        let organization = try Policy.require(.manage, of: caller)
-        let current = try await visibleDevice(id, in: organization)
+        let current = try await managedDevice(id, by: caller)
         var device = try await apply(input, to: current)
         device.dateModified = time.now()
         guard try await store.replaceDevice(device) else { throw DeviceService.notFound }
@@ -149,8 +160,7 @@ public struct DeviceService: Sendable {
     /// Decommissions the device: hidden from lists unless asked for, and its shares stop granting.
     /// Throws forbidden, `DeviceNotFound` (also for a device already decommissioned).
     public func decommission(_ id: DeviceID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        var device = try await visibleDevice(id, in: organization)
+        var device = try await managedDevice(id, by: caller)
         guard device.dateDecommissioned == nil else { throw DeviceService.notFound }
         let now = time.now()
         device.dateDecommissioned = now
@@ -160,10 +170,17 @@ public struct DeviceService: Sendable {
 
     static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
 
-    private func visibleDevice(_ id: DeviceID, in organization: OrganizationID) async throws -> Device {
-        guard let device = try await store.device(id), device.organizationID == organization else {
-            throw DeviceService.notFound
-        }
+    private func existingDevice(_ id: DeviceID) async throws -> Device {
+        guard let device = try await store.device(id) else { throw DeviceService.notFound }
+        return device
+    }
+
+    /// Only a super user (or a `manage` key) changes a device itself; device administrators manage its shares.
+    private func managedDevice(_ id: DeviceID, by caller: Principal) async throws -> Device {
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let device = try await existingDevice(id)
+        try access.requireSuperUser(.manage, of: device.organizationID, notFound: DeviceService.notFound)
         return device
     }
 

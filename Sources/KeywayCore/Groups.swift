@@ -4,9 +4,9 @@ public enum GroupSortKey: String, Sendable, CaseIterable {
     case id, name, remarks, location, dateCreated, dateModified
 }
 
-/// The filters of the group lists, already scoped to one organization.
+/// The filters of the group lists, already narrowed to what the caller may see.
 public struct GroupQuery: Hashable, Sendable {
-    public var organizationID: OrganizationID
+    public var visibility: Visibility
     /// Case-insensitive, anywhere in name, remarks or location (device groups) ; `*` is a wildcard.
     public var search: String?
     public var sortBy: GroupSortKey
@@ -14,10 +14,10 @@ public struct GroupQuery: Hashable, Sendable {
     public var page: Page
 
     public init(
-        organizationID: OrganizationID, search: String? = nil, sortBy: GroupSortKey = .id,
+        visibility: Visibility, search: String? = nil, sortBy: GroupSortKey = .id,
         sortDirection: SortDirection = .asc, page: Page
     ) {
-        self.organizationID = organizationID
+        self.visibility = visibility
         self.search = search
         self.sortBy = sortBy
         self.sortDirection = sortDirection
@@ -85,18 +85,21 @@ enum GroupValidation {
         return trimmed
     }
 
-    /// The checked name of a new group, once its body names the caller's organization.
-    static func newName(_ input: GroupInput, in organization: OrganizationID) throws -> String {
-        try Policy.requireBodyOrganization(input.organizationID, is: organization)
+    /// The organization and checked name of a new group: the body must name an organization the caller
+    /// is a super user of.
+    static func newGroup(_ input: GroupInput, by access: Access) throws -> (OrganizationID, String) {
+        try access.require(.manage)
+        let organization = try access.bodyOrganization(input.organizationID)
+        try access.requireSuperUser(.manage, of: organization, notFound: .referenceNotFound)
         guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
-        return try self.name(name)
+        return (organization, try self.name(name))
     }
 
-    static func query(_ filters: GroupFilters, in organization: OrganizationID) throws -> GroupQuery {
+    static func query(_ filters: GroupFilters, by access: Access, alsoVisible ids: Set<Int64>) throws -> GroupQuery {
+        let visibility = try access.visibility(filter: filters.organizationID, ids: ids)
         let page = try Page(offset: filters.offset, size: filters.size)
-        try Policy.requireFilterOrganization(filters.organizationID, is: organization)
         return GroupQuery(
-            organizationID: organization, search: filters.search, sortBy: filters.sortBy ?? .id,
+            visibility: visibility, search: filters.search, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)
     }
 }
@@ -107,44 +110,50 @@ public struct DeviceGroupList: Sendable {
     public var members: [DeviceGroupID: [Device]]?
 }
 
-/// Device groups and their members. Members must belong to the group's organization.
+/// Device groups and their members. Members must belong to the group's organization. Super users change
+/// groups; a caller also reads the groups its received shares point at.
 public struct DeviceGroupService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
+    let access: AccessResolver
     static let notFound = DomainError.notFound("DeviceGroupNotFound", "Device group not found")
 
-    public init(store: any KeywayStore, time: any TimeSource) {
+    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver) {
         self.store = store
         self.time = time
+        self.access = access
     }
 
     /// Throws forbidden, invalidInput, referenceNotFound.
     public func create(_ input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
-        let organization = try Policy.require(.manage, of: caller)
+        let (organization, name) = try GroupValidation.newGroup(input, by: try await access.resolve(caller))
         let group = DeviceGroup(
-            id: DeviceGroupID(0), organizationID: organization,
-            name: try GroupValidation.newName(input, in: organization),
-            remarks: input.remarks, location: input.location, dateCreated: time.now())
+            id: DeviceGroupID(0), organizationID: organization, name: name, remarks: input.remarks,
+            location: input.location, dateCreated: time.now())
         return try await store.insertDeviceGroup(group)
     }
 
     public func list(_ filters: GroupFilters, by caller: Principal) async throws -> DeviceGroupList {
-        let organization = try Policy.require(.read, of: caller)
-        let groups = try await store.deviceGroups(matching: try GroupValidation.query(filters, in: organization))
+        let access = try await access.resolve(caller)
+        let query = try GroupValidation.query(
+            filters, by: access, alsoVisible: Set(access.receivedDeviceGroups.map(\.rawValue)))
+        let groups = try await store.deviceGroups(matching: query)
         let members = filters.includeMembers ? try await store.deviceGroupMembers(of: groups.map(\.id)) : nil
         return DeviceGroupList(groups: groups, members: members)
     }
 
     /// One group with its devices. Throws forbidden, `DeviceGroupNotFound`.
     public func get(_ id: DeviceGroupID, by caller: Principal) async throws -> DeviceGroupList {
-        let organization = try Policy.require(.read, of: caller)
-        let group = try await visible(id, in: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        let group = try await existing(id)
+        try access.requireReadable(
+            in: group.organizationID, reaches: access.receivedDeviceGroups.contains(id), notFound: Self.notFound)
         return DeviceGroupList(groups: [group], members: try await store.deviceGroupMembers(of: [group.id]))
     }
 
     public func update(_ id: DeviceGroupID, with input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
-        let organization = try Policy.require(.manage, of: caller)
-        var group = try await visible(id, in: organization)
+        var group = try await managed(id, by: caller)
         if let name = input.name { group.name = try GroupValidation.name(name) }
         if let remarks = input.remarks { group.remarks = remarks }
         if let location = input.location { group.location = location }
@@ -155,36 +164,37 @@ public struct DeviceGroupService: Sendable {
 
     /// Deletes the group and the shares whose source it is. Throws forbidden, `DeviceGroupNotFound`.
     public func delete(_ id: DeviceGroupID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        guard try await store.deleteDeviceGroup(id, organization: organization) else { throw Self.notFound }
+        let group = try await managed(id, by: caller)
+        guard try await store.deleteDeviceGroup(id, organization: group.organizationID) else { throw Self.notFound }
     }
 
     /// Idempotent. Throws forbidden, `DeviceGroupNotFound`, referenceNotFound (the device).
     public func addDevice(_ deviceID: DeviceID, to id: DeviceGroupID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        let group = try await visible(id, in: organization)
-        guard let device = try await store.device(deviceID), device.organizationID == organization else {
+        let group = try await managed(id, by: caller)
+        guard let device = try await store.device(deviceID), device.organizationID == group.organizationID else {
             throw DomainError.referenceNotFound
-        }
-        guard device.organizationID == group.organizationID else {
-            throw DomainError.invalidInput(field: "deviceId", "device \(deviceID) belongs to another organization")
         }
         _ = try await store.addDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: device.id))
     }
 
     /// Throws forbidden, `DeviceGroupNotFound`, `MemberNotFound` when the device is not in the group.
     public func removeDevice(_ deviceID: DeviceID, from id: DeviceGroupID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        let group = try await visible(id, in: organization)
+        let group = try await managed(id, by: caller)
         guard try await store.removeDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: deviceID)) else {
             throw DomainError.notFound("MemberNotFound", "Device \(deviceID) is not in this group")
         }
     }
 
-    private func visible(_ id: DeviceGroupID, in organization: OrganizationID) async throws -> DeviceGroup {
-        guard let group = try await store.deviceGroup(id), group.organizationID == organization else {
-            throw Self.notFound
-        }
+    private func existing(_ id: DeviceGroupID) async throws -> DeviceGroup {
+        guard let group = try await store.deviceGroup(id) else { throw Self.notFound }
+        return group
+    }
+
+    private func managed(_ id: DeviceGroupID, by caller: Principal) async throws -> DeviceGroup {
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let group = try await existing(id)
+        try access.requireSuperUser(.manage, of: group.organizationID, notFound: Self.notFound)
         return group
     }
 }
@@ -196,41 +206,46 @@ public struct UserGroupList: Sendable {
 }
 
 /// User groups and their members (with group admins). Members must belong to the group's organization.
+/// Super users change groups; a group admin changes its group's membership; members read their groups.
 public struct UserGroupService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
+    let access: AccessResolver
     static let notFound = DomainError.notFound("UserGroupNotFound", "User group not found")
 
-    public init(store: any KeywayStore, time: any TimeSource) {
+    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver) {
         self.store = store
         self.time = time
+        self.access = access
     }
 
     public func create(_ input: GroupInput, by caller: Principal) async throws -> UserGroup {
-        let organization = try Policy.require(.manage, of: caller)
+        let (organization, name) = try GroupValidation.newGroup(input, by: try await access.resolve(caller))
         let group = UserGroup(
-            id: UserGroupID(0), organizationID: organization,
-            name: try GroupValidation.newName(input, in: organization),
-            remarks: input.remarks, dateCreated: time.now())
+            id: UserGroupID(0), organizationID: organization, name: name, remarks: input.remarks,
+            dateCreated: time.now())
         return try await store.insertUserGroup(group)
     }
 
     public func list(_ filters: GroupFilters, by caller: Principal) async throws -> UserGroupList {
-        let organization = try Policy.require(.read, of: caller)
-        let groups = try await store.userGroups(matching: try GroupValidation.query(filters, in: organization))
+        let access = try await access.resolve(caller)
+        let query = try GroupValidation.query(filters, by: access, alsoVisible: Set(access.userGroups.map(\.rawValue)))
+        let groups = try await store.userGroups(matching: query)
         let members = filters.includeMembers ? try await store.userGroupMembers(of: groups.map(\.id)) : nil
         return UserGroupList(groups: groups, members: members)
     }
 
     public func get(_ id: UserGroupID, by caller: Principal) async throws -> UserGroupList {
-        let organization = try Policy.require(.read, of: caller)
-        let group = try await visible(id, in: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        let group = try await existing(id)
+        try access.requireReadable(
+            in: group.organizationID, reaches: access.userGroups.contains(id), notFound: Self.notFound)
         return UserGroupList(groups: [group], members: try await store.userGroupMembers(of: [group.id]))
     }
 
     public func update(_ id: UserGroupID, with input: GroupInput, by caller: Principal) async throws -> UserGroup {
-        let organization = try Policy.require(.manage, of: caller)
-        var group = try await visible(id, in: organization)
+        var group = try await managed(id, by: caller, membershipOnly: false)
         if let name = input.name { group.name = try GroupValidation.name(name) }
         if let remarks = input.remarks { group.remarks = remarks }
         group.dateModified = time.now()
@@ -240,20 +255,16 @@ public struct UserGroupService: Sendable {
 
     /// Deletes the group and the shares it receives. Throws forbidden, `UserGroupNotFound`.
     public func delete(_ id: UserGroupID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        guard try await store.deleteUserGroup(id, organization: organization) else { throw Self.notFound }
+        let group = try await managed(id, by: caller, membershipOnly: false)
+        guard try await store.deleteUserGroup(id, organization: group.organizationID) else { throw Self.notFound }
     }
 
     /// Adds the user, or sets its admin flag when it is a member already.
     /// Throws forbidden, `UserGroupNotFound`, referenceNotFound (the user).
     public func putUser(_ userID: UserID, in id: UserGroupID, groupAdmin: Bool, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        let group = try await visible(id, in: organization)
-        guard let user = try await store.user(userID), user.organizationID == organization else {
+        let group = try await managed(id, by: caller, membershipOnly: true)
+        guard let user = try await store.user(userID), user.organizationID == group.organizationID else {
             throw DomainError.referenceNotFound
-        }
-        guard user.organizationID == group.organizationID else {
-            throw DomainError.invalidInput(field: "userId", "user \(userID) belongs to another organization")
         }
         _ = try await store.putUserGroupMember(
             UserGroupMember(groupID: group.id, userID: user.id, groupAdmin: groupAdmin))
@@ -261,17 +272,24 @@ public struct UserGroupService: Sendable {
 
     /// Throws forbidden, `UserGroupNotFound`, `MemberNotFound`.
     public func removeUser(_ userID: UserID, from id: UserGroupID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        let group = try await visible(id, in: organization)
+        let group = try await managed(id, by: caller, membershipOnly: true)
         guard try await store.removeUserGroupMember(groupID: group.id, userID: userID) else {
             throw DomainError.notFound("MemberNotFound", "User \(userID) is not in this group")
         }
     }
 
-    private func visible(_ id: UserGroupID, in organization: OrganizationID) async throws -> UserGroup {
-        guard let group = try await store.userGroup(id), group.organizationID == organization else {
-            throw Self.notFound
-        }
+    private func existing(_ id: UserGroupID) async throws -> UserGroup {
+        guard let group = try await store.userGroup(id) else { throw Self.notFound }
+        return group
+    }
+
+    /// A super user may change the group; its group admins may change its membership.
+    private func managed(_ id: UserGroupID, by caller: Principal, membershipOnly: Bool) async throws -> UserGroup {
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let group = try await existing(id)
+        if membershipOnly, access.adminGroups.contains(id) { return group }
+        try access.requireSuperUser(.manage, of: group.organizationID, notFound: Self.notFound)
         return group
     }
 }

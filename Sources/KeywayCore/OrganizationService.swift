@@ -7,42 +7,60 @@ public struct OrganizationService: Sendable {
     let apiKeys: APIKeyService
     static let notFound = DomainError.notFound("OrganizationNotFound", "Organization not found")
 
-    public init(store: any KeywayStore, time: any TimeSource, apiKeys: APIKeyService) {
+    let access: AccessResolver
+
+    public init(store: any KeywayStore, time: any TimeSource, apiKeys: APIKeyService, access: AccessResolver) {
         self.store = store
         self.time = time
         self.apiKeys = apiKeys
+        self.access = access
     }
 
     /// The organizations the caller takes part in.
     public func list(by caller: Principal) async throws -> [Organization] {
-        let acting = try Policy.require(.read, of: caller)
-        return try await store.organization(acting).map { [$0] } ?? []
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        var organizations: [Organization] = []
+        for id in access.memberOf.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if let organization = try await store.organization(id) { organizations.append(organization) }
+        }
+        return organizations
     }
 
-    /// Creating an organization makes the creating account its super user, so it needs an account; an API
-    /// key acts only inside its own organization. Accounts' rights are not built yet, so this always throws
-    /// forbidden for now.
+    /// A new organization; the creating account becomes its super user. An API key acts only inside its
+    /// own organization, so it cannot create one. Throws forbidden, invalidInput.
     public func create(name: String?, by caller: Principal) async throws -> Organization {
-        switch caller {
-        case .apiKey:
+        guard case .account(let session) = caller else {
             throw DomainError.forbidden(
                 "Insufficient rights: an API key acts only inside its own organization; organizations are created by accounts"
             )
-        case .account:
-            throw DomainError.forbidden("Insufficient rights: account tokens cannot create organizations yet")
         }
+        guard let name else { throw DomainError.invalidInput(field: "name", "name is required") }
+        let checked = try GroupValidation.name(name)
+        guard let account = try await store.account(session.accountID) else { throw DomainError.unauthorized }
+        let now = time.now()
+        let organization = Organization(
+            id: OrganizationID(0), name: checked, personal: false, creatorAccountID: account.id, dateCreated: now)
+        let founder = User(
+            id: UserID(0), organizationID: OrganizationID(0), accountID: account.id, firstName: account.firstName,
+            lastName: account.lastName, emailAddress: account.emailAddress, phoneNumber: account.phoneNumber,
+            superUser: true, dateCreated: now)
+        return try await store.insertOrganization(organization, founder: founder)
     }
 
     /// Throws forbidden, `OrganizationNotFound`.
     public func get(_ id: OrganizationID, by caller: Principal) async throws -> Organization {
-        let acting = try Policy.require(.read, of: caller)
-        return try await visible(id, in: acting)
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        guard access.takesPart(in: id), let organization = try await store.organization(id) else {
+            throw Self.notFound
+        }
+        return organization
     }
 
     /// Renames the organization. Throws forbidden, `OrganizationNotFound`, invalidInput.
     public func rename(_ id: OrganizationID, to name: String?, by caller: Principal) async throws -> Organization {
-        let acting = try Policy.require(.manage, of: caller)
-        var organization = try await visible(id, in: acting)
+        var organization = try await managed(id, by: caller)
         if let name { organization.name = try GroupValidation.name(name) }
         organization.dateModified = time.now()
         guard try await store.replaceOrganization(organization) else { throw Self.notFound }
@@ -50,8 +68,7 @@ public struct OrganizationService: Sendable {
     }
 
     public func keys(of id: OrganizationID, by caller: Principal) async throws -> [APIKey] {
-        let acting = try Policy.require(.manage, of: caller)
-        _ = try await visible(id, in: acting)
+        _ = try await managed(id, by: caller)
         return try await apiKeys.list(organization: id)
     }
 
@@ -60,8 +77,7 @@ public struct OrganizationService: Sendable {
     public func createKey(
         in id: OrganizationID, scopes: Set<Scope>, name: String?, by caller: Principal
     ) async throws -> (key: APIKey, secret: String) {
-        let acting = try Policy.require(.manage, of: caller)
-        _ = try await visible(id, in: acting)
+        _ = try await managed(id, by: caller)
         if case .apiKey(let own) = caller, !scopes.isSubset(of: own.scopes) {
             let extra = scopes.subtracting(own.scopes).sorted().map(\.rawValue).joined(separator: ", ")
             throw DomainError.forbidden("Insufficient rights: this API key cannot grant scopes it lacks (\(extra))")
@@ -74,15 +90,16 @@ public struct OrganizationService: Sendable {
 
     /// Throws forbidden, `OrganizationNotFound`, `APIKeyNotFound`.
     public func revokeKey(_ keyID: APIKeyID, in id: OrganizationID, by caller: Principal) async throws {
-        let acting = try Policy.require(.manage, of: caller)
-        _ = try await visible(id, in: acting)
+        _ = try await managed(id, by: caller)
         try await apiKeys.revoke(keyID, organization: id)
     }
 
-    private func visible(_ id: OrganizationID, in acting: OrganizationID) async throws -> Organization {
-        guard id == acting, let organization = try await store.organization(id) else {
-            throw Self.notFound
-        }
+    /// Super users (and `manage` keys of the organization) change it and its keys.
+    private func managed(_ id: OrganizationID, by caller: Principal) async throws -> Organization {
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        guard let organization = try await store.organization(id) else { throw Self.notFound }
+        try access.requireSuperUser(.manage, of: id, notFound: Self.notFound)
         return organization
     }
 }

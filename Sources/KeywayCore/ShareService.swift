@@ -50,26 +50,38 @@ public struct ShareService: Sendable {
     /// How often a change is retried when a concurrent write got there first. Each retry waits a little
     /// longer, with jitter, so that writers racing for one share take turns rather than collide again.
     let maxAttempts = 32
+    let access: AccessResolver
 
     public init(store: any KeywayStore, time: any TimeSource, random: any RandomSource, defaultTimeZone: TimeZone) {
         self.store = store
         self.time = time
         self.random = random
         self.defaultTimeZone = defaultTimeZone
+        self.access = AccessResolver(store: store, time: time, defaultZone: defaultTimeZone)
     }
 
     /// Throws `DomainError` forbidden (scope), invalidInput (paging), referenceNotFound (a filter names
     /// an entity the caller cannot see).
     public func list(_ filters: ShareFilters, by caller: Principal) async throws -> ShareList {
-        let organization = try Policy.require(.read, of: caller)
+        let access = try await access.resolve(caller)
+        var visibility = try access.visibility(
+            filter: filters.organizationID, ids: Set(access.receivedShares.map(\.rawValue)))
+        visibility.sourceDevices = access.administeredDevices
+        visibility.sourceDeviceGroups = access.administeredDeviceGroups
         let page = try Page(offset: filters.offset, size: filters.size)
-        try Policy.requireFilterOrganization(filters.organizationID, is: organization)
-        if let id = filters.deviceID { try await requireDevice(DeviceID(id), in: organization) }
-        if let id = filters.deviceGroupID { try await requireDeviceGroup(DeviceGroupID(id), in: organization) }
-        if let id = filters.userID { try await requireUser(UserID(id), in: organization) }
-        if let id = filters.userGroupID { try await requireUserGroup(UserGroupID(id), in: organization) }
+        // A filter may name only entities of organizations the caller takes part in.
+        if let id = filters.deviceID {
+            try requirePart(in: try await store.device(DeviceID(id))?.organizationID, access)
+        }
+        if let id = filters.deviceGroupID {
+            try requirePart(in: try await store.deviceGroup(DeviceGroupID(id))?.organizationID, access)
+        }
+        if let id = filters.userID { try requirePart(in: try await store.user(UserID(id))?.organizationID, access) }
+        if let id = filters.userGroupID {
+            try requirePart(in: try await store.userGroup(UserGroupID(id))?.organizationID, access)
+        }
         let query = ShareQuery(
-            organizationID: organization, externalID: filters.externalID,
+            visibility: visibility, externalID: filters.externalID,
             deviceID: filters.deviceID.map { DeviceID($0) },
             deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) }, userID: filters.userID.map { UserID($0) },
             userGroupID: filters.userGroupID.map { UserGroupID($0) }, sortBy: filters.sortBy ?? .id,
@@ -80,15 +92,21 @@ public struct ShareService: Sendable {
 
     /// Throws forbidden, or `shareNotFound` for a missing share or one of another organization.
     public func get(_ id: ShareID, by caller: Principal) async throws -> ShareList {
-        let organization = try Policy.require(.read, of: caller)
-        let share = try await visibleShare(id, in: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        guard let share = try await store.share(id) else { throw DomainError.shareNotFound }
+        try access.requireReadable(
+            in: share.organizationID,
+            reaches: access.receivedShares.contains(id) || access.mayAdminister(share.source, in: share.organizationID),
+            notFound: .shareNotFound)
         return ShareList(shares: [share], relations: try await store.relations(of: [share]))
     }
 
     /// Throws forbidden, invalidInput naming the field, or referenceNotFound.
     public func create(_ input: ShareInput, by caller: Principal) async throws -> Share {
-        let organization = try Policy.require(.manage, of: caller)
-        try Policy.requireBodyOrganization(input.organizationID, is: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let organization = try access.bodyOrganization(input.organizationID)
         guard input.hasSource else { throw DomainError.invalidInput(field: "source", "source is required") }
         guard input.hasReceiver else { throw DomainError.invalidInput(field: "receiver", "receiver is required") }
         let now = time.now()
@@ -100,15 +118,18 @@ public struct ShareService: Sendable {
         var share = try apply(input, to: draft)
         share.autoRemoveDate = try await autoRemoveDate(of: share)
         try await requireReferences(of: share)
+        guard access.mayAdminister(share.source, in: organization) else {
+            throw DomainError.forbidden("Insufficient rights: you do not administer this share's source")
+        }
         return try await store.insertShare(share)
     }
 
     /// Applies the fields present in `input`; absent fields keep their value.
     /// Throws forbidden, shareNotFound, invalidInput, referenceNotFound.
     public func update(_ id: ShareID, with input: ShareInput, by caller: Principal) async throws -> Share {
-        let organization = try Policy.require(.manage, of: caller)
+        let access = try await access.resolve(caller)
         // A share never moves between organizations: `input.organizationID` is not read here.
-        return try await change(id, in: organization) { current in
+        return try await change(id, by: access) { current in
             var share = try apply(input, to: current)
             if input.hasSource {
                 share.source = try ShareValidation.source(deviceID: input.deviceID, deviceGroupID: input.deviceGroupID)
@@ -121,6 +142,9 @@ public struct ShareService: Sendable {
             if share.source != current.source || share.receiver != current.receiver {
                 try await requireReferences(of: share)
             }
+            guard access.mayAdminister(share.source, in: share.organizationID) else {
+                throw DomainError.forbidden("Insufficient rights: you do not administer the new source")
+            }
             share.autoRemoveDate = try await autoRemoveDate(of: share)
             return share
         }
@@ -130,8 +154,7 @@ public struct ShareService: Sendable {
     public func renameReceiver(
         _ id: ShareID, user: (firstName: String?, lastName: String?)?, groupName: String??, by caller: Principal
     ) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        _ = try await change(id, in: organization) { current in
+        _ = try await change(id, by: try await access.resolve(caller)) { current in
             var share = current
             switch (current.receiver, user, groupName) {
             case (.user, let names?, nil):
@@ -151,8 +174,7 @@ public struct ShareService: Sendable {
     /// Creates the share's web key and returns its UUID. Refused (400) for a user-group receiver, a share
     /// without an end, and a share that already has one.
     public func createWebKey(_ id: ShareID, by caller: Principal) async throws -> UUID {
-        let organization = try Policy.require(.manage, of: caller)
-        let share = try await change(id, in: organization) { current in
+        let share = try await change(id, by: try await access.resolve(caller)) { current in
             if case .userGroup = current.receiver {
                 throw DomainError.rule(
                     "WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
@@ -174,8 +196,7 @@ public struct ShareService: Sendable {
 
     /// Throws `WebKeyNotFound` (404) when the share has none.
     public func deleteWebKey(_ id: ShareID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        _ = try await change(id, in: organization) { current in
+        _ = try await change(id, by: try await access.resolve(caller)) { current in
             guard current.webKey != nil else {
                 throw DomainError.notFound("WebKeyNotFound", "This share has no web key")
             }
@@ -187,31 +208,39 @@ public struct ShareService: Sendable {
 
     /// Throws forbidden or shareNotFound.
     public func delete(_ id: ShareID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        guard try await store.deleteShare(id, organization: organization) else {
+        let access = try await access.resolve(caller)
+        let share = try await administered(id, by: access)
+        guard try await store.deleteShare(id, organization: share.organizationID) else {
             throw DomainError.shareNotFound
         }
     }
 
     // MARK: - The pieces
 
-    private func visibleShare(_ id: ShareID, in organization: OrganizationID) async throws -> Share {
-        guard let share = try await store.share(id), share.organizationID == organization else {
-            throw DomainError.shareNotFound
+    /// The share, once the caller is known to hold `manage` and to administer its source.
+    private func administered(_ id: ShareID, by access: Access) async throws -> Share {
+        try access.require(.manage)
+        guard let share = try await store.share(id) else { throw DomainError.shareNotFound }
+        guard access.mayAdminister(share.source, in: share.organizationID) else {
+            throw access.refusal(in: share.organizationID, notFound: .shareNotFound)
         }
         return share
+    }
+
+    private func requirePart(in organization: OrganizationID?, _ access: Access) throws {
+        guard let organization, access.takesPart(in: organization) else { throw DomainError.referenceNotFound }
     }
 
     /// Reads, changes and writes back a share, retrying when a concurrent write changed it in between,
     /// so that two partial updates never silently drop each other's fields.
     private func change(
-        _ id: ShareID, in organization: OrganizationID, _ transform: (Share) async throws -> Share
+        _ id: ShareID, by access: Access, _ transform: (Share) async throws -> Share
     ) async throws -> Share {
         for attempt in 0..<maxAttempts {
             if attempt > 0 {
                 try await Task.sleep(nanoseconds: UInt64.random(in: 0...UInt64(min(attempt, 10)) * 500_000))
             }
-            let current = try await visibleShare(id, in: organization)
+            let current = try await administered(id, by: access)
             var share = try await transform(current)
             share.id = current.id
             share.organizationID = current.organizationID

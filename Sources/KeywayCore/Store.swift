@@ -29,9 +29,9 @@ public struct Page: Hashable, Sendable {
     }
 }
 
-/// The filters of `GET /v2/shares`, already scoped to one organization.
+/// The filters of `GET /v2/shares`, already narrowed to what the caller may see.
 public struct ShareQuery: Hashable, Sendable {
-    public var organizationID: OrganizationID
+    public var visibility: Visibility
     public var externalID: String?
     public var deviceID: DeviceID?
     public var deviceGroupID: DeviceGroupID?
@@ -42,11 +42,11 @@ public struct ShareQuery: Hashable, Sendable {
     public var page: Page
 
     public init(
-        organizationID: OrganizationID, externalID: String? = nil, deviceID: DeviceID? = nil,
+        visibility: Visibility, externalID: String? = nil, deviceID: DeviceID? = nil,
         deviceGroupID: DeviceGroupID? = nil, userID: UserID? = nil, userGroupID: UserGroupID? = nil,
         sortBy: ShareSortKey = .id, sortDirection: SortDirection = .asc, page: Page
     ) {
-        self.organizationID = organizationID
+        self.visibility = visibility
         self.externalID = externalID
         self.deviceID = deviceID
         self.deviceGroupID = deviceGroupID
@@ -107,6 +107,8 @@ public protocol DirectoryStore: Sendable {
     @discardableResult
     func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool
     func organization(_ id: OrganizationID) async throws -> Organization?
+    /// Inserts `organization` (its id is ignored) and `founder` as its first user, in one transaction.
+    func insertOrganization(_ organization: Organization, founder: User) async throws -> Organization
     /// Writes `organization` over the stored row; false when there is none.
     func replaceOrganization(_ organization: Organization) async throws -> Bool
     func account(_ id: AccountID) async throws -> Account?
@@ -138,7 +140,7 @@ public protocol CredentialStore: Sendable {
 
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
 public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
-    InvitationStore, VerificationStore
+    InvitationStore, VerificationStore, AccessStore
 {
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult

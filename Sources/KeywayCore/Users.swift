@@ -1,14 +1,14 @@
 import Foundation
 
-/// The filters of `GET /v2/users`, already scoped to one organization.
+/// The filters of `GET /v2/users`, already narrowed to what the caller may see.
 public struct UserQuery: Hashable, Sendable {
-    public var organizationID: OrganizationID
+    public var visibility: Visibility
     public var externalID: String?
     /// Case-insensitive, anywhere in first or last name, e-mail address or phone number; `*` is a wildcard.
     public var search: String?
     public var page: Page
-    public init(organizationID: OrganizationID, externalID: String? = nil, search: String? = nil, page: Page) {
-        self.organizationID = organizationID
+    public init(visibility: Visibility, externalID: String? = nil, search: String? = nil, page: Page) {
+        self.visibility = visibility
         self.externalID = externalID
         self.search = search
         self.page = page
@@ -83,12 +83,17 @@ public struct UserService: Sendable {
     let random: any RandomSource
     /// Where invitation links point: `<base>/<token>`.
     let invitationBaseURL: String
+    let access: AccessResolver
     static let notFound = DomainError.notFound("UserNotFound", "User not found")
     /// How long an invitation lasts when the request does not say.
     public static let defaultInvitationLifetime: TimeInterval = 7 * 86_400
     public static let languages: Set<String> = ["ar", "de", "en", "es", "fr", "it", "nl", "pl", "cs"]
 
-    public init(store: any KeywayStore, time: any TimeSource, random: any RandomSource, invitationBaseURL: String) {
+    public init(
+        store: any KeywayStore, time: any TimeSource, random: any RandomSource, invitationBaseURL: String,
+        access: AccessResolver
+    ) {
+        self.access = access
         self.store = store
         self.time = time
         self.random = random
@@ -101,8 +106,10 @@ public struct UserService: Sendable {
     public func create(
         _ input: UserInput, groupAdmin: Bool = false, userGroupID: Int64? = nil, by caller: Principal
     ) async throws -> User {
-        let organization = try Policy.require(.manage, of: caller)
-        try Policy.requireBodyOrganization(input.organizationID, is: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let organization = try access.bodyOrganization(input.organizationID)
+        try access.requireSuperUser(.manage, of: organization, notFound: .referenceNotFound)
         if groupAdmin, userGroupID == nil {
             throw DomainError.invalidInput(field: "groupAdmin", "groupAdmin needs a userGroupId")
         }
@@ -165,17 +172,20 @@ public struct UserService: Sendable {
     public func list(
         organizationID: Int64?, externalID: String?, search: String?, offset: Int?, size: Int?, by caller: Principal
     ) async throws -> [User] {
-        let organization = try Policy.require(.read, of: caller)
+        let access = try await access.resolve(caller)
+        let visibility = try access.visibility(filter: organizationID, ids: Set(access.users.map(\.rawValue)))
         let page = try Page(offset: offset, size: size)
-        try Policy.requireFilterOrganization(organizationID, is: organization)
         return try await store.users(
-            matching: UserQuery(
-                organizationID: organization, externalID: externalID, search: search, page: page))
+            matching: UserQuery(visibility: visibility, externalID: externalID, search: search, page: page))
     }
 
+    /// A super user reads every user of its organization; anyone reads its own user records.
     public func get(_ id: UserID, by caller: Principal) async throws -> User {
-        let organization = try Policy.require(.read, of: caller)
-        return try await visible(id, in: organization)
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        let user = try await existing(id)
+        try access.requireReadable(in: user.organizationID, reaches: access.users.contains(id), notFound: Self.notFound)
+        return user
     }
 
     /// The accounts of registered users, to show beside them.
@@ -185,8 +195,7 @@ public struct UserService: Sendable {
 
     /// Throws forbidden, `UserNotFound`, invalidInput, conflict.
     public func update(_ id: UserID, with input: UserInput, by caller: Principal) async throws -> User {
-        let organization = try Policy.require(.manage, of: caller)
-        var user = try apply(input, to: try await visible(id, in: organization))
+        var user = try apply(input, to: try await managed(id, by: caller))
         user.dateModified = time.now()
         guard try await store.replaceUser(user) else { throw Self.notFound }
         return user
@@ -194,14 +203,21 @@ public struct UserService: Sendable {
 
     /// Removes the user, its memberships and the shares it receives, in one transaction.
     public func delete(_ id: UserID, by caller: Principal) async throws {
-        let organization = try Policy.require(.manage, of: caller)
-        guard try await store.deleteUser(id, organization: organization) else { throw Self.notFound }
+        let user = try await managed(id, by: caller)
+        guard try await store.deleteUser(id, organization: user.organizationID) else { throw Self.notFound }
     }
 
-    private func visible(_ id: UserID, in organization: OrganizationID) async throws -> User {
-        guard let user = try await store.user(id), user.organizationID == organization else {
-            throw Self.notFound
-        }
+    private func existing(_ id: UserID) async throws -> User {
+        guard let user = try await store.user(id) else { throw Self.notFound }
+        return user
+    }
+
+    /// Only super users change or remove users.
+    private func managed(_ id: UserID, by caller: Principal) async throws -> User {
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        let user = try await existing(id)
+        try access.requireSuperUser(.manage, of: user.organizationID, notFound: Self.notFound)
         return user
     }
 

@@ -23,6 +23,7 @@ public struct Keyway: Sendable {
     public let verification: VerificationService
     /// Moves outbox messages to the configured notifier.
     public let outboxDelivery: OutboxDelivery
+    public let access: AccessResolver
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -36,10 +37,12 @@ public struct Keyway: Sendable {
         self.logger = logger
         self.shares = ShareService(
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
+        let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
+        self.access = access
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
-        self.devices = DeviceService(store: store, time: time)
-        self.deviceGroups = DeviceGroupService(store: store, time: time)
-        self.userGroups = UserGroupService(store: store, time: time)
+        self.devices = DeviceService(store: store, time: time, access: access)
+        self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
+        self.userGroups = UserGroupService(store: store, time: time, access: access)
         self.accounts = AccountService(
             store: store, time: time, random: random, secrets: SHA256Hasher(),
             passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
@@ -51,9 +54,10 @@ public struct Keyway: Sendable {
             case .webhook: WebhookSender(url: config.notifierURL ?? "", client: .shared)
             }
         self.outboxDelivery = OutboxDelivery(store: store, time: time, sender: sender)
-        self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys)
+        self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys, access: access)
         self.users = UserService(
-            store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL)
+            store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
+            access: access)
     }
 
     /// Opens the configured database and applies pending migrations before anything takes traffic.

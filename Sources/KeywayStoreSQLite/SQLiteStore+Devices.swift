@@ -30,8 +30,9 @@ extension SQLiteStore {
     }
 
     public func devices(matching query: DeviceQuery) async throws -> [Device] {
-        var conditions = ["d.organization_id = ?"]
-        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        let (visible, visibleArguments) = query.visibility.condition(prefix: "d.")
+        var conditions = [visible]
+        var arguments = visibleArguments
         func like(_ column: String, _ text: String?) {
             guard let text else { return }
             conditions.append("\(column) LIKE ? ESCAPE '\\'")

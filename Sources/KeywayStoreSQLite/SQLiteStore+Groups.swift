@@ -18,8 +18,9 @@ struct GroupTable {
         searchColumns: ["name", "remarks"], sortable: Set(GroupSortKey.allCases).subtracting([.location]))
 
     func listSQL(_ query: GroupQuery) -> (String, StatementArguments) {
-        var conditions = ["organization_id = ?"]
-        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        let (visible, visibleArguments) = query.visibility.condition()
+        var conditions = [visible]
+        var arguments = visibleArguments
         if let search = query.search {
             let pattern = DeviceQuery.likePattern(search)
             conditions.append("(" + searchColumns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")

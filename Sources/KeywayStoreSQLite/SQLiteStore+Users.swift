@@ -71,8 +71,9 @@ extension SQLiteStore {
     }
 
     public func users(matching query: UserQuery) async throws -> [User] {
-        var conditions = ["organization_id = ?"]
-        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        let (visible, visibleArguments) = query.visibility.condition()
+        var conditions = [visible]
+        var arguments = visibleArguments
         if let externalID = query.externalID { conditions.append("external_id = ?"); arguments.append(externalID) }
         if let search = query.search {
             let pattern = DeviceQuery.likePattern(search)

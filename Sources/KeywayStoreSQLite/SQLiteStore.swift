@@ -85,8 +85,9 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func shares(matching query: ShareQuery) async throws -> [Share] {
-        var conditions = ["organization_id = ?"]
-        var arguments: [(any DatabaseValueConvertible)?] = [query.organizationID.rawValue]
+        let (visible, visibleArguments) = query.visibility.condition()
+        var conditions = [visible]
+        var arguments = visibleArguments
         if let value = query.externalID { conditions.append("external_id = ?"); arguments.append(value) }
         if let value = query.deviceID { conditions.append("device_id = ?"); arguments.append(value.rawValue) }
         if let value = query.deviceGroupID {
@@ -135,6 +136,25 @@ public final class SQLiteStore: KeywayStore {
 
     public func organization(_ id: OrganizationID) async throws -> Organization? {
         try await pool.read { db in try Relations.organizations([id], db).first }
+    }
+
+    public func insertOrganization(_ organization: Organization, founder: User) async throws -> Organization {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, 0, ?, ?)",
+                arguments: [
+                    organization.name, organization.creatorAccountID?.rawValue,
+                    StorageCoding.microseconds(organization.dateCreated),
+                ])
+            var stored = organization
+            stored.id = OrganizationID(db.lastInsertedRowID)
+            var user = founder
+            user.organizationID = stored.id
+            try db.execute(
+                sql: "INSERT INTO users (\(UserRow.columnsWithoutID)) VALUES (\(UserRow.placeholdersWithoutID))",
+                arguments: UserRow.arguments(user))
+            return stored
+        }
     }
 
     public func replaceOrganization(_ organization: Organization) async throws -> Bool {

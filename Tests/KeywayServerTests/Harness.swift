@@ -67,7 +67,8 @@ struct Harness {
             var offset = 0
             while true {
                 let page = try await keyway.store.shares(
-                    matching: ShareQuery(organizationID: organization, page: try Page(offset: offset, size: 100)))
+                    matching: ShareQuery(
+                        visibility: .organization(organization), page: try Page(offset: offset, size: 100)))
                 total += page.count
                 if page.count < 100 { break }
                 offset += 100

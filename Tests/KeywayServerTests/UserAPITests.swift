@@ -129,7 +129,8 @@ struct UserAPITests {
         }
         #expect(
             try await harness.keyway.store.users(
-                matching: UserQuery(organizationID: Fixtures.organization(2), page: try Page(offset: 0, size: 100))
+                matching: UserQuery(
+                    visibility: .organization(Fixtures.organization(2)), page: try Page(offset: 0, size: 100))
             ).count == 2)
     }
 
@@ -169,7 +170,8 @@ struct UserAPITests {
             if update.status != .ok { expectErrorBody(update, status: .badRequest) }
         }
         let users = try await harness.keyway.store.users(
-            matching: UserQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100)))
+            matching: UserQuery(
+                visibility: .organization(Fixtures.organization(1)), page: try Page(offset: 0, size: 100)))
         #expect(users.map(\.id) == [Fixtures.user(1), Fixtures.invitedUser(1)])
     }
 }

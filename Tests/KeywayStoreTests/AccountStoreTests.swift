@@ -24,7 +24,7 @@ struct AccountStoreTests {
         #expect(try await store.credentials(username: "+3161111")?.accountID == account.id)
         #expect(try await store.credentials(username: "nobody") == nil)
         let members = try await store.users(
-            matching: UserQuery(organizationID: personal.id, page: try Page(offset: 0, size: 10)))
+            matching: UserQuery(visibility: .organization(personal.id), page: try Page(offset: 0, size: 10)))
         #expect(members.map(\.accountID) == [account.id])
         #expect(members.first?.superUser == true)
         await #expect(throws: DomainError.self) {

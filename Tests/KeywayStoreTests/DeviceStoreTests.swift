@@ -59,7 +59,7 @@ struct DeviceStoreTests {
         let fixtures = [Fixtures.lock(1), Fixtures.secondLock(1), Fixtures.gateway(1)].map(\.rawValue)
 
         func ids(_ change: (inout DeviceQuery) -> Void) async throws -> [Int64] {
-            var query = DeviceQuery(organizationID: org, page: try Page(offset: 0, size: 100))
+            var query = DeviceQuery(visibility: .organization(org), page: try Page(offset: 0, size: 100))
             change(&query)
             return try await store.devices(matching: query).map(\.id.rawValue)
         }

@@ -76,7 +76,7 @@ struct GroupStoreTests {
                 ).id.rawValue)
         }
         func list(_ change: (inout GroupQuery) -> Void) async throws -> [Int64] {
-            var query = GroupQuery(organizationID: org, page: try Page(offset: 0, size: 100))
+            var query = GroupQuery(visibility: .organization(org), page: try Page(offset: 0, size: 100))
             change(&query)
             return try await store.deviceGroups(matching: query).map(\.id.rawValue)
         }
@@ -91,11 +91,14 @@ struct GroupStoreTests {
         #expect(try await list { $0.search = "g*ma" } == [ids[3]])
         #expect(try await list { $0.sortDirection = .desc } == ids.reversed())
         #expect(try await list { $0.page = try! Page(offset: 1, size: 2) } == [ids[1], ids[2]])
-        var other = GroupQuery(organizationID: Fixtures.organization(2), page: try Page(offset: 0, size: 100))
+        var other = GroupQuery(
+            visibility: .organization(Fixtures.organization(2)), page: try Page(offset: 0, size: 100))
         other.search = "a"
         #expect(try await store.deviceGroups(matching: other).isEmpty)
         #expect(
-            try await store.userGroups(matching: GroupQuery(organizationID: org, page: try Page(offset: 0, size: 10)))
-                .map(\.id) == [Fixtures.userGroup(1)])
+            try await store.userGroups(
+                matching: GroupQuery(visibility: .organization(org), page: try Page(offset: 0, size: 10))
+            )
+            .map(\.id) == [Fixtures.userGroup(1)])
     }
 }

@@ -116,7 +116,8 @@ struct StoreContractTests {
             await #expect(throws: DomainError.referenceNotFound) { try await store.insertShare(share) }
         }
         let left = try await store.shares(
-            matching: ShareQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100)))
+            matching: ShareQuery(
+                visibility: .organization(Fixtures.organization(1)), page: try Page(offset: 0, size: 100)))
         #expect(left.isEmpty)
     }
 
@@ -166,7 +167,8 @@ struct StoreContractTests {
         }
         _ = try await store.insertShare(Fixtures.share(2, now: now, externalID: "wanted"))
         func query(_ change: (inout ShareQuery) -> Void) async throws -> [Int64] {
-            var query = ShareQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100))
+            var query = ShareQuery(
+                visibility: .organization(Fixtures.organization(1)), page: try Page(offset: 0, size: 100))
             change(&query)
             return try await store.shares(matching: query).map(\.id.rawValue)
         }

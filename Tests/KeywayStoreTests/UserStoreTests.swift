@@ -53,7 +53,8 @@ struct UserStoreTests {
         #expect(
             try await store.users(
                 matching: UserQuery(
-                    organizationID: Fixtures.organization(1), search: "cy@", page: try Page(offset: 0, size: 10))
+                    visibility: .organization(Fixtures.organization(1)), search: "cy@",
+                    page: try Page(offset: 0, size: 10))
             ).isEmpty)
         let share = try await store.insertShare(Fixtures.share(1, now: now, receiver: .user(user.id)))
         #expect(try await !store.deleteUser(user.id, organization: Fixtures.organization(2)))
@@ -69,7 +70,8 @@ struct UserStoreTests {
         defer { cleanup() }
         let dee = try await store.insertUser(person("dee@example.com"), addingTo: nil)
         func ids(_ change: (inout UserQuery) -> Void) async throws -> [UserID] {
-            var query = UserQuery(organizationID: Fixtures.organization(1), page: try Page(offset: 0, size: 100))
+            var query = UserQuery(
+                visibility: .organization(Fixtures.organization(1)), page: try Page(offset: 0, size: 100))
             change(&query)
             return try await store.users(matching: query).map(\.id)
         }

@@ -1,0 +1,210 @@
+import Foundation
+
+/// Which rows a list may show: every row of `organizations`, plus the rows whose id is in `ids`
+/// (raw ids of the listed entity), plus, for shares, those whose source is in `sourceDevices` or
+/// `sourceDeviceGroups`; when `onlyOrganization` is set, nothing outside it.
+public struct Visibility: Hashable, Sendable {
+    public var organizations: Set<OrganizationID>
+    public var ids: Set<Int64>
+    public var sourceDevices: Set<DeviceID>
+    public var sourceDeviceGroups: Set<DeviceGroupID>
+    public var onlyOrganization: OrganizationID?
+
+    public init(
+        organizations: Set<OrganizationID>, ids: Set<Int64> = [], sourceDevices: Set<DeviceID> = [],
+        sourceDeviceGroups: Set<DeviceGroupID> = [], onlyOrganization: OrganizationID? = nil
+    ) {
+        self.organizations = organizations
+        self.ids = ids
+        self.sourceDevices = sourceDevices
+        self.sourceDeviceGroups = sourceDeviceGroups
+        self.onlyOrganization = onlyOrganization
+    }
+
+    /// Everything of one organization.
+    public static func organization(_ id: OrganizationID) -> Visibility { Visibility(organizations: [id]) }
+}
+
+/// One user record of an account, with its user groups.
+public struct AccountMembership: Sendable, Hashable {
+    public var user: User
+    /// The user groups it belongs to, with whether it is an admin of each.
+    public var groups: [UserGroupID: Bool]
+    public init(user: User, groups: [UserGroupID: Bool]) {
+        self.user = user
+        self.groups = groups
+    }
+}
+
+/// What the access policy reads about a caller.
+public protocol AccessStore: Sendable {
+    /// The users linked to `account`, one per organization it takes part in, with their groups.
+    func memberships(of account: AccountID) async throws -> [AccountMembership]
+    /// The shares whose receiver is one of `users` or `userGroups`.
+    func sharesReceived(users: Set<UserID>, userGroups: Set<UserGroupID>) async throws -> [Share]
+    /// Devices by id (missing ids are left out).
+    func devices(_ ids: Set<DeviceID>) async throws -> [Device]
+    /// The device groups holding any of `devices`, each with all its members.
+    func deviceGroups(containing devices: Set<DeviceID>) async throws -> [DeviceGroupID: Set<DeviceID>]
+}
+
+/// The caller, resolved once per request: what it is, where it takes part, and what it reaches. Every
+/// service decides with it; the rules are written in docs/permissions.md.
+public struct Access: Sendable {
+    public let principal: Principal
+    /// Organizations where the caller may do everything (an API key's own organization).
+    public var superUserOf: Set<OrganizationID> = []
+    /// Organizations where the caller has any user record (or its key's organization).
+    public var memberOf: Set<OrganizationID> = []
+    public var users: Set<UserID> = []
+    public var userGroups: Set<UserGroupID> = []
+    public var adminGroups: Set<UserGroupID> = []
+    /// Shares the caller receives (directly or through a user group), and what they point at.
+    public var receivedShares: Set<ShareID> = []
+    public var receivedDevices: Set<DeviceID> = []
+    public var receivedDeviceGroups: Set<DeviceGroupID> = []
+    /// Devices on which an `administrate` share of the caller is in force now, and the device groups
+    /// all of whose (one or more) devices are among them.
+    public var administeredDevices: Set<DeviceID> = []
+    public var administeredDeviceGroups: Set<DeviceGroupID> = []
+
+    public init(principal: Principal) {
+        self.principal = principal
+        if case .apiKey(let key) = principal {
+            superUserOf = [key.organizationID]
+            memberOf = [key.organizationID]
+        }
+    }
+
+    public var accountID: AccountID? { principal.accountID }
+
+    /// An API key must hold `scope`; an account is judged by its roles instead. Throws forbidden.
+    public func require(_ scope: Scope) throws {
+        if case .apiKey(let key) = principal, !key.scopes.contains(scope) {
+            throw DomainError.forbidden("Insufficient rights: this API key lacks the '\(scope.rawValue)' scope")
+        }
+    }
+
+    public func isSuperUser(of organization: OrganizationID) -> Bool { superUserOf.contains(organization) }
+    public func takesPart(in organization: OrganizationID) -> Bool { memberOf.contains(organization) }
+
+    /// What to answer when the caller may not do something in `organization`: 403 where it takes part,
+    /// `notFound` elsewhere, so that other tenants' ids cannot be probed.
+    public func refusal(in organization: OrganizationID, notFound: DomainError) -> DomainError {
+        takesPart(in: organization) ? .forbidden() : notFound
+    }
+
+    /// The caller must hold `scope` and be a super user of `organization`.
+    public func requireSuperUser(
+        _ scope: Scope, of organization: OrganizationID, notFound: DomainError
+    ) throws {
+        try require(scope)
+        guard isSuperUser(of: organization) else { throw refusal(in: organization, notFound: notFound) }
+    }
+
+    /// A read: the caller must hold `.read` and be a super user of `organization` or reach the entity.
+    public func requireReadable(
+        in organization: OrganizationID, reaches: Bool, notFound: DomainError
+    ) throws {
+        try require(.read)
+        guard isSuperUser(of: organization) || reaches else { throw refusal(in: organization, notFound: notFound) }
+    }
+
+    /// A body's `organizationId`: present (400 naming it otherwise), and an organization the caller takes
+    /// part in (`referenceNotFound` otherwise).
+    public func bodyOrganization(_ id: Int64?) throws -> OrganizationID {
+        guard let id else { throw DomainError.invalidInput(field: "organizationId", "organizationId is required") }
+        let organization = OrganizationID(id)
+        guard takesPart(in: organization) else { throw DomainError.referenceNotFound }
+        return organization
+    }
+
+    /// What a list shows: the organizations the caller is super user of plus `ids`, narrowed to the
+    /// `organizationId` filter when given (which must name an organization the caller takes part in).
+    public func visibility(filter: Int64?, ids: Set<Int64> = []) throws -> Visibility {
+        try require(.read)
+        var visibility = Visibility(organizations: superUserOf, ids: ids)
+        if let filter {
+            let organization = OrganizationID(filter)
+            guard takesPart(in: organization) else { throw DomainError.referenceNotFound }
+            visibility.onlyOrganization = organization
+        }
+        return visibility
+    }
+
+    /// Whether the caller may manage shares whose source is `source`: as super user of the organization
+    /// or as administrator of the device (or of every device of the group).
+    public func mayAdminister(_ source: ShareSource, in organization: OrganizationID) -> Bool {
+        if isSuperUser(of: organization) { return true }
+        switch source {
+        case .device(let id): return administeredDevices.contains(id)
+        case .deviceGroup(let id): return administeredDeviceGroups.contains(id)
+        }
+    }
+}
+
+/// Builds an `Access` for a verified principal: nothing to read for an API key; for an account, its
+/// user records, groups, received shares, and the devices it administers now.
+public struct AccessResolver: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let defaultZone: TimeZone
+
+    public init(store: any KeywayStore, time: any TimeSource, defaultZone: TimeZone) {
+        self.store = store
+        self.time = time
+        self.defaultZone = defaultZone
+    }
+
+    public func resolve(_ principal: Principal) async throws -> Access {
+        var access = Access(principal: principal)
+        guard case .account(let session) = principal else { return access }
+        let memberships = try await store.memberships(of: session.accountID)
+        for membership in memberships {
+            access.users.insert(membership.user.id)
+            access.memberOf.insert(membership.user.organizationID)
+            if membership.user.superUser { access.superUserOf.insert(membership.user.organizationID) }
+            for (group, admin) in membership.groups {
+                access.userGroups.insert(group)
+                if admin { access.adminGroups.insert(group) }
+            }
+        }
+        guard !access.users.isEmpty else { return access }
+        let received = try await store.sharesReceived(users: access.users, userGroups: access.userGroups)
+        var administrating: [Share] = []
+        for share in received {
+            access.receivedShares.insert(share.id)
+            switch share.source {
+            case .device(let id): access.receivedDevices.insert(id)
+            case .deviceGroup(let id): access.receivedDeviceGroups.insert(id)
+            }
+            if share.permissions.administrate { administrating.append(share) }
+        }
+        let groupMembers = try await store.deviceGroupMembers(of: Array(access.receivedDeviceGroups))
+        for members in groupMembers.values { access.receivedDevices.formUnion(members.map(\.id)) }
+        guard !administrating.isEmpty else { return access }
+        // An administrate share counts where it is in force now, judged per device in its own zone.
+        let now = time.now()
+        var devices: [DeviceID: Device] = [:]
+        for device in try await store.devices(access.receivedDevices) { devices[device.id] = device }
+        for share in administrating {
+            let targets: [DeviceID] =
+                switch share.source {
+                case .device(let id): [id]
+                case .deviceGroup(let id): groupMembers[id]?.map(\.id) ?? []
+                }
+            for id in targets {
+                guard let device = devices[id], device.dateDecommissioned == nil else { continue }
+                let zone = AccessEvaluator.zone(of: device, default: defaultZone)
+                if AccessEvaluator.standing(of: share, at: now, zone: zone) == .inForce {
+                    access.administeredDevices.insert(id)
+                }
+            }
+        }
+        for (group, members) in try await store.deviceGroups(containing: access.administeredDevices)
+        where !members.isEmpty && members.isSubset(of: access.administeredDevices) {
+            access.administeredDeviceGroups.insert(group)
+        }
+        return access
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+extension Visibility {
+    /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
+    /// empty), and its arguments. An empty visibility matches nothing.
+    func condition(prefix: String = "") -> (String, [(any DatabaseValueConvertible)?]) {
+        var alternatives: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func list(_ column: String, _ values: [Int64]) {
+            guard !values.isEmpty else { return }
+            alternatives.append("\(prefix)\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        list("organization_id", organizations.map(\.rawValue).sorted())
+        list("id", ids.sorted())
+        list("device_id", sourceDevices.map(\.rawValue).sorted())
+        list("device_group_id", sourceDeviceGroups.map(\.rawValue).sorted())
+        var condition = alternatives.isEmpty ? "0" : "(" + alternatives.joined(separator: " OR ") + ")"
+        if let only = onlyOrganization {
+            condition += " AND \(prefix)organization_id = ?"
+            arguments.append(only.rawValue)
+        }
+        return (condition, arguments)
+    }
+}
+
+extension SQLiteStore {
+    public func memberships(of account: AccountID) async throws -> [AccountMembership] {
+        try await pool.read { db in
+            let users = try Row.fetchAll(
+                db, sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id",
+                arguments: [account.rawValue]
+            ).map(UserRow.decode)
+            return try users.map { user in
+                var groups: [UserGroupID: Bool] = [:]
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT group_id, group_admin FROM user_group_members WHERE user_id = ?",
+                    arguments: [user.id.rawValue])
+                {
+                    groups[UserGroupID(row["group_id"] as Int64)] = (row["group_admin"] as Int64) != 0
+                }
+                return AccountMembership(user: user, groups: groups)
+            }
+        }
+    }
+
+    public func sharesReceived(users: Set<UserID>, userGroups: Set<UserGroupID>) async throws -> [Share] {
+        guard !users.isEmpty || !userGroups.isEmpty else { return [] }
+        let userIDs = users.map(\.rawValue).sorted()
+        let groupIDs = userGroups.map(\.rawValue).sorted()
+        let marks = { (values: [Int64]) in values.map { _ in "?" }.joined(separator: ", ") }
+        let sql = """
+            SELECT \(ShareRow.columns) FROM shares WHERE user_id IN (\(marks(userIDs)))
+            UNION SELECT \(ShareRow.columns) FROM shares WHERE user_group_id IN (\(marks(groupIDs))) ORDER BY id
+            """
+        let arguments = StatementArguments(userIDs + groupIDs)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(ShareRow.decode)
+        }
+    }
+
+    public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
+        guard !ids.isEmpty else { return [] }
+        let values = ids.map(\.rawValue).sorted()
+        let sql =
+            "SELECT \(DeviceRow.columns) FROM devices WHERE id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
+            + "ORDER BY id"
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(DeviceRow.decode)
+        }
+    }
+
+    public func deviceGroups(containing devices: Set<DeviceID>) async throws -> [DeviceGroupID: Set<DeviceID>] {
+        guard !devices.isEmpty else { return [:] }
+        let values = devices.map(\.rawValue).sorted()
+        let sql = """
+            SELECT group_id, device_id FROM device_group_members WHERE group_id IN
+            (SELECT group_id FROM device_group_members WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", "))))
+            """
+        return try await pool.read { db in
+            var groups: [DeviceGroupID: Set<DeviceID>] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+                groups[DeviceGroupID(row["group_id"] as Int64), default: []].insert(DeviceID(row["device_id"] as Int64))
+            }
+            return groups
+        }
+    }
+}

@@ -1,0 +1,317 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Testing
+import Yams
+
+/// The callers of the permission matrix, in the order of its columns.
+enum Caller: Int, CaseIterable, CustomStringConvertible {
+    case none, otherKey, readKey, manageKey, superUser, deviceAdmin, groupAdmin, plainUser
+    var description: String {
+        ["none", "otherKey", "readKey", "manageKey", "superUser", "deviceAdmin", "groupAdmin", "plainUser"][rawValue]
+    }
+}
+
+/// Organization 1 of the fixture, plus four signed-in accounts with a user record each in it:
+/// a super user; a device administrator (an `administrate` share on lock 11, in force); a group admin
+/// (admin of user group 11); and a plain user (a `remoteActivate` share on lock 12).
+struct PeopleWorld {
+    let harness: Harness
+    var tokens: [Caller: String] = [:]
+    var users: [Caller: Int64] = [:]
+
+    static let password = "correct horse battery"
+
+    static func make(_ client: any TestClientProtocol, _ harness: Harness) async throws -> PeopleWorld {
+        var world = PeopleWorld(harness: harness)
+        let key = harness.manageKey
+        let people: [(Caller, String, Bool)] = [
+            (.superUser, "super", true), (.deviceAdmin, "deviceadmin", false), (.groupAdmin, "groupadmin", false),
+            (.plainUser, "plain", false),
+        ]
+        for (caller, name, superUser) in people {
+            let email = "\(name)@example.com"
+            _ = try await harness.keyway.accounts.create(
+                emailAddress: email, phoneNumber: nil, firstName: name, lastName: "Person", password: password)
+            let created = try await client.send(
+                .post, "/v2/users", key: key,
+                json:
+                    #"{"organizationId": 1, "emailAddress": "\#(email)", "superUser": \#(superUser), "autoEmailMatch": true}"#
+            )
+            #expect(created.status == .created, "\(created.text)")
+            world.users[caller] = (created.object["userId"] as? NSNumber)?.int64Value
+            world.tokens[caller] = try await harness.keyway.accounts.signIn(username: email, password: password)
+                .accessToken
+        }
+        let admin = world.users[.deviceAdmin] ?? 0
+        _ = try await client.createShare(
+            #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(admin)}, "permissions": {"administrate": true}}"#,
+            key: key)
+        let plain = world.users[.plainUser] ?? 0
+        _ = try await client.createShare(
+            #"{"organizationId": 1, "source": {"deviceId": 12}, "receiver": {"userId": \#(plain)}, "permissions": {"remoteActivate": true}}"#,
+            key: key)
+        let groupAdmin = world.users[.groupAdmin] ?? 0
+        let joined = try await client.send(.put, "/v1/user-groups/11/users/\(groupAdmin)?groupAdmin=true", key: key)
+        #expect(joined.status == .ok, "\(joined.text)")
+        return world
+    }
+
+    func credential(_ caller: Caller) -> String? {
+        switch caller {
+        case .none: nil
+        case .otherKey: harness.otherOrganizationKey
+        case .readKey: harness.readKey
+        case .manageKey: harness.manageKey
+        default: tokens[caller]
+        }
+    }
+}
+
+/// Fresh targets for one cell, made with the manage key, so that no cell depends on another.
+struct Fixture {
+    let client: any TestClientProtocol
+    let key: String
+
+    func id(_ reply: Reply, _ field: String) -> Int64 {
+        #expect(reply.status.code < 300, "setup failed: \(reply.text)")
+        return (reply.object[field] as? NSNumber)?.int64Value ?? -1
+    }
+
+    /// A temporary share on lock 11 (administered by the device admin) to invited user 12.
+    func share(webKey: Bool = false) async throws -> Int64 {
+        let id = try await client.createShare(
+            #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "endDate": "2030-01-01"}"#,
+            key: key)
+        if webKey { #expect(try await client.send(.post, "/v2/shares/\(id)/web-key", key: key).status == .ok) }
+        return id
+    }
+
+    func device() async throws -> Int64 {
+        id(
+            try await client.send(
+                .post, "/v2/devices", key: key,
+                json: #"{"organizationId": 1, "name": "Spare", "deviceType": "Lock", "timeZone": "UTC"}"#),
+            "deviceId")
+    }
+
+    func deviceGroup(withLock12: Bool = false) async throws -> Int64 {
+        let group = id(
+            try await client.send(.post, "/v1/device-groups", key: key, json: #"{"organizationId": 1, "name": "G"}"#),
+            "id")
+        if withLock12 { _ = try await client.send(.put, "/v1/device-groups/\(group)/devices/12", key: key) }
+        return group
+    }
+
+    func userGroup() async throws -> Int64 {
+        id(
+            try await client.send(.post, "/v1/user-groups", key: key, json: #"{"organizationId": 1, "name": "G"}"#),
+            "id")
+    }
+
+    func user(inGroup11: Bool = false) async throws -> Int64 {
+        let user = id(
+            try await client.send(
+                .post, "/v2/users", key: key,
+                json: #"{"organizationId": 1, "emailAddress": "\#(UUID().uuidString)@example.com"}"#),
+            "userId")
+        if inGroup11 { _ = try await client.send(.put, "/v1/user-groups/11/users/\(user)", key: key) }
+        return user
+    }
+
+    func apiKey() async throws -> Int64 {
+        id(
+            try await client.send(.post, "/v1/organizations/1/api-keys", key: key, json: #"{"scopes": ["read"]}"#),
+            "id")
+    }
+}
+
+/// One endpoint: how to build its path (fresh targets per cell), its body, and the status each caller
+/// gets, in `Caller` order: none, other org's key, read key, manage key, super user, device admin,
+/// group admin, plain user. `{unique}` in a body is replaced by a new UUID for each cell.
+struct Endpoint: Sendable {
+    let method: HTTPRequest.Method
+    let name: String
+    let body: String?
+    let expected: [Int]
+    let path: @Sendable (Fixture) async throws -> String
+
+    init(
+        _ method: HTTPRequest.Method, _ name: String, _ expected: String, body: String? = nil,
+        path: (@Sendable (Fixture) async throws -> String)? = nil
+    ) {
+        self.method = method
+        self.name = name
+        self.body = body
+        self.expected = expected.split(separator: " ").compactMap { Int($0) }
+        self.path = path ?? { _ in name }
+    }
+}
+
+@Suite("Who may do what")
+struct PermissionMatrixTests {
+    static let share = #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#
+    static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    // The one table. Columns: none, otherKey, readKey, manageKey, superUser, deviceAdmin, groupAdmin, plainUser.
+    static let endpoints: [Endpoint] = [
+        Endpoint(.get, "/health", "200 200 200 200 200 200 200 200"),
+        Endpoint(.get, "/openapi.yaml", "200 200 200 200 200 200 200 200"),
+        // Shares: the device admin manages the shares of the lock it administers (11).
+        Endpoint(.get, "/v2/shares", "401 200 200 200 200 200 200 200"),
+        Endpoint(.post, "/v2/shares", "401 404 403 200 200 200 403 403", body: share),
+        Endpoint(.get, "/v2/shares/{id}", "401 404 200 200 200 200 403 403") { "/v2/shares/\(try await $0.share())" },
+        Endpoint(.put, "/v2/shares/{id}", "401 404 403 200 200 200 403 403", body: #"{"externalId": "x"}"#) {
+            "/v2/shares/\(try await $0.share())"
+        },
+        Endpoint(.delete, "/v2/shares/{id}", "401 404 403 200 200 200 403 403") {
+            "/v2/shares/\(try await $0.share())"
+        },
+        Endpoint(
+            .put, "/v2/shares/{id}/name", "401 404 403 200 200 200 403 403", body: #"{"user": {"firstName": "A"}}"#
+        ) { "/v2/shares/\(try await $0.share())/name" },
+        Endpoint(.post, "/v2/shares/{id}/web-key", "401 404 403 200 200 200 403 403") {
+            "/v2/shares/\(try await $0.share())/web-key"
+        },
+        Endpoint(.delete, "/v2/shares/{id}/web-key", "401 404 403 200 200 200 403 403") {
+            "/v2/shares/\(try await $0.share(webKey: true))/web-key"
+        },
+        // Devices: super users change them; device admins and receivers read the devices they reach.
+        Endpoint(.get, "/v2/devices", "401 200 200 200 200 200 200 200"),
+        Endpoint(
+            .post, "/v2/devices", "401 404 403 200 200 403 403 403",
+            body: #"{"organizationId": 1, "name": "New", "deviceType": "Lock"}"#),
+        Endpoint(.get, "/v2/devices/11", "401 404 200 200 200 200 403 403"),
+        Endpoint(.get, "/v2/devices/12", "401 404 200 200 200 403 403 200"),
+        Endpoint(.put, "/v2/devices/{id}", "401 404 403 200 200 403 403 403", body: #"{"name": "Renamed"}"#) {
+            "/v2/devices/\(try await $0.device())"
+        },
+        Endpoint(.delete, "/v2/devices/{id}", "401 404 403 200 200 403 403 403") {
+            "/v2/devices/\(try await $0.device())"
+        },
+        // Device groups: super users only, beyond reading.
+        Endpoint(.get, "/v1/device-groups", "401 200 200 200 200 200 200 200"),
+        Endpoint(
+            .post, "/v1/device-groups", "401 404 403 200 200 403 403 403", body: #"{"organizationId": 1, "name": "N"}"#
+        ),
+        Endpoint(.get, "/v1/device-groups/11", "401 404 200 200 200 403 403 403"),
+        Endpoint(.put, "/v1/device-groups/{id}", "401 404 403 200 200 403 403 403", body: #"{"name": "R"}"#) {
+            "/v1/device-groups/\(try await $0.deviceGroup())"
+        },
+        Endpoint(.delete, "/v1/device-groups/{id}", "401 404 403 200 200 403 403 403") {
+            "/v1/device-groups/\(try await $0.deviceGroup())"
+        },
+        Endpoint(.put, "/v1/device-groups/{id}/devices/12", "401 404 403 200 200 403 403 403") {
+            "/v1/device-groups/\(try await $0.deviceGroup())/devices/12"
+        },
+        Endpoint(.delete, "/v1/device-groups/{id}/devices/12", "401 404 403 200 200 403 403 403") {
+            "/v1/device-groups/\(try await $0.deviceGroup(withLock12: true))/devices/12"
+        },
+        // User groups: the group admin changes the membership of its group (11), nothing else.
+        Endpoint(.get, "/v1/user-groups", "401 200 200 200 200 200 200 200"),
+        Endpoint(
+            .post, "/v1/user-groups", "401 404 403 200 200 403 403 403", body: #"{"organizationId": 1, "name": "N"}"#),
+        Endpoint(.get, "/v1/user-groups/11", "401 404 200 200 200 403 200 403"),
+        Endpoint(.put, "/v1/user-groups/11", "401 404 403 200 200 403 403 403", body: #"{"remarks": "r"}"#),
+        Endpoint(.delete, "/v1/user-groups/{id}", "401 404 403 200 200 403 403 403") {
+            "/v1/user-groups/\(try await $0.userGroup())"
+        },
+        Endpoint(.put, "/v1/user-groups/11/users/{userId}", "401 404 403 200 200 403 200 403") {
+            "/v1/user-groups/11/users/\(try await $0.user())"
+        },
+        Endpoint(.delete, "/v1/user-groups/11/users/{userId}", "401 404 403 200 200 403 200 403") {
+            "/v1/user-groups/11/users/\(try await $0.user(inGroup11: true))"
+        },
+        // Users: super users manage them; everyone reads its own (checked beside the table).
+        Endpoint(.get, "/v2/users", "401 200 200 200 200 200 200 200"),
+        Endpoint(
+            .post, "/v2/users", "401 404 403 201 201 403 403 403",
+            body: #"{"organizationId": 1, "emailAddress": "{unique}@example.com"}"#),
+        Endpoint(.get, "/v2/users/12", "401 404 200 200 200 403 403 403"),
+        Endpoint(.put, "/v2/users/{id}", "401 404 403 200 200 403 403 403", body: #"{"remarks": "r"}"#) {
+            "/v2/users/\(try await $0.user())"
+        },
+        Endpoint(.delete, "/v2/users/{id}", "401 404 403 200 200 403 403 403") { "/v2/users/\(try await $0.user())" },
+        // Organizations: accounts create them; super users change them and their keys.
+        Endpoint(.get, "/v1/organizations", "401 200 200 200 200 200 200 200"),
+        Endpoint(.post, "/v1/organizations", "401 403 403 403 201 201 201 201", body: #"{"name": "Mine"}"#),
+        Endpoint(.get, "/v1/organizations/1", "401 404 200 200 200 200 200 200"),
+        Endpoint(.put, "/v1/organizations/1", "401 404 403 200 200 403 403 403", body: #"{"name": "Org 1"}"#),
+        Endpoint(.get, "/v1/organizations/1/api-keys", "401 404 403 200 200 403 403 403"),
+        Endpoint(
+            .post, "/v1/organizations/1/api-keys", "401 404 403 201 201 403 403 403", body: #"{"scopes": ["read"]}"#),
+        Endpoint(.delete, "/v1/organizations/1/api-keys/{keyId}", "401 404 403 200 200 403 403 403") {
+            "/v1/organizations/1/api-keys/\(try await $0.apiKey())"
+        },
+        // Accounts and the public endpoints: a credential changes nothing there.
+        Endpoint(.get, "/v1/account", "401 404 404 404 200 200 200 200"),
+        Endpoint(
+            .post, "/v2/oauth/token", "400 400 400 400 400 400 400 400",
+            body: "grant_type=refresh_token&refresh_token=unknown"),
+        Endpoint(.post, "/v2/oauth/revoke", "200 200 200 200 200 200 200 200", body: "token=unknown"),
+        Endpoint(
+            .post, "/v1/invitations/{token}/accept", "404 404 404 404 404 404 404 404",
+            body: #"{"firstName": "A", "lastName": "B", "emailAddress": "a@example.com", "password": "long enough pw"}"#
+        ) { _ in "/v1/invitations/\(UUID().uuidString)/accept" },
+        Endpoint(
+            .post, "/v2/verification/request-code", "200 200 200 200 200 200 200 200",
+            body: #"{"emailAddress": "someone@example.com"}"#),
+        Endpoint(
+            .post, "/v2/verification/verify-code", "400 400 400 400 400 400 400 400",
+            body: #"{"emailAddress": "someone@example.com", "code": "000000"}"#),
+    ]
+
+    @Test func everyEndpointForEveryKindOfCaller() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let world = try await PeopleWorld.make(client, harness)
+            let fixture = Fixture(client: client, key: harness.manageKey)
+            var wrong: [String] = []
+            for endpoint in Self.endpoints {
+                #expect(endpoint.expected.count == Caller.allCases.count, "\(endpoint.name): one status per caller")
+                for caller in Caller.allCases {
+                    let path = try await endpoint.path(fixture)
+                    var headers: HTTPFields = [:]
+                    if endpoint.name.hasPrefix("/v2/oauth") { headers = Self.formHeaders }
+                    let reply = try await client.send(
+                        endpoint.method, path, key: world.credential(caller),
+                        json: endpoint.body?.replacing("{unique}", with: UUID().uuidString), headers: headers)
+                    #expect(reply.status.code < 500, "\(endpoint.method) \(endpoint.name) as \(caller): \(reply.text)")
+                    let expected = endpoint.expected[caller.rawValue]
+                    if reply.status.code != expected {
+                        wrong.append(
+                            "\(endpoint.method) \(endpoint.name) as \(caller): \(reply.status.code), expected \(expected) \(reply.text.prefix(160))"
+                        )
+                    }
+                }
+            }
+            #expect(wrong.isEmpty, "\n\(wrong.joined(separator: "\n"))")
+        }
+    }
+
+    /// Every operation of the contract has a row (the table cannot silently fall behind the API).
+    @Test func theTableCoversEveryOperation() throws {
+        let yaml = try String(
+            contentsOf: DocumentationTests.root.appendingPathComponent("Sources/KeywayAPI/openapi.yaml"),
+            encoding: .utf8)
+        let document = try #require(try Yams.load(yaml: yaml) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let generic = { (text: String) in
+            text.replacing(/\/\d+(?=\/|$)/, with: "/{x}").replacing(/\{[a-zA-Z]+\}/, with: "{x}")
+        }
+        let covered = Set(Self.endpoints.map { "\($0.method) " + generic($0.name) })
+        var missing: [String] = []
+        for (path, item) in paths {
+            for method in item.keys where method != "parameters" {
+                let operation = "\(method.uppercased()) " + generic(path)
+                if !covered.contains(operation) { missing.append(operation) }
+            }
+        }
+        #expect(paths.count > 25)
+        #expect(missing.isEmpty, "no row for \(missing.sorted())")
+    }
+}
