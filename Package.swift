@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         // Outgoing HTTP (the webhook notifier); already built for HummingbirdTesting.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Property tests of the access evaluator against a simple reference (issue 4).
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // The domain: Foundation only. Every other target points inward at this one.
@@ -61,7 +63,12 @@ let package = Package(
             ]
         ),
         .target(name: "KeywayTestSupport", dependencies: ["KeywayCore"]),
-        .testTarget(name: "KeywayCoreTests", dependencies: ["KeywayCore", "KeywayTestSupport"]),
+        .testTarget(
+            name: "KeywayCoreTests",
+            dependencies: [
+                "KeywayCore", "KeywayTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "KeywayStoreTests",
             dependencies: ["KeywayCore", "KeywayStoreSQLite", "KeywayTestSupport"]

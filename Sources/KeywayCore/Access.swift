@@ -42,6 +42,8 @@ public protocol AccessStore: Sendable {
     func memberships(of account: AccountID) async throws -> [AccountMembership]
     /// The shares whose receiver is one of `users` or `userGroups`.
     func sharesReceived(users: Set<UserID>, userGroups: Set<UserGroupID>) async throws -> [Share]
+    /// The user groups `user` belongs to.
+    func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID>
     /// Devices by id (missing ids are left out).
     func devices(_ ids: Set<DeviceID>) async throws -> [Device]
     /// The device groups holding any of `devices`, each with all its members.

@@ -121,7 +121,7 @@ public struct ShareService: Sendable {
         guard access.mayAdminister(share.source, in: organization) else {
             throw DomainError.forbidden("Insufficient rights: you do not administer this share's source")
         }
-        return try await store.insertShare(share)
+        return try await store.insertShare(share, event: Self.event(.shareCreated, share, access: access, at: now))
     }
 
     /// Applies the fields present in `input`; absent fields keep their value.
@@ -210,7 +210,8 @@ public struct ShareService: Sendable {
     public func delete(_ id: ShareID, by caller: Principal) async throws {
         let access = try await access.resolve(caller)
         let share = try await administered(id, by: access)
-        guard try await store.deleteShare(id, organization: share.organizationID) else {
+        let event = Self.event(.shareDeleted, share, access: access, at: time.now())
+        guard try await store.deleteShare(id, organization: share.organizationID, event: event) else {
             throw DomainError.shareNotFound
         }
     }
@@ -225,6 +226,15 @@ public struct ShareService: Sendable {
             throw access.refusal(in: share.organizationID, notFound: .shareNotFound)
         }
         return share
+    }
+
+    static func event(_ type: EventType, _ share: Share, access: Access, at date: Date) -> Event {
+        var event = Event(
+            type: type, time: date, organizationID: share.organizationID, shareID: share.id,
+            accountID: access.accountID)
+        if case .device(let id) = share.source { event.deviceID = id }
+        if case .user(let id) = share.receiver { event.userID = id }
+        return event
     }
 
     private func requirePart(in organization: OrganizationID?, _ access: Access) throws {
@@ -247,7 +257,11 @@ public struct ShareService: Sendable {
             share.dateModified = time.now()
             share.version = current.version + 1
             try ShareValidation.window(of: share)
-            if try await store.replaceShare(share) { return share }
+            if try await store.replaceShare(
+                share, event: Self.event(.shareUpdated, share, access: access, at: share.dateModified ?? time.now()))
+            {
+                return share
+            }
         }
         throw DomainError.conflict("ConcurrentModification", "The share kept changing; try again")
     }

@@ -17,12 +17,13 @@ public struct Page: Hashable, Sendable {
 
     /// Refuses (rather than clamps) a size outside 1...100, so that a client paging until a page is
     /// shorter than `size` never stops early. Throws `DomainError.invalidInput` naming `offset` or `size`.
-    public init(offset: Int?, size: Int?) throws {
+    /// `maximum` is 100 except where Bold's clients are known to ask for more (effective permissions: 1000).
+    public init(offset: Int?, size: Int?, maximum: Int = Page.maximumSize) throws {
         let offset = offset ?? 0
         let size = size ?? Page.defaultSize
         guard offset >= 0 else { throw DomainError.invalidInput(field: "offset", "offset must be 0 or more") }
-        guard (1...Page.maximumSize).contains(size) else {
-            throw DomainError.invalidInput(field: "size", "size must be between 1 and \(Page.maximumSize)")
+        guard (1...maximum).contains(size) else {
+            throw DomainError.invalidInput(field: "size", "size must be between 1 and \(maximum)")
         }
         self.offset = offset
         self.size = size
@@ -87,17 +88,26 @@ public struct Seed: Sendable {
 
 /// Shares. Every method that writes is one transaction.
 public protocol ShareStore: Sendable {
-    /// Inserts `share` with a new id (its `id` is ignored) and returns it as stored.
-    /// Throws `DomainError.referenceNotFound` when its source or receiver is not in its organization.
-    func insertShare(_ share: Share) async throws -> Share
+    /// Inserts `share` with a new id (its `id` is ignored) and returns it as stored; `event` (given the new
+    /// share's id) is recorded in the same transaction. Throws `DomainError.referenceNotFound` when its
+    /// source or receiver is not in its organization.
+    func insertShare(_ share: Share, event: Event?) async throws -> Share
     func share(_ id: ShareID) async throws -> Share?
-    /// Writes `share` over the stored row if that row's version is still `share.version - 1`.
-    /// Returns false when the share is gone or was changed meanwhile. Throws like `insertShare`.
-    func replaceShare(_ share: Share) async throws -> Bool
+    /// Writes `share` over the stored row if that row's version is still `share.version - 1`, with `event`.
+    /// Returns false (and records nothing) when the share is gone or was changed meanwhile.
+    func replaceShare(_ share: Share, event: Event?) async throws -> Bool
     /// Returns false when no such share exists in `organization`.
-    func deleteShare(_ id: ShareID, organization: OrganizationID) async throws -> Bool
+    func deleteShare(_ id: ShareID, organization: OrganizationID, event: Event?) async throws -> Bool
     func shares(matching query: ShareQuery) async throws -> [Share]
     func relations(of shares: [Share]) async throws -> ShareRelations
+}
+
+extension ShareStore {
+    public func insertShare(_ share: Share) async throws -> Share { try await insertShare(share, event: nil) }
+    public func replaceShare(_ share: Share) async throws -> Bool { try await replaceShare(share, event: nil) }
+    public func deleteShare(_ id: ShareID, organization: OrganizationID) async throws -> Bool {
+        try await deleteShare(id, organization: organization, event: nil)
+    }
 }
 
 /// The directory: organizations, accounts, users, groups and devices.
@@ -140,7 +150,7 @@ public protocol CredentialStore: Sendable {
 
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
 public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
-    InvitationStore, VerificationStore, AccessStore
+    InvitationStore, VerificationStore, AccessStore, EventStore
 {
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult

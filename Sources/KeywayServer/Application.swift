@@ -35,6 +35,20 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? keyway.config.port) },
         logger: keyway.logger)
     app.addServices(
-        OutboxService(delivery: keyway.outboxDelivery, interval: keyway.config.outboxInterval, logger: keyway.logger))
+        OutboxService(delivery: keyway.outboxDelivery, interval: keyway.config.outboxInterval, logger: keyway.logger),
+        PeriodicService(name: "webhook delivery", interval: keyway.config.webhookInterval, logger: keyway.logger) {
+            try await keyway.webhookDelivery.deliverDue()
+        },
+        PeriodicService(name: "housekeeping", interval: keyway.config.housekeepingInterval, logger: keyway.logger) {
+            let report = try await keyway.housekeeping.run()
+            if !report.shares.isEmpty || !report.users.isEmpty || report.invitations > 0 {
+                keyway.logger.info(
+                    "housekeeping removed expired entries",
+                    metadata: [
+                        "shares": "\(report.shares.count)", "users": "\(report.users.count)",
+                        "invitations": "\(report.invitations)",
+                    ])
+            }
+        })
     return app
 }

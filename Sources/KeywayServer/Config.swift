@@ -25,6 +25,14 @@ public struct KeywayConfig: Sendable {
     public var outboxInterval: Duration = .seconds(2)
     /// bcrypt's work factor for passwords (4 to 31; each step doubles the work).
     public var bcryptCost: UInt8 = 12
+    /// `--manual-clock`: the clock moves only through `PUT /v1/dev/clock` (for integrators' test suites).
+    public var manualClock: Bool = false
+    /// Successful remote activations one lock takes per minute before answering `TooManyRequests`.
+    public var activationsPerMinute: Int = 10
+    /// How often expired shares, users and invitations are removed.
+    public var housekeepingInterval: Duration = .seconds(60)
+    /// How often due webhook deliveries are attempted.
+    public var webhookInterval: Duration = .seconds(1)
 
     public init() {}
 

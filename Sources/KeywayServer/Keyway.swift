@@ -21,9 +21,14 @@ public struct Keyway: Sendable {
     public let accounts: AccountService
     public let invitations: InvitationService
     public let verification: VerificationService
+    public let access: AccessService
+    public let remote: RemoteService
+    public let events: EventService
+    public let webhookDelivery: WebhookDelivery
+    public let housekeeping: Housekeeping
     /// Moves outbox messages to the configured notifier.
     public let outboxDelivery: OutboxDelivery
-    public let access: AccessResolver
+    public let resolver: AccessResolver
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -38,7 +43,18 @@ public struct Keyway: Sendable {
         self.shares = ShareService(
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
-        self.access = access
+        self.resolver = access
+        let checks = AccessService(store: store, time: time, access: access, defaultZone: config.defaultTimeZone)
+        self.access = checks
+        self.remote = RemoteService(
+            store: store, time: time, access: access, checks: checks,
+            gateways: GatewayRouter(client: .shared, time: time), activationsPerMinute: config.activationsPerMinute,
+            defaultZone: config.defaultTimeZone)
+        self.events = EventService(store: store, time: time, access: access, random: random)
+        self.webhookDelivery = WebhookDelivery(
+            store: store, time: time,
+            poster: HTTPWebhookPoster(client: .shared, time: time, store: store, logger: logger))
+        self.housekeeping = Housekeeping(store: store, time: time)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
         self.devices = DeviceService(store: store, time: time, access: access)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
@@ -62,12 +78,13 @@ public struct Keyway: Sendable {
 
     /// Opens the configured database and applies pending migrations before anything takes traffic.
     public static func open(
-        _ config: KeywayConfig, time: any TimeSource = SystemTime(), random: any RandomSource = SystemRandom(),
+        _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
         logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause()
     ) async throws -> Keyway {
         let store = try SQLiteStore(path: config.databasePath)
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
-        return Keyway(config: config, store: store, time: time, random: random, logger: logger, pause: pause)
+        let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())
+        return Keyway(config: config, store: store, time: clock, random: random, logger: logger, pause: pause)
     }
 }

@@ -50,6 +50,10 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         for (name, value) in StandardHeaders.all { response.headers[name] = value }
+        // The web-key page runs its one script and style, known by their hashes, and calls only this server.
+        if request.uri.path.hasPrefix("/webkey/"), let name = HTTPField.Name("Content-Security-Policy") {
+            response.headers[name] = WebKeyPage.contentSecurityPolicy
+        }
         return response
     }
 

@@ -20,7 +20,7 @@ struct ShareMapping {
             },
             startDate: share.startDate?.description, startTime: share.startTime?.description,
             endDate: share.endDate?.description, endTime: share.endTime?.description,
-            schedule: share.schedule.isEmpty ? nil : share.schedule.map(wire),
+            schedule: share.schedule.isEmpty ? nil : share.schedule.map(Self.wire),
             permissions: .init(
                 administrate: share.permissions.administrate, remoteActivate: share.permissions.remoteActivate,
                 assignKeyfob: share.permissions.assignKeyfob),
@@ -34,7 +34,7 @@ struct ShareMapping {
 
     func webKeyURL(_ uuid: UUID) -> String { webKeyBaseURL + "/" + uuid.uuidString.lowercased() }
 
-    private func wire(_ entry: ScheduleEntry) -> Components.Schemas.ScheduleEntry {
+    static func wire(_ entry: ScheduleEntry) -> Components.Schemas.ScheduleEntry {
         .init(
             dayOfWeek: entry.dayOfWeek.flatMap { .init(rawValue: $0.rawValue) },
             period: entry.period.map { .init(startTime: $0.startTime.description, endTime: $0.endTime.description) },

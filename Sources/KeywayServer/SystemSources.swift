@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import KeywayCore
+import Synchronization
 
 /// The real clock. Only the server's composition root creates one; Core never reads the system clock.
 public struct SystemTime: TimeSource {
@@ -22,4 +23,13 @@ public struct SystemRandom: RandomSource {
 public struct SHA256Hasher: SecretHasher {
     public init() {}
     public func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
+}
+
+/// A clock integrators drive through `PUT /v1/dev/clock` (`keyway serve --manual-clock`). It starts at the
+/// system time and then moves only when set.
+public final class ManualClock: TimeSource {
+    private let current: Mutex<Date>
+    public init(_ start: Date) { current = Mutex(start) }
+    public func now() -> Date { current.withLock { $0 } }
+    public func set(_ date: Date) { current.withLock { $0 = date } }
 }

@@ -20,8 +20,63 @@ enum Migrations {
         migrator.registerMigration("0005_verification") { db in
             try db.execute(sql: schema0005)
         }
+        migrator.registerMigration("0006_events_webhooks_device_state") { db in
+            try db.execute(sql: schema0006)
+        }
         return migrator
     }
+
+    // The event log; webhooks and their durable delivery queue (one row per event and webhook, delivered
+    // in id order); the live state of locks and gateways.
+    static let schema0006 = """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            type TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            device_id INTEGER,
+            share_id INTEGER,
+            user_id INTEGER,
+            account_id INTEGER,
+            result TEXT NOT NULL,
+            method TEXT,
+            activation_time INTEGER,
+            nearby INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX events_organization ON events(organization_id, id);
+        CREATE INDEX events_device ON events(device_id, type, time);
+
+        CREATE TABLE webhooks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            organization_id INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            types TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            date_created INTEGER NOT NULL
+        );
+        CREATE INDEX webhooks_organization ON webhooks(organization_id);
+
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+            event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt INTEGER NOT NULL,
+            date_delivered INTEGER
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries(date_delivered, webhook_id, id);
+
+        CREATE TABLE device_state (
+            device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+            is_active_until INTEGER,
+            locked TEXT NOT NULL DEFAULT 'UNKNOWN',
+            last_locked INTEGER,
+            online INTEGER NOT NULL DEFAULT 1,
+            last_seen INTEGER,
+            bridge_url TEXT,
+            bridge_secret TEXT
+        );
+        """
 
     // Verification codes and the one-use tokens they buy (hashes only), and the per-account MFA flag.
     static let schema0005 = """

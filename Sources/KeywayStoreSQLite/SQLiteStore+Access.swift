@@ -61,6 +61,14 @@ extension SQLiteStore {
         }
     }
 
+    public func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID> {
+        let ids: [Int64] = try await pool.read { db in
+            try Int64.fetchAll(
+                db, sql: "SELECT group_id FROM user_group_members WHERE user_id = ?", arguments: [user.rawValue])
+        }
+        return Set(ids.map { UserGroupID($0) })
+    }
+
     public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()

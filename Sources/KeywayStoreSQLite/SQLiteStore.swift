@@ -43,7 +43,7 @@ public final class SQLiteStore: KeywayStore {
 
     // MARK: Shares
 
-    public func insertShare(_ share: Share) async throws -> Share {
+    public func insertShare(_ share: Share, event: Event?) async throws -> Share {
         try await mapConstraintErrors {
             try await pool.write { db in
                 var stored = share
@@ -51,6 +51,10 @@ public final class SQLiteStore: KeywayStore {
                     sql: "INSERT INTO shares (\(ShareRow.columnsWithoutID)) VALUES (\(ShareRow.placeholdersWithoutID))",
                     arguments: ShareRow.arguments(share))
                 stored.id = ShareID(db.lastInsertedRowID)
+                if var event {
+                    event.shareID = stored.id
+                    try Self.record(event, db)
+                }
                 return stored
             }
         }
@@ -63,24 +67,28 @@ public final class SQLiteStore: KeywayStore {
         }
     }
 
-    public func replaceShare(_ share: Share) async throws -> Bool {
+    public func replaceShare(_ share: Share, event: Event?) async throws -> Bool {
         try await mapConstraintErrors {
             try await pool.write { db in
                 try db.execute(
                     sql: "UPDATE shares SET (\(ShareRow.columnsWithoutID)) = (\(ShareRow.placeholdersWithoutID)) "
                         + "WHERE id = ? AND version = ?",
                     arguments: ShareRow.arguments(share) + [share.id.rawValue, share.version - 1])
-                return db.changesCount == 1
+                guard db.changesCount == 1 else { return false }
+                if let event { try Self.record(event, db) }
+                return true
             }
         }
     }
 
-    public func deleteShare(_ id: ShareID, organization: OrganizationID) async throws -> Bool {
+    public func deleteShare(_ id: ShareID, organization: OrganizationID, event: Event?) async throws -> Bool {
         try await pool.write { db in
             try db.execute(
                 sql: "DELETE FROM shares WHERE id = ? AND organization_id = ?",
                 arguments: [id.rawValue, organization.rawValue])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            if let event { try Self.record(event, db) }
+            return true
         }
     }
 

@@ -48,6 +48,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where invitations and codes go: log (default) or webhook (env KEYWAY_NOTIFIER).") var notifier:
         String?
     @Option(help: "The webhook notifier's URL (env KEYWAY_NOTIFIER_URL).") var notifierURL: String?
+    @Flag(help: "Tests only: the clock moves only through PUT /v1/dev/clock (never the default).")
+    var manualClock = false
+    @Option(help: "Remote activations one lock takes per minute before TooManyRequests (default 10).")
+    var activationsPerMinute: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -62,6 +66,11 @@ struct Serve: AsyncParsableCommand {
             config.port = value
         }
         database.apply(to: &config)
+        config.manualClock = manualClock
+        if let value = activationsPerMinute {
+            guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
+            config.activationsPerMinute = value
+        }
         config.webKeyBaseURL = webKeyBaseURL ?? environment["KEYWAY_WEB_KEY_BASE_URL"]
         if let name = timeZone ?? environment["KEYWAY_TIME_ZONE"] {
             config.defaultTimeZone = try KeywayConfig.timeZone(

@@ -1,0 +1,140 @@
+import Foundation
+
+/// The access check's answer, with what it was asked.
+public struct AccessCheck: Sendable {
+    public var device: Device
+    public var user: User
+    public var at: Date
+    public var decision: AccessDecision
+}
+
+/// One device the calling user may use now, with the shares that make it so.
+public struct EffectivePermission: Sendable {
+    public var device: Device
+    public var gateway: Device?
+    public var decision: AccessDecision
+    /// The shares in force (their windows and schedules), for clients that judge offline.
+    public var shares: [Share]
+    public var organizationSuperUser: Bool
+}
+
+/// "Can this user open this door at this instant, and why?", and the devices a caller may use now.
+public struct AccessService: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let access: AccessResolver
+    let defaultZone: TimeZone
+
+    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver, defaultZone: TimeZone) {
+        self.store = store
+        self.time = time
+        self.access = access
+        self.defaultZone = defaultZone
+    }
+
+    /// The question for (device, user), everything loaded.
+    public func question(device: Device, user: User) async throws -> AccessQuestion {
+        let userGroups = try await store.userGroupIDs(of: user.id)
+        let deviceGroups = Set(try await store.deviceGroups(containing: [device.id]).keys)
+        let shares = try await store.sharesReceived(users: [user.id], userGroups: userGroups)
+        return AccessQuestion(
+            device: device, deviceGroups: deviceGroups, user: user.id, userGroups: userGroups,
+            superUser: user.superUser && user.organizationID == device.organizationID, shares: shares,
+            defaultZone: defaultZone)
+    }
+
+    /// Who may ask: a super user of the device's organization (or a key with `read`), a device administrator of
+    /// the device, or the user itself. `userID` defaults to the caller's user in the device's organization.
+    /// Throws forbidden, `DeviceNotFound`, `UserNotFound`, invalidInput naming `userId`.
+    public func check(device id: DeviceID, userID: UserID?, at instant: Date?, by caller: Principal) async throws
+        -> AccessCheck
+    {
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        guard let device = try await store.device(id) else { throw DeviceService.notFound }
+        guard access.takesPart(in: device.organizationID) else { throw DeviceService.notFound }
+        let userNotFound = DomainError.notFound("UserNotFound", "User not found")
+        let user: User
+        if let userID {
+            guard let found = try await store.user(userID), found.organizationID == device.organizationID else {
+                throw userNotFound
+            }
+            user = found
+        } else {
+            guard case .account = caller else {
+                throw DomainError.invalidInput(field: "userId", "userId is required when an API key asks")
+            }
+            let mine = try await store.users(
+                matching: UserQuery(
+                    visibility: Visibility(
+                        organizations: [], ids: Set(access.users.map(\.rawValue)),
+                        onlyOrganization: device.organizationID),
+                    page: try Page(offset: 0, size: 1)))
+            guard let first = mine.first else { throw userNotFound }
+            user = first
+        }
+        let allowed =
+            access.isSuperUser(of: device.organizationID) || access.administeredDevices.contains(device.id)
+            || access.users.contains(user.id)
+        guard allowed else { throw DomainError.forbidden("Insufficient rights: you may check only yourself here") }
+        let at = instant ?? time.now()
+        let decision = AccessEvaluator.decide(try await question(device: device, user: user), at: at)
+        return AccessCheck(device: device, user: user, at: at, decision: decision)
+    }
+
+    /// The devices the caller may use now, with its rights on each: for a signed-in account, through its
+    /// shares (and every device of the organizations it is super user of); for an API key, every device of
+    /// its organization, as its super user.
+    public func effectivePermissions(by caller: Principal, page: Page) async throws -> [EffectivePermission] {
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        let now = time.now()
+        var result: [EffectivePermission] = []
+        // Devices of super-user organizations, then devices reached through shares.
+        let superDevices = try await store.devices(
+            matching: DeviceQuery(
+                visibility: Visibility(organizations: access.superUserOf),
+                page: try Page(offset: 0, size: page.offset + page.size, maximum: .max)))
+        var seen = Set<DeviceID>()
+        for device in superDevices where device.type != .gateway {
+            seen.insert(device.id)
+            result.append(
+                EffectivePermission(
+                    device: device, gateway: nil,
+                    decision: AccessDecision(
+                        allowed: true,
+                        permissions: Permissions(administrate: true, remoteActivate: true, assignKeyfob: true),
+                        grantedBy: [], reason: .superUser, changesAt: nil), shares: [], organizationSuperUser: true))
+        }
+        if case .account = caller {
+            let memberships = try await store.memberships(of: caller.accountID ?? AccountID(0))
+            let reached = try await store.devices(access.receivedDevices.subtracting(seen))
+            let received = try await store.sharesReceived(users: access.users, userGroups: access.userGroups)
+            let groupsOf = try await store.deviceGroups(containing: Set(reached.map(\.id)))
+            for device in reached where device.dateDecommissioned == nil {
+                guard let membership = memberships.first(where: { $0.user.organizationID == device.organizationID })
+                else { continue }
+                let deviceGroups = Set(groupsOf.filter { $0.value.contains(device.id) }.keys)
+                let question = AccessQuestion(
+                    device: device, deviceGroups: deviceGroups, user: membership.user.id,
+                    userGroups: Set(membership.groups.keys), superUser: false, shares: received,
+                    defaultZone: defaultZone)
+                let decision = AccessEvaluator.decide(question, at: now)
+                guard decision.allowed else { continue }
+                let granting = received.filter { decision.grantedBy.contains($0.id) }
+                result.append(
+                    EffectivePermission(
+                        device: device, gateway: nil, decision: decision, shares: granting,
+                        organizationSuperUser: false))
+            }
+        }
+        result.sort { $0.device.id.rawValue < $1.device.id.rawValue }
+        let pageItems = Array(result.dropFirst(page.offset).prefix(page.size))
+        let gateways = try await store.devices(Set(pageItems.compactMap(\.device.gatewayID)))
+        return pageItems.map { item in
+            var item = item
+            item.gateway = gateways.first { $0.id == item.device.gatewayID }
+            return item
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+
+/// The filters `GET /v2/events` accepts, before they are checked.
+public struct EventFilters: Sendable {
+    public var deviceIDs: String?
+    public var types: String?
+    public var from: Date?
+    public var offset: Int?
+    public var size: Int?
+    public init(deviceIDs: String? = nil, types: String? = nil, from: Date? = nil, offset: Int? = nil, size: Int? = nil)
+    {
+        self.deviceIDs = deviceIDs
+        self.types = types
+        self.from = from
+        self.offset = offset
+        self.size = size
+    }
+}
+
+/// A page of events with the names they point at.
+public struct EventList: Sendable {
+    public var events: [Event]
+    public var devices: [DeviceID: Device]
+    public var organizations: [OrganizationID: Organization]
+    public var users: [UserID: User]
+}
+
+/// The event log and webhooks: for API keys with the `events` scope and super users.
+public struct EventService: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let access: AccessResolver
+    let random: any RandomSource
+
+    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver, random: any RandomSource) {
+        self.store = store
+        self.time = time
+        self.access = access
+        self.random = random
+    }
+
+    /// The organizations whose events the caller may read.
+    private func eventOrganizations(_ caller: Principal) async throws -> (Access, Set<OrganizationID>) {
+        let access = try await access.resolve(caller)
+        try access.require(.events)
+        guard !access.superUserOf.isEmpty else {
+            throw DomainError.forbidden("Insufficient rights: the event log is for super users and event keys")
+        }
+        return (access, access.superUserOf)
+    }
+
+    /// Throws forbidden, invalidInput naming `deviceId`, `type` or paging fields.
+    public func list(_ filters: EventFilters, by caller: Principal) async throws -> EventList {
+        let (_, organizations) = try await eventOrganizations(caller)
+        var deviceIDs = Set<DeviceID>()
+        for text in (filters.deviceIDs ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) {
+            guard let id = Int64(text) else {
+                throw DomainError.invalidInput(field: "deviceId", "deviceId must be space-separated ids, not '\(text)'")
+            }
+            deviceIDs.insert(DeviceID(id))
+        }
+        var types = Set<EventType>()
+        for text in (filters.types ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) {
+            guard let type = EventType(rawValue: String(text)) else {
+                throw DomainError.invalidInput(
+                    field: "type",
+                    "type: unknown event type '\(text)'; expected \(EventType.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            types.insert(type)
+        }
+        let page = try Page(offset: filters.offset, size: filters.size)
+        let events = try await store.events(
+            matching: EventQuery(
+                organizations: organizations, deviceIDs: deviceIDs, types: types, from: filters.from, page: page))
+        var devices: [DeviceID: Device] = [:]
+        for device in try await store.devices(Set(events.compactMap(\.deviceID))) { devices[device.id] = device }
+        var organizationsByID: [OrganizationID: Organization] = [:]
+        for id in Set(events.map(\.organizationID)) {
+            if let organization = try await store.organization(id) { organizationsByID[id] = organization }
+        }
+        var users: [UserID: User] = [:]
+        for id in Set(events.compactMap(\.userID)) {
+            if let user = try await store.user(id) { users[id] = user }
+        }
+        return EventList(events: events, devices: devices, organizations: organizationsByID, users: users)
+    }
+
+    // MARK: Webhooks
+
+    public struct WebhookInput: Sendable {
+        public var organizationID: Int64?
+        public var url: String?
+        public var types: [String]?
+        public var secret: String?
+        public init(organizationID: Int64? = nil, url: String? = nil, types: [String]? = nil, secret: String? = nil) {
+            self.organizationID = organizationID
+            self.url = url
+            self.types = types
+            self.secret = secret
+        }
+    }
+
+    static let webhookNotFound = DomainError.notFound("WebhookNotFound", "Webhook not found")
+
+    public func webhooks(by caller: Principal) async throws -> [Webhook] {
+        let (_, organizations) = try await eventOrganizations(caller)
+        return try await store.webhooks(organizations: organizations)
+    }
+
+    /// A new webhook; without `secretHttp` a random one is made. Throws forbidden, invalidInput, referenceNotFound.
+    public func createWebhook(_ input: WebhookInput, by caller: Principal) async throws -> Webhook {
+        let (access, _) = try await eventOrganizations(caller)
+        let organization = try access.bodyOrganization(input.organizationID)
+        try access.requireSuperUser(.events, of: organization, notFound: .referenceNotFound)
+        guard let url = input.url else { throw DomainError.invalidInput(field: "webhookUrl", "webhookUrl is required") }
+        var webhook = Webhook(
+            id: EntityID(0), organizationID: organization, url: try Self.url(url), types: try Self.types(input.types),
+            secret: input.secret ?? random.uuid().uuidString.lowercased(), dateCreated: time.now())
+        if let secret = input.secret { webhook.secret = try Self.secret(secret) }
+        return try await store.insertWebhook(webhook)
+    }
+
+    public func updateWebhook(_ id: EntityID<WebhookID>, with input: WebhookInput, by caller: Principal) async throws
+        -> Webhook
+    {
+        var webhook = try await managedWebhook(id, by: caller)
+        if let url = input.url { webhook.url = try Self.url(url) }
+        if let types = input.types { webhook.types = try Self.types(types) }
+        if let secret = input.secret { webhook.secret = try Self.secret(secret) }
+        guard try await store.replaceWebhook(webhook) else { throw Self.webhookNotFound }
+        return webhook
+    }
+
+    public func deleteWebhook(_ id: EntityID<WebhookID>, by caller: Principal) async throws {
+        _ = try await managedWebhook(id, by: caller)
+        guard try await store.deleteWebhook(id) else { throw Self.webhookNotFound }
+    }
+
+    private func managedWebhook(_ id: EntityID<WebhookID>, by caller: Principal) async throws -> Webhook {
+        let (access, _) = try await eventOrganizations(caller)
+        guard let webhook = try await store.webhook(id) else { throw Self.webhookNotFound }
+        try access.requireSuperUser(.events, of: webhook.organizationID, notFound: Self.webhookNotFound)
+        return webhook
+    }
+
+    static func url(_ text: String) throws -> String {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil
+        else {
+            throw DomainError.invalidInput(field: "webhookUrl", "webhookUrl must be an http or https URL")
+        }
+        return text
+    }
+
+    static func types(_ names: [String]?) throws -> Set<EventType> {
+        var types = Set<EventType>()
+        for (index, name) in (names ?? []).enumerated() {
+            guard let type = EventType(rawValue: name) else {
+                throw DomainError.invalidInput(
+                    field: "types[\(index)]", "types[\(index)]: unknown event type '\(name)'")
+            }
+            types.insert(type)
+        }
+        return types
+    }
+
+    static func secret(_ text: String) throws -> String {
+        guard (8...255).contains(text.utf8.count) else {
+            throw DomainError.invalidInput(field: "secretHttp", "secretHttp must be 8 to 255 bytes")
+        }
+        return text
+    }
+}
+
+/// Sends one batch of events to a webhook; true when the receiver answered 2xx.
+public protocol WebhookPoster: Sendable {
+    func post(_ batch: WebhookBatch) async -> Bool
+}
+
+/// Delivers the durable webhook queue: each webhook gets its events in order, at least once; a failing
+/// receiver is retried with exponential backoff (2 s, 4 s, ... up to 5 minutes) without holding up the others.
+public struct WebhookDelivery: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let poster: any WebhookPoster
+    public static let batchSize = 50
+    public static let maximumBackoff: TimeInterval = 300
+
+    public init(store: any KeywayStore, time: any TimeSource, poster: any WebhookPoster) {
+        self.store = store
+        self.time = time
+        self.poster = poster
+    }
+
+    public static func backoff(afterAttempts attempts: Int) -> TimeInterval {
+        min(maximumBackoff, pow(2, Double(min(attempts + 1, 20))))
+    }
+
+    /// One round: every due webhook's next batch, webhooks in parallel. Returns how many events were delivered.
+    @discardableResult
+    public func deliverDue() async throws -> Int {
+        let batches = try await store.dueDeliveries(now: time.now(), limit: Self.batchSize)
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for batch in batches {
+                group.addTask {
+                    let ids = batch.deliveries.map(\.deliveryID)
+                    if await poster.post(batch) {
+                        try await store.markDelivered(ids, at: time.now())
+                        return ids.count
+                    }
+                    let retryAt = time.now().addingTimeInterval(Self.backoff(afterAttempts: batch.attempts))
+                    try await store.markFailed(ids, retryAt: retryAt)
+                    return 0
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+}
+
+/// Removes what has expired, on the injected clock.
+public struct Housekeeping: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+
+    public init(store: any KeywayStore, time: any TimeSource) {
+        self.store = store
+        self.time = time
+    }
+
+    @discardableResult
+    public func run() async throws -> HousekeepingReport {
+        let now = time.now()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        var cutoffs: [AutoRemoveAfter: Date] = [:]
+        for period in AutoRemoveAfter.allCases {
+            let components: DateComponents
+            switch period {
+            case .week: components = DateComponents(day: -7)
+            case .month: components = DateComponents(month: -1)
+            case .year: components = DateComponents(year: -1)
+            }
+            cutoffs[period] = calendar.date(byAdding: components, to: now) ?? now
+        }
+        return try await store.housekeep(now: now, usersCreatedBefore: cutoffs)
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+
+public enum EventID: Sendable {}
+public enum WebhookID: Sendable {}
+
+/// What happened. Access events use Bold's type names; share events are Keyway's own.
+public enum EventType: String, Sendable, CaseIterable {
+    case deviceActivation = "DeviceActivation"
+    case deviceDeactivation = "DeviceDeactivation"
+    case shareCreated = "ShareCreated"
+    case shareUpdated = "ShareUpdated"
+    case shareDeleted = "ShareDeleted"
+
+    public var category: String {
+        switch self {
+        case .deviceActivation, .deviceDeactivation: "AccessEvent"
+        case .shareCreated, .shareUpdated, .shareDeleted: "ShareEvent"
+        }
+    }
+}
+
+/// How an access attempt came in.
+public enum AccessMethod: String, Sendable {
+    case remote = "Remote"
+    case webKey = "WebKey"
+}
+
+/// One line of the event log. `result` is `Success` or the reason it failed (`NoPermission`,
+/// `GatewayUnreachable`, `TooManyRequests`, `gatewayNotFoundError`, `DeviceFirmwareOutdated`, `InvalidWebKey`).
+public struct Event: Hashable, Sendable {
+    public var id: EntityID<EventID>
+    public var type: EventType
+    public var time: Date
+    public var organizationID: OrganizationID
+    public var deviceID: DeviceID?
+    public var shareID: ShareID?
+    public var userID: UserID?
+    public var accountID: AccountID?
+    public var result: String
+    public var method: AccessMethod?
+    public var activationTime: Int?
+    /// Deactivation sent from near the lock (Bold's `nearby`).
+    public var nearby: Bool
+
+    public init(
+        type: EventType, time: Date, organizationID: OrganizationID, deviceID: DeviceID? = nil,
+        shareID: ShareID? = nil, userID: UserID? = nil, accountID: AccountID? = nil, result: String = "Success",
+        method: AccessMethod? = nil, activationTime: Int? = nil, nearby: Bool = false
+    ) {
+        self.id = EntityID(0)
+        self.type = type
+        self.time = time
+        self.organizationID = organizationID
+        self.deviceID = deviceID
+        self.shareID = shareID
+        self.userID = userID
+        self.accountID = accountID
+        self.result = result
+        self.method = method
+        self.activationTime = activationTime
+        self.nearby = nearby
+    }
+}
+
+public enum LockState: String, Sendable {
+    case unknown = "UNKNOWN", locked = "LOCKED", unlocked = "UNLOCKED"
+}
+
+/// What Keyway knows of a device's live state: for a lock, whether it is open and until when; for a
+/// gateway, whether it answers (simulated gateways can be set offline) and where a real bridge listens.
+public struct DeviceState: Hashable, Sendable {
+    public var deviceID: DeviceID
+    public var isActiveUntil: Date?
+    public var locked: LockState
+    public var lastLocked: Date?
+    public var online: Bool
+    public var lastSeen: Date?
+    /// A real bridge: Keyway POSTs signed commands here instead of simulating.
+    public var bridgeURL: String?
+    public var bridgeSecret: String?
+
+    public init(
+        deviceID: DeviceID, isActiveUntil: Date? = nil, locked: LockState = .unknown, lastLocked: Date? = nil,
+        online: Bool = true, lastSeen: Date? = nil, bridgeURL: String? = nil, bridgeSecret: String? = nil
+    ) {
+        self.deviceID = deviceID
+        self.isActiveUntil = isActiveUntil
+        self.locked = locked
+        self.lastLocked = lastLocked
+        self.online = online
+        self.lastSeen = lastSeen
+        self.bridgeURL = bridgeURL
+        self.bridgeSecret = bridgeSecret
+    }
+}
+
+/// Filters of `GET /v2/events`, already narrowed to what the caller may see.
+public struct EventQuery: Hashable, Sendable {
+    public var organizations: Set<OrganizationID>
+    public var deviceIDs: Set<DeviceID>
+    public var types: Set<EventType>
+    public var from: Date?
+    public var page: Page
+    public init(
+        organizations: Set<OrganizationID>, deviceIDs: Set<DeviceID> = [], types: Set<EventType> = [],
+        from: Date? = nil, page: Page
+    ) {
+        self.organizations = organizations
+        self.deviceIDs = deviceIDs
+        self.types = types
+        self.from = from
+        self.page = page
+    }
+}
+
+/// An integrator's endpoint that receives events as they happen.
+public struct Webhook: Hashable, Sendable {
+    public var id: EntityID<WebhookID>
+    public var organizationID: OrganizationID
+    public var url: String
+    /// Empty means every type.
+    public var types: Set<EventType>
+    /// Sent back in `X-Bold-Secret` and used as the HMAC key of `X-Keyway-Signature`.
+    public var secret: String
+    public var dateCreated: Date
+
+    public init(
+        id: EntityID<WebhookID>, organizationID: OrganizationID, url: String, types: Set<EventType>, secret: String,
+        dateCreated: Date
+    ) {
+        self.id = id
+        self.organizationID = organizationID
+        self.url = url
+        self.types = types
+        self.secret = secret
+        self.dateCreated = dateCreated
+    }
+}
+
+/// The next events a webhook is owed, oldest first.
+public struct WebhookBatch: Sendable {
+    public var webhook: Webhook
+    public var deliveries: [(deliveryID: Int64, event: Event)]
+    public var attempts: Int
+    public init(webhook: Webhook, deliveries: [(deliveryID: Int64, event: Event)], attempts: Int) {
+        self.webhook = webhook
+        self.deliveries = deliveries
+        self.attempts = attempts
+    }
+}
+
+/// What a housekeeping run removed.
+public struct HousekeepingReport: Hashable, Sendable {
+    public var shares: [ShareID] = []
+    public var users: [UserID] = []
+    public var invitations: Int = 0
+    public init() {}
+}
+
+/// Events, device state, webhooks and their durable delivery queue, and housekeeping. Every write that
+/// records an event also queues it for the organization's matching webhooks, in the same transaction.
+public protocol EventStore: Sendable {
+    /// Writes `state` (when given) and `event`, and queues the event for webhooks. Returns the event with its id.
+    @discardableResult
+    func record(_ event: Event, state: DeviceState?) async throws -> Event
+    func deviceState(_ id: DeviceID) async throws -> DeviceState?
+    func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState]
+    func saveDeviceState(_ state: DeviceState) async throws
+    /// Successful activations of `device` since `date`.
+    func activationCount(device: DeviceID, since date: Date) async throws -> Int
+    func events(matching query: EventQuery) async throws -> [Event]
+    func share(webKey: UUID) async throws -> Share?
+
+    func insertWebhook(_ webhook: Webhook) async throws -> Webhook
+    func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook?
+    func replaceWebhook(_ webhook: Webhook) async throws -> Bool
+    /// Deletes the webhook and what it is still owed.
+    func deleteWebhook(_ id: EntityID<WebhookID>) async throws -> Bool
+    func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook]
+    /// For each webhook with deliveries due at `now`, its oldest undelivered events (at most `limit`), so
+    /// that a webhook gets its events in order.
+    func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch]
+    func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws
+    /// Counts a failed attempt and puts the batch off until `retryAt`.
+    func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws
+    func undeliveredCount() async throws -> Int
+
+    /// Removes shares past their `autoRemoveDate` (recording `ShareDeleted`), users whose `autoRemoveAfter`
+    /// has passed since their creation (created before `cutoffs[period]`) and who receive no share any more,
+    /// and expired invitations of users without an account; one transaction.
+    func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
+        -> HousekeepingReport
+}

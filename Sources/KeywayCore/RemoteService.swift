@@ -1,0 +1,253 @@
+import Foundation
+
+public enum GatewayCommand: String, Sendable {
+    case activate, deactivate
+}
+
+public enum GatewayAnswer: Sendable, Equatable {
+    case ok, unreachable
+}
+
+/// The way to a lock's gateway: simulated (the default), or a real bridge over HTTP.
+public protocol GatewayPort: Sendable {
+    func send(_ command: GatewayCommand, lock: Device, gateway: Device, state: DeviceState?, seconds: Int) async
+        -> GatewayAnswer
+}
+
+/// A gateway that does what it is told, unless it has been set offline (`PUT /v2/devices/{gatewayId}`
+/// with `online: false`).
+public struct SimulatedGateway: GatewayPort {
+    public init() {}
+    public func send(_ command: GatewayCommand, lock: Device, gateway: Device, state: DeviceState?, seconds: Int)
+        async -> GatewayAnswer
+    {
+        state?.online == false ? .unreachable : .ok
+    }
+}
+
+/// Bold's in-body answer of a remote (de)activation.
+public struct ActivationResult: Sendable, Equatable {
+    public var deviceID: DeviceID
+    public var errorCode: String
+    public var errorMessage: String
+    public var activationTime: Int?
+}
+
+/// The gateway's state as `GET /v1/gateways/{id}/current-status` shows it.
+public struct GatewayStatus: Sendable {
+    public var gateway: Device
+    public var state: DeviceState?
+    public var errorCode: String
+    public var locks: [(Device, DeviceState?)]
+}
+
+/// Opening and closing locks remotely, through their gateway, for callers who hold the right now.
+public struct RemoteService: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let access: AccessResolver
+    let checks: AccessService
+    let gateways: any GatewayPort
+    let activationsPerMinute: Int
+    let defaultZone: TimeZone
+
+    /// Bold's firmware thresholds: at or below these, the command is refused with 400.
+    public static let activationFirmware = (lock: 83, gateway: 32)
+    public static let deactivationFirmware = (lock: 102, gateway: 43)
+
+    public init(
+        store: any KeywayStore, time: any TimeSource, access: AccessResolver, checks: AccessService,
+        gateways: any GatewayPort, activationsPerMinute: Int, defaultZone: TimeZone
+    ) {
+        self.store = store
+        self.time = time
+        self.access = access
+        self.checks = checks
+        self.gateways = gateways
+        self.activationsPerMinute = activationsPerMinute
+        self.defaultZone = defaultZone
+    }
+
+    static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
+
+    /// Who may: a key with `activate` of the device's organization, a super user, a user whose effective
+    /// rights include `remoteActivate` now, or (without a credential) the web key of a share in force now
+    /// with `remoteActivate`. Refused attempts are recorded as events, then thrown: 401 for an unknown web
+    /// key, 403 (404 across organizations) otherwise.
+    public func send(
+        _ command: GatewayCommand, to deviceID: DeviceID, webKey: UUID?, nearby: Bool, by caller: Principal?
+    ) async throws -> ActivationResult {
+        let now = time.now()
+        let type: EventType = command == .activate ? .deviceActivation : .deviceDeactivation
+        var event: Event
+        var lock: Device
+        if let caller {
+            let access = try await access.resolve(caller)
+            guard let device = try await store.device(deviceID), access.takesPart(in: device.organizationID) else {
+                throw Self.notFound
+            }
+            lock = device
+            event = Event(
+                type: type, time: now, organizationID: device.organizationID, deviceID: device.id,
+                accountID: caller.accountID, method: .remote, nearby: nearby)
+            if !(try await mayOpen(device, access: access, caller: caller, at: now, event: &event)) {
+                event.result = "NoPermission"
+                try await store.record(event, state: nil)
+                throw DomainError.forbidden("Insufficient rights: no remoteActivate right on this device now")
+            }
+        } else {
+            guard let webKey else { throw DomainError.unauthorized }
+            guard let share = try await store.share(webKey: webKey) else {
+                throw DomainError(.unauthorized, code: "Unauthorized", message: "Unknown or revoked web key")
+            }
+            guard let device = try await store.device(deviceID), device.organizationID == share.organizationID else {
+                throw Self.notFound
+            }
+            lock = device
+            event = Event(
+                type: type, time: now, organizationID: device.organizationID, deviceID: device.id, shareID: share.id,
+                method: .webKey, nearby: nearby)
+            if case .user(let user) = share.receiver { event.userID = user }
+            let reaches: Bool
+            switch share.source {
+            case .device(let id): reaches = id == device.id
+            case .deviceGroup(let id):
+                reaches = try await store.deviceGroups(containing: [device.id]).keys.contains(id)
+            }
+            let zone = AccessEvaluator.zone(of: device, default: defaultZone)
+            let inForce =
+                reaches && device.dateDecommissioned == nil && share.permissions.remoteActivate
+                && AccessEvaluator.standing(of: share, at: now, zone: zone) == .inForce
+            guard inForce else {
+                event.result = "NoPermission"
+                try await store.record(event, state: nil)
+                throw DomainError.forbidden("This web key does not open this lock now")
+            }
+        }
+        return try await operate(command, on: lock, event: event, at: now)
+    }
+
+    private func mayOpen(_ device: Device, access: Access, caller: Principal, at now: Date, event: inout Event)
+        async throws -> Bool
+    {
+        if case .apiKey(let key) = caller { return key.scopes.contains(.activate) }
+        if access.isSuperUser(of: device.organizationID) { return true }
+        guard device.dateDecommissioned == nil else { return false }
+        let memberships = try await store.memberships(of: caller.accountID ?? AccountID(0))
+        guard let user = memberships.first(where: { $0.user.organizationID == device.organizationID })?.user else {
+            return false
+        }
+        event.userID = user.id
+        let decision = AccessEvaluator.decide(try await checks.question(device: device, user: user), at: now)
+        if let share = decision.grantedBy.first { event.shareID = share }
+        return decision.permissions.remoteActivate
+    }
+
+    private func operate(_ command: GatewayCommand, on lock: Device, event: Event, at now: Date) async throws
+        -> ActivationResult
+    {
+        var event = event
+        guard lock.type == .lock else {
+            throw DomainError.invalidInput(field: "id", "device \(lock.id) is a \(lock.type.rawValue), not a Lock")
+        }
+        let gateway = try await lock.gatewayID.asyncMap { try await store.device($0) } ?? nil
+        let limits = command == .activate ? Self.activationFirmware : Self.deactivationFirmware
+        if let version = lock.actualFirmwareVersion, version <= limits.lock {
+            event.result = "DeviceFirmwareOutdated"
+            try await store.record(event, state: nil)
+            throw DomainError.rule(
+                "DeviceFirmwareOutdated", "Lock firmware \(version) is too old; more than \(limits.lock) is needed")
+        }
+        if let gateway, let version = gateway.actualFirmwareVersion, version <= limits.gateway {
+            event.result = "DeviceFirmwareOutdated"
+            try await store.record(event, state: nil)
+            throw DomainError.rule(
+                "DeviceFirmwareOutdated",
+                "Gateway firmware \(version) is too old; more than \(limits.gateway) is needed")
+        }
+        func answer(_ code: String, _ message: String) async throws -> ActivationResult {
+            event.result = code
+            try await store.record(event, state: nil)
+            return ActivationResult(deviceID: lock.id, errorCode: code, errorMessage: message, activationTime: nil)
+        }
+        guard let gateway, gateway.dateDecommissioned == nil else {
+            return try await answer("gatewayNotFoundError", "This lock has no gateway")
+        }
+        if command == .activate,
+            try await store.activationCount(device: lock.id, since: now.addingTimeInterval(-60))
+                >= activationsPerMinute
+        {
+            return try await answer("TooManyRequests", "Too many activations of this lock in the last minute")
+        }
+        let gatewayState = try await store.deviceState(gateway.id)
+        let reply = await gateways.send(
+            command, lock: lock, gateway: gateway, state: gatewayState, seconds: lock.activationTime)
+        guard reply == .ok else { return try await answer("GatewayUnreachable", "The gateway does not answer") }
+        var state = try await store.deviceState(lock.id) ?? DeviceState(deviceID: lock.id)
+        switch command {
+        case .activate:
+            state.isActiveUntil = now.addingTimeInterval(Double(lock.activationTime))
+            state.locked = .unlocked
+            event.activationTime = lock.activationTime
+        case .deactivate:
+            state.isActiveUntil = nil
+            state.locked = .locked
+            state.lastLocked = now
+        }
+        event.result = "Success"
+        try await store.record(event, state: state)
+        return ActivationResult(
+            deviceID: lock.id, errorCode: "OK", errorMessage: "OK",
+            activationTime: command == .activate ? lock.activationTime : nil)
+    }
+
+    /// Throws forbidden, `DeviceNotFound` (also for a device that is not a gateway).
+    public func status(of gatewayID: DeviceID, by caller: Principal) async throws -> GatewayStatus {
+        let access = try await access.resolve(caller)
+        try access.require(.read)
+        guard let gateway = try await store.device(gatewayID), gateway.type == .gateway else { throw Self.notFound }
+        try access.requireReadable(
+            in: gateway.organizationID, reaches: access.receivedDevices.contains(gatewayID), notFound: Self.notFound)
+        let state = try await store.deviceState(gatewayID)
+        let locks = try await store.devices(
+            matching: DeviceQuery(
+                visibility: .organization(gateway.organizationID), page: try Page(offset: 0, size: 1000, maximum: 1000))
+        ).filter { $0.gatewayID == gatewayID }
+        let states = try await store.deviceStates(Set(locks.map(\.id)))
+        return GatewayStatus(
+            gateway: gateway, state: state, errorCode: state?.online == false ? "GatewayUnreachable" : "OK",
+            locks: locks.map { ($0, states[$0.id]) })
+    }
+
+    /// Sets a simulated gateway on- or offline, or points it at a real bridge. Super users only.
+    public func configure(
+        gateway gatewayID: DeviceID, online: Bool?, bridgeURL: String??, bridgeSecret: String?, by caller: Principal,
+        dryRun: Bool = false
+    ) async throws {
+        let access = try await access.resolve(caller)
+        try access.require(.manage)
+        guard let gateway = try await store.device(gatewayID) else { throw Self.notFound }
+        try access.requireSuperUser(.manage, of: gateway.organizationID, notFound: Self.notFound)
+        guard gateway.type == .gateway else {
+            throw DomainError.invalidInput(field: "online", "online applies to gateways only")
+        }
+        var state = try await store.deviceState(gatewayID) ?? DeviceState(deviceID: gatewayID)
+        if let online { state.online = online }
+        if let bridgeURL {
+            if let url = bridgeURL {
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+                else { throw DomainError.invalidInput(field: "bridgeUrl", "bridgeUrl must be an http(s) URL") }
+            }
+            state.bridgeURL = bridgeURL
+        }
+        if let bridgeSecret { state.bridgeSecret = bridgeSecret }
+        if !dryRun { try await store.saveDeviceState(state) }
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

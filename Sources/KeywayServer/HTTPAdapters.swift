@@ -1,0 +1,138 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import KeywayCore
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// HMAC-SHA256 of `timestamp.body` under `secret`, hex: the signature Keyway puts on what it sends to
+/// webhooks (`X-Keyway-Signature: sha256=<hex>`, `X-Keyway-Timestamp`) and to gateway bridges.
+enum Signature {
+    static func sign(_ body: Data, timestamp: String, secret: String) -> String {
+        var message = Data(timestamp.utf8)
+        message.append(UInt8(ascii: "."))
+        message.append(body)
+        let code = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Real bridges: a gateway whose state names a `bridgeUrl` gets a signed POST
+/// `{"command": "activate"|"deactivate", "deviceId", "gatewayId", "seconds"}`; a 2xx answer with
+/// `{"result": "OK"}` is success, anything else (or no answer within 5 s) is an unreachable gateway.
+/// Gateways without a bridge are simulated.
+struct GatewayRouter: GatewayPort {
+    let client: HTTPClient
+    let time: any TimeSource
+    let simulated = SimulatedGateway()
+
+    func send(_ command: GatewayCommand, lock: Device, gateway: Device, state: DeviceState?, seconds: Int) async
+        -> GatewayAnswer
+    {
+        guard let url = state?.bridgeURL else {
+            return await simulated.send(command, lock: lock, gateway: gateway, state: state, seconds: seconds)
+        }
+        do {
+            let payload: [String: Any] = [
+                "command": command.rawValue, "deviceId": lock.id.rawValue, "gatewayId": gateway.id.rawValue,
+                "seconds": seconds,
+            ]
+            let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+            let timestamp = String(Int(time.now().timeIntervalSince1970))
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-Keyway-Timestamp", value: timestamp)
+            request.headers.add(
+                name: "X-Keyway-Signature",
+                value: Signature.sign(body, timestamp: timestamp, secret: state?.bridgeSecret ?? ""))
+            request.body = .bytes(body)
+            let response = try await client.execute(request, timeout: .seconds(5))
+            let answer = try await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(response.status.code),
+                let object = try JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
+                object["result"] as? String == "OK"
+            else { return .unreachable }
+            return .ok
+        } catch {
+            return .unreachable
+        }
+    }
+}
+
+/// Posts a batch of events to a webhook as a JSON array (the event-log shape without `id`), with
+/// `X-Bold-Secret` and Keyway's HMAC signature. 2xx within 10 s is success.
+struct HTTPWebhookPoster: WebhookPoster {
+    let client: HTTPClient
+    let time: any TimeSource
+    let store: any KeywayStore
+    let logger: Logger
+
+    func post(_ batch: WebhookBatch) async -> Bool {
+        do {
+            let events = batch.deliveries.map(\.event)
+            var devices: [DeviceID: Device] = [:]
+            for device in try await store.devices(Set(events.compactMap(\.deviceID))) { devices[device.id] = device }
+            let organization = try await store.organization(batch.webhook.organizationID)
+            let payload: [[String: Any]] = events.map { event in
+                var object: [String: Any] = [
+                    "eventId": event.id.rawValue, "type": event.type.rawValue, "category": event.type.category,
+                    "time": MicrosecondDateTranscoder.format(event.time), "result": event.result,
+                    "organization": ["id": event.organizationID.rawValue, "name": organization?.name ?? ""],
+                ]
+                if let id = event.deviceID {
+                    object["device"] = ["id": id.rawValue, "name": devices[id]?.name ?? ""]
+                }
+                var triggeredBy: [String: Any] = [:]
+                if let user = event.userID { triggeredBy["userId"] = user.rawValue }
+                if let account = event.accountID { triggeredBy["accountId"] = account.rawValue }
+                if !triggeredBy.isEmpty { object["triggeredBy"] = triggeredBy }
+                if let share = event.shareID { object["shareId"] = share.rawValue }
+                if let method = event.method {
+                    object["method"] = method.rawValue
+                    object["remoteActivation"] = true
+                }
+                if let seconds = event.activationTime { object["activationTime"] = seconds }
+                return object
+            }
+            let body = try JSONSerialization.data(
+                withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes])
+            let timestamp = String(Int(time.now().timeIntervalSince1970))
+            var request = HTTPClientRequest(url: batch.webhook.url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "X-Bold-Secret", value: batch.webhook.secret)
+            request.headers.add(name: "X-Keyway-Timestamp", value: timestamp)
+            request.headers.add(
+                name: "X-Keyway-Signature",
+                value: Signature.sign(body, timestamp: timestamp, secret: batch.webhook.secret))
+            request.body = .bytes(body)
+            let response = try await client.execute(request, timeout: .seconds(10))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return (200..<300).contains(response.status.code)
+        } catch {
+            logger.debug("webhook delivery failed", metadata: ["webhook_id": "\(batch.webhook.id)"])
+            return false
+        }
+    }
+}
+
+/// Runs `round` every `interval` while the server runs; a failed round is logged and retried next time.
+struct PeriodicService: Service {
+    let name: String
+    let interval: Duration
+    let logger: Logger
+    let round: @Sendable () async throws -> Void
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await round()
+            } catch {
+                logger.warning("\(name) failed; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

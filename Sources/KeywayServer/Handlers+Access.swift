@@ -1,0 +1,257 @@
+import Foundation
+import KeywayAPI
+import KeywayCore
+import OpenAPIRuntime
+
+/// The access side: the access check, effective permissions, remote opening, gateways, events, webhooks,
+/// the manual clock and the web-key page.
+extension KeywayAPIHandler {
+    /// The credential when one was sent (verified), nil when none was.
+    func optionalCaller() async throws -> Principal? {
+        RequestCredential.secret == nil ? nil : try await caller()
+    }
+
+    /// An ISO 8601 date-time with offset, or 400 naming `field`.
+    static func instant(_ text: String?, field: String) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = try? MicrosecondDateTranscoder().decode(text) else {
+            throw DomainError.invalidInput(
+                field: field, "\(field) must be an ISO 8601 date-time with an offset, e.g. 2030-03-31T01:30:00Z")
+        }
+        return date
+    }
+
+    static func permissions(_ value: Permissions) -> Components.Schemas.Permissions {
+        .init(
+            administrate: value.administrate, remoteActivate: value.remoteActivate, assignKeyfob: value.assignKeyfob)
+    }
+
+    func checkAccess(_ input: Operations.CheckAccess.Input) async throws -> Operations.CheckAccess.Output {
+        let at = try Self.instant(input.query.at, field: "at")
+        let check = try await keyway.access.check(
+            device: DeviceID(input.path.id), userID: input.query.userId.map { UserID($0) }, at: at,
+            by: try await caller())
+        let decision = check.decision
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        deviceId: check.device.id.rawValue, userId: check.user.id.rawValue, at: check.at,
+                        allowed: decision.allowed, permissions: Self.permissions(decision.permissions),
+                        grantedBy: decision.grantedBy.map { $0.rawValue },
+                        reason: .init(rawValue: decision.reason.rawValue) ?? .noShare,
+                        changesAt: decision.changesAt))))
+    }
+
+    func listEffectivePermissionsV1(_ input: Operations.ListEffectivePermissionsV1.Input) async throws
+        -> Operations.ListEffectivePermissionsV1.Output
+    {
+        let page = try Page(
+            offset: input.query.offset.map(Int.init), size: input.query.size.map(Int.init), maximum: 1000)
+        let items = try await keyway.access.effectivePermissions(by: try await caller(), page: page)
+        return .ok(
+            .init(
+                body: .json(
+                    items.map { item in
+                        let device = item.device
+                        return .init(
+                            id: device.id.rawValue, deviceId: device.id.rawValue, name: device.name,
+                            organizationId: device.organizationID.rawValue,
+                            owner: .init(organizationId: device.organizationID.rawValue), model: device.model,
+                            _type: .init(id: device.type.typeID, name: device.type.rawValue),
+                            timeZone: device.timeZone, actualFirmwareVersion: device.actualFirmwareVersion,
+                            requiredFirmwareVersion: device.requiredFirmwareVersion,
+                            batteryLevel: device.batteryLevel.flatMap { .init(rawValue: $0.rawValue) },
+                            permissions: item.organizationSuperUser
+                                ? [.init(devicePermission: "UseDevice", schedule: [])]
+                                : item.shares.map { share in
+                                    .init(
+                                        devicePermission: "UseDevice",
+                                        schedule: share.schedule.map(ShareMapping.wire),
+                                        startDate: share.startDate?.description, endDate: share.endDate?.description,
+                                        startTime: share.startTime?.description, endTime: share.endTime?.description)
+                                },
+                            permissionAdministrate: item.decision.permissions.administrate,
+                            permissionRemoteActivate: item.decision.permissions.remoteActivate,
+                            permissionAssignKeyfob: item.decision.permissions.assignKeyfob,
+                            organizationSuperUser: item.organizationSuperUser,
+                            gateway: item.gateway.map { .init(gatewayId: $0.id.rawValue, gatewayName: $0.name) },
+                            settings: .init(activationTime: device.activationTime),
+                            featureSet: .init(isActivatable: device.gatewayID != nil))
+                    })))
+    }
+
+    func listEffectivePermissionsV2(_ input: Operations.ListEffectivePermissionsV2.Input) async throws
+        -> Operations.ListEffectivePermissionsV2.Output
+    {
+        let page = try Page(offset: input.query.offset.map(Int.init), size: input.query.size.map(Int.init))
+        let items = try await keyway.access.effectivePermissions(by: try await caller(), page: page)
+        return .ok(
+            .init(
+                body: .json(
+                    items.map { item in
+                        .init(
+                            permissions: Self.permissions(item.decision.permissions),
+                            device: .init(
+                                id: item.device.id.rawValue, name: item.device.name,
+                                owner: .init(organizationId: item.device.organizationID.rawValue),
+                                model: .init(name: item.device.model, _type: .init(id: item.device.type.typeID)),
+                                actualFirmwareVersion: item.device.actualFirmwareVersion))
+                    })))
+    }
+
+    private func webKey(_ text: String?) throws -> UUID? {
+        guard let text else { return nil }
+        // A malformed uuid is as unknown as a revoked one.
+        guard let uuid = UUID(uuidString: text) else {
+            throw DomainError(.unauthorized, code: "Unauthorized", message: "Unknown or revoked web key")
+        }
+        return uuid
+    }
+
+    private static func wire(_ result: ActivationResult) -> Components.Schemas.ActivationResult {
+        .init(
+            deviceId: result.deviceID.rawValue, errorCode: result.errorCode, errorMessage: result.errorMessage,
+            activationTime: result.activationTime)
+    }
+
+    func remoteActivate(_ input: Operations.RemoteActivate.Input) async throws -> Operations.RemoteActivate.Output {
+        let result = try await keyway.remote.send(
+            .activate, to: DeviceID(input.path.id), webKey: try webKey(input.query.uuid), nearby: false,
+            by: try await optionalCaller())
+        keyway.logger.info(
+            "remote activation", metadata: ["device_id": "\(input.path.id)", "result": "\(result.errorCode)"])
+        return .ok(.init(body: .json(Self.wire(result))))
+    }
+
+    func remoteDeactivate(_ input: Operations.RemoteDeactivate.Input) async throws
+        -> Operations.RemoteDeactivate.Output
+    {
+        let result = try await keyway.remote.send(
+            .deactivate, to: DeviceID(input.path.id), webKey: try webKey(input.query.uuid),
+            nearby: input.query.nearby ?? false, by: try await optionalCaller())
+        keyway.logger.info(
+            "remote deactivation", metadata: ["device_id": "\(input.path.id)", "result": "\(result.errorCode)"])
+        return .ok(.init(body: .json(Self.wire(result))))
+    }
+
+    func getGatewayStatus(_ input: Operations.GetGatewayStatus.Input) async throws
+        -> Operations.GetGatewayStatus.Output
+    {
+        let status = try await keyway.remote.status(of: DeviceID(input.path.id), by: try await caller())
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        gatewayId: status.gateway.id.rawValue, name: status.gateway.name, errorCode: status.errorCode,
+                        online: status.state?.online ?? true, lastSeen: status.state?.lastSeen,
+                        simulated: status.state?.bridgeURL == nil,
+                        devices: status.locks.map { lock, state in
+                            .init(
+                                deviceId: lock.id.rawValue, name: lock.name,
+                                locked: .init(rawValue: (state?.locked ?? .unknown).rawValue) ?? .unknown,
+                                isActiveUntil: state?.isActiveUntil, lastLocked: state?.lastLocked)
+                        }))))
+    }
+
+    func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
+        let filters = EventFilters(
+            deviceIDs: input.query.deviceId, types: input.query._type,
+            from: try Self.instant(input.query.from, field: "from"), offset: input.query.offset.map(Int.init),
+            size: input.query.size.map(Int.init))
+        let list = try await keyway.events.list(filters, by: try await caller())
+        return .ok(.init(body: .json(list.events.map { EventMapping.wire($0, in: list) })))
+    }
+
+    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
+        let webhooks = try await keyway.events.webhooks(by: try await caller())
+        return .ok(.init(body: .json(webhooks.map(EventMapping.wire))))
+    }
+
+    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        let webhook = try await keyway.events.createWebhook(
+            .init(
+                organizationID: body.organizationId, url: body.webhookUrl, types: body.types, secret: body.secretHttp),
+            by: try await caller())
+        keyway.logger.info("webhook created", metadata: ["webhook_id": "\(webhook.id)"])
+        return .ok(.init(body: .json(.init(id: webhook.id.rawValue, secretHttp: webhook.secret))))
+    }
+
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        let webhook = try await keyway.events.updateWebhook(
+            EntityID(input.path.id), with: .init(url: body.webhookUrl, types: body.types, secret: body.secretHttp),
+            by: try await caller())
+        return .ok(.init(body: .json(.init(id: webhook.id.rawValue))))
+    }
+
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
+        try await keyway.events.deleteWebhook(EntityID(input.path.id), by: try await caller())
+        return .ok(.init(body: .json(.init())))
+    }
+
+    private func manualClock() throws -> ManualClock {
+        guard let clock = keyway.time as? ManualClock else {
+            throw DomainError.notFound("NotFound", "The clock is not manual: start with --manual-clock")
+        }
+        return clock
+    }
+
+    func getClock(_ input: Operations.GetClock.Input) async throws -> Operations.GetClock.Output {
+        let clock = try manualClock()
+        return .ok(.init(body: .json(.init(now: MicrosecondDateTranscoder.format(clock.now())))))
+    }
+
+    func setClock(_ input: Operations.SetClock.Input) async throws -> Operations.SetClock.Output {
+        let clock = try manualClock()
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        guard let date = try Self.instant(body.now, field: "now") else {
+            throw DomainError.invalidInput(field: "now", "now is required")
+        }
+        clock.set(date)
+        keyway.logger.info("clock set", metadata: ["now": "\(MicrosecondDateTranscoder.format(date))"])
+        return .ok(.init(body: .json(.init(now: MicrosecondDateTranscoder.format(clock.now())))))
+    }
+
+    func getWebKeyPage(_ input: Operations.GetWebKeyPage.Input) async throws -> Operations.GetWebKeyPage.Output {
+        guard let uuid = UUID(uuidString: input.path.uuid), let page = try await WebKeyPage.render(uuid, keyway: keyway)
+        else {
+            return .notFound(.init(body: .html(HTTPBody(WebKeyPage.missing))))
+        }
+        return .ok(.init(body: .html(HTTPBody(page))))
+    }
+}
+
+enum EventMapping {
+    static func wire(_ event: Event, in list: EventList) -> Components.Schemas.Event {
+        let device = event.deviceID.flatMap { list.devices[$0] }
+        let organization = list.organizations[event.organizationID]
+        let user = event.userID.flatMap { list.users[$0] }
+        return .init(
+            id: event.id.rawValue, _type: event.type.rawValue, category: event.type.category, time: event.time,
+            device: event.deviceID.map { .init(id: $0.rawValue, name: device?.name) },
+            organization: .init(id: event.organizationID.rawValue, name: organization?.name),
+            triggeredBy: .init(userId: event.userID?.rawValue, accountId: event.accountID?.rawValue),
+            user: user.map {
+                .init(id: $0.id.rawValue, firstName: $0.firstName, lastName: $0.lastName, emailAddress: $0.emailAddress)
+            }, shareId: event.shareID?.rawValue, result: event.result, method: event.method?.rawValue,
+            remoteActivation: event.method != nil ? true : nil, nearby: event.nearby ? true : nil,
+            activationTime: event.activationTime)
+    }
+
+    static func wire(_ webhook: Webhook) -> Components.Schemas.Webhook {
+        .init(
+            id: webhook.id.rawValue, organizationId: webhook.organizationID.rawValue, webhookUrl: webhook.url,
+            types: webhook.types.map(\.rawValue).sorted(), dateCreated: webhook.dateCreated)
+    }
+}

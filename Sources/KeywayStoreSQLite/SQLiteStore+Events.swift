@@ -1,0 +1,338 @@
+import Foundation
+import GRDB
+import KeywayCore
+
+enum EventRow {
+    static let columns =
+        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby"
+
+    static func decode(_ row: Row) -> Event {
+        let type: String = row["type"]
+        let time: Int64 = row["time"]
+        let organization: Int64 = row["organization_id"]
+        let device: Int64? = row["device_id"]
+        let share: Int64? = row["share_id"]
+        let user: Int64? = row["user_id"]
+        let account: Int64? = row["account_id"]
+        let method: String? = row["method"]
+        let seconds: Int64? = row["activation_time"]
+        let nearby: Int64 = row["nearby"] ?? 0
+        let id: Int64 = row["id"]
+        var event = Event(
+            type: EventType(rawValue: type) ?? .deviceActivation, time: StorageCoding.date(microseconds: time),
+            organizationID: OrganizationID(organization), deviceID: device.map { DeviceID($0) },
+            shareID: share.map { ShareID($0) }, userID: user.map { UserID($0) },
+            accountID: account.map { AccountID($0) }, result: row["result"],
+            method: method.flatMap { AccessMethod(rawValue: $0) }, activationTime: seconds.map { Int($0) },
+            nearby: nearby != 0)
+        event.id = EntityID<EventID>(id)
+        return event
+    }
+}
+
+enum WebhookRow {
+    static func decode(_ row: Row) -> Webhook {
+        let types = (row["types"] as String).split(separator: " ").compactMap { EventType(rawValue: String($0)) }
+        return Webhook(
+            id: EntityID(row["id"] as Int64), organizationID: OrganizationID(row["organization_id"] as Int64),
+            url: row["url"], types: Set(types), secret: row["secret"],
+            dateCreated: StorageCoding.date(microseconds: row["date_created"]))
+    }
+
+    static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
+}
+
+enum DeviceStateRow {
+    static func decode(_ row: Row) -> DeviceState {
+        DeviceState(
+            deviceID: DeviceID(row["device_id"] as Int64),
+            isActiveUntil: (row["is_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
+            locked: LockState(rawValue: row["locked"]) ?? .unknown,
+            lastLocked: (row["last_locked"] as Int64?).map(StorageCoding.date(microseconds:)),
+            online: (row["online"] as Int64? ?? 1) != 0,
+            lastSeen: (row["last_seen"] as Int64?).map(StorageCoding.date(microseconds:)), bridgeURL: row["bridge_url"],
+            bridgeSecret: row["bridge_secret"])
+    }
+}
+
+extension SQLiteStore {
+    /// Inserts the event and queues it for every webhook of its organization that wants its type.
+    @discardableResult
+    static func record(_ event: Event, _ db: Database) throws -> Event {
+        try db.execute(
+            sql: """
+                INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
+                    method, activation_time, nearby) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                event.organizationID.rawValue, event.type.rawValue, StorageCoding.microseconds(event.time),
+                event.deviceID?.rawValue, event.shareID?.rawValue, event.userID?.rawValue, event.accountID?.rawValue,
+                event.result, event.method?.rawValue, event.activationTime, event.nearby,
+            ])
+        var stored = event
+        stored.id = EntityID(db.lastInsertedRowID)
+        try db.execute(
+            sql: """
+                INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
+                SELECT id, ?, 0 FROM webhooks
+                WHERE organization_id = ? AND (types = '' OR (' ' || types || ' ') LIKE ('% ' || ? || ' %'))
+                ORDER BY id
+                """,
+            arguments: [stored.id.rawValue, event.organizationID.rawValue, event.type.rawValue])
+        return stored
+    }
+
+    static func save(_ state: DeviceState, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO device_state (device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url,
+                    bridge_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device_id) DO UPDATE SET is_active_until = excluded.is_active_until,
+                    locked = excluded.locked, last_locked = excluded.last_locked, online = excluded.online,
+                    last_seen = excluded.last_seen, bridge_url = excluded.bridge_url,
+                    bridge_secret = excluded.bridge_secret
+                """,
+            arguments: [
+                state.deviceID.rawValue, state.isActiveUntil.map(StorageCoding.microseconds), state.locked.rawValue,
+                state.lastLocked.map(StorageCoding.microseconds), state.online,
+                state.lastSeen.map(StorageCoding.microseconds), state.bridgeURL, state.bridgeSecret,
+            ])
+    }
+
+    @discardableResult
+    public func record(_ event: Event, state: DeviceState?) async throws -> Event {
+        try await pool.write { db in
+            if let state { try Self.save(state, db) }
+            return try Self.record(event, db)
+        }
+    }
+
+    public func deviceState(_ id: DeviceID) async throws -> DeviceState? {
+        try await deviceStates([id])[id]
+    }
+
+    public func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState] {
+        guard !ids.isEmpty else { return [:] }
+        let values = ids.map(\.rawValue).sorted()
+        let sql =
+            "SELECT * FROM device_state WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", ")))"
+        return try await pool.read { db in
+            var states: [DeviceID: DeviceState] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+                let state = DeviceStateRow.decode(row)
+                states[state.deviceID] = state
+            }
+            return states
+        }
+    }
+
+    public func saveDeviceState(_ state: DeviceState) async throws {
+        try await pool.write { db in try Self.save(state, db) }
+    }
+
+    public func activationCount(device: DeviceID, since date: Date) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) FROM events WHERE device_id = ? AND type = 'DeviceActivation'
+                    AND result = 'Success' AND time >= ?
+                    """, arguments: [device.rawValue, StorageCoding.microseconds(date)]) ?? 0
+        }
+    }
+
+    public func events(matching query: EventQuery) async throws -> [Event] {
+        guard !query.organizations.isEmpty else { return [] }
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func list(_ column: String, _ values: [any DatabaseValueConvertible]) {
+            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
+        }
+        list("organization_id", query.organizations.map(\.rawValue).sorted())
+        if !query.deviceIDs.isEmpty { list("device_id", query.deviceIDs.map(\.rawValue).sorted()) }
+        if !query.types.isEmpty { list("type", query.types.map(\.rawValue).sorted()) }
+        if let from = query.from {
+            conditions.append("time >= ?")
+            arguments.append(StorageCoding.microseconds(from))
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT \(EventRow.columns) FROM events WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY id LIMIT ? OFFSET ?"
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(EventRow.decode)
+        }
+    }
+
+    public func share(webKey: UUID) async throws -> Share? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(ShareRow.columns) FROM shares WHERE web_key = ?",
+                arguments: [webKey.uuidString.lowercased()]
+            ).map(ShareRow.decode)
+        }
+    }
+
+    // MARK: Webhooks
+
+    public func insertWebhook(_ webhook: Webhook) async throws -> Webhook {
+        try await mapConstraintErrors {
+            try await pool.write { db in
+                try db.execute(
+                    sql:
+                        "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        webhook.organizationID.rawValue, webhook.url, WebhookRow.types(webhook), webhook.secret,
+                        StorageCoding.microseconds(webhook.dateCreated),
+                    ])
+                var stored = webhook
+                stored.id = EntityID(db.lastInsertedRowID)
+                return stored
+            }
+        }
+    }
+
+    public func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM webhooks WHERE id = ?", arguments: [id.rawValue])
+                .map(WebhookRow.decode)
+        }
+    }
+
+    public func replaceWebhook(_ webhook: Webhook) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE webhooks SET url = ?, types = ?, secret = ? WHERE id = ?",
+                arguments: [webhook.url, WebhookRow.types(webhook), webhook.secret, webhook.id.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    public func deleteWebhook(_ id: EntityID<WebhookID>) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM webhooks WHERE id = ?", arguments: [id.rawValue])
+            return db.changesCount == 1
+        }
+    }
+
+    public func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook] {
+        guard !organizations.isEmpty else { return [] }
+        let values = organizations.map(\.rawValue).sorted()
+        let sql =
+            "SELECT * FROM webhooks WHERE organization_id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
+            + "ORDER BY id"
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(WebhookRow.decode)
+        }
+    }
+
+    public func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch] {
+        try await pool.read { db in
+            // The head of each webhook's queue decides: a webhook whose oldest undelivered event is not due
+            // yet waits as a whole, so events are never delivered out of order.
+            let heads = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.webhook_id, d.next_attempt, d.attempts FROM webhook_deliveries d
+                    WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE date_delivered IS NULL
+                        GROUP BY webhook_id)
+                    AND d.next_attempt <= ? ORDER BY d.webhook_id
+                    """, arguments: [StorageCoding.microseconds(now)])
+            var batches: [WebhookBatch] = []
+            for head in heads {
+                let webhookID = head["webhook_id"] as Int64
+                guard
+                    let webhook = try Row.fetchOne(
+                        db, sql: "SELECT * FROM webhooks WHERE id = ?", arguments: [webhookID]
+                    ).map(WebhookRow.decode)
+                else { continue }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT d.id AS delivery_id, \(EventRow.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                        FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+                        WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
+                        """, arguments: [webhookID, limit])
+                batches.append(
+                    WebhookBatch(
+                        webhook: webhook,
+                        deliveries: rows.map { (deliveryID: $0["delivery_id"] as Int64, event: EventRow.decode($0)) },
+                        attempts: Int(head["attempts"] as Int64)))
+            }
+            return batches
+        }
+    }
+
+    public func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws {
+        guard !deliveryIDs.isEmpty else { return }
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE webhook_deliveries SET date_delivered = ? WHERE id IN (\(deliveryIDs.map { _ in "?" }.joined(separator: ", ")))",
+                arguments: StatementArguments([StorageCoding.microseconds(date)] + deliveryIDs))
+        }
+    }
+
+    public func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws {
+        guard !deliveryIDs.isEmpty else { return }
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
+                    WHERE id IN (\(deliveryIDs.map { _ in "?" }.joined(separator: ", ")))
+                    """,
+                arguments: StatementArguments([StorageCoding.microseconds(retryAt)] + deliveryIDs))
+        }
+    }
+
+    public func undeliveredCount() async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM webhook_deliveries WHERE date_delivered IS NULL") ?? 0
+        }
+    }
+
+    // MARK: Housekeeping
+
+    public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
+        -> HousekeepingReport
+    {
+        try await pool.write { db in
+            var report = HousekeepingReport()
+            let nowValue = StorageCoding.microseconds(now)
+            let expired = try Row.fetchAll(
+                db, sql: "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY id",
+                arguments: [nowValue])
+            for row in expired {
+                let id = ShareID(row["id"] as Int64)
+                try db.execute(sql: "DELETE FROM shares WHERE id = ?", arguments: [id.rawValue])
+                try Self.record(
+                    Event(
+                        type: .shareDeleted, time: now, organizationID: OrganizationID(row["organization_id"] as Int64),
+                        deviceID: (row["device_id"] as Int64?).map { DeviceID($0) }, shareID: id, result: "AutoRemoved"),
+                    db)
+                report.shares.append(id)
+            }
+            for (period, cutoff) in cutoffs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                let ids = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM users u WHERE auto_remove_after = ? AND date_created <= ?
+                        AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) ORDER BY id
+                        """, arguments: [period.rawValue, StorageCoding.microseconds(cutoff)])
+                for id in ids {
+                    try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
+                    report.users.append(UserID(id))
+                }
+            }
+            try db.execute(
+                sql: """
+                    UPDATE users SET invitation_token = NULL, invitation_url = NULL, invitation_expiration = NULL,
+                    invitation_language = NULL WHERE account_id IS NULL AND invitation_expiration <= ?
+                    """, arguments: [nowValue])
+            report.invitations = db.changesCount
+            return report
+        }
+    }
+}
