@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The filters `GET /v2/events` accepts, before they are checked.
 public struct EventFilters: Sendable {
@@ -179,10 +180,13 @@ public protocol WebhookPoster: Sendable {
 
 /// Delivers the durable webhook queue: each webhook gets its events in order, at least once; a failing
 /// receiver is retried with exponential backoff (2 s, 4 s, ... up to 5 minutes) without holding up the others.
-public struct WebhookDelivery: Sendable {
+public final class WebhookDelivery: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
     let poster: any WebhookPoster
+    /// Webhooks with a batch on the way: the next round leaves them alone, so a slow receiver is never sent
+    /// the same events twice at once and never holds up a round.
+    private let inFlight = Mutex<Set<Int64>>([])
     public static let batchSize = 50
     public static let maximumBackoff: TimeInterval = 300
 
@@ -196,25 +200,42 @@ public struct WebhookDelivery: Sendable {
         min(maximumBackoff, pow(2, Double(min(attempts + 1, 20))))
     }
 
-    /// One round: every due webhook's next batch, webhooks in parallel. Returns how many events were delivered.
+    /// One round, waited for: every due webhook's next batch, webhooks in parallel. Returns how many events
+    /// were delivered. (Tests use this; the server uses `dispatchDue`.)
     @discardableResult
     public func deliverDue() async throws -> Int {
-        let batches = try await store.dueDeliveries(now: time.now(), limit: Self.batchSize)
+        let batches = try await claimDue()
         return try await withThrowingTaskGroup(of: Int.self) { group in
-            for batch in batches {
-                group.addTask {
-                    let ids = batch.deliveries.map(\.deliveryID)
-                    if await poster.post(batch) {
-                        try await store.markDelivered(ids, at: time.now())
-                        return ids.count
-                    }
-                    let retryAt = time.now().addingTimeInterval(Self.backoff(afterAttempts: batch.attempts))
-                    try await store.markFailed(ids, retryAt: retryAt)
-                    return 0
-                }
-            }
+            for batch in batches { group.addTask { try await self.deliver(batch) } }
             return try await group.reduce(0, +)
         }
+    }
+
+    /// One round, not waited for: each due webhook's batch goes out on its own task, so a receiver that
+    /// takes its full timeout delays nobody else's next round.
+    public func dispatchDue() async throws {
+        for batch in try await claimDue() {
+            Task { try? await self.deliver(batch) }
+        }
+    }
+
+    private func claimDue() async throws -> [WebhookBatch] {
+        let due = try await store.dueDeliveries(now: time.now(), limit: Self.batchSize)
+        return inFlight.withLock { busy in
+            due.filter { busy.insert($0.webhook.id.rawValue).inserted }
+        }
+    }
+
+    private func deliver(_ batch: WebhookBatch) async throws -> Int {
+        defer { _ = inFlight.withLock { $0.remove(batch.webhook.id.rawValue) } }
+        let ids = batch.deliveries.map(\.deliveryID)
+        if await poster.post(batch) {
+            try await store.markDelivered(ids, at: time.now())
+            return ids.count
+        }
+        let retryAt = time.now().addingTimeInterval(Self.backoff(afterAttempts: batch.attempts))
+        try await store.markFailed(ids, retryAt: retryAt)
+        return 0
     }
 }
 

@@ -37,7 +37,7 @@ public func buildApplication(
     app.addServices(
         OutboxService(delivery: keyway.outboxDelivery, interval: keyway.config.outboxInterval, logger: keyway.logger),
         PeriodicService(name: "webhook delivery", interval: keyway.config.webhookInterval, logger: keyway.logger) {
-            try await keyway.webhookDelivery.deliverDue()
+            try await keyway.webhookDelivery.dispatchDue()
         },
         PeriodicService(name: "housekeeping", interval: keyway.config.housekeepingInterval, logger: keyway.logger) {
             let report = try await keyway.housekeeping.run()

@@ -33,6 +33,8 @@ public struct KeywayConfig: Sendable {
     public var housekeepingInterval: Duration = .seconds(60)
     /// How often due webhook deliveries are attempted.
     public var webhookInterval: Duration = .seconds(1)
+    /// How long a webhook receiver has to answer (connecting included) before the attempt counts as failed.
+    public var webhookTimeout: Duration = .seconds(10)
 
     public init() {}
 

@@ -68,6 +68,7 @@ struct HTTPWebhookPoster: WebhookPoster {
     let time: any TimeSource
     let store: any KeywayStore
     let logger: Logger
+    let timeout: Duration
 
     func post(_ batch: WebhookBatch) async -> Bool {
         do {
@@ -108,7 +109,7 @@ struct HTTPWebhookPoster: WebhookPoster {
                 name: "X-Keyway-Signature",
                 value: Signature.sign(body, timestamp: timestamp, secret: batch.webhook.secret))
             request.body = .bytes(body)
-            let response = try await client.execute(request, timeout: .seconds(10))
+            let response = try await client.execute(request, timeout: .init(timeout))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return (200..<300).contains(response.status.code)
         } catch {

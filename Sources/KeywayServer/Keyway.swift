@@ -53,7 +53,8 @@ public struct Keyway: Sendable {
         self.events = EventService(store: store, time: time, access: access, random: random)
         self.webhookDelivery = WebhookDelivery(
             store: store, time: time,
-            poster: HTTPWebhookPoster(client: .shared, time: time, store: store, logger: logger))
+            poster: HTTPWebhookPoster(
+                client: .shared, time: time, store: store, logger: logger, timeout: config.webhookTimeout))
         self.housekeeping = Housekeeping(store: store, time: time)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
         self.devices = DeviceService(store: store, time: time, access: access)

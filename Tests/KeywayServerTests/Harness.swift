@@ -27,20 +27,29 @@ struct Harness {
 
     static let webKeyBase = "https://keys.example.com/webkey"
 
-    static func make(databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true) async throws
-        -> Harness
-    {
+    static func make(
+        databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true,
+        configure: (inout KeywayConfig) -> Void = { _ in }
+    ) async throws -> Harness {
         let directory = try directory ?? TemporaryDirectory()
         var config = KeywayConfig()
         config.port = 0
         config.databasePath = databasePath ?? directory.file("keyway.sqlite")
         config.webKeyBaseURL = webKeyBase
         config.bcryptCost = 4  // the minimum: tests check behaviour, not work factor
+        config.webhookTimeout = .seconds(5)
+        // Tests deliver webhooks and keep house by calling the services themselves, so that they can
+        // tell exactly what each round did; the background rounds only run at startup.
+        config.webhookInterval = .seconds(3600)
+        config.housekeepingInterval = .seconds(3600)
+        configure(&config)
         let time = FixedTime()
         var logger = Logger(label: "keyway-test")
         logger.logLevel = .warning
         let pauses = RecordedPauses()
-        let keyway = try await Keyway.open(config, time: time, random: SystemRandom(), logger: logger, pause: pauses)
+        // With --manual-clock the server makes its own clock (set through PUT /v1/dev/clock).
+        let keyway = try await Keyway.open(
+            config, time: config.manualClock ? nil : time, random: SystemRandom(), logger: logger, pause: pauses)
         if seed { try await keyway.store.importSeed(Fixtures.seed(now: time.now()), onlyIfEmpty: true) }
         let all = Set(Scope.allCases)
         let manage = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: all).secret
