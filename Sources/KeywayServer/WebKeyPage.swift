@@ -75,7 +75,11 @@ enum WebKeyPage {
         let locks = devices.filter { $0.type == .lock && $0.dateDecommissioned == nil }
         let zone = locks.first.map { AccessEvaluator.zone(of: $0, default: keyway.config.defaultTimeZone) }
         var validity = "From " + (share.windowStart.map { "\($0.date) \($0.time)" } ?? "now")
-        validity += " until " + (share.windowEnd.map { "\($0.date) \($0.time)" } ?? "further notice")
+        if let endDate = share.endDate {
+            validity += " until " + (share.endTime.map { "\(endDate) \($0)" } ?? "the end of \(endDate)")
+        } else {
+            validity += " until further notice"
+        }
         if let zone { validity += " (\(zone.identifier) time)" }
         var schedule = ""
         if !share.schedule.isEmpty {
