@@ -71,6 +71,8 @@ public struct DeviceList: Sendable {
     public var includeGroups: Bool
     public var includeReachableGateways: Bool
     public var includeReachableDevices: Bool
+    /// The live state of the listed locks (open until, locked, last locked), where known.
+    public var states: [DeviceID: DeviceState] = [:]
 }
 
 /// Registering, listing, changing and decommissioning locks, gateways and keyfobs.
@@ -129,7 +131,8 @@ public struct DeviceService: Sendable {
         return DeviceList(
             devices: devices, relations: relations, includeGroups: filters.includeGroups,
             includeReachableGateways: filters.includeReachableGateways,
-            includeReachableDevices: filters.includeReachableDevices)
+            includeReachableDevices: filters.includeReachableDevices,
+            states: try await store.deviceStates(Set(devices.map(\.id))))
     }
 
     /// One device, decommissioned or not, with its groups and links. Throws forbidden, `DeviceNotFound`.
@@ -144,7 +147,7 @@ public struct DeviceService: Sendable {
         let relations = try await store.relations(of: [device], includeGroups: true, includeLinkedDevices: true)
         return DeviceList(
             devices: [device], relations: relations, includeGroups: true, includeReachableGateways: true,
-            includeReachableDevices: true)
+            includeReachableDevices: true, states: try await store.deviceStates([device.id]))
     }
 
     /// Applies the fields present; organization and type never change. Throws forbidden, `DeviceNotFound`,

@@ -148,6 +148,18 @@ public protocol CredentialStore: Sendable {
     func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool
 }
 
+/// How busy the store's connections are.
+public struct PoolUsage: Sendable, Hashable {
+    public var readers: Int
+    public var writers: Int
+    public var maximumReaders: Int
+    public init(readers: Int, writers: Int, maximumReaders: Int) {
+        self.readers = readers
+        self.writers = writers
+        self.maximumReaders = maximumReaders
+    }
+}
+
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
 public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
     InvitationStore, VerificationStore, AccessStore, EventStore
@@ -157,4 +169,6 @@ public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, 
     func migrate() async throws -> [String]
     /// Proves the database answers (for `GET /health`).
     func ping() async throws
+    /// Operations waiting for or holding a connection now, for `GET /metrics`.
+    func poolUsage() -> PoolUsage
 }

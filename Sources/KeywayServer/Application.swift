@@ -10,7 +10,7 @@ import OpenAPIRuntime
 public func buildRouter(_ keyway: Keyway) throws -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     // Order matters: logging sees the final status; BoldResponse must wrap everything that can throw.
-    router.middlewares.add(RequestLogMiddleware())
+    router.middlewares.add(ObservabilityMiddleware(metrics: keyway.metrics))
     let document = try KeywayAPIDocument.yaml()
     router.middlewares.add(
         BoldResponseMiddleware(

@@ -9,6 +9,7 @@ enum DeviceMapping {
         let organization = relations.organizations[device.organizationID]
         let owner = organization?.creatorAccountID.flatMap { relations.accounts[$0] }
         let gateway = device.gatewayID.map { id in relations.gateways[id] }
+        let state = list.states[device.id]
         return Components.Schemas.Device(
             id: device.id.rawValue, name: device.name,
             owner: .init(
@@ -25,7 +26,8 @@ enum DeviceMapping {
             settings: .init(activationTime: device.activationTime),
             features: .init(remoteAccess: device.type != .gateway && device.gatewayID != nil, eventLog: true),
             gateway: device.gatewayID.map { id in .init(id: id.rawValue, name: gateway??.name) },
-            locked: device.type == .gateway ? nil : .unknown, installed: device.installed,
+            locked: device.type == .gateway ? nil : .init(rawValue: (state?.locked ?? .unknown).rawValue),
+            lastLocked: state?.lastLocked, isActiveUntil: state?.isActiveUntil, installed: device.installed,
             decommissioned: device.dateDecommissioned != nil, dateDecommissioned: device.dateDecommissioned,
             relatedDeviceGroups: list.includeGroups
                 ? (relations.groups[device.id] ?? []).map { .init(id: $0.id.rawValue, name: $0.name) } : nil,

@@ -223,6 +223,10 @@ extension KeywayAPIHandler {
         return .ok(.init(body: .json(.init(now: MicrosecondDateTranscoder.format(clock.now())))))
     }
 
+    func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
+        .ok(.init(body: .plainText(HTTPBody(await keyway.metrics.exposition(store: keyway.store)))))
+    }
+
     func getWebKeyPage(_ input: Operations.GetWebKeyPage.Input) async throws -> Operations.GetWebKeyPage.Output {
         guard let uuid = UUID(uuidString: input.path.uuid), let page = try await WebKeyPage.render(uuid, keyway: keyway)
         else {

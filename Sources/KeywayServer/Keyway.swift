@@ -26,6 +26,7 @@ public struct Keyway: Sendable {
     public let events: EventService
     public let webhookDelivery: WebhookDelivery
     public let housekeeping: Housekeeping
+    public let metrics = KeywayMetrics()
     /// Moves outbox messages to the configured notifier.
     public let outboxDelivery: OutboxDelivery
     public let resolver: AccessResolver

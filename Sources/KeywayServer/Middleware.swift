@@ -114,23 +114,3 @@ struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
-
-/// One line per request: method, path without its query (which may carry a web-key id), status, time.
-/// Headers are never logged: they carry credentials.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
-        async throws -> Response
-    {
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        context.logger.info(
-            "request",
-            metadata: [
-                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
-                "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", milliseconds))",
-            ])
-        return response
-    }
-}

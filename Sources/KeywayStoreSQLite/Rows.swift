@@ -327,10 +327,10 @@ enum SeedWriter {
                     micros(organization.dateModified), micros(organization.dateRestricted),
                 ])
         }
+        let insertUser = try db.cachedStatement(
+            sql: "INSERT INTO users (id, \(UserRow.columnsWithoutID)) VALUES (?, \(UserRow.placeholdersWithoutID))")
         for user in seed.users {
-            try db.execute(
-                sql: "INSERT INTO users (id, \(UserRow.columnsWithoutID)) VALUES (?, \(UserRow.placeholdersWithoutID))",
-                arguments: [user.id.rawValue] + UserRow.arguments(user))
+            try insertUser.execute(arguments: [user.id.rawValue] + UserRow.arguments(user))
         }
         for group in seed.userGroups {
             try db.execute(
@@ -371,11 +371,11 @@ enum SeedWriter {
                 sql: "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?)",
                 arguments: [member.groupID.rawValue, member.deviceID.rawValue])
         }
+        // One prepared statement for every share: bulk loads (benchmarks) write hundreds of thousands.
+        let insertShare = try db.cachedStatement(
+            sql: "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))")
         for share in seed.shares {
-            try db.execute(
-                sql:
-                    "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))",
-                arguments: [share.id.rawValue] + ShareRow.arguments(share))
+            try insertShare.execute(arguments: [share.id.rawValue] + ShareRow.arguments(share))
         }
         for key in seed.apiKeys {
             try db.execute(

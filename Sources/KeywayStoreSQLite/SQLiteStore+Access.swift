@@ -28,7 +28,7 @@ extension Visibility {
 
 extension SQLiteStore {
     public func memberships(of account: AccountID) async throws -> [AccountMembership] {
-        try await pool.read { db in
+        try await reading { db in
             let users = try Row.fetchAll(
                 db, sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id",
                 arguments: [account.rawValue]
@@ -56,13 +56,13 @@ extension SQLiteStore {
             UNION SELECT \(ShareRow.columns) FROM shares WHERE user_group_id IN (\(marks(groupIDs))) ORDER BY id
             """
         let arguments = StatementArguments(userIDs + groupIDs)
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(ShareRow.decode)
         }
     }
 
     public func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID> {
-        let ids: [Int64] = try await pool.read { db in
+        let ids: [Int64] = try await reading { db in
             try Int64.fetchAll(
                 db, sql: "SELECT group_id FROM user_group_members WHERE user_id = ?", arguments: [user.rawValue])
         }
@@ -75,7 +75,7 @@ extension SQLiteStore {
         let sql =
             "SELECT \(DeviceRow.columns) FROM devices WHERE id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
             + "ORDER BY id"
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(DeviceRow.decode)
         }
     }
@@ -87,7 +87,7 @@ extension SQLiteStore {
             SELECT group_id, device_id FROM device_group_members WHERE group_id IN
             (SELECT group_id FROM device_group_members WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", "))))
             """
-        return try await pool.read { db in
+        return try await reading { db in
             var groups: [DeviceGroupID: Set<DeviceID>] = [:]
             for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
                 groups[DeviceGroupID(row["group_id"] as Int64), default: []].insert(DeviceID(row["device_id"] as Int64))

@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func insertAccount(_ account: Account, passwordHash: String?, personalOrganizationName: String) async throws
         -> (Account, Organization)
     {
-        try await pool.write { db in
+        try await writing { db in
             try Self.insertAccount(
                 account, passwordHash: passwordHash, personalOrganizationName: personalOrganizationName, db)
         }
@@ -58,7 +58,7 @@ extension SQLiteStore {
     }
 
     public func credentials(username: String) async throws -> AccountCredentials? {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchOne(
                 db,
                 sql: """
@@ -72,7 +72,7 @@ extension SQLiteStore {
     }
 
     public func personalOrganization(of account: AccountID) async throws -> Organization? {
-        let id = try await pool.read { db in
+        let id = try await reading { db in
             try Int64.fetchOne(
                 db, sql: "SELECT id FROM organizations WHERE personal = 1 AND creator_account_id = ?",
                 arguments: [account.rawValue])
@@ -82,7 +82,7 @@ extension SQLiteStore {
     }
 
     public func markAuthenticated(_ account: AccountID, at date: Date) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE accounts SET date_last_authentication = ? WHERE id = ?",
                 arguments: [StorageCoding.microseconds(date), account.rawValue])
@@ -90,7 +90,7 @@ extension SQLiteStore {
     }
 
     public func lastAuthentication(of account: AccountID) async throws -> Date? {
-        try await pool.read { db in
+        try await reading { db in
             try Int64.fetchOne(
                 db, sql: "SELECT date_last_authentication FROM accounts WHERE id = ?", arguments: [account.rawValue]
             ).map(StorageCoding.date(microseconds:))
@@ -98,7 +98,7 @@ extension SQLiteStore {
     }
 
     public func insertTokens(_ tokens: [IssuedToken]) async throws {
-        try await pool.write { db in try Self.insert(tokens, db) }
+        try await writing { db in try Self.insert(tokens, db) }
     }
 
     private static func insert(_ tokens: [IssuedToken], _ db: Database) throws {
@@ -115,7 +115,7 @@ extension SQLiteStore {
     }
 
     public func token(hash: [UInt8]) async throws -> IssuedToken? {
-        try await pool.read { db in
+        try await reading { db in
             guard
                 let row = try Row.fetchOne(
                     db,
@@ -136,7 +136,7 @@ extension SQLiteStore {
     }
 
     public func rotate(_ consumed: IssuedToken, into replacements: [IssuedToken], at date: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE tokens SET date_revoked = ? WHERE id = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), consumed.id])
@@ -147,7 +147,7 @@ extension SQLiteStore {
     }
 
     public func revokeToken(id: Int64, at date: Date) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE tokens SET date_revoked = ? WHERE id = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), id])
@@ -155,7 +155,7 @@ extension SQLiteStore {
     }
 
     public func revokeFamily(_ family: UUID, at date: Date) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE tokens SET date_revoked = ? WHERE family = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), family.uuidString])
@@ -163,7 +163,7 @@ extension SQLiteStore {
     }
 
     public func signInFailures(username: String, since: Date, recordingAt date: Date?) async throws -> Int {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "DELETE FROM sign_in_failures WHERE username = ? AND at < ?",
                 arguments: [username, StorageCoding.microseconds(since)])
@@ -178,7 +178,7 @@ extension SQLiteStore {
     }
 
     public func clearSignInFailures(username: String) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(sql: "DELETE FROM sign_in_failures WHERE username = ?", arguments: [username])
         }
     }

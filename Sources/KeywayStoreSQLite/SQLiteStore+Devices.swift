@@ -5,7 +5,7 @@ import KeywayCore
 extension SQLiteStore {
     public func insertDevice(_ device: Device) async throws -> Device {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 var stored = device
                 try db.execute(
                     sql:
@@ -19,7 +19,7 @@ extension SQLiteStore {
 
     public func replaceDevice(_ device: Device) async throws -> Bool {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 try db.execute(
                     sql: "UPDATE devices SET (\(DeviceRow.columnsWithoutID)) = (\(DeviceRow.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
@@ -81,7 +81,7 @@ extension SQLiteStore {
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ? OFFSET ?
             """
         let statementArguments = StatementArguments(arguments)
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(DeviceRow.decode)
         }
     }
@@ -89,7 +89,7 @@ extension SQLiteStore {
     public func relations(
         of devices: [Device], includeGroups: Bool, includeLinkedDevices: Bool
     ) async throws -> DeviceRelations {
-        try await pool.read { db in
+        try await reading { db in
             var relations = DeviceRelations()
             for organization in try Relations.organizations(Set(devices.map(\.organizationID)), db) {
                 relations.organizations[organization.id] = organization

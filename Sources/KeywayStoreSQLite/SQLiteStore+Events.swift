@@ -101,7 +101,7 @@ extension SQLiteStore {
 
     @discardableResult
     public func record(_ event: Event, state: DeviceState?) async throws -> Event {
-        try await pool.write { db in
+        try await writing { db in
             if let state { try Self.save(state, db) }
             return try Self.record(event, db)
         }
@@ -116,7 +116,7 @@ extension SQLiteStore {
         let values = ids.map(\.rawValue).sorted()
         let sql =
             "SELECT * FROM device_state WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", ")))"
-        return try await pool.read { db in
+        return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
                 let state = DeviceStateRow.decode(row)
@@ -127,11 +127,11 @@ extension SQLiteStore {
     }
 
     public func saveDeviceState(_ state: DeviceState) async throws {
-        try await pool.write { db in try Self.save(state, db) }
+        try await writing { db in try Self.save(state, db) }
     }
 
     public func activationCount(device: DeviceID, since date: Date) async throws -> Int {
-        try await pool.read { db in
+        try await reading { db in
             try Int.fetchOne(
                 db,
                 sql: """
@@ -161,13 +161,13 @@ extension SQLiteStore {
             "SELECT \(EventRow.columns) FROM events WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY id LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(EventRow.decode)
         }
     }
 
     public func share(webKey: UUID) async throws -> Share? {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchOne(
                 db, sql: "SELECT \(ShareRow.columns) FROM shares WHERE web_key = ?",
                 arguments: [webKey.uuidString.lowercased()]
@@ -179,7 +179,7 @@ extension SQLiteStore {
 
     public func insertWebhook(_ webhook: Webhook) async throws -> Webhook {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 try db.execute(
                     sql:
                         "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?)",
@@ -195,14 +195,14 @@ extension SQLiteStore {
     }
 
     public func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook? {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchOne(db, sql: "SELECT * FROM webhooks WHERE id = ?", arguments: [id.rawValue])
                 .map(WebhookRow.decode)
         }
     }
 
     public func replaceWebhook(_ webhook: Webhook) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE webhooks SET url = ?, types = ?, secret = ? WHERE id = ?",
                 arguments: [webhook.url, WebhookRow.types(webhook), webhook.secret, webhook.id.rawValue])
@@ -211,7 +211,7 @@ extension SQLiteStore {
     }
 
     public func deleteWebhook(_ id: EntityID<WebhookID>) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(sql: "DELETE FROM webhooks WHERE id = ?", arguments: [id.rawValue])
             return db.changesCount == 1
         }
@@ -223,13 +223,13 @@ extension SQLiteStore {
         let sql =
             "SELECT * FROM webhooks WHERE organization_id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
             + "ORDER BY id"
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(WebhookRow.decode)
         }
     }
 
     public func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch] {
-        try await pool.read { db in
+        try await reading { db in
             // The head of each webhook's queue decides: a webhook whose oldest undelivered event is not due
             // yet waits as a whole, so events are never delivered out of order.
             let heads = try Row.fetchAll(
@@ -267,7 +267,7 @@ extension SQLiteStore {
 
     public func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws {
         guard !deliveryIDs.isEmpty else { return }
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql:
                     "UPDATE webhook_deliveries SET date_delivered = ? WHERE id IN (\(deliveryIDs.map { _ in "?" }.joined(separator: ", ")))",
@@ -277,7 +277,7 @@ extension SQLiteStore {
 
     public func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws {
         guard !deliveryIDs.isEmpty else { return }
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: """
                     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
@@ -288,7 +288,7 @@ extension SQLiteStore {
     }
 
     public func undeliveredCount() async throws -> Int {
-        try await pool.read { db in
+        try await reading { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM webhook_deliveries WHERE date_delivered IS NULL") ?? 0
         }
     }
@@ -298,7 +298,7 @@ extension SQLiteStore {
     public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
         -> HousekeepingReport
     {
-        try await pool.write { db in
+        try await writing { db in
             var report = HousekeepingReport()
             let nowValue = StorageCoding.microseconds(now)
             let expired = try Row.fetchAll(

@@ -52,7 +52,7 @@ extension SQLiteStore {
         let sql = "INSERT INTO \(table.table) (\(columns)) VALUES (\(marks))"
         let arguments = StatementArguments(values)
         return try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 try db.execute(sql: sql, arguments: arguments)
                 return db.lastInsertedRowID
             }
@@ -60,7 +60,7 @@ extension SQLiteStore {
     }
 
     private func deleteGroup(_ table: GroupTable, id: Int64, organization: OrganizationID) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             // Memberships and the group's shares go with it, through ON DELETE CASCADE, in this transaction.
             try db.execute(
                 sql: "DELETE FROM \(table.table) WHERE id = ? AND organization_id = ?",
@@ -70,7 +70,7 @@ extension SQLiteStore {
     }
 
     private func removeMember(_ table: GroupTable, group: Int64, member: Int64) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "DELETE FROM \(table.memberTable) WHERE group_id = ? AND \(table.memberColumn) = ?",
                 arguments: [group, member])
@@ -93,7 +93,7 @@ extension SQLiteStore {
     }
 
     public func replaceDeviceGroup(_ group: DeviceGroup) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: """
                     UPDATE device_groups SET name = ?, remarks = ?, location = ?, date_modified = ?
@@ -113,7 +113,7 @@ extension SQLiteStore {
 
     public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
         let (sql, arguments) = GroupTable.devices.listSQL(query)
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.deviceGroup)
         }
     }
@@ -122,7 +122,7 @@ extension SQLiteStore {
         guard !groups.isEmpty else { return [:] }
         let list = Array(repeating: "?", count: groups.count).joined(separator: ", ")
         let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
-        return try await pool.read { db in
+        return try await reading { db in
             var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
             let rows = try Row.fetchAll(
                 db,
@@ -139,7 +139,7 @@ extension SQLiteStore {
 
     public func addDeviceGroupMember(_ member: DeviceGroupMember) async throws -> Bool {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 try db.execute(
                     sql: "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     arguments: [member.groupID.rawValue, member.deviceID.rawValue])
@@ -168,7 +168,7 @@ extension SQLiteStore {
     }
 
     public func replaceUserGroup(_ group: UserGroup) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql:
                     "UPDATE user_groups SET name = ?, remarks = ?, date_modified = ? WHERE id = ? AND organization_id = ?",
@@ -186,7 +186,7 @@ extension SQLiteStore {
 
     public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
         let (sql, arguments) = GroupTable.users.listSQL(query)
-        return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.userGroup)
+        return try await reading { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.userGroup)
         }
     }
 
@@ -195,7 +195,7 @@ extension SQLiteStore {
     )]] {
         guard !groups.isEmpty else { return [:] }
         let list = Array(repeating: "?", count: groups.count).joined(separator: ", ")
-        return try await pool.read { db in
+        return try await reading { db in
             var members: [UserGroupID: [(user: User, groupAdmin: Bool)]] = Dictionary(
                 uniqueKeysWithValues: groups.map { ($0, []) })
             let rows = try Row.fetchAll(
@@ -217,7 +217,7 @@ extension SQLiteStore {
 
     public func putUserGroupMember(_ member: UserGroupMember) async throws -> Bool {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 let existed =
                     try Bool.fetchOne(
                         db, sql: "SELECT 1 FROM user_group_members WHERE group_id = ? AND user_id = ?",

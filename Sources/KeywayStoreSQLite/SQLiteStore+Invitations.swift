@@ -17,7 +17,7 @@ extension SQLiteStore {
     }
 
     public func user(invitationToken: UUID) async throws -> User? {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchOne(
                 db, sql: "SELECT \(UserRow.columns) FROM users WHERE invitation_token = ?",
                 arguments: [invitationToken.uuidString.lowercased()]
@@ -28,7 +28,7 @@ extension SQLiteStore {
     public func acceptInvitation(
         of user: UserID, existing: AccountID?, newAccount: (account: Account, passwordHash: String)?, at date: Date
     ) async throws -> AccountID {
-        try await pool.write { db in
+        try await writing { db in
             var accountID = existing
             if let newAccount {
                 let name = [newAccount.account.firstName, newAccount.account.lastName].compactMap { $0 }
@@ -57,7 +57,7 @@ extension SQLiteStore {
     }
 
     public func outbox(limit: Int) async throws -> [OutboxMessage] {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox ORDER BY id LIMIT ?",
@@ -67,7 +67,7 @@ extension SQLiteStore {
     }
 
     public func undeliveredMessages(limit: Int) async throws -> [OutboxMessage] {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -79,7 +79,7 @@ extension SQLiteStore {
     }
 
     public func markDelivered(_ id: Int64, at date: Date) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE outbox SET date_delivered = ? WHERE id = ?",
                 arguments: [StorageCoding.microseconds(date), id])

@@ -28,7 +28,7 @@ extension SQLiteStore {
         -> User
     {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 // Checked inside the write transaction: two concurrent creates cannot both pass.
                 if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
                 try db.execute(
@@ -49,7 +49,7 @@ extension SQLiteStore {
 
     public func replaceUser(_ user: User) async throws -> Bool {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
                 try db.execute(
                     sql: "UPDATE users SET (\(UserRow.columnsWithoutID)) = (\(UserRow.placeholdersWithoutID)) "
@@ -61,7 +61,7 @@ extension SQLiteStore {
     }
 
     public func deleteUser(_ id: UserID, organization: OrganizationID) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             // Memberships and received shares go with it (ON DELETE CASCADE), in this transaction.
             try db.execute(
                 sql: "DELETE FROM users WHERE id = ? AND organization_id = ?",
@@ -86,13 +86,13 @@ extension SQLiteStore {
             "SELECT \(UserRow.columns) FROM users WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY id LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(UserRow.decode)
         }
     }
 
     public func accountID(emailAddress: String) async throws -> AccountID? {
-        try await pool.read { db in
+        try await reading { db in
             try Int64.fetchOne(
                 db, sql: "SELECT id FROM accounts WHERE lower(email_address) = lower(?)", arguments: [emailAddress]
             ).map { AccountID($0) }
@@ -100,7 +100,7 @@ extension SQLiteStore {
     }
 
     public func accounts(_ ids: Set<AccountID>) async throws -> [AccountID: Account] {
-        try await pool.read { db in
+        try await reading { db in
             Dictionary(uniqueKeysWithValues: try Relations.accounts(ids, db).map { ($0.id, $0) })
         }
     }

@@ -4,7 +4,7 @@ import KeywayCore
 
 extension SQLiteStore {
     public func saveCode(destination: String, codeHash: [UInt8], expires: Date, message: OutboxMessage) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: """
                     INSERT INTO verification_codes (destination, code_hash, expires, attempts) VALUES (?, ?, ?, 0)
@@ -18,7 +18,7 @@ extension SQLiteStore {
     public func consumeCode(
         destination: String, codeHash: [UInt8], at date: Date, maxAttempts: Int, tokenHash: [UInt8], tokenExpires: Date
     ) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT code_hash, expires, attempts FROM verification_codes WHERE destination = ?",
@@ -47,7 +47,7 @@ extension SQLiteStore {
         values += destinations.map { $0 }
         values.append(StorageCoding.microseconds(date))
         let arguments = StatementArguments(values)
-        return try await pool.write { db in
+        return try await writing { db in
             try db.execute(
                 sql: """
                     UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND destination IN (\(list))
@@ -58,21 +58,21 @@ extension SQLiteStore {
     }
 
     public func requiresMFA(_ account: AccountID) async throws -> Bool {
-        try await pool.read { db in
+        try await reading { db in
             try Bool.fetchOne(db, sql: "SELECT require_mfa FROM accounts WHERE id = ?", arguments: [account.rawValue])
                 ?? false
         }
     }
 
     public func setRequiresMFA(_ account: AccountID, _ required: Bool) async throws {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE accounts SET require_mfa = ? WHERE id = ?", arguments: [required, account.rawValue])
         }
     }
 
     public func contacts(of account: AccountID) async throws -> [String] {
-        try await pool.read { db in
+        try await reading { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT email_address, phone_number FROM accounts WHERE id = ?",

@@ -1,11 +1,13 @@
 import Foundation
 import GRDB
 import KeywayCore
+import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode with foreign keys on, through a GRDB pool
 /// (concurrent readers, one writer). Every write below is one transaction.
 public final class SQLiteStore: KeywayStore {
     let pool: DatabasePool
+    private let usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: 0))
 
     /// Opens (creating if needed) the database at `path`. Does not migrate: call `migrate()`.
     public init(path: String) throws {
@@ -15,12 +17,29 @@ public final class SQLiteStore: KeywayStore {
         configuration.busyMode = .timeout(5)
         configuration.label = "keyway"
         pool = try DatabasePool(path: path, configuration: configuration)
+        usage.withLock { $0.maximumReaders = configuration.maximumReaderCount }
     }
+
+    /// Reads through the pool, counted for `GET /metrics`.
+    func reading<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        usage.withLock { $0.readers += 1 }
+        defer { usage.withLock { $0.readers -= 1 } }
+        return try await pool.read(body)
+    }
+
+    /// Writes (one transaction each) through the pool, counted for `GET /metrics`.
+    func writing<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        usage.withLock { $0.writers += 1 }
+        defer { usage.withLock { $0.writers -= 1 } }
+        return try await pool.write(body)
+    }
+
+    public func poolUsage() -> PoolUsage { usage.withLock { $0 } }
 
     @discardableResult
     public func migrate() async throws -> [String] {
         let migrator = Migrations.migrator
-        let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
+        let applied = try await reading { db in try migrator.appliedIdentifiers(db) }
         // Runs once at startup, before traffic: blocking this thread for it is fine.
         try migrator.migrate(pool)
         return migrator.migrations.filter { !applied.contains($0) }
@@ -28,24 +47,24 @@ public final class SQLiteStore: KeywayStore {
 
     /// The migrations recorded as applied, in order.
     public func appliedMigrations() async throws -> [String] {
-        try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+        try await reading { db in try Migrations.migrator.appliedMigrations(db) }
     }
 
     /// A PRAGMA's current value, for operators' diagnostics and tests (`journal_mode`, `foreign_keys`).
     public func pragma(_ name: String) async throws -> String? {
         guard name.allSatisfy({ $0.isLetter || $0 == "_" }) else { return nil }
-        return try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        return try await reading { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
     }
 
     public func ping() async throws {
-        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        _ = try await reading { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
     // MARK: Shares
 
     public func insertShare(_ share: Share, event: Event?) async throws -> Share {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 var stored = share
                 try db.execute(
                     sql: "INSERT INTO shares (\(ShareRow.columnsWithoutID)) VALUES (\(ShareRow.placeholdersWithoutID))",
@@ -61,7 +80,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func share(_ id: ShareID) async throws -> Share? {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchOne(db, sql: "SELECT \(ShareRow.columns) FROM shares WHERE id = ?", arguments: [id.rawValue])
                 .map(ShareRow.decode)
         }
@@ -69,7 +88,7 @@ public final class SQLiteStore: KeywayStore {
 
     public func replaceShare(_ share: Share, event: Event?) async throws -> Bool {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 try db.execute(
                     sql: "UPDATE shares SET (\(ShareRow.columnsWithoutID)) = (\(ShareRow.placeholdersWithoutID)) "
                         + "WHERE id = ? AND version = ?",
@@ -82,7 +101,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func deleteShare(_ id: ShareID, organization: OrganizationID, event: Event?) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "DELETE FROM shares WHERE id = ? AND organization_id = ?",
                 arguments: [id.rawValue, organization.rawValue])
@@ -118,13 +137,13 @@ public final class SQLiteStore: KeywayStore {
             "SELECT \(ShareRow.columns) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY \(order) LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
-        return try await pool.read { db in
+        return try await reading { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(ShareRow.decode)
         }
     }
 
     public func relations(of shares: [Share]) async throws -> ShareRelations {
-        try await pool.read { db in try Relations.load(for: shares, db) }
+        try await reading { db in try Relations.load(for: shares, db) }
     }
 
     // MARK: Directory
@@ -132,7 +151,7 @@ public final class SQLiteStore: KeywayStore {
     @discardableResult
     public func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool {
         try await mapConstraintErrors {
-            try await pool.write { db in
+            try await writing { db in
                 if onlyIfEmpty, try Int.fetchOne(db, sql: "SELECT count(*) FROM organizations") ?? 0 > 0 {
                     return false
                 }
@@ -143,11 +162,11 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func organization(_ id: OrganizationID) async throws -> Organization? {
-        try await pool.read { db in try Relations.organizations([id], db).first }
+        try await reading { db in try Relations.organizations([id], db).first }
     }
 
     public func insertOrganization(_ organization: Organization, founder: User) async throws -> Organization {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, 0, ?, ?)",
                 arguments: [
@@ -166,7 +185,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func replaceOrganization(_ organization: Organization) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql: "UPDATE organizations SET name = ?, date_modified = ?, date_restricted = ? WHERE id = ?",
                 arguments: [
@@ -178,29 +197,29 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func account(_ id: AccountID) async throws -> Account? {
-        try await pool.read { db in try Relations.accounts([id], db).first }
+        try await reading { db in try Relations.accounts([id], db).first }
     }
 
     public func user(_ id: UserID) async throws -> User? {
-        try await pool.read { db in try Relations.users([id], db).first }
+        try await reading { db in try Relations.users([id], db).first }
     }
 
     public func userGroup(_ id: UserGroupID) async throws -> UserGroup? {
-        try await pool.read { db in try Relations.userGroups([id], db).first }
+        try await reading { db in try Relations.userGroups([id], db).first }
     }
 
     public func device(_ id: DeviceID) async throws -> Device? {
-        try await pool.read { db in try Relations.devices([id], db).first }
+        try await reading { db in try Relations.devices([id], db).first }
     }
 
     public func deviceGroup(_ id: DeviceGroupID) async throws -> DeviceGroup? {
-        try await pool.read { db in try Relations.deviceGroups([id], db).first }
+        try await reading { db in try Relations.deviceGroups([id], db).first }
     }
 
     // MARK: Credentials
 
     public func insertAPIKey(_ key: APIKey) async throws -> APIKey {
-        try await pool.write { db in
+        try await writing { db in
             var stored = key
             try db.execute(
                 sql: "INSERT INTO api_keys (\(APIKeyRow.columnsWithoutID)) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -211,7 +230,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func apiKey(secretHash: [UInt8]) async throws -> APIKey? {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchOne(
                 db, sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE secret_hash = ?",
                 arguments: [Data(secretHash)]
@@ -220,7 +239,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func apiKeys(organization: OrganizationID) async throws -> [APIKey] {
-        try await pool.read { db in
+        try await reading { db in
             try Row.fetchAll(
                 db, sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE organization_id = ? ORDER BY id",
                 arguments: [organization.rawValue]
@@ -229,7 +248,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await writing { db in
             try db.execute(
                 sql:
                     "UPDATE api_keys SET date_revoked = ? WHERE id = ? AND organization_id = ? AND date_revoked IS NULL",

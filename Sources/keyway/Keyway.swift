@@ -16,7 +16,9 @@ struct KeywayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyway",
         abstract: "A self-hosted access-sharing server for smart locks that speaks the Bold Smart Lock API.",
-        subcommands: [Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self, Outbox.self],
+        subcommands: [
+            Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self, Outbox.self, BenchDataCommand.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 
@@ -48,6 +50,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where invitations and codes go: log (default) or webhook (env KEYWAY_NOTIFIER).") var notifier:
         String?
     @Option(help: "The webhook notifier's URL (env KEYWAY_NOTIFIER_URL).") var notifierURL: String?
+    @Option(help: "Log lines as text (default) or json, one object per line with a request id (env KEYWAY_LOG_FORMAT).")
+    var logFormat: String?
     @Flag(help: "Tests only: the clock moves only through PUT /v1/dev/clock (never the default).")
     var manualClock = false
     @Option(help: "Remote activations one lock takes per minute before TooManyRequests (default 10).")
@@ -96,6 +100,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
 
+        switch logFormat ?? environment["KEYWAY_LOG_FORMAT"] ?? "text" {
+        case "text": break
+        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        case let other:
+            throw ValidationError("log format (--log-format, KEYWAY_LOG_FORMAT): expected text or json, got '\(other)'")
+        }
         var logger = Logger(label: "keyway")
         logger.logLevel = config.logLevel
         let keyway = try await Keyway.open(config, logger: logger)
@@ -241,6 +251,39 @@ struct Outbox: AsyncParsableCommand {
         let keyway = try await APIKeyCommand.open(database)
         for message in try await keyway.store.outbox(limit: limit) {
             say("\(message.id)\t\(message.channel.rawValue)\t\(message.recipient)\t\(message.kind)\t\(message.body)")
+        }
+    }
+}
+
+struct BenchDataCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-data",
+        abstract: "Load a benchmark data set into an empty database (bench/run.sh uses it).")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "How many shares (spread over organizations of 10 thousand).") var shares: Int = 10_000
+
+    func run() async throws {
+        var config = KeywayConfig()
+        database.apply(to: &config)
+        config.bcryptCost = 10
+        var logger = Logger(label: "keyway")
+        logger.logLevel = .warning
+        let keyway = try await Keyway.open(config, logger: logger)
+        let started = Date()
+        do {
+            let result = try await BenchData.load(shares: shares, into: keyway) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            say("API_KEY=\(result.apiKey)")
+            say("USER_EMAIL=\(result.userEmail)")
+            say("USER_PASSWORD=\(result.userPassword)")
+            say("BENCH_USER_ID=\(result.benchUserID)")
+            say("LOCK_ID=\(result.lockID)")
+            say("SHARES=\(result.shares)")
+            say("ORGANIZATIONS=\(result.organizations)")
+            say("LOAD_SECONDS=\(Int(Date().timeIntervalSince(started)))")
+        } catch let error as DomainError {
+            throw ValidationError(error.message)
         }
     }
 }

@@ -116,6 +116,9 @@ struct AccessAPITests {
             let lock = (status["devices"] as? [[String: Any]])?.first { $0["deviceId"] as? Int == 11 }
             #expect(lock?["locked"] as? String == "UNLOCKED")
             #expect(lock?["isActiveUntil"] as? String == "2026-03-10T09:33:45.112874Z")
+            let device = try await client.send(.get, "/v2/devices/11", key: key).object
+            #expect(device["locked"] as? String == "UNLOCKED")
+            #expect(device["isActiveUntil"] as? String == "2026-03-10T09:33:45.112874Z")
 
             // No gateway: 200 with the in-body error.
             let noGateway = try await client.send(.post, "/v1/devices/12/remote-activation", key: key)

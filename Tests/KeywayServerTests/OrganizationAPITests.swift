@@ -170,6 +170,12 @@ struct SecretLoggingTests {
             secrets.append(String(webKey.split(separator: "/").last ?? ""))
             let shareToken = try await client.send(.get, "/v2/shares/\(share)", key: master).object
             #expect(shareToken["webKey"] as? String == webKey)
+            // Paths that carry secrets: the web-key page, opening with the web key, accepting the invitation.
+            let uuid = secrets[3]
+            #expect(try await client.send(.get, "/webkey/\(uuid)").status == .ok)
+            _ = try await client.send(.post, "/v1/devices/11/remote-activation?uuid=\(uuid)")
+            _ = try await client.send(.post, "/v1/invitations/\(secrets[2])/accept", json: "{}")
+            _ = try await client.send(.get, "/no-such-route/\(uuid)")
             // Failures are logged too: a wrong key, and an error response.
             _ = try await client.send(.get, "/v2/shares", key: "kw_wrong_\(secrets[1])")
             _ = try await client.send(.get, "/v2/shares?deviceId=abc", key: master)

@@ -175,6 +175,7 @@ struct PermissionMatrixTests {
     static let endpoints: [Endpoint] = [
         Endpoint(.get, "/health", "200 200 200 200 200 200 200 200"),
         Endpoint(.get, "/openapi.yaml", "200 200 200 200 200 200 200 200"),
+        Endpoint(.get, "/metrics", "200 200 200 200 200 200 200 200"),
         // Shares: the device admin manages the shares of the lock it administers (11).
         Endpoint(.get, "/v2/shares", "401 200 200 200 200 200 200 200"),
         Endpoint(.post, "/v2/shares", "401 404 403 200 200 200 403 403", body: share),

@@ -1,0 +1,126 @@
+import Foundation
+import KeywayCore
+import KeywayTestSupport
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Crash safety: concurrent creates and updates against a real `keyway serve`, SIGKILL in the middle,
+/// restart on the same database; every write that was answered 200 is there, and none is half-applied.
+@Suite("Crash safety", .serialized)
+struct CrashTests {
+    final class Acknowledged: Sendable {
+        let created = Mutex<[String: Int]>([:])  // externalId -> shareId
+        let updated = Mutex<Set<Int>>([])  // shares whose update (externalId + schedule together) was answered 200
+    }
+
+    static func send(_ method: String, _ url: String, key: String, json: String?) async -> (Int, [String: Any]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.timeoutInterval = 5
+        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        if let json {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(json.utf8)
+        }
+        guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (0, [:]) }
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
+    }
+
+    static func start(_ database: String) async throws -> (CommandLineTests.Run, String, String) {
+        let server = try CommandLineTests.Run(["serve", "--demo", "--port", "0", "--database", database])
+        let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
+        let base = try #require(
+            listening?.replacingOccurrences(of: "Keyway listening on ", with: ""), "\(server.stderr)")
+        let key = try #require(try await server.line { $0.hasPrefix("kw_") })
+        return (server, base, key)
+    }
+
+    @Test func sigkillMidWayLosesNoAnsweredWriteAndHalfAppliesNone() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = directory.file("crash.sqlite")
+        let (server, base, key) = try await Self.start(database)
+        let acknowledged = Acknowledged()
+        let writers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        var mine: [Int] = []
+                        for n in 0..<10_000 {
+                            if Task.isCancelled { return }
+                            if n % 2 == 1, let id = mine.randomElement() {
+                                // Two fields in one write: both or neither may survive.
+                                let (status, _) = await Self.send(
+                                    "PUT", "\(base)/v2/shares/\(id)", key: key,
+                                    json:
+                                        #"{"externalId": "updated-\#(id)", "schedule": [{"dayOfWeek": "Monday", "recurrence": "Weekly"}]}"#
+                                )
+                                if status == 200 { _ = acknowledged.updated.withLock { $0.insert(id) } }
+                                if status == 0 { return }
+                                continue
+                            }
+                            let externalID = "crash-\(writer)-\(n)"
+                            let (status, body) = await Self.send(
+                                "POST", "\(base)/v2/shares", key: key,
+                                json:
+                                    #"{"organizationId": 1, "source": {"deviceId": 1}, "receiver": {"userId": 4}, "externalId": "\#(externalID)"}"#
+                            )
+                            if status == 200, let id = body["shareId"] as? Int {
+                                acknowledged.created.withLock { $0[externalID] = id }
+                                mine.append(id)
+                            }
+                            if status == 0 { return }  // the server is gone
+                        }
+                    }
+                }
+            }
+        }
+        // Let the writers get going, then kill the server without warning.
+        while acknowledged.created.withLock({ $0.count }) < 150 { try await Task.sleep(for: .milliseconds(20)) }
+        kill(server.process.processIdentifier, SIGKILL)
+        await writers.value
+        #expect(try await server.exitStatus() != nil)
+
+        let (again, newBase, newKey) = try await Self.start(database)
+        defer { again.process.terminate() }
+        let created = acknowledged.created.withLock { $0 }
+        let updated = acknowledged.updated.withLock { $0 }
+        #expect(created.count >= 150)
+        #expect(!updated.isEmpty, "no update was answered before the kill")
+        // Read everything back, page by page.
+        var shares: [[String: Any]] = []
+        var offset = 0
+        while true {
+            var request = URLRequest(url: URL(string: "\(newBase)/v2/shares?size=100&offset=\(offset)")!)
+            request.setValue("Bearer \(newKey)", forHTTPHeaderField: "Authorization")
+            let (data, _) = try await URLSession.shared.data(for: request)
+            let page = (try JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
+            shares += page
+            if page.count < 100 { break }
+            offset += 100
+        }
+        let byID = Dictionary(shares.compactMap { share in (share["id"] as? Int).map { ($0, share) } }) { a, _ in a }
+        for (externalID, id) in created {
+            let share = byID[id]
+            #expect(share != nil, "answered create \(externalID) (share \(id)) is lost")
+            let stored = share?["externalId"] as? String
+            #expect(stored == externalID || stored == "updated-\(id)")
+        }
+        for id in updated {
+            #expect(byID[id]?["externalId"] as? String == "updated-\(id)", "answered update of \(id) is lost")
+        }
+        // No share is half-updated: the new externalId and the schedule are together or not at all.
+        for share in shares {
+            let isUpdated = (share["externalId"] as? String)?.hasPrefix("updated-") == true
+            let hasSchedule = !((share["schedule"] as? [Any]) ?? []).isEmpty
+            if (share["externalId"] as? String)?.hasPrefix("crash-") == true || isUpdated {
+                #expect(isUpdated == hasSchedule, "half-applied: \(share)")
+            }
+        }
+    }
+}

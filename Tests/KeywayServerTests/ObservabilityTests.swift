@@ -1,0 +1,121 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Logging
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+@Suite("Metrics, request ids and JSON logs")
+struct ObservabilityTests {
+    @Test func metricsCountRequestsByRouteAndStatusAndShowTheBacklog() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let share = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
+            _ = try await client.send(.get, "/v2/shares/\(share)", key: key)
+            _ = try await client.send(.get, "/v2/shares/999999", key: key)
+            _ = try await client.send(
+                .post, "/v3/webhooks", key: key, json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:9/x"}"#)
+            _ = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
+            let reply = try await client.send(.get, "/metrics")
+            #expect(reply.status == .ok)
+            #expect(reply.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let text = reply.text
+            let lines = text.split(separator: "\n")
+            // Routes are templates, never raw paths with ids.
+            let ok = lines.first {
+                $0.hasPrefix("keyway_http_requests_total{") && $0.contains(#"status="200""#)
+                    && $0.contains(#"method="GET""#) && $0.contains("/v2/shares/")
+                    && !$0.contains("/v2/shares/\(share)")
+            }
+            #expect(ok != nil, "\(text)")
+            #expect(lines.contains { $0.hasPrefix("keyway_http_requests_total{") && $0.contains(#"status="404""#) })
+            #expect(text.contains("keyway_http_request_duration_seconds_bucket{"))
+            #expect(
+                lines.contains {
+                    $0.hasPrefix("keyway_webhook_backlog ") && $0.hasSuffix(" 1.0") || $0 == "keyway_webhook_backlog 1"
+                })
+            #expect(text.contains("keyway_db_pool_readers_max"))
+        }
+    }
+
+    @Test func everyResponseCarriesARequestIdThatItsLogLinesCarryToo() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let log = CapturedLog()
+        var config = KeywayConfig()
+        config.port = 0
+        config.databasePath = directory.file("keyway.sqlite")
+        let keyway = try await Keyway.open(
+            config, time: FixedTime(), logger: Logger(label: "capture") { _ in CapturedLog.Handler(log: log) })
+        try await buildApplication(keyway).test(.router) { client in
+            let first = try await client.send(.get, "/health")
+            let id = try #require(first.headers[HTTPField.Name("X-Request-Id")!])
+            #expect(UUID(uuidString: id) != nil)
+            let second = try await client.send(.get, "/health")
+            #expect(second.headers[HTTPField.Name("X-Request-Id")!] != id)
+            // A sane incoming id is kept, a strange one replaced.
+            let given = try await client.send(.get, "/health", headers: [HTTPField.Name("X-Request-Id")!: "trace-42"])
+            #expect(given.headers[HTTPField.Name("X-Request-Id")!] == "trace-42")
+            let odd = try await client.send(.get, "/health", headers: [HTTPField.Name("X-Request-Id")!: "a b\"c"])
+            #expect(odd.headers[HTTPField.Name("X-Request-Id")!] != "a b\"c")
+        }
+        let lines = log.text.split(separator: "\n")
+        #expect(lines.contains { $0.contains("request") && $0.contains("\"request_id\": trace-42") }, "\(log.text)")
+    }
+
+    @Test func theJSONLogHandlerWritesOneObjectPerLine() throws {
+        let written = CapturedLog()
+        var logger = Logger(label: "keyway") { label in
+            JSONLogHandler(label: label) { data in written.append(String(decoding: data, as: UTF8.self)) }
+        }
+        logger[metadataKey: "request_id"] = "abc"
+        logger.info("request", metadata: ["route": "/v2/shares", "status": "200"])
+        logger.debug("not at info")
+        let lines = written.text.split(separator: "\n")
+        #expect(lines.count == 1)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
+        #expect(object["message"] as? String == "request")
+        #expect(object["level"] as? String == "info")
+        #expect(object["request_id"] as? String == "abc")
+        #expect(object["route"] as? String == "/v2/shares")
+        #expect(object["time"] is String && object["label"] as? String == "keyway")
+    }
+
+    @Test func serveWritesJSONLinesWhenAskedAndRefusesAnUnknownFormat() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let server = try CommandLineTests.Run([
+            "serve", "--port", "0", "--database", directory.file("k.sqlite"), "--log-format", "json",
+        ])
+        defer { server.process.terminate() }
+        let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
+        let base = try #require(listening?.replacingOccurrences(of: "Keyway listening on ", with: ""))
+        let (data, response) = try await URLSession.shared.data(from: URL(string: base + "/health")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200 && !data.isEmpty)
+        let id = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "X-Request-Id") ?? "none"
+        var found: [String: Any]?
+        for _ in 0..<100 where found == nil {
+            found = server.stderr.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["request_id"] as? String == id }
+            if found == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(found?["route"] as? String == "/health", "\(server.stderr)")
+        let bad = try CommandLineTests.Run([
+            "serve", "--port", "0", "--database", directory.file("k.sqlite"), "--log-format", "xml",
+        ])
+        #expect(try await bad.exitStatus() != 0)
+        #expect(bad.stderr.contains("--log-format"))
+    }
+}

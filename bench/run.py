@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Keyway's HTTP benchmarks (issue 5): release build, data sets of N shares, wrk at 16 and 64 connections.
+
+    python3 bench/run.py                       # 10 thousand, 100 thousand and 1 million shares
+    python3 bench/run.py --sizes 10000 --seconds 5 --repeats 3
+
+For each size: `keyway bench-data` loads the data set into a fresh SQLite file, `keyway serve` serves it,
+and wrk measures each endpoint `--repeats` times for `--seconds` seconds at each connection count. The
+server's `GET /health` is measured in the same run as the baseline; every figure is the median of the
+repeats, and every endpoint is also given as a ratio to /health. The server's peak memory is its VmHWM.
+Writes a Markdown report to stdout (and bench/results/<date>.md). Needs `wrk` (apt-get install wrk).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def to_ms(text):
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, connections, seconds, key, lua=None):
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {key}"]
+    if lua:
+        command += ["-s", lua]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    if errors or socket_errors:
+        raise SystemExit(f"wrk saw errors on {url}:\n{output}")
+    return rps, p50, p99
+
+
+def post_json(url, body, headers=None, form=False):
+    data = urllib.parse.urlencode(body).encode() if form else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded" if form else "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def peak_memory_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_size(binary, shares, args, lines):
+    folder = tempfile.mkdtemp(prefix="keyway-bench-")
+    database = os.path.join(folder, "bench.sqlite")
+    started = time.time()
+    loaded = subprocess.run(
+        [binary, "bench-data", "--shares", str(shares), "--database", database],
+        capture_output=True, text=True, check=True).stdout
+    load_seconds = time.time() - started
+    env = dict(line.split("=", 1) for line in loaded.split())
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [binary, "serve", "--database", database, "--port", str(port), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        key = env["API_KEY"]
+        token = post_json(base + "/v2/oauth/token", {
+            "grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]},
+            form=True)["access_token"]
+        middle = shares // 2
+        lua = os.path.join(folder, "post.lua")
+        with open(lua, "w") as script:
+            body = json.dumps({"organizationId": 1000, "source": {"deviceId": int(env["LOCK_ID"])},
+                               "receiver": {"userId": 1_000_000}, "externalId": "bench-post"})
+            script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                         'wrk.headers["Content-Type"] = "application/json"\n')
+        endpoints = [
+            ("GET /health (baseline)", base + "/health", key, None),
+            ("GET /v2/shares?externalId=", f"{base}/v2/shares?externalId=booking-{middle}", key, None),
+            ("GET /v2/shares/{id}", f"{base}/v2/shares/{middle}", key, None),
+            ("POST /v2/shares", base + "/v2/shares", key, lua),
+            ("GET /v1/effective-device-permissions (100 shares, 10 groups)",
+             base + "/v1/effective-device-permissions?size=1000", token, None),
+            ("GET /v1/devices/{id}/access", f"{base}/v1/devices/{env['LOCK_ID']}/access", token, None),
+        ]
+        for connections in (16, 64):
+            baseline = None
+            for name, url, credential, script in endpoints:
+                runs = [wrk(url, connections, args.seconds, credential, script) for _ in range(args.repeats)]
+                rps = statistics.median(r[0] for r in runs)
+                p50 = statistics.median(r[1] for r in runs)
+                p99 = statistics.median(r[2] for r in runs)
+                if baseline is None:
+                    baseline = (rps, p50, p99)
+                ratio = f"{rps / baseline[0]:.2f}x rps, {p50 / baseline[1]:.2f}x p50"
+                lines.append(f"| {shares:,} | {connections} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {ratio} |")
+                print(lines[-1], file=sys.stderr, flush=True)
+        memory = peak_memory_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return load_seconds, memory
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-build", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "keyway"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, ".build", "release", "keyway")
+    lines = []
+    extra = []
+    for size in args.sizes:
+        load_seconds, memory = measure_size(binary, size, args, lines)
+        extra.append(f"| {size:,} | {load_seconds:.0f} s | {memory:.0f} MB |")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    report = [
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
+        f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}; SQLite store, release build.",
+        f"Command: `python3 bench/run.py --sizes {' '.join(map(str, args.sizes))} --seconds {args.seconds} "
+        f"--repeats {args.repeats}`. wrk -t2; each figure is the median of {args.repeats} runs of {args.seconds} s.",
+        "",
+        "| shares | connections | endpoint | requests/s | p50 ms | p99 ms | vs /health |",
+        "|---:|---:|---|---:|---:|---:|---|",
+        *lines,
+        "",
+        "| shares | load time (`keyway bench-data`) | server peak memory (VmHWM) |",
+        "|---:|---:|---:|",
+        *extra,
+    ]
+    text = "\n".join(report) + "\n"
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", f"{datetime.date.today()}.md"), "w") as out:
+        out.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
