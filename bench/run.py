@@ -80,7 +80,7 @@ def measure_size(binary, shares, args, lines):
         [binary, "bench-data", "--shares", str(shares), "--database", database],
         capture_output=True, text=True, check=True).stdout
     load_seconds = time.time() - started
-    env = dict(line.split("=", 1) for line in loaded.split())
+    env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -97,7 +97,7 @@ def measure_size(binary, shares, args, lines):
         token = post_json(base + "/v2/oauth/token", {
             "grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]},
             form=True)["access_token"]
-        middle = shares // 2
+        middle = min(shares, 10_000) // 2  # a share of organization 1000, the bench key's
         lua = os.path.join(folder, "post.lua")
         with open(lua, "w") as script:
             body = json.dumps({"organizationId": 1000, "source": {"deviceId": int(env["LOCK_ID"])},
@@ -132,16 +132,65 @@ def measure_size(binary, shares, args, lines):
     return load_seconds, memory
 
 
+def load_test(binary, shares, seconds, connections):
+    """Mixed reads and writes at many connections; returns the wrk summary line and whether it was clean."""
+    folder = tempfile.mkdtemp(prefix="keyway-load-")
+    database = os.path.join(folder, "load.sqlite")
+    loaded = subprocess.run([binary, "bench-data", "--shares", str(shares), "--database", database],
+                            capture_output=True, text=True, check=True).stdout
+    env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
+    port = free_port()
+    server = subprocess.Popen([binary, "serve", "--database", database, "--port", str(port), "--log-level", "error"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        environment = dict(os.environ, KEYWAY_BENCH_KEY=env["API_KEY"], KEYWAY_BENCH_SHARES=str(shares),
+                           KEYWAY_BENCH_LOCK=env["LOCK_ID"])
+        output = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+             "-s", os.path.join(ROOT, "bench", "mixed.lua"), f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, check=True, env=environment).stdout
+        memory = peak_memory_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    clean = not non2xx and not socket_errors
+    line = (f"| {connections} | {seconds} s | {shares:,} | {total:,} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | "
+            f"{non2xx.group(1) if non2xx else 0} | {socket_errors.group(1) if socket_errors else 'none'} | "
+            f"{memory:.0f} MB |")
+    return line, clean, output
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--load", action="store_true",
+                        help="instead: 256 connections of mixed reads and writes for a minute on 100 thousand shares")
     args = parser.parse_args()
     if not args.skip_build:
         subprocess.run(["swift", "build", "-c", "release", "--product", "keyway"], cwd=ROOT, check=True)
     binary = os.path.join(ROOT, ".build", "release", "keyway")
+    if args.load:
+        line, clean, output = load_test(binary, 100_000, 60, 256)
+        print("| connections | duration | shares | requests | requests/s | p50 ms | p99 ms | non-2xx | socket errors | peak memory |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        print(line)
+        print(output, file=sys.stderr)
+        sys.exit(0 if clean else 1)
     lines = []
     extra = []
     for size in args.sizes:

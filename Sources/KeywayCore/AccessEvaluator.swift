@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why a decision came out as it did.
 public enum AccessReason: String, Sendable, CaseIterable {
@@ -104,7 +105,11 @@ public enum AccessEvaluator {
     /// How far ahead `changesAt` looks.
     public static let horizon: TimeInterval = 366 * 86_400
 
-    public static func decide(_ question: AccessQuestion, at instant: Date) -> AccessDecision {
+    /// With `findingChange: false` the answer has no `changesAt` (and costs far less: no year of candidates
+    /// per share); effective permissions and remote opening need only the answer now.
+    public static func decide(_ question: AccessQuestion, at instant: Date, findingChange: Bool = true)
+        -> AccessDecision
+    {
         let zone = zone(of: question.device, default: question.defaultZone)
         let shares = question.reachingShares
         let decommissioned = question.device.dateDecommissioned.map { $0 <= instant } ?? false
@@ -131,11 +136,11 @@ public enum AccessEvaluator {
                 permissions.remoteActivate = permissions.remoteActivate || share.permissions.remoteActivate
                 permissions.assignKeyfob = permissions.assignKeyfob || share.permissions.assignKeyfob
             }
-            if let next = nextChange(of: share, after: instant, zone: zone) {
+            if findingChange, let next = nextChange(of: share, after: instant, zone: zone) {
                 changesAt = min(changesAt ?? next, next)
             }
         }
-        if let decommissionedAt = question.device.dateDecommissioned, decommissionedAt > instant {
+        if findingChange, let decommissionedAt = question.device.dateDecommissioned, decommissionedAt > instant {
             changesAt = min(changesAt ?? decommissionedAt, decommissionedAt)
         }
         let reason: AccessReason
@@ -156,13 +161,14 @@ public enum AccessEvaluator {
     }
 
     public static func zone(of device: Device, default defaultZone: TimeZone) -> TimeZone {
-        device.timeZone.flatMap(TimeZone.init(identifier:)) ?? defaultZone
+        guard let name = device.timeZone else { return defaultZone }
+        return ZoneOffsets.zone(named: name) ?? defaultZone
     }
 
     /// The wall-clock reading of `instant` in `zone`, truncated to the second.
     public static func localReading(of instant: Date, in zone: TimeZone) -> LocalDateTime {
         let seconds = Int(floor(instant.timeIntervalSince1970))
-        let local = seconds + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(seconds)))
+        let local = seconds + ZoneOffsets.offset(of: zone, at: seconds)
         let days = Int(floor(Double(local) / 86_400))
         let second = local - days * 86_400
         let time = LocalTime(hour: second / 3600, minute: second / 60 % 60, second: second % 60) ?? .midnight
@@ -281,5 +287,62 @@ public enum AccessEvaluator {
             if localReading(of: other, in: zone) == reading { found.append(other) }
         }
         return found
+    }
+}
+
+/// Zones and their UTC offsets, looked up without asking Foundation each time (which is slow on Linux):
+/// each zone's offset changes from 1970 to 2200 are read once, then found by binary search.
+enum ZoneOffsets {
+    struct Table: Sendable {
+        /// Instants (seconds since 1970) at which the offset changes, ascending.
+        let changes: [Int]
+        /// `offsets[0]` before `changes[0]`; `offsets[i + 1]` from `changes[i]` on.
+        let offsets: [Int]
+    }
+
+    static let lowerBound = 0  // 1970-01-01
+    static let upperBound = 7_258_118_400  // 2200-01-01
+    private static let tables = Mutex<[String: Table]>([:])
+    private static let zones = Mutex<[String: TimeZone]>([:])
+
+    static func zone(named name: String) -> TimeZone? {
+        if let zone = zones.withLock({ $0[name] }) { return zone }
+        guard let zone = TimeZone(identifier: name) else { return nil }
+        zones.withLock { $0[name] = zone }
+        return zone
+    }
+
+    static func offset(of zone: TimeZone, at seconds: Int) -> Int {
+        guard seconds >= lowerBound, seconds < upperBound else {
+            return zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(seconds)))
+        }
+        let table = self.table(for: zone)
+        var low = 0
+        var high = table.changes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if table.changes[middle] <= seconds { low = middle + 1 } else { high = middle }
+        }
+        return table.offsets[low]
+    }
+
+    static func table(for zone: TimeZone) -> Table {
+        if let table = tables.withLock({ $0[zone.identifier] }) { return table }
+        var changes: [Int] = []
+        var offsets = [zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(lowerBound)))]
+        var cursor = Date(timeIntervalSince1970: Double(lowerBound))
+        while let next = zone.nextDaylightSavingTimeTransition(after: cursor),
+            next.timeIntervalSince1970 < Double(upperBound)
+        {
+            let offset = zone.secondsFromGMT(for: next)
+            if offset != offsets.last {
+                changes.append(Int(next.timeIntervalSince1970.rounded(.down)))
+                offsets.append(offset)
+            }
+            cursor = next
+        }
+        let table = Table(changes: changes, offsets: offsets)
+        tables.withLock { $0[zone.identifier] = table }
+        return table
     }
 }

@@ -119,7 +119,7 @@ public struct AccessService: Sendable {
                     device: device, deviceGroups: deviceGroups, user: membership.user.id,
                     userGroups: Set(membership.groups.keys), superUser: false, shares: received,
                     defaultZone: defaultZone)
-                let decision = AccessEvaluator.decide(question, at: now)
+                let decision = AccessEvaluator.decide(question, at: now, findingChange: false)
                 guard decision.allowed else { continue }
                 let granting = received.filter { decision.grantedBy.contains($0.id) }
                 result.append(

@@ -138,7 +138,8 @@ public struct RemoteService: Sendable {
             return false
         }
         event.userID = user.id
-        let decision = AccessEvaluator.decide(try await checks.question(device: device, user: user), at: now)
+        let decision = AccessEvaluator.decide(
+            try await checks.question(device: device, user: user), at: now, findingChange: false)
         if let share = decision.grantedBy.first { event.shareID = share }
         return decision.permissions.remoteActivate
     }

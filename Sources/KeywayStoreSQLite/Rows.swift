@@ -245,7 +245,8 @@ enum Relations {
     ) throws -> [T] {
         guard !ids.isEmpty else { return [] }
         let sql = "SELECT \(columns) FROM \(table) WHERE id IN \(idList(ids.count))"
-        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(ids.map(\.rawValue))).map(decode)
+        return try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(ids.map(\.rawValue)))
+            .map(decode)
     }
 
     static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {

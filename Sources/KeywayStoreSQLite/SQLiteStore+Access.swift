@@ -30,13 +30,14 @@ extension SQLiteStore {
     public func memberships(of account: AccountID) async throws -> [AccountMembership] {
         try await reading { db in
             let users = try Row.fetchAll(
-                db, sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id",
+                try db.cachedStatement(sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id"),
                 arguments: [account.rawValue]
             ).map(UserRow.decode)
             return try users.map { user in
                 var groups: [UserGroupID: Bool] = [:]
                 for row in try Row.fetchAll(
-                    db, sql: "SELECT group_id, group_admin FROM user_group_members WHERE user_id = ?",
+                    try db.cachedStatement(
+                        sql: "SELECT group_id, group_admin FROM user_group_members WHERE user_id = ?"),
                     arguments: [user.id.rawValue])
                 {
                     groups[UserGroupID(row["group_id"] as Int64)] = (row["group_admin"] as Int64) != 0
@@ -57,14 +58,15 @@ extension SQLiteStore {
             """
         let arguments = StatementArguments(userIDs + groupIDs)
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(ShareRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
         }
     }
 
     public func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID> {
         let ids: [Int64] = try await reading { db in
             try Int64.fetchAll(
-                db, sql: "SELECT group_id FROM user_group_members WHERE user_id = ?", arguments: [user.rawValue])
+                try db.cachedStatement(sql: "SELECT group_id FROM user_group_members WHERE user_id = ?"),
+                arguments: [user.rawValue])
         }
         return Set(ids.map { UserGroupID($0) })
     }
@@ -76,7 +78,8 @@ extension SQLiteStore {
             "SELECT \(DeviceRow.columns) FROM devices WHERE id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
             + "ORDER BY id"
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(DeviceRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
+                DeviceRow.decode)
         }
     }
 
@@ -89,7 +92,7 @@ extension SQLiteStore {
             """
         return try await reading { db in
             var groups: [DeviceGroupID: Set<DeviceID>] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+            for row in try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)) {
                 groups[DeviceGroupID(row["group_id"] as Int64), default: []].insert(DeviceID(row["device_id"] as Int64))
             }
             return groups

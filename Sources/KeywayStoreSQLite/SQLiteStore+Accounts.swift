@@ -16,11 +16,11 @@ extension SQLiteStore {
         _ account: Account, passwordHash: String?, personalOrganizationName: String, _ db: Database
     ) throws -> (Account, Organization) {
         let taken = try Int64.fetchOne(
-            db,
-            sql: """
-                SELECT id FROM accounts WHERE (? IS NOT NULL AND lower(email_address) = lower(?))
-                OR (? IS NOT NULL AND phone_number = ?) LIMIT 1
-                """,
+            try db.cachedStatement(
+                sql: """
+                    SELECT id FROM accounts WHERE (? IS NOT NULL AND lower(email_address) = lower(?))
+                    OR (? IS NOT NULL AND phone_number = ?) LIMIT 1
+                    """),
             arguments: [account.emailAddress, account.emailAddress, account.phoneNumber, account.phoneNumber])
         if let taken {
             throw DomainError.conflict(
@@ -60,11 +60,11 @@ extension SQLiteStore {
     public func credentials(username: String) async throws -> AccountCredentials? {
         try await reading { db in
             try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT id, password_hash FROM accounts
-                    WHERE lower(email_address) = lower(?) OR phone_number = ? ORDER BY id LIMIT 1
-                    """, arguments: [username, username]
+                try db.cachedStatement(
+                    sql: """
+                        SELECT id, password_hash FROM accounts
+                        WHERE lower(email_address) = lower(?) OR phone_number = ? ORDER BY id LIMIT 1
+                        """), arguments: [username, username]
             ).map {
                 AccountCredentials(accountID: AccountID($0["id"] as Int64? ?? 0), passwordHash: $0["password_hash"])
             }
@@ -74,7 +74,8 @@ extension SQLiteStore {
     public func personalOrganization(of account: AccountID) async throws -> Organization? {
         let id = try await reading { db in
             try Int64.fetchOne(
-                db, sql: "SELECT id FROM organizations WHERE personal = 1 AND creator_account_id = ?",
+                try db.cachedStatement(
+                    sql: "SELECT id FROM organizations WHERE personal = 1 AND creator_account_id = ?"),
                 arguments: [account.rawValue])
         }
         guard let id else { return nil }
@@ -92,7 +93,8 @@ extension SQLiteStore {
     public func lastAuthentication(of account: AccountID) async throws -> Date? {
         try await reading { db in
             try Int64.fetchOne(
-                db, sql: "SELECT date_last_authentication FROM accounts WHERE id = ?", arguments: [account.rawValue]
+                try db.cachedStatement(sql: "SELECT date_last_authentication FROM accounts WHERE id = ?"),
+                arguments: [account.rawValue]
             ).map(StorageCoding.date(microseconds:))
         }
     }
@@ -118,11 +120,11 @@ extension SQLiteStore {
         try await reading { db in
             guard
                 let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT id, account_id, kind, hash, family, expires, date_created, date_revoked
-                        FROM tokens WHERE hash = ?
-                        """, arguments: [Data(hash)]),
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT id, account_id, kind, hash, family, expires, date_created, date_revoked
+                            FROM tokens WHERE hash = ?
+                            """), arguments: [Data(hash)]),
                 let kind = TokenKind(rawValue: row["kind"] ?? ""),
                 let family = UUID(uuidString: row["family"] ?? "")
             else { return nil }
@@ -173,7 +175,8 @@ extension SQLiteStore {
                     arguments: [username, StorageCoding.microseconds(date)])
             }
             return try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM sign_in_failures WHERE username = ?", arguments: [username]) ?? 0
+                try db.cachedStatement(sql: "SELECT count(*) FROM sign_in_failures WHERE username = ?"),
+                arguments: [username]) ?? 0
         }
     }
 

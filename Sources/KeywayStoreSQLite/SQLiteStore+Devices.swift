@@ -82,7 +82,7 @@ extension SQLiteStore {
             """
         let statementArguments = StatementArguments(arguments)
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(DeviceRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(DeviceRow.decode)
         }
     }
 
@@ -104,11 +104,11 @@ extension SQLiteStore {
             let list = "(" + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ")"
             if includeGroups {
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT m.device_id AS member, g.* FROM device_group_members m
-                        JOIN device_groups g ON g.id = m.group_id WHERE m.device_id IN \(list) ORDER BY g.id
-                        """, arguments: StatementArguments(ids))
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT m.device_id AS member, g.* FROM device_group_members m
+                            JOIN device_groups g ON g.id = m.group_id WHERE m.device_id IN \(list) ORDER BY g.id
+                            """), arguments: StatementArguments(ids))
                 for row in rows {
                     relations.groups[DeviceID(row["member"] as Int64? ?? 0), default: []].append(
                         Relations.deviceGroup(row))
@@ -116,11 +116,11 @@ extension SQLiteStore {
             }
             if includeLinkedDevices {
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT \(DeviceRow.columns) FROM devices
-                        WHERE gateway_id IN \(list) AND date_decommissioned IS NULL ORDER BY id
-                        """, arguments: StatementArguments(ids))
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT \(DeviceRow.columns) FROM devices
+                            WHERE gateway_id IN \(list) AND date_decommissioned IS NULL ORDER BY id
+                            """), arguments: StatementArguments(ids))
                 for device in try rows.map(DeviceRow.decode) {
                     if let gateway = device.gatewayID { relations.linkedDevices[gateway, default: []].append(device) }
                 }

@@ -118,7 +118,7 @@ extension SQLiteStore {
             "SELECT * FROM device_state WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", ")))"
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
-            for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)) {
+            for row in try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)) {
                 let state = DeviceStateRow.decode(row)
                 states[state.deviceID] = state
             }
@@ -133,11 +133,11 @@ extension SQLiteStore {
     public func activationCount(device: DeviceID, since date: Date) async throws -> Int {
         try await reading { db in
             try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*) FROM events WHERE device_id = ? AND type = 'DeviceActivation'
-                    AND result = 'Success' AND time >= ?
-                    """, arguments: [device.rawValue, StorageCoding.microseconds(date)]) ?? 0
+                try db.cachedStatement(
+                    sql: """
+                        SELECT count(*) FROM events WHERE device_id = ? AND type = 'DeviceActivation'
+                        AND result = 'Success' AND time >= ?
+                        """), arguments: [device.rawValue, StorageCoding.microseconds(date)]) ?? 0
         }
     }
 
@@ -162,14 +162,14 @@ extension SQLiteStore {
             + "ORDER BY id LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(EventRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(EventRow.decode)
         }
     }
 
     public func share(webKey: UUID) async throws -> Share? {
         try await reading { db in
             try Row.fetchOne(
-                db, sql: "SELECT \(ShareRow.columns) FROM shares WHERE web_key = ?",
+                try db.cachedStatement(sql: "SELECT \(ShareRow.columns) FROM shares WHERE web_key = ?"),
                 arguments: [webKey.uuidString.lowercased()]
             ).map(ShareRow.decode)
         }
@@ -196,8 +196,10 @@ extension SQLiteStore {
 
     public func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook? {
         try await reading { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM webhooks WHERE id = ?", arguments: [id.rawValue])
-                .map(WebhookRow.decode)
+            try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT * FROM webhooks WHERE id = ?"), arguments: [id.rawValue]
+            )
+            .map(WebhookRow.decode)
         }
     }
 
@@ -224,7 +226,8 @@ extension SQLiteStore {
             "SELECT * FROM webhooks WHERE organization_id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
             + "ORDER BY id"
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map(WebhookRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
+                WebhookRow.decode)
         }
     }
 
@@ -233,28 +236,28 @@ extension SQLiteStore {
             // The head of each webhook's queue decides: a webhook whose oldest undelivered event is not due
             // yet waits as a whole, so events are never delivered out of order.
             let heads = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT d.webhook_id, d.next_attempt, d.attempts FROM webhook_deliveries d
-                    WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE date_delivered IS NULL
-                        GROUP BY webhook_id)
-                    AND d.next_attempt <= ? ORDER BY d.webhook_id
-                    """, arguments: [StorageCoding.microseconds(now)])
+                try db.cachedStatement(
+                    sql: """
+                        SELECT d.webhook_id, d.next_attempt, d.attempts FROM webhook_deliveries d
+                        WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE date_delivered IS NULL
+                            GROUP BY webhook_id)
+                        AND d.next_attempt <= ? ORDER BY d.webhook_id
+                        """), arguments: [StorageCoding.microseconds(now)])
             var batches: [WebhookBatch] = []
             for head in heads {
                 let webhookID = head["webhook_id"] as Int64
                 guard
                     let webhook = try Row.fetchOne(
-                        db, sql: "SELECT * FROM webhooks WHERE id = ?", arguments: [webhookID]
+                        try db.cachedStatement(sql: "SELECT * FROM webhooks WHERE id = ?"), arguments: [webhookID]
                     ).map(WebhookRow.decode)
                 else { continue }
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT d.id AS delivery_id, \(EventRow.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
-                        FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-                        WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
-                        """, arguments: [webhookID, limit])
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT d.id AS delivery_id, \(EventRow.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                            FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+                            WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
+                            """), arguments: [webhookID, limit])
                 batches.append(
                     WebhookBatch(
                         webhook: webhook,
@@ -289,7 +292,9 @@ extension SQLiteStore {
 
     public func undeliveredCount() async throws -> Int {
         try await reading { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM webhook_deliveries WHERE date_delivered IS NULL") ?? 0
+            try Int.fetchOne(
+                try db.cachedStatement(sql: "SELECT count(*) FROM webhook_deliveries WHERE date_delivered IS NULL"))
+                ?? 0
         }
     }
 
@@ -302,7 +307,8 @@ extension SQLiteStore {
             var report = HousekeepingReport()
             let nowValue = StorageCoding.microseconds(now)
             let expired = try Row.fetchAll(
-                db, sql: "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY id",
+                try db.cachedStatement(
+                    sql: "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY id"),
                 arguments: [nowValue])
             for row in expired {
                 let id = ShareID(row["id"] as Int64)
@@ -316,11 +322,11 @@ extension SQLiteStore {
             }
             for (period, cutoff) in cutoffs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 let ids = try Int64.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id FROM users u WHERE auto_remove_after = ? AND date_created <= ?
-                        AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) ORDER BY id
-                        """, arguments: [period.rawValue, StorageCoding.microseconds(cutoff)])
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT id FROM users u WHERE auto_remove_after = ? AND date_created <= ?
+                            AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) ORDER BY id
+                            """), arguments: [period.rawValue, StorageCoding.microseconds(cutoff)])
                 for id in ids {
                     try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
                     report.users.append(UserID(id))

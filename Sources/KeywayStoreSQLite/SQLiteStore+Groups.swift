@@ -114,7 +114,7 @@ extension SQLiteStore {
     public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
         let (sql, arguments) = GroupTable.devices.listSQL(query)
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.deviceGroup)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.deviceGroup)
         }
     }
 
@@ -125,11 +125,11 @@ extension SQLiteStore {
         return try await reading { db in
             var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT m.group_id AS member_of, d.id, \(columns) FROM device_group_members m
-                    JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(list)) ORDER BY d.id
-                    """, arguments: StatementArguments(groups.map(\.rawValue)))
+                try db.cachedStatement(
+                    sql: """
+                        SELECT m.group_id AS member_of, d.id, \(columns) FROM device_group_members m
+                        JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(list)) ORDER BY d.id
+                        """), arguments: StatementArguments(groups.map(\.rawValue)))
             for row in rows {
                 members[DeviceGroupID(row["member_of"] as Int64? ?? 0), default: []].append(try DeviceRow.decode(row))
             }
@@ -186,7 +186,8 @@ extension SQLiteStore {
 
     public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
         let (sql, arguments) = GroupTable.users.listSQL(query)
-        return try await reading { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Relations.userGroup)
+        return try await reading { db in
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.userGroup)
         }
     }
 
@@ -199,11 +200,11 @@ extension SQLiteStore {
             var members: [UserGroupID: [(user: User, groupAdmin: Bool)]] = Dictionary(
                 uniqueKeysWithValues: groups.map { ($0, []) })
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT group_id, user_id, group_admin FROM user_group_members
-                    WHERE group_id IN (\(list)) ORDER BY user_id
-                    """, arguments: StatementArguments(groups.map(\.rawValue)))
+                try db.cachedStatement(
+                    sql: """
+                        SELECT group_id, user_id, group_admin FROM user_group_members
+                        WHERE group_id IN (\(list)) ORDER BY user_id
+                        """), arguments: StatementArguments(groups.map(\.rawValue)))
             let users = try Relations.users(Set(rows.map { UserID($0["user_id"] as Int64? ?? 0) }), db)
             let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) })
             for row in rows {
@@ -220,7 +221,8 @@ extension SQLiteStore {
             try await writing { db in
                 let existed =
                     try Bool.fetchOne(
-                        db, sql: "SELECT 1 FROM user_group_members WHERE group_id = ? AND user_id = ?",
+                        try db.cachedStatement(
+                            sql: "SELECT 1 FROM user_group_members WHERE group_id = ? AND user_id = ?"),
                         arguments: [member.groupID.rawValue, member.userID.rawValue]) ?? false
                 try db.execute(
                     sql: """

@@ -19,7 +19,7 @@ extension SQLiteStore {
     public func user(invitationToken: UUID) async throws -> User? {
         try await reading { db in
             try Row.fetchOne(
-                db, sql: "SELECT \(UserRow.columns) FROM users WHERE invitation_token = ?",
+                try db.cachedStatement(sql: "SELECT \(UserRow.columns) FROM users WHERE invitation_token = ?"),
                 arguments: [invitationToken.uuidString.lowercased()]
             ).map(UserRow.decode)
         }
@@ -59,8 +59,10 @@ extension SQLiteStore {
     public func outbox(limit: Int) async throws -> [OutboxMessage] {
         try await reading { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox ORDER BY id LIMIT ?",
+                try db.cachedStatement(
+                    sql:
+                        "SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox ORDER BY id LIMIT ?"
+                ),
                 arguments: [limit]
             ).map(Self.message)
         }
@@ -69,11 +71,11 @@ extension SQLiteStore {
     public func undeliveredMessages(limit: Int) async throws -> [OutboxMessage] {
         try await reading { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox
-                    WHERE date_delivered IS NULL ORDER BY id LIMIT ?
-                    """, arguments: [limit]
+                try db.cachedStatement(
+                    sql: """
+                        SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox
+                        WHERE date_delivered IS NULL ORDER BY id LIMIT ?
+                        """), arguments: [limit]
             ).map(Self.message)
         }
     }

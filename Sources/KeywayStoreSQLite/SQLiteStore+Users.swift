@@ -6,12 +6,12 @@ extension SQLiteStore {
     /// The user of the same organization that already has this e-mail address or phone number.
     private static func duplicate(of user: User, _ db: Database) throws -> Int64? {
         try Int64.fetchOne(
-            db,
-            sql: """
-                SELECT id FROM users WHERE organization_id = ? AND id <> ?
-                AND ((? IS NOT NULL AND lower(email_address) = lower(?)) OR (? IS NOT NULL AND phone_number = ?))
-                ORDER BY id LIMIT 1
-                """,
+            try db.cachedStatement(
+                sql: """
+                    SELECT id FROM users WHERE organization_id = ? AND id <> ?
+                    AND ((? IS NOT NULL AND lower(email_address) = lower(?)) OR (? IS NOT NULL AND phone_number = ?))
+                    ORDER BY id LIMIT 1
+                    """),
             arguments: [
                 user.organizationID.rawValue, user.id.rawValue, user.emailAddress, user.emailAddress, user.phoneNumber,
                 user.phoneNumber,
@@ -87,14 +87,15 @@ extension SQLiteStore {
             + "ORDER BY id LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(UserRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(UserRow.decode)
         }
     }
 
     public func accountID(emailAddress: String) async throws -> AccountID? {
         try await reading { db in
             try Int64.fetchOne(
-                db, sql: "SELECT id FROM accounts WHERE lower(email_address) = lower(?)", arguments: [emailAddress]
+                try db.cachedStatement(sql: "SELECT id FROM accounts WHERE lower(email_address) = lower(?)"),
+                arguments: [emailAddress]
             ).map { AccountID($0) }
         }
     }

@@ -21,7 +21,8 @@ extension SQLiteStore {
         try await writing { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT code_hash, expires, attempts FROM verification_codes WHERE destination = ?",
+                    try db.cachedStatement(
+                        sql: "SELECT code_hash, expires, attempts FROM verification_codes WHERE destination = ?"),
                     arguments: [destination]),
                 (row["expires"] as Int64? ?? 0) > StorageCoding.microseconds(date),
                 (row["attempts"] as Int? ?? 0) < maxAttempts
@@ -59,7 +60,9 @@ extension SQLiteStore {
 
     public func requiresMFA(_ account: AccountID) async throws -> Bool {
         try await reading { db in
-            try Bool.fetchOne(db, sql: "SELECT require_mfa FROM accounts WHERE id = ?", arguments: [account.rawValue])
+            try Bool.fetchOne(
+                try db.cachedStatement(sql: "SELECT require_mfa FROM accounts WHERE id = ?"),
+                arguments: [account.rawValue])
                 ?? false
         }
     }
@@ -75,7 +78,7 @@ extension SQLiteStore {
         try await reading { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT email_address, phone_number FROM accounts WHERE id = ?",
+                    try db.cachedStatement(sql: "SELECT email_address, phone_number FROM accounts WHERE id = ?"),
                     arguments: [account.rawValue])
             else { return [] }
             return [row["email_address"] as String?, row["phone_number"] as String?].compactMap { $0 }

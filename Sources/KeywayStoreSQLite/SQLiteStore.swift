@@ -53,11 +53,11 @@ public final class SQLiteStore: KeywayStore {
     /// A PRAGMA's current value, for operators' diagnostics and tests (`journal_mode`, `foreign_keys`).
     public func pragma(_ name: String) async throws -> String? {
         guard name.allSatisfy({ $0.isLetter || $0 == "_" }) else { return nil }
-        return try await reading { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        return try await reading { db in try String.fetchOne(try db.cachedStatement(sql: "PRAGMA \(name)")) }
     }
 
     public func ping() async throws {
-        _ = try await reading { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        _ = try await reading { db in try Int.fetchOne(try db.cachedStatement(sql: "SELECT 1")) }
     }
 
     // MARK: Shares
@@ -81,8 +81,11 @@ public final class SQLiteStore: KeywayStore {
 
     public func share(_ id: ShareID) async throws -> Share? {
         try await reading { db in
-            try Row.fetchOne(db, sql: "SELECT \(ShareRow.columns) FROM shares WHERE id = ?", arguments: [id.rawValue])
-                .map(ShareRow.decode)
+            try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT \(ShareRow.columns) FROM shares WHERE id = ?"),
+                arguments: [id.rawValue]
+            )
+            .map(ShareRow.decode)
         }
     }
 
@@ -138,7 +141,7 @@ public final class SQLiteStore: KeywayStore {
             + "ORDER BY \(order) LIMIT ? OFFSET ?"
         let statementArguments = StatementArguments(arguments)
         return try await reading { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(ShareRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(ShareRow.decode)
         }
     }
 
@@ -152,7 +155,9 @@ public final class SQLiteStore: KeywayStore {
     public func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
-                if onlyIfEmpty, try Int.fetchOne(db, sql: "SELECT count(*) FROM organizations") ?? 0 > 0 {
+                if onlyIfEmpty,
+                    try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM organizations")) ?? 0 > 0
+                {
                     return false
                 }
                 try SeedWriter.write(seed, db)
@@ -232,7 +237,7 @@ public final class SQLiteStore: KeywayStore {
     public func apiKey(secretHash: [UInt8]) async throws -> APIKey? {
         try await reading { db in
             try Row.fetchOne(
-                db, sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE secret_hash = ?",
+                try db.cachedStatement(sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE secret_hash = ?"),
                 arguments: [Data(secretHash)]
             ).map(APIKeyRow.decode)
         }
@@ -241,7 +246,8 @@ public final class SQLiteStore: KeywayStore {
     public func apiKeys(organization: OrganizationID) async throws -> [APIKey] {
         try await reading { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE organization_id = ? ORDER BY id",
+                try db.cachedStatement(
+                    sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE organization_id = ? ORDER BY id"),
                 arguments: [organization.rawValue]
             ).map(APIKeyRow.decode)
         }
