@@ -58,10 +58,13 @@ public struct Access: Sendable {
     public var superUserOf: Set<OrganizationID> = []
     /// Organizations where the caller has any user record (or its key's organization).
     public var memberOf: Set<OrganizationID> = []
+    /// The account's user records (one per organization) with their groups; empty for an API key.
+    public var memberships: [AccountMembership] = []
     public var users: Set<UserID> = []
     public var userGroups: Set<UserGroupID> = []
     public var adminGroups: Set<UserGroupID> = []
     /// Shares the caller receives (directly or through a user group), and what they point at.
+    public var received: [Share] = []
     public var receivedShares: Set<ShareID> = []
     public var receivedDevices: Set<DeviceID> = []
     public var receivedDeviceGroups: Set<DeviceGroupID> = []
@@ -161,8 +164,8 @@ public struct AccessResolver: Sendable {
     public func resolve(_ principal: Principal) async throws -> Access {
         var access = Access(principal: principal)
         guard case .account(let session) = principal else { return access }
-        let memberships = try await store.memberships(of: session.accountID)
-        for membership in memberships {
+        access.memberships = try await store.memberships(of: session.accountID)
+        for membership in access.memberships {
             access.users.insert(membership.user.id)
             access.memberOf.insert(membership.user.organizationID)
             if membership.user.superUser { access.superUserOf.insert(membership.user.organizationID) }
@@ -173,6 +176,7 @@ public struct AccessResolver: Sendable {
         }
         guard !access.users.isEmpty else { return access }
         let received = try await store.sharesReceived(users: access.users, userGroups: access.userGroups)
+        access.received = received
         var administrating: [Share] = []
         for share in received {
             access.receivedShares.insert(share.id)

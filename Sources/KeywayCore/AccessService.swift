@@ -107,9 +107,9 @@ public struct AccessService: Sendable {
                         grantedBy: [], reason: .superUser, changesAt: nil), shares: [], organizationSuperUser: true))
         }
         if case .account = caller {
-            let memberships = try await store.memberships(of: caller.accountID ?? AccountID(0))
+            let memberships = access.memberships
             let reached = try await store.devices(access.receivedDevices.subtracting(seen))
-            let received = try await store.sharesReceived(users: access.users, userGroups: access.userGroups)
+            let received = access.received
             let groupsOf = try await store.deviceGroups(containing: Set(reached.map(\.id)))
             for device in reached where device.dateDecommissioned == nil {
                 guard let membership = memberships.first(where: { $0.user.organizationID == device.organizationID })

@@ -133,8 +133,8 @@ public struct RemoteService: Sendable {
         if case .apiKey(let key) = caller { return key.scopes.contains(.activate) }
         if access.isSuperUser(of: device.organizationID) { return true }
         guard device.dateDecommissioned == nil else { return false }
-        let memberships = try await store.memberships(of: caller.accountID ?? AccountID(0))
-        guard let user = memberships.first(where: { $0.user.organizationID == device.organizationID })?.user else {
+        guard let user = access.memberships.first(where: { $0.user.organizationID == device.organizationID })?.user
+        else {
             return false
         }
         event.userID = user.id

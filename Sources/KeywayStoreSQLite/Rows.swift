@@ -11,7 +11,8 @@ private func date(_ row: Row, _ column: String) -> Date? {
 private func requiredDate(_ row: Row, _ column: String) -> Date {
     StorageCoding.date(microseconds: row[column] as Int64? ?? 0)
 }
-private func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+/// `?, ?, ?` for `count` bound values (an `IN (...)` list or a VALUES row).
+func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 private func idList(_ count: Int) -> String { "(" + placeholders(count) + ")" }
 
 enum ShareRow {

@@ -10,7 +10,7 @@ extension Visibility {
         var arguments: [(any DatabaseValueConvertible)?] = []
         func list(_ column: String, _ values: [Int64]) {
             guard !values.isEmpty else { return }
-            alternatives.append("\(prefix)\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            alternatives.append("\(prefix)\(column) IN (\(placeholders(values.count)))")
             arguments += values.map { $0 as (any DatabaseValueConvertible)? }
         }
         list("organization_id", organizations.map(\.rawValue).sorted())
@@ -51,10 +51,9 @@ extension SQLiteStore {
         guard !users.isEmpty || !userGroups.isEmpty else { return [] }
         let userIDs = users.map(\.rawValue).sorted()
         let groupIDs = userGroups.map(\.rawValue).sorted()
-        let marks = { (values: [Int64]) in values.map { _ in "?" }.joined(separator: ", ") }
         let sql = """
-            SELECT \(ShareRow.columns) FROM shares WHERE user_id IN (\(marks(userIDs)))
-            UNION SELECT \(ShareRow.columns) FROM shares WHERE user_group_id IN (\(marks(groupIDs))) ORDER BY id
+            SELECT \(ShareRow.columns) FROM shares WHERE user_id IN (\(placeholders(userIDs.count)))
+            UNION SELECT \(ShareRow.columns) FROM shares WHERE user_group_id IN (\(placeholders(groupIDs.count))) ORDER BY id
             """
         let arguments = StatementArguments(userIDs + groupIDs)
         return try await reading { db in
@@ -75,7 +74,7 @@ extension SQLiteStore {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()
         let sql =
-            "SELECT \(DeviceRow.columns) FROM devices WHERE id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
+            "SELECT \(DeviceRow.columns) FROM devices WHERE id IN (\(placeholders(values.count))) "
             + "ORDER BY id"
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
@@ -88,7 +87,7 @@ extension SQLiteStore {
         let values = devices.map(\.rawValue).sorted()
         let sql = """
             SELECT group_id, device_id FROM device_group_members WHERE group_id IN
-            (SELECT group_id FROM device_group_members WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", "))))
+            (SELECT group_id FROM device_group_members WHERE device_id IN (\(placeholders(values.count))))
             """
         return try await reading { db in
             var groups: [DeviceGroupID: Set<DeviceID>] = [:]

@@ -115,7 +115,7 @@ extension SQLiteStore {
         guard !ids.isEmpty else { return [:] }
         let values = ids.map(\.rawValue).sorted()
         let sql =
-            "SELECT * FROM device_state WHERE device_id IN (\(values.map { _ in "?" }.joined(separator: ", ")))"
+            "SELECT * FROM device_state WHERE device_id IN (\(placeholders(values.count)))"
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)) {
@@ -146,7 +146,7 @@ extension SQLiteStore {
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         func list(_ column: String, _ values: [any DatabaseValueConvertible]) {
-            conditions.append("\(column) IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            conditions.append("\(column) IN (\(placeholders(values.count)))")
             arguments += values.map { $0 as (any DatabaseValueConvertible)? }
         }
         list("organization_id", query.organizations.map(\.rawValue).sorted())
@@ -223,7 +223,7 @@ extension SQLiteStore {
         guard !organizations.isEmpty else { return [] }
         let values = organizations.map(\.rawValue).sorted()
         let sql =
-            "SELECT * FROM webhooks WHERE organization_id IN (\(values.map { _ in "?" }.joined(separator: ", "))) "
+            "SELECT * FROM webhooks WHERE organization_id IN (\(placeholders(values.count))) "
             + "ORDER BY id"
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
@@ -273,7 +273,7 @@ extension SQLiteStore {
         try await writing { db in
             try db.execute(
                 sql:
-                    "UPDATE webhook_deliveries SET date_delivered = ? WHERE id IN (\(deliveryIDs.map { _ in "?" }.joined(separator: ", ")))",
+                    "UPDATE webhook_deliveries SET date_delivered = ? WHERE id IN (\(placeholders(deliveryIDs.count)))",
                 arguments: StatementArguments([StorageCoding.microseconds(date)] + deliveryIDs))
         }
     }
@@ -284,7 +284,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
-                    WHERE id IN (\(deliveryIDs.map { _ in "?" }.joined(separator: ", ")))
+                    WHERE id IN (\(placeholders(deliveryIDs.count)))
                     """,
                 arguments: StatementArguments([StorageCoding.microseconds(retryAt)] + deliveryIDs))
         }
