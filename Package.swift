@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Property tests of the access evaluator against a simple reference (issue 4).
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // The PostgreSQL store for several instances on one database (issue 5).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The domain: Foundation only. Every other target points inward at this one.
@@ -43,9 +45,16 @@ let package = Package(
             dependencies: ["KeywayCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
+            name: "KeywayStorePostgres",
+            dependencies: [
+                "KeywayCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "KeywayServer",
             dependencies: [
-                "KeywayCore", "KeywayAPI", "KeywayStoreSQLite",
+                "KeywayCore", "KeywayAPI", "KeywayStoreSQLite", "KeywayStorePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -65,7 +74,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "KeywayTestSupport", dependencies: ["KeywayCore"]),
+        .target(name: "KeywayTestSupport", dependencies: ["KeywayCore", "KeywayStorePostgres"]),
         .testTarget(
             name: "KeywayCoreTests",
             dependencies: [
@@ -74,12 +83,12 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywayStoreTests",
-            dependencies: ["KeywayCore", "KeywayStoreSQLite", "KeywayTestSupport"]
+            dependencies: ["KeywayCore", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayTestSupport"]
         ),
         .testTarget(
             name: "KeywayServerTests",
             dependencies: [
-                "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite",
+                "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite", "KeywayStorePostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ]

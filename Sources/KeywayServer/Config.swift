@@ -1,14 +1,26 @@
 import Foundation
+import KeywayStorePostgres
 import Logging
 
 /// Keyway's settings, from flags, then environment, then defaults; checked once at startup.
 public struct KeywayConfig: Sendable {
+    /// The database in use, for messages: the SQLite path, or the PostgreSQL URL without its password.
+    public var databaseDescription: String {
+        guard let databaseURL else { return databasePath }
+        guard var components = URLComponents(string: databaseURL) else { return "PostgreSQL" }
+        if components.password != nil { components.password = "***" }
+        return components.string ?? "PostgreSQL"
+    }
+
     public enum Notifier: String, Sendable, CaseIterable { case log, webhook }
 
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     /// The SQLite file. Created and migrated on start.
     public var databasePath: String = "./keyway.sqlite"
+    /// A PostgreSQL database (`postgres://user:password@host:port/database`); when set, used instead of
+    /// the SQLite file, so that several instances can share one database.
+    public var databaseURL: String?
     /// Create demo data on an empty database and print an API key to try it with.
     public var demo: Bool = false
     /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.
@@ -70,6 +82,11 @@ extension KeywayConfig {
         }
         guard !host.isEmpty else {
             throw ConfigError(setting: "host (--host, KEYWAY_HOST)", problem: "must not be empty")
+        }
+        if let databaseURL, !PostgresStore.isPostgresURL(databaseURL) {
+            throw ConfigError(
+                setting: "database URL (--database-url, KEYWAY_DATABASE_URL)",
+                problem: "must start with postgres:// or postgresql://")
         }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")

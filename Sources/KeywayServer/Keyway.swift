@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywayStorePostgres
 import KeywayStoreSQLite
 import Logging
 
@@ -83,7 +84,16 @@ public struct Keyway: Sendable {
         _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
         logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause()
     ) async throws -> Keyway {
-        let store = try SQLiteStore(path: config.databasePath)
+        let store: any KeywayStore
+        if let url = config.databaseURL {
+            // A lease well past the delivery timeout: another instance takes a webhook over only when the
+            // one holding it is gone.
+            store = try PostgresStore(
+                url: url, webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
+                logger: logger)
+        } else {
+            store = try SQLiteStore(path: config.databasePath)
+        }
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
         let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())

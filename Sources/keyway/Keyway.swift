@@ -22,14 +22,26 @@ struct KeywayCommand: AsyncParsableCommand {
         defaultSubcommand: Serve.self)
 }
 
-/// Where the database is: `--database`, else `KEYWAY_DATABASE`, else `./keyway.sqlite`.
+/// Where the database is: `--database-url` (or `KEYWAY_DATABASE_URL`) for PostgreSQL, else the SQLite file
+/// `--database`, else `KEYWAY_DATABASE`, else `./keyway.sqlite`.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "The SQLite file (env KEYWAY_DATABASE; default ./keyway.sqlite).")
     var database: String?
 
+    @Option(
+        name: .customLong("database-url"),
+        help:
+            "A PostgreSQL database, postgres://user:password@host:port/name, instead of SQLite (env KEYWAY_DATABASE_URL)."
+    )
+    var databaseURL: String?
+
     func apply(to config: inout KeywayConfig) {
-        if let value = database ?? ProcessInfo.processInfo.environment["KEYWAY_DATABASE"] {
+        let environment = ProcessInfo.processInfo.environment
+        if let value = database ?? environment["KEYWAY_DATABASE"] {
             config.databasePath = value
+        }
+        if let value = databaseURL ?? environment["KEYWAY_DATABASE_URL"], !value.isEmpty {
+            config.databaseURL = value
         }
     }
 }
@@ -122,7 +134,7 @@ struct Serve: AsyncParsableCommand {
         let base = "http://\(config.host):\(config.port)"
         say(
             result.created
-                ? "Demo data created in \(config.databasePath)." : "Demo data already present; left as it is.")
+                ? "Demo data created in \(config.databaseDescription)." : "Demo data already present; left as it is.")
         say("Demo API key (organization \(result.organizationID), all scopes):")
         say(result.apiKey)
         say("Try:")
@@ -140,7 +152,7 @@ struct Migrate: AsyncParsableCommand {
         var logger = Logger(label: "keyway")
         logger.logLevel = .warning
         let keyway = try await Keyway.open(config, logger: logger)
-        print("Database \(config.databasePath) is migrated.")
+        print("Database \(config.databaseDescription) is migrated.")
         _ = keyway
     }
 }

@@ -1,13 +1,17 @@
 import Foundation
 import KeywayCore
+import KeywayStorePostgres
 import KeywayStoreSQLite
 import KeywayTestSupport
 import Testing
 
-/// A backend under test. The contract below runs against every one of them; a second backend joins by
-/// adding a case here.
+/// A backend under test. The contract below runs against every one of them: SQLite always, PostgreSQL
+/// when `KEYWAY_TEST_DATABASE_URL` names a server (`.ci/run` starts one; see `TestDatabase`).
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
+    case postgres
+
+    static var allCases: [Backend] { TestDatabase.postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
 
     var testDescription: String { rawValue }
 
@@ -20,6 +24,12 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             try await store.migrate()
             if seeded { try await store.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
             return (store, { directory.remove() })
+        case .postgres:
+            let (url, drop) = try await TestDatabase.freshPostgres()
+            let store = try PostgresStore(url: url, maximumConnections: 8)
+            try await store.migrate()
+            if seeded { try await store.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
+            return (store, { drop() })
         }
     }
 }

@@ -1,0 +1,476 @@
+import Foundation
+import KeywayCore
+
+// Devices, groups, users and the access queries: the SQLite store's SQL, translated.
+
+extension PostgresStore {
+    // MARK: Devices
+
+    public func insertDevice(_ device: Device) async throws -> Device {
+        try await writing { db in
+            var stored = device
+            let id = try await db.scalar(
+                "INSERT INTO devices (\(DeviceColumns.withoutID)) VALUES (\(placeholders(DeviceColumns.names.count))) "
+                    + "RETURNING id", DeviceColumns.arguments(device))
+            stored.id = DeviceID(id ?? 0)
+            return stored
+        }
+    }
+
+    public func replaceDevice(_ device: Device) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "UPDATE devices SET (\(DeviceColumns.withoutID)) = (\(placeholders(DeviceColumns.names.count))) "
+                    + "WHERE id = ? AND organization_id = ? RETURNING id",
+                DeviceColumns.arguments(device) + [device.id.rawValue, device.organizationID.rawValue]) == 1
+        }
+    }
+
+    public func devices(matching query: DeviceQuery) async throws -> [Device] {
+        let (visible, visibleArguments) = query.visibility.condition(prefix: "d.")
+        var conditions = [visible]
+        var arguments = visibleArguments
+        // SQLite's LIKE ignores ASCII case; ILIKE does the same here.
+        func like(_ column: String, _ text: String?) {
+            guard let text else { return }
+            conditions.append("\(column) ILIKE ? ESCAPE '\\'")
+            arguments.append(DeviceQuery.likePattern(text))
+        }
+        if let id = query.deviceID { conditions.append("d.id = ?"); arguments.append(id.rawValue) }
+        like("o.name", query.organizationName)
+        if let group = query.deviceGroupID {
+            conditions.append("d.id IN (SELECT device_id FROM device_group_members WHERE group_id = ?)")
+            arguments.append(group.rawValue)
+        }
+        if let search = query.search {
+            let pattern = DeviceQuery.likePattern(search)
+            conditions.append(
+                "(d.name ILIKE ? ESCAPE '\\' OR d.location ILIKE ? ESCAPE '\\' OR d.remarks ILIKE ? ESCAPE '\\' "
+                    + "OR CAST(d.id AS TEXT) ILIKE ? ESCAPE '\\')")
+            arguments += [pattern, pattern, pattern, pattern]
+        }
+        like("d.name", query.name)
+        like("d.location", query.location)
+        like("d.remarks", query.remarks)
+        if let type = query.type { conditions.append("d.device_type = ?"); arguments.append(type.rawValue) }
+        if !query.showsDecommissioned { conditions.append("d.date_decommissioned IS NULL") }
+        if !query.showsUninstalled { conditions.append("d.installed") }
+        switch query.filter {
+        case .installed: conditions.append("d.installed AND d.date_decommissioned IS NULL")
+        case .uninstalled: conditions.append("NOT d.installed")
+        case .decommissioned: conditions.append("d.date_decommissioned IS NOT NULL")
+        case .commissioned: conditions.append("d.date_decommissioned IS NULL")
+        case nil: break
+        }
+        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
+        let order: String
+        switch query.sortBy {
+        case .id: order = "d.id \(direction)"
+        case .name: order = "lower(d.name) \(direction), d.id \(direction)"
+        case .batteryLevel:
+            let rank = BatteryLevel.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }.joined(separator: " ")
+            order = "d.battery_level IS NULL, CASE d.battery_level \(rank) END \(direction), d.id \(direction)"
+        }
+        arguments += [query.page.size, query.page.offset]
+        let columns = DeviceColumns.names.map { "d." + $0 }.joined(separator: ", ")
+        let sql = """
+            SELECT d.id, \(columns) FROM devices d JOIN organizations o ON o.id = d.organization_id
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ? OFFSET ?
+            """
+        return try await reading { db in try await db.query(sql, arguments).map(DeviceColumns.decode) }
+    }
+
+    public func relations(
+        of devices: [Device], includeGroups: Bool, includeLinkedDevices: Bool
+    ) async throws -> DeviceRelations {
+        try await reading { db in
+            var relations = DeviceRelations()
+            for organization in try await Relations.organizations(Set(devices.map(\.organizationID)), db) {
+                relations.organizations[organization.id] = organization
+            }
+            let owners = Set(relations.organizations.values.compactMap(\.creatorAccountID))
+            for account in try await Relations.accounts(owners, db) { relations.accounts[account.id] = account }
+            for gateway in try await Relations.devices(Set(devices.compactMap(\.gatewayID)), db) {
+                relations.gateways[gateway.id] = gateway
+            }
+            let ids = devices.map(\.id.rawValue)
+            guard !ids.isEmpty else { return relations }
+            let list = "(" + placeholders(ids.count) + ")"
+            if includeGroups {
+                let rows = try await db.query(
+                    """
+                    SELECT m.device_id AS member, g.* FROM device_group_members m
+                    JOIN device_groups g ON g.id = m.group_id WHERE m.device_id IN \(list) ORDER BY g.id
+                    """, ids)
+                for row in rows {
+                    relations.groups[DeviceID(try row.requiredInt("member")), default: []].append(
+                        try EntityColumns.deviceGroup(row))
+                }
+            }
+            if includeLinkedDevices {
+                let rows = try await db.query(
+                    """
+                    SELECT \(DeviceColumns.all) FROM devices
+                    WHERE gateway_id IN \(list) AND date_decommissioned IS NULL ORDER BY id
+                    """, ids)
+                for device in try rows.map(DeviceColumns.decode) {
+                    if let gateway = device.gatewayID { relations.linkedDevices[gateway, default: []].append(device) }
+                }
+            }
+            return relations
+        }
+    }
+
+    // MARK: Groups
+
+    private func groupList(
+        _ table: String, searchColumns: [String], sortable: Set<GroupSortKey>, _ query: GroupQuery
+    ) -> (String, [any SQLArgument]) {
+        let (visible, visibleArguments) = query.visibility.condition()
+        var conditions = [visible]
+        var arguments = visibleArguments
+        if let search = query.search {
+            let pattern = DeviceQuery.likePattern(search)
+            conditions.append("(" + searchColumns.map { "\($0) ILIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+            arguments += searchColumns.map { _ in pattern }
+        }
+        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
+        let column: String
+        // SQLite sorts NULL first ascending; so does this.
+        let nulls = query.sortDirection == .asc ? "NULLS FIRST" : "NULLS LAST"
+        switch sortable.contains(query.sortBy) ? query.sortBy : .id {
+        case .id: column = "id \(direction)"
+        case .name: column = "lower(name) \(direction) \(nulls)"
+        case .remarks: column = "lower(remarks) \(direction) \(nulls)"
+        case .location: column = "lower(location) \(direction) \(nulls)"
+        case .dateCreated: column = "date_created \(direction) \(nulls)"
+        case .dateModified: column = "date_modified \(direction) \(nulls)"
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY \(column), id \(direction) LIMIT ? OFFSET ?"
+        return (sql, arguments)
+    }
+
+    public func insertDeviceGroup(_ group: DeviceGroup) async throws -> DeviceGroup {
+        try await writing { db in
+            var stored = group
+            stored.id = DeviceGroupID(
+                try await db.scalar(
+                    "INSERT INTO device_groups (organization_id, name, remarks, location, date_created, date_modified) "
+                        + "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    [
+                        group.organizationID.rawValue, group.name, group.remarks, group.location,
+                        StorageCoding.microseconds(group.dateCreated), micros(group.dateModified),
+                    ]) ?? 0)
+            return stored
+        }
+    }
+
+    public func replaceDeviceGroup(_ group: DeviceGroup) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                """
+                UPDATE device_groups SET name = ?, remarks = ?, location = ?, date_modified = ?
+                WHERE id = ? AND organization_id = ? RETURNING id
+                """,
+                [
+                    group.name, group.remarks, group.location, micros(group.dateModified), group.id.rawValue,
+                    group.organizationID.rawValue,
+                ]) == 1
+        }
+    }
+
+    public func deleteDeviceGroup(_ id: DeviceGroupID, organization: OrganizationID) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "DELETE FROM device_groups WHERE id = ? AND organization_id = ? RETURNING id",
+                [id.rawValue, organization.rawValue]) == 1
+        }
+    }
+
+    public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
+        let (sql, arguments) = groupList(
+            "device_groups", searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases), query
+        )
+        return try await reading { db in try await db.query(sql, arguments).map(EntityColumns.deviceGroup) }
+    }
+
+    public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
+        guard !groups.isEmpty else { return [:] }
+        let columns = DeviceColumns.names.map { "d." + $0 }.joined(separator: ", ")
+        return try await reading { db in
+            var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
+            let rows = try await db.query(
+                """
+                SELECT m.group_id AS member_of, d.id, \(columns) FROM device_group_members m
+                JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(placeholders(groups.count))) ORDER BY d.id
+                """, groups.map(\.rawValue))
+            for row in rows {
+                members[DeviceGroupID(try row.requiredInt("member_of")), default: []].append(
+                    try DeviceColumns.decode(row))
+            }
+            return members
+        }
+    }
+
+    public func addDeviceGroupMember(_ member: DeviceGroupMember) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING "
+                    + "RETURNING group_id", [member.groupID.rawValue, member.deviceID.rawValue]) == 1
+        }
+    }
+
+    public func removeDeviceGroupMember(_ member: DeviceGroupMember) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "DELETE FROM device_group_members WHERE group_id = ? AND device_id = ? RETURNING group_id",
+                [member.groupID.rawValue, member.deviceID.rawValue]) == 1
+        }
+    }
+
+    public func insertUserGroup(_ group: UserGroup) async throws -> UserGroup {
+        try await writing { db in
+            var stored = group
+            stored.id = UserGroupID(
+                try await db.scalar(
+                    "INSERT INTO user_groups (organization_id, name, remarks, date_created, date_modified) "
+                        + "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    [
+                        group.organizationID.rawValue, group.name, group.remarks,
+                        StorageCoding.microseconds(group.dateCreated), micros(group.dateModified),
+                    ]) ?? 0)
+            return stored
+        }
+    }
+
+    public func replaceUserGroup(_ group: UserGroup) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "UPDATE user_groups SET name = ?, remarks = ?, date_modified = ? WHERE id = ? AND organization_id = ? "
+                    + "RETURNING id",
+                [
+                    group.name, group.remarks, micros(group.dateModified), group.id.rawValue,
+                    group.organizationID.rawValue,
+                ]) == 1
+        }
+    }
+
+    public func deleteUserGroup(_ id: UserGroupID, organization: OrganizationID) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "DELETE FROM user_groups WHERE id = ? AND organization_id = ? RETURNING id",
+                [id.rawValue, organization.rawValue]) == 1
+        }
+    }
+
+    public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
+        let (sql, arguments) = groupList(
+            "user_groups", searchColumns: ["name", "remarks"],
+            sortable: Set(GroupSortKey.allCases).subtracting([.location]), query)
+        return try await reading { db in try await db.query(sql, arguments).map(EntityColumns.userGroup) }
+    }
+
+    public func userGroupMembers(of groups: [UserGroupID]) async throws -> [UserGroupID: [(
+        user: User, groupAdmin: Bool
+    )]] {
+        guard !groups.isEmpty else { return [:] }
+        return try await reading { db in
+            var members: [UserGroupID: [(user: User, groupAdmin: Bool)]] = Dictionary(
+                uniqueKeysWithValues: groups.map { ($0, []) })
+            let rows = try await db.query(
+                """
+                SELECT group_id, user_id, group_admin FROM user_group_members
+                WHERE group_id IN (\(placeholders(groups.count))) ORDER BY user_id
+                """, groups.map(\.rawValue))
+            let users = try await Relations.users(Set(try rows.map { UserID(try $0.requiredInt("user_id")) }), db)
+            let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) })
+            for row in rows {
+                guard let user = byID[UserID(try row.requiredInt("user_id"))] else { continue }
+                members[UserGroupID(try row.requiredInt("group_id")), default: []].append(
+                    (user, try row.bool("group_admin") ?? false))
+            }
+            return members
+        }
+    }
+
+    public func putUserGroupMember(_ member: UserGroupMember) async throws -> Bool {
+        try await writing { db in
+            let existed =
+                try await db.scalar(
+                    "SELECT 1::BIGINT FROM user_group_members WHERE group_id = ? AND user_id = ?",
+                    [member.groupID.rawValue, member.userID.rawValue]) != nil
+            try await db.execute(
+                """
+                INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)
+                ON CONFLICT (group_id, user_id) DO UPDATE SET group_admin = excluded.group_admin
+                """, [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
+            return !existed
+        }
+    }
+
+    public func removeUserGroupMember(groupID: UserGroupID, userID: UserID) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "DELETE FROM user_group_members WHERE group_id = ? AND user_id = ? RETURNING group_id",
+                [groupID.rawValue, userID.rawValue]) == 1
+        }
+    }
+
+    // MARK: Users
+
+    /// The user of the same organization that already has this e-mail address or phone number.
+    private static func duplicate(of user: User, _ db: SQLConnection) async throws -> Int64? {
+        try await db.scalar(
+            """
+            SELECT id FROM users WHERE organization_id = ? AND id <> ?
+            AND ((?::TEXT IS NOT NULL AND lower(email_address) = lower(?::TEXT))
+                OR (?::TEXT IS NOT NULL AND phone_number = ?::TEXT))
+            ORDER BY id LIMIT 1
+            """,
+            [
+                user.organizationID.rawValue, user.id.rawValue, user.emailAddress, user.emailAddress, user.phoneNumber,
+                user.phoneNumber,
+            ])
+    }
+
+    private static func conflict(_ existing: Int64) -> DomainError {
+        .conflict(
+            "UserExists", "A user with this e-mail address or phone number exists in the organization",
+            ids: ["userId": existing])
+    }
+
+    public func insertUser(_ user: User, addingTo group: UserGroupMember?, messages: [OutboxMessage]) async throws
+        -> User
+    {
+        try await writing { db in
+            // Checked inside the serializable write: two concurrent creates cannot both pass.
+            if let existing = try await Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+            var stored = user
+            stored.id = UserID(
+                try await db.scalar(
+                    "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(placeholders(UserColumns.names.count))) "
+                        + "RETURNING id", UserColumns.arguments(user)) ?? 0)
+            if let group {
+                try await db.execute(
+                    "INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)",
+                    [group.groupID.rawValue, stored.id.rawValue, group.groupAdmin])
+            }
+            try await Self.enqueue(messages, db)
+            return stored
+        }
+    }
+
+    public func replaceUser(_ user: User) async throws -> Bool {
+        try await writing { db in
+            if let existing = try await Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+            return try await db.count(
+                "UPDATE users SET (\(UserColumns.withoutID)) = (\(placeholders(UserColumns.names.count))) "
+                    + "WHERE id = ? AND organization_id = ? RETURNING id",
+                UserColumns.arguments(user) + [user.id.rawValue, user.organizationID.rawValue]) == 1
+        }
+    }
+
+    public func deleteUser(_ id: UserID, organization: OrganizationID) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "DELETE FROM users WHERE id = ? AND organization_id = ? RETURNING id",
+                [id.rawValue, organization.rawValue]) == 1
+        }
+    }
+
+    public func users(matching query: UserQuery) async throws -> [User] {
+        let (visible, visibleArguments) = query.visibility.condition()
+        var conditions = [visible]
+        var arguments = visibleArguments
+        if let externalID = query.externalID { conditions.append("external_id = ?"); arguments.append(externalID) }
+        if let search = query.search {
+            let pattern = DeviceQuery.likePattern(search)
+            let columns = ["first_name", "last_name", "email_address", "phone_number"]
+            conditions.append("(" + columns.map { "\($0) ILIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+            arguments += columns.map { _ in pattern }
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT \(UserColumns.all) FROM users WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY id LIMIT ? OFFSET ?"
+        return try await reading { db in try await db.query(sql, arguments).map(UserColumns.decode) }
+    }
+
+    public func accountID(emailAddress: String) async throws -> AccountID? {
+        try await reading { db in
+            try await db.scalar("SELECT id FROM accounts WHERE lower(email_address) = lower(?)", [emailAddress])
+                .map { AccountID($0) }
+        }
+    }
+
+    public func accounts(_ ids: Set<AccountID>) async throws -> [AccountID: Account] {
+        try await reading { db in
+            Dictionary(uniqueKeysWithValues: try await Relations.accounts(ids, db).map { ($0.id, $0) })
+        }
+    }
+
+    // MARK: Access
+
+    public func memberships(of account: AccountID) async throws -> [AccountMembership] {
+        try await reading { db in
+            let users = try await db.query(
+                "SELECT \(UserColumns.all) FROM users WHERE account_id = ? ORDER BY id", [account.rawValue]
+            ).map(UserColumns.decode)
+            var groupsByUser: [UserID: [UserGroupID: Bool]] = [:]
+            if !users.isEmpty {
+                for row in try await db.query(
+                    "SELECT user_id, group_id, group_admin FROM user_group_members WHERE user_id IN "
+                        + "(\(placeholders(users.count)))", users.map(\.id.rawValue))
+                {
+                    groupsByUser[UserID(try row.requiredInt("user_id")), default: [:]][
+                        UserGroupID(try row.requiredInt("group_id"))] = try row.bool("group_admin") ?? false
+                }
+            }
+            return users.map { AccountMembership(user: $0, groups: groupsByUser[$0.id] ?? [:]) }
+        }
+    }
+
+    public func sharesReceived(users: Set<UserID>, userGroups: Set<UserGroupID>) async throws -> [Share] {
+        guard !users.isEmpty || !userGroups.isEmpty else { return [] }
+        let userIDs = users.map(\.rawValue).sorted()
+        let groupIDs = userGroups.map(\.rawValue).sorted()
+        var alternatives: [String] = []
+        if !userIDs.isEmpty { alternatives.append("user_id IN (\(placeholders(userIDs.count)))") }
+        if !groupIDs.isEmpty { alternatives.append("user_group_id IN (\(placeholders(groupIDs.count)))") }
+        let sql = "SELECT \(ShareColumns.all) FROM shares WHERE \(alternatives.joined(separator: " OR ")) ORDER BY id"
+        return try await reading { db in try await db.query(sql, userIDs + groupIDs).map(ShareColumns.decode) }
+    }
+
+    public func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID> {
+        try await reading { db in
+            Set(
+                try await db.query("SELECT group_id FROM user_group_members WHERE user_id = ?", [user.rawValue])
+                    .map { UserGroupID(try $0.requiredInt("group_id")) })
+        }
+    }
+
+    public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
+        try await reading { db in try await Relations.devices(ids, db) }
+    }
+
+    public func deviceGroups(containing devices: Set<DeviceID>) async throws -> [DeviceGroupID: Set<DeviceID>] {
+        guard !devices.isEmpty else { return [:] }
+        let values = devices.map(\.rawValue).sorted()
+        return try await reading { db in
+            var groups: [DeviceGroupID: Set<DeviceID>] = [:]
+            for row in try await db.query(
+                """
+                SELECT group_id, device_id FROM device_group_members WHERE group_id IN
+                (SELECT group_id FROM device_group_members WHERE device_id IN (\(placeholders(values.count))))
+                """, values)
+            {
+                groups[DeviceGroupID(try row.requiredInt("group_id")), default: []].insert(
+                    DeviceID(try row.requiredInt("device_id")))
+            }
+            return groups
+        }
+    }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import KeywayCore
+
+extension PostgresStore {
+    /// Inserts the event and queues it for every webhook of its organization that wants its type.
+    @discardableResult
+    static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
+        var stored = event
+        stored.id = EntityID(
+            try await db.scalar(
+                """
+                INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
+                    method, activation_time, nearby) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """,
+                [
+                    event.organizationID.rawValue, event.type.rawValue, StorageCoding.microseconds(event.time),
+                    event.deviceID?.rawValue, event.shareID?.rawValue, event.userID?.rawValue,
+                    event.accountID?.rawValue, event.result, event.method?.rawValue,
+                    event.activationTime.map(Int64.init), event.nearby,
+                ]) ?? 0)
+        try await db.execute(
+            """
+            INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
+            SELECT id, ?, 0 FROM webhooks
+            WHERE organization_id = ? AND (types = '' OR (' ' || types || ' ') LIKE ('% ' || ?::TEXT || ' %'))
+            ORDER BY id
+            """, [stored.id.rawValue, event.organizationID.rawValue, event.type.rawValue])
+        return stored
+    }
+
+    static func save(_ state: DeviceState, _ db: SQLConnection) async throws {
+        try await db.execute(
+            """
+            INSERT INTO device_state (\(DeviceStateColumns.all)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (device_id) DO UPDATE SET is_active_until = excluded.is_active_until,
+                locked = excluded.locked, last_locked = excluded.last_locked, online = excluded.online,
+                last_seen = excluded.last_seen, bridge_url = excluded.bridge_url,
+                bridge_secret = excluded.bridge_secret
+            """,
+            [
+                state.deviceID.rawValue, micros(state.isActiveUntil), state.locked.rawValue, micros(state.lastLocked),
+                state.online, micros(state.lastSeen), state.bridgeURL, state.bridgeSecret,
+            ])
+    }
+
+    @discardableResult
+    public func record(_ event: Event, state: DeviceState?) async throws -> Event {
+        try await writing { db in
+            if let state { try await Self.save(state, db) }
+            return try await Self.record(event, db)
+        }
+    }
+
+    public func deviceState(_ id: DeviceID) async throws -> DeviceState? {
+        try await deviceStates([id])[id]
+    }
+
+    public func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState] {
+        guard !ids.isEmpty else { return [:] }
+        let values = ids.map(\.rawValue).sorted()
+        return try await reading { db in
+            var states: [DeviceID: DeviceState] = [:]
+            for row in try await db.query(
+                "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id IN (\(placeholders(values.count)))",
+                values)
+            {
+                let state = try DeviceStateColumns.decode(row)
+                states[state.deviceID] = state
+            }
+            return states
+        }
+    }
+
+    public func saveDeviceState(_ state: DeviceState) async throws {
+        try await writing { db in try await Self.save(state, db) }
+    }
+
+    public func activationCount(device: DeviceID, since date: Date) async throws -> Int {
+        try await reading { db in
+            Int(
+                try await db.scalar(
+                    """
+                    SELECT count(*) FROM events WHERE device_id = ? AND type = 'DeviceActivation'
+                    AND result = 'Success' AND time >= ?
+                    """, [device.rawValue, StorageCoding.microseconds(date)]) ?? 0)
+        }
+    }
+
+    public func events(matching query: EventQuery) async throws -> [Event] {
+        guard !query.organizations.isEmpty else { return [] }
+        var conditions: [String] = []
+        var arguments: [any SQLArgument] = []
+        func list(_ column: String, _ values: [any SQLArgument]) {
+            conditions.append("\(column) IN (\(placeholders(values.count)))")
+            arguments += values
+        }
+        list("organization_id", query.organizations.map(\.rawValue).sorted())
+        if !query.deviceIDs.isEmpty { list("device_id", query.deviceIDs.map(\.rawValue).sorted()) }
+        if !query.types.isEmpty { list("type", query.types.map(\.rawValue).sorted()) }
+        if let from = query.from {
+            conditions.append("time >= ?")
+            arguments.append(StorageCoding.microseconds(from))
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT \(EventColumns.all) FROM events WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY id LIMIT ? OFFSET ?"
+        return try await reading { db in try await db.query(sql, arguments).map(EventColumns.decode) }
+    }
+
+    public func share(webKey: UUID) async throws -> Share? {
+        try await reading { db in
+            try await db.query(
+                "SELECT \(ShareColumns.all) FROM shares WHERE web_key = ?", [webKey.uuidString.lowercased()]
+            ).first.map(ShareColumns.decode)
+        }
+    }
+
+    // MARK: Webhooks
+
+    public func insertWebhook(_ webhook: Webhook) async throws -> Webhook {
+        try await writing { db in
+            var stored = webhook
+            stored.id = EntityID(
+                try await db.scalar(
+                    "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?) "
+                        + "RETURNING id",
+                    [
+                        webhook.organizationID.rawValue, webhook.url, WebhookColumns.types(webhook), webhook.secret,
+                        StorageCoding.microseconds(webhook.dateCreated),
+                    ]) ?? 0)
+            return stored
+        }
+    }
+
+    public func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook? {
+        try await reading { db in
+            try await db.query("SELECT \(WebhookColumns.all) FROM webhooks WHERE id = ?", [id.rawValue]).first
+                .map(WebhookColumns.decode)
+        }
+    }
+
+    public func replaceWebhook(_ webhook: Webhook) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "UPDATE webhooks SET url = ?, types = ?, secret = ? WHERE id = ? RETURNING id",
+                [webhook.url, WebhookColumns.types(webhook), webhook.secret, webhook.id.rawValue]) == 1
+        }
+    }
+
+    public func deleteWebhook(_ id: EntityID<WebhookID>) async throws -> Bool {
+        try await writing { db in
+            try await db.count("DELETE FROM webhooks WHERE id = ? RETURNING id", [id.rawValue]) == 1
+        }
+    }
+
+    public func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook] {
+        guard !organizations.isEmpty else { return [] }
+        let values = organizations.map(\.rawValue).sorted()
+        return try await reading { db in
+            try await db.query(
+                "SELECT \(WebhookColumns.all) FROM webhooks WHERE organization_id IN (\(placeholders(values.count))) "
+                    + "ORDER BY id", values
+            ).map(WebhookColumns.decode)
+        }
+    }
+
+    /// Claims the due batches for this instance: each webhook whose oldest undelivered event is due and
+    /// whose queue no other instance holds is leased until `now + webhookLease` (rows another instance is
+    /// claiming at this moment are skipped, not waited for). `markDelivered`/`markFailed` give it back.
+    public func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch] {
+        let nowValue = StorageCoding.microseconds(now)
+        let leaseUntil = StorageCoding.microseconds(now.addingTimeInterval(webhookLease))
+        return try await writing { db in
+            let claimed = try await db.query(
+                """
+                SELECT w.\(WebhookColumns.all.replacingOccurrences(of: ", ", with: ", w.")), h.attempts
+                FROM webhooks w JOIN LATERAL (
+                    SELECT d.next_attempt, d.attempts FROM webhook_deliveries d
+                    WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.id LIMIT 1
+                ) h ON TRUE
+                WHERE h.next_attempt <= ? AND (w.lease_until IS NULL OR w.lease_until <= ?)
+                ORDER BY w.id FOR UPDATE OF w SKIP LOCKED
+                """, [nowValue, nowValue])
+            var batches: [WebhookBatch] = []
+            for row in claimed {
+                let webhook = try WebhookColumns.decode(row)
+                try await db.execute(
+                    "UPDATE webhooks SET lease_until = ? WHERE id = ?", [leaseUntil, webhook.id.rawValue])
+                let columns = EventColumns.all.split(separator: ",").map {
+                    "e." + $0.trimmingCharacters(in: .whitespaces)
+                }.joined(separator: ", ")
+                let rows = try await db.query(
+                    """
+                    SELECT d.id AS delivery_id, \(columns)
+                    FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+                    WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
+                    """, [webhook.id.rawValue, limit])
+                batches.append(
+                    WebhookBatch(
+                        webhook: webhook,
+                        deliveries: try rows.map {
+                            (deliveryID: try $0.requiredInt("delivery_id"), event: try EventColumns.decode($0))
+                        },
+                        attempts: Int(try row.requiredInt("attempts"))))
+            }
+            return batches
+        }
+    }
+
+    public func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws {
+        guard !deliveryIDs.isEmpty else { return }
+        try await writing { db in
+            try await db.execute(
+                """
+                WITH done AS (UPDATE webhook_deliveries SET date_delivered = ?
+                    WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
+                UPDATE webhooks SET lease_until = NULL WHERE id IN (SELECT webhook_id FROM done)
+                """, [StorageCoding.microseconds(date)] + deliveryIDs)
+        }
+    }
+
+    public func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws {
+        guard !deliveryIDs.isEmpty else { return }
+        try await writing { db in
+            try await db.execute(
+                """
+                WITH failed AS (UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
+                    WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
+                UPDATE webhooks SET lease_until = NULL WHERE id IN (SELECT webhook_id FROM failed)
+                """, [StorageCoding.microseconds(retryAt)] + deliveryIDs)
+        }
+    }
+
+    public func undeliveredCount() async throws -> Int {
+        try await reading { db in
+            Int(try await db.scalar("SELECT count(*) FROM webhook_deliveries WHERE date_delivered IS NULL") ?? 0)
+        }
+    }
+
+    // MARK: Housekeeping
+
+    /// One instance at a time (an advisory lock held for the transaction; an instance that finds it taken
+    /// does nothing this round). Each pass that ran is written to `housekeeping_runs`.
+    public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
+        -> HousekeepingReport
+    {
+        try await writing { db in
+            var report = HousekeepingReport()
+            guard
+                try await db.query("SELECT pg_try_advisory_xact_lock(7105002) AS taken").first?.bool("taken") == true
+            else { return report }
+            let nowValue = StorageCoding.microseconds(now)
+            let expired = try await db.query(
+                "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY id", [nowValue])
+            for row in expired {
+                let id = ShareID(try row.requiredInt("id"))
+                try await db.execute("DELETE FROM shares WHERE id = ?", [id.rawValue])
+                try await Self.record(
+                    Event(
+                        type: .shareDeleted, time: now,
+                        organizationID: OrganizationID(try row.requiredInt("organization_id")),
+                        deviceID: try row.int("device_id").map { DeviceID($0) }, shareID: id, result: "AutoRemoved"),
+                    db)
+                report.shares.append(id)
+            }
+            for (period, cutoff) in cutoffs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                let ids = try await db.query(
+                    """
+                    DELETE FROM users u WHERE auto_remove_after = ? AND date_created <= ?
+                    AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) RETURNING id
+                    """, [period.rawValue, StorageCoding.microseconds(cutoff)]
+                ).map { UserID(try $0.requiredInt("id")) }
+                report.users += ids.sorted { $0.rawValue < $1.rawValue }
+            }
+            report.invitations = try await db.count(
+                """
+                UPDATE users SET invitation_token = NULL, invitation_url = NULL, invitation_expiration = NULL,
+                invitation_language = NULL WHERE account_id IS NULL AND invitation_expiration <= ? RETURNING id
+                """, [nowValue])
+            try await db.execute(
+                """
+                INSERT INTO housekeeping_runs (instance, started, shares_removed, users_removed, invitations_expired)
+                VALUES (?, ?, ?, ?, ?)
+                """, [instance, nowValue, report.shares.count, report.users.count, report.invitations])
+            return report
+        }
+    }
+}

@@ -1,0 +1,527 @@
+import Foundation
+import KeywayCore
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The shared store: PostgreSQL through a PostgresNIO connection pool, for several stateless Keyway
+/// instances on one database. Every write is one SERIALIZABLE transaction, retried when PostgreSQL reports
+/// a serialization failure or deadlock, so concurrent writers see the same outcomes as SQLite's single
+/// writer gives (no lost update, no two accounts with one e-mail address).
+public final class PostgresStore: KeywayStore {
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+    /// Set once the pool runs: leasing a connection before that only earns a warning, so the first
+    /// operations wait for it.
+    private let started: StartFlag
+    private let usage: Mutex<PoolUsage>
+    /// Names this process in `housekeeping_runs`.
+    public let instance: String
+    /// How long an instance may hold a webhook's queue while it delivers a batch (longer than the
+    /// delivery timeout); a crashed instance's lease runs out and another takes the queue over.
+    public let webhookLease: TimeInterval
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`, with `?sslmode=require` for TLS
+    /// and `?schema=name` to use a schema other than `public`). Does not migrate: call `migrate()`.
+    public init(
+        url: String, maximumConnections: Int = 20, webhookLease: TimeInterval = 60,
+        instance: String = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier),
+        logger: Logger = Logger(label: "keyway.postgres")
+    ) throws {
+        var configuration = try Self.configuration(url: url)
+        configuration.options.maximumConnections = maximumConnections
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.instance = instance
+        self.webhookLease = webhookLease
+        usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: maximumConnections))
+        let client = self.client
+        let started = StartFlag()
+        self.started = started
+        running = Task {
+            started.value.store(true, ordering: .releasing)
+            await client.run()
+        }
+    }
+
+    deinit { running.cancel() }
+
+    /// Closes the pool's connections.
+    public func shutdown() async {
+        running.cancel()
+        await running.value
+    }
+
+    /// Whether `url` names a PostgreSQL database rather than a SQLite file.
+    public static func isPostgresURL(_ url: String) -> Bool {
+        url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")
+    }
+
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard isPostgresURL(url), let components = URLComponents(string: url), let host = components.host,
+            !host.isEmpty
+        else {
+            throw DomainError.invalidInput(
+                field: "database-url", "expected postgres://user:password@host:port/database")
+        }
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let tls: PostgresClient.Configuration.TLS
+        switch query["sslmode"] ?? "disable" {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
+        default: throw DomainError.invalidInput(field: "database-url", "sslmode must be disable, prefer or require")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
+        if let schema = query["schema"] {
+            try checkSchemaName(schema)
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        return configuration
+    }
+
+    // MARK: Connections and transactions
+
+    /// Reads on one pooled connection, counted for `GET /metrics`.
+    func reading<T: Sendable>(_ body: (SQLConnection) async throws -> T) async throws -> T {
+        await waitUntilStarted()
+        usage.withLock { $0.readers += 1 }
+        defer { usage.withLock { $0.readers -= 1 } }
+        do {
+            return try await client.withConnection { connection in
+                try await body(SQLConnection(connection: connection, logger: logger))
+            }
+        } catch {
+            throw Self.domainError(error)
+        }
+    }
+
+    /// Runs `body` as one SERIALIZABLE transaction, again (up to 10 times) when PostgreSQL aborts it for a
+    /// serialization failure (40001) or deadlock (40P01); `body` must do nothing but database work.
+    func writing<T: Sendable>(_ body: (SQLConnection) async throws -> T) async throws -> T {
+        await waitUntilStarted()
+        usage.withLock { $0.writers += 1 }
+        defer { usage.withLock { $0.writers -= 1 } }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in
+                    let sql = SQLConnection(connection: connection, logger: logger)
+                    try await sql.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                    do {
+                        let result = try await body(sql)
+                        try await sql.execute("COMMIT")
+                        return result
+                    } catch {
+                        try? await sql.execute("ROLLBACK")
+                        throw error
+                    }
+                }
+            } catch let error where attempt < 10 && ["40001", "40P01"].contains(sqlState(error) ?? "") {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            } catch {
+                throw Self.domainError(error)
+            }
+        }
+    }
+
+    /// A foreign-key violation means the parts of what was written do not exist together in its
+    /// organization (a concurrent delete, say): the same answer the service gives when it checks first.
+    static func domainError(_ error: any Error) -> any Error {
+        guard let error = error as? PSQLError else { return error }
+        switch error.serverInfo?[.sqlState] {
+        case "23503": return DomainError.referenceNotFound
+        default: return PostgresStoreError(error)
+        }
+    }
+
+    private func waitUntilStarted() async {
+        while !started.value.load(ordering: .acquiring) { await Task.yield() }
+    }
+
+    public func poolUsage() -> PoolUsage { usage.withLock { $0 } }
+
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        await waitUntilStarted()
+        do {
+            return try await client.withConnection { connection in
+                let db = SQLConnection(connection: connection, logger: logger)
+                // One migrator at a time across instances. The lock is taken before the transaction starts,
+                // so the second migrator's snapshot already sees what the first one applied.
+                try await db.execute("SELECT pg_advisory_lock(7105001)")
+                do {
+                    let applied = try await migrateLocked(db)
+                    try await db.execute("SELECT pg_advisory_unlock(7105001)")
+                    return applied
+                } catch {
+                    try? await db.execute("SELECT pg_advisory_unlock(7105001)")
+                    throw error
+                }
+            }
+        } catch {
+            throw Self.domainError(error)
+        }
+    }
+
+    private func migrateLocked(_ db: SQLConnection) async throws -> [String] {
+        try await db.execute("BEGIN")
+        do {
+            try await db.execute(
+                "CREATE TABLE IF NOT EXISTS keyway_migrations (name TEXT PRIMARY KEY, date_applied BIGINT NOT NULL)")
+            let applied = Set(
+                try await db.query("SELECT name FROM keyway_migrations").map { try $0.text("name") ?? "" })
+            var now: [String] = []
+            for migration in PostgresMigrations.all where !applied.contains(migration.name) {
+                for statement in migration.sql.components(separatedBy: ";\n")
+                where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                    try await db.execute(statement)
+                }
+                try await db.execute(
+                    "INSERT INTO keyway_migrations (name, date_applied) VALUES (?, ?)",
+                    [migration.name, StorageCoding.microseconds(Date())])
+                now.append(migration.name)
+            }
+            try await db.execute("COMMIT")
+            return now
+        } catch {
+            try? await db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The migrations recorded as applied, in order.
+    public func appliedMigrations() async throws -> [String] {
+        try await reading { db in
+            try await db.query("SELECT name FROM keyway_migrations ORDER BY name").map { try $0.text("name") ?? "" }
+        }
+    }
+
+    /// Creates an empty schema (for a `?schema=` URL: a second Keyway on one server, or a test's own).
+    public func createSchema(_ name: String) async throws {
+        try Self.checkSchemaName(name)
+        try await writing { db in try await db.execute("CREATE SCHEMA \(name)") }
+    }
+
+    /// Drops a schema and everything in it.
+    public func dropSchema(_ name: String) async throws {
+        try Self.checkSchemaName(name)
+        try await writing { db in try await db.execute("DROP SCHEMA IF EXISTS \(name) CASCADE") }
+    }
+
+    static func checkSchemaName(_ name: String) throws {
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw DomainError.invalidInput(field: "schema", "schema must be letters, digits and _")
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await reading { db in try await db.scalar("SELECT 1::BIGINT") }
+    }
+
+    // MARK: Shares
+
+    public func insertShare(_ share: Share, event: Event?) async throws -> Share {
+        try await writing { db in
+            var stored = share
+            let id = try await db.scalar(
+                "INSERT INTO shares (\(ShareColumns.withoutID)) VALUES (\(placeholders(ShareColumns.names.count))) "
+                    + "RETURNING id", ShareColumns.arguments(share))
+            stored.id = ShareID(id ?? 0)
+            if var event {
+                event.shareID = stored.id
+                try await Self.record(event, db)
+            }
+            return stored
+        }
+    }
+
+    public func share(_ id: ShareID) async throws -> Share? {
+        try await reading { db in
+            try await db.query("SELECT \(ShareColumns.all) FROM shares WHERE id = ?", [id.rawValue]).first
+                .map(ShareColumns.decode)
+        }
+    }
+
+    public func replaceShare(_ share: Share, event: Event?) async throws -> Bool {
+        try await writing { db in
+            let changed = try await db.count(
+                "UPDATE shares SET (\(ShareColumns.withoutID)) = (\(placeholders(ShareColumns.names.count))) "
+                    + "WHERE id = ? AND version = ? RETURNING id",
+                ShareColumns.arguments(share) + [share.id.rawValue, Int64(share.version - 1)])
+            guard changed == 1 else { return false }
+            if let event { try await Self.record(event, db) }
+            return true
+        }
+    }
+
+    public func deleteShare(_ id: ShareID, organization: OrganizationID, event: Event?) async throws -> Bool {
+        try await writing { db in
+            let deleted = try await db.count(
+                "DELETE FROM shares WHERE id = ? AND organization_id = ? RETURNING id",
+                [id.rawValue, organization.rawValue])
+            guard deleted == 1 else { return false }
+            if let event { try await Self.record(event, db) }
+            return true
+        }
+    }
+
+    public func shares(matching query: ShareQuery) async throws -> [Share] {
+        let (visible, visibleArguments) = query.visibility.condition()
+        var conditions = [visible]
+        var arguments = visibleArguments
+        if let value = query.externalID { conditions.append("external_id = ?"); arguments.append(value) }
+        if let value = query.deviceID { conditions.append("device_id = ?"); arguments.append(value.rawValue) }
+        if let value = query.deviceGroupID {
+            conditions.append("device_group_id = ?"); arguments.append(value.rawValue)
+        }
+        if let value = query.userID { conditions.append("user_id = ?"); arguments.append(value.rawValue) }
+        if let value = query.userGroupID { conditions.append("user_group_id = ?"); arguments.append(value.rawValue) }
+        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
+        let order: String
+        switch query.sortBy {
+        case .id: order = "id \(direction)"
+        case .dateCreated: order = "date_created \(direction), id \(direction)"
+        case .startDate:
+            order = "start_date \(direction) NULLS \(query.sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
+        }
+        arguments += [query.page.size, query.page.offset]
+        let sql =
+            "SELECT \(ShareColumns.all) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY \(order) LIMIT ? OFFSET ?"
+        return try await reading { db in try await db.query(sql, arguments).map(ShareColumns.decode) }
+    }
+
+    public func relations(of shares: [Share]) async throws -> ShareRelations {
+        try await reading { db in try await Relations.load(for: shares, db) }
+    }
+
+    // MARK: Directory
+
+    @discardableResult
+    public func importSeed(_ seed: Seed, onlyIfEmpty: Bool) async throws -> Bool {
+        try await writing { db in
+            if onlyIfEmpty {
+                // Two instances starting on an empty database: one seeds, the other sees it seeded.
+                try await db.execute("LOCK TABLE organizations IN EXCLUSIVE MODE")
+                if try await db.scalar("SELECT count(*) FROM organizations") ?? 0 > 0 { return false }
+            }
+            try await SeedWriter.write(seed, db)
+            return true
+        }
+    }
+
+    public func organization(_ id: OrganizationID) async throws -> Organization? {
+        try await reading { db in try await Relations.organizations([id], db).first }
+    }
+
+    public func insertOrganization(_ organization: Organization, founder: User) async throws -> Organization {
+        try await writing { db in
+            let id = try await db.scalar(
+                "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, FALSE, ?, ?) "
+                    + "RETURNING id",
+                [
+                    organization.name, organization.creatorAccountID?.rawValue,
+                    StorageCoding.microseconds(organization.dateCreated),
+                ])
+            var stored = organization
+            stored.id = OrganizationID(id ?? 0)
+            var user = founder
+            user.organizationID = stored.id
+            try await db.execute(
+                "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(placeholders(UserColumns.names.count)))",
+                UserColumns.arguments(user))
+            return stored
+        }
+    }
+
+    public func replaceOrganization(_ organization: Organization) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "UPDATE organizations SET name = ?, date_modified = ?, date_restricted = ? WHERE id = ? RETURNING id",
+                [
+                    organization.name, micros(organization.dateModified), micros(organization.dateRestricted),
+                    organization.id.rawValue,
+                ]) == 1
+        }
+    }
+
+    public func account(_ id: AccountID) async throws -> Account? {
+        try await reading { db in try await Relations.accounts([id], db).first }
+    }
+
+    public func user(_ id: UserID) async throws -> User? {
+        try await reading { db in try await Relations.users([id], db).first }
+    }
+
+    public func userGroup(_ id: UserGroupID) async throws -> UserGroup? {
+        try await reading { db in try await Relations.userGroups([id], db).first }
+    }
+
+    public func device(_ id: DeviceID) async throws -> Device? {
+        try await reading { db in try await Relations.devices([id], db).first }
+    }
+
+    public func deviceGroup(_ id: DeviceGroupID) async throws -> DeviceGroup? {
+        try await reading { db in try await Relations.deviceGroups([id], db).first }
+    }
+
+    // MARK: Credentials
+
+    public func insertAPIKey(_ key: APIKey) async throws -> APIKey {
+        try await writing { db in
+            var stored = key
+            let id = try await db.scalar(
+                "INSERT INTO api_keys (\(APIKeyColumns.withoutID)) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                APIKeyColumns.arguments(key))
+            stored.id = APIKeyID(id ?? 0)
+            return stored
+        }
+    }
+
+    public func apiKey(secretHash: [UInt8]) async throws -> APIKey? {
+        try await reading { db in
+            try await db.query(
+                "SELECT \(APIKeyColumns.all) FROM api_keys WHERE secret_hash = ?", [Bytes(secretHash)]
+            ).first.map(APIKeyColumns.decode)
+        }
+    }
+
+    public func apiKeys(organization: OrganizationID) async throws -> [APIKey] {
+        try await reading { db in
+            try await db.query(
+                "SELECT \(APIKeyColumns.all) FROM api_keys WHERE organization_id = ? ORDER BY id",
+                [organization.rawValue]
+            ).map(APIKeyColumns.decode)
+        }
+    }
+
+    public func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool {
+        try await writing { db in
+            try await db.count(
+                "UPDATE api_keys SET date_revoked = ? WHERE id = ? AND organization_id = ? AND date_revoked IS NULL "
+                    + "RETURNING id", [StorageCoding.microseconds(date), id.rawValue, organization.rawValue]) == 1
+        }
+    }
+}
+
+extension Visibility {
+    /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
+    /// empty), and its arguments. An empty visibility matches nothing.
+    func condition(prefix: String = "") -> (String, [any SQLArgument]) {
+        var alternatives: [String] = []
+        var arguments: [any SQLArgument] = []
+        func list(_ column: String, _ values: [Int64]) {
+            guard !values.isEmpty else { return }
+            alternatives.append("\(prefix)\(column) IN (\(placeholders(values.count)))")
+            arguments += values.map { $0 as any SQLArgument }
+        }
+        list("organization_id", organizations.map(\.rawValue).sorted())
+        list("id", ids.sorted())
+        list("device_id", sourceDevices.map(\.rawValue).sorted())
+        list("device_group_id", sourceDeviceGroups.map(\.rawValue).sorted())
+        var condition = alternatives.isEmpty ? "FALSE" : "(" + alternatives.joined(separator: " OR ") + ")"
+        if let only = onlyOrganization {
+            condition += " AND \(prefix)organization_id = ?"
+            arguments.append(only.rawValue)
+        }
+        return (condition, arguments)
+    }
+}
+
+/// Loads directory entities by id, a whole page's worth in one query per kind.
+enum Relations {
+    static func load(for shares: [Share], _ db: SQLConnection) async throws -> ShareRelations {
+        var relations = ShareRelations()
+        var devices = Set<DeviceID>(), deviceGroups = Set<DeviceGroupID>()
+        var users = Set<UserID>(), userGroups = Set<UserGroupID>()
+        var accounts = Set<AccountID>()
+        for share in shares {
+            switch share.source {
+            case .device(let id): devices.insert(id)
+            case .deviceGroup(let id): deviceGroups.insert(id)
+            }
+            switch share.receiver {
+            case .user(let id): users.insert(id)
+            case .userGroup(let id): userGroups.insert(id)
+            }
+            if let creator = share.creatorAccountID { accounts.insert(creator) }
+        }
+        for organization in try await organizations(Set(shares.map(\.organizationID)), db) {
+            relations.organizations[organization.id] = organization
+        }
+        for device in try await self.devices(devices, db) { relations.devices[device.id] = device }
+        for group in try await self.deviceGroups(deviceGroups, db) { relations.deviceGroups[group.id] = group }
+        for group in try await self.userGroups(userGroups, db) { relations.userGroups[group.id] = group }
+        for user in try await self.users(users, db) {
+            relations.users[user.id] = user
+            if let account = user.accountID { accounts.insert(account) }
+        }
+        for account in try await self.accounts(accounts, db) { relations.accounts[account.id] = account }
+        return relations
+    }
+
+    private static func fetch<ID, T>(
+        _ ids: some Collection<EntityID<ID>>, table: String, columns: String, _ db: SQLConnection,
+        decode: (SQLRow) throws -> T
+    ) async throws -> [T] {
+        guard !ids.isEmpty else { return [] }
+        let values = ids.map(\.rawValue).sorted()
+        return try await db.query(
+            "SELECT \(columns) FROM \(table) WHERE id IN (\(placeholders(values.count))) ORDER BY id", values
+        ).map(decode)
+    }
+
+    static func organizations(_ ids: some Collection<OrganizationID>, _ db: SQLConnection) async throws
+        -> [Organization]
+    {
+        try await fetch(ids, table: "organizations", columns: "*", db, decode: EntityColumns.organization)
+    }
+
+    static func accounts(_ ids: some Collection<AccountID>, _ db: SQLConnection) async throws -> [Account] {
+        try await fetch(
+            ids, table: "accounts", columns: EntityColumns.accountColumns, db, decode: EntityColumns.account)
+    }
+
+    static func users(_ ids: some Collection<UserID>, _ db: SQLConnection) async throws -> [User] {
+        try await fetch(ids, table: "users", columns: UserColumns.all, db, decode: UserColumns.decode)
+    }
+
+    static func userGroups(_ ids: some Collection<UserGroupID>, _ db: SQLConnection) async throws -> [UserGroup] {
+        try await fetch(ids, table: "user_groups", columns: "*", db, decode: EntityColumns.userGroup)
+    }
+
+    static func devices(_ ids: some Collection<DeviceID>, _ db: SQLConnection) async throws -> [Device] {
+        try await fetch(ids, table: "devices", columns: DeviceColumns.all, db, decode: DeviceColumns.decode)
+    }
+
+    static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: SQLConnection) async throws
+        -> [DeviceGroup]
+    {
+        try await fetch(ids, table: "device_groups", columns: "*", db, decode: EntityColumns.deviceGroup)
+    }
+}
+
+final class StartFlag: Sendable {
+    let value = Atomic(false)
+}
+
+/// A PostgreSQL failure, told by its SQLSTATE and the server's message (PostgresNIO's own description is
+/// deliberately generic; the statement's bound values, which may be secrets' hashes, are left out).
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public var sqlState: String?
+    public var message: String
+
+    init(_ error: PSQLError) {
+        sqlState = error.serverInfo?[.sqlState]
+        message = error.serverInfo?[.message] ?? "\(error.code)"
+    }
+
+    public var description: String { "PostgreSQL error \(sqlState ?? "-"): \(message)" }
+}

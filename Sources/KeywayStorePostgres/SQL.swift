@@ -1,0 +1,110 @@
+import Foundation
+import KeywayCore
+import NIOCore
+import PostgresNIO
+
+// A thin layer over PostgresNIO so the store's SQL reads like the SQLite store's: `?` placeholders, a
+// list of arguments, rows read by column name.
+
+/// A value bound to a statement.
+protocol SQLArgument: Sendable {
+    func bind(to bindings: inout PostgresBindings)
+}
+
+extension Int64: SQLArgument {
+    func bind(to bindings: inout PostgresBindings) { bindings.append(self) }
+}
+extension Int: SQLArgument {
+    func bind(to bindings: inout PostgresBindings) { bindings.append(Int64(self)) }
+}
+extension String: SQLArgument {
+    func bind(to bindings: inout PostgresBindings) { bindings.append(self) }
+}
+extension Bool: SQLArgument {
+    func bind(to bindings: inout PostgresBindings) { bindings.append(self) }
+}
+/// BYTEA (secret hashes).
+struct Bytes: SQLArgument {
+    var bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func bind(to bindings: inout PostgresBindings) { bindings.append(ByteBuffer(bytes: bytes)) }
+}
+extension Optional: SQLArgument where Wrapped: SQLArgument {
+    func bind(to bindings: inout PostgresBindings) {
+        switch self {
+        case .some(let value): value.bind(to: &bindings)
+        case .none: bindings.appendNull()
+        }
+    }
+}
+
+/// `?, ?, ?` for `count` bound values.
+func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+
+/// Rewrites `?` placeholders as PostgreSQL's `$1, $2, ...` (the store's SQL has no `?` inside literals).
+func numbered(_ sql: String) -> String {
+    var result = ""
+    result.reserveCapacity(sql.utf8.count + 16)
+    var next = 1
+    for character in sql {
+        if character == "?" {
+            result += "$\(next)"
+            next += 1
+        } else {
+            result.append(character)
+        }
+    }
+    return result
+}
+
+func micros(_ date: Date?) -> Int64? { date.map(StorageCoding.microseconds) }
+
+/// One row, read by column name.
+struct SQLRow {
+    let row: PostgresRandomAccessRow
+
+    func int(_ column: String) throws -> Int64? { try row[column].decode(Int64?.self) }
+    func requiredInt(_ column: String) throws -> Int64 { try row[column].decode(Int64?.self) ?? 0 }
+    func text(_ column: String) throws -> String? { try row[column].decode(String?.self) }
+    func bool(_ column: String) throws -> Bool? { try row[column].decode(Bool?.self) }
+    func bytes(_ column: String) throws -> [UInt8]? {
+        try row[column].decode(ByteBuffer?.self).map { Array($0.readableBytesView) }
+    }
+    func date(_ column: String) throws -> Date? { try int(column).map(StorageCoding.date(microseconds:)) }
+    func requiredDate(_ column: String) throws -> Date { StorageCoding.date(microseconds: try requiredInt(column)) }
+}
+
+/// A connection lent for one operation (inside a transaction when writing).
+struct SQLConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func query(_ sql: String, _ arguments: [any SQLArgument] = []) async throws -> [SQLRow] {
+        var bindings = PostgresBindings(capacity: arguments.count)
+        for argument in arguments { argument.bind(to: &bindings) }
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: numbered(sql), binds: bindings), logger: logger)
+        var result: [SQLRow] = []
+        for try await row in rows { result.append(SQLRow(row: PostgresRandomAccessRow(row))) }
+        return result
+    }
+
+    func execute(_ sql: String, _ arguments: [any SQLArgument] = []) async throws {
+        _ = try await query(sql, arguments)
+    }
+
+    /// The first column of the first row as an integer.
+    func scalar(_ sql: String, _ arguments: [any SQLArgument] = []) async throws -> Int64? {
+        guard let row = try await query(sql, arguments).first else { return nil }
+        return try row.row[0].decode(Int64?.self)
+    }
+
+    /// Runs a statement ending in `RETURNING ...` and says how many rows it touched.
+    func count(_ sql: String, _ arguments: [any SQLArgument] = []) async throws -> Int {
+        try await query(sql, arguments).count
+    }
+}
+
+/// A PostgreSQL error's SQLSTATE code, when the server sent one.
+func sqlState(_ error: any Error) -> String? {
+    (error as? PSQLError)?.serverInfo?[.sqlState]
+}

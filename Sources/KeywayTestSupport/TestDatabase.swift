@@ -1,0 +1,45 @@
+import Foundation
+import KeywayStorePostgres
+
+/// Which databases the tests run on.
+///
+/// - `KEYWAY_TEST_DATABASE_URL=postgres://...`: a PostgreSQL server the tests may create schemas in. The
+///   storage contract then runs on it beside SQLite; each test gets a schema of its own.
+/// - `KEYWAY_TEST_BACKEND=postgres` (with the URL): the HTTP suites run on PostgreSQL instead of SQLite
+///   (`.ci/run` runs them once each way).
+public enum TestDatabase {
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["KEYWAY_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public static var serverSuitesOnPostgres: Bool {
+        ProcessInfo.processInfo.environment["KEYWAY_TEST_BACKEND"] == "postgres"
+    }
+
+    /// A new, empty schema on the test server: its URL, and a way to drop it.
+    public static func freshPostgres() async throws -> (url: String, drop: @Sendable () -> Void) {
+        guard let base = postgresURL else {
+            throw TestDatabaseError(message: "KEYWAY_TEST_DATABASE_URL is not set")
+        }
+        let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let admin = try PostgresStore(url: base, maximumConnections: 1)
+        try await admin.createSchema(schema)
+        await admin.shutdown()
+        let url = base + (base.contains("?") ? "&" : "?") + "schema=" + schema
+        return (
+            url,
+            {
+                Task.detached {
+                    guard let admin = try? PostgresStore(url: base, maximumConnections: 1) else { return }
+                    try? await admin.dropSchema(schema)
+                    await admin.shutdown()
+                }
+            }
+        )
+    }
+}
+
+public struct TestDatabaseError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

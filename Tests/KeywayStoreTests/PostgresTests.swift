@@ -1,0 +1,156 @@
+import Foundation
+import KeywayCore
+import KeywayStorePostgres
+import KeywayTestSupport
+import Testing
+
+/// What only the PostgreSQL store has: its migrations, and the coordination that lets several Keyway
+/// instances share one database (each webhook queue held by one instance at a time, housekeeping run by
+/// one instance at a time, concurrent writers serialized).
+@Suite("PostgreSQL specifics", .enabled(if: TestDatabase.postgresURL != nil))
+struct PostgresSpecificTests {
+    let now = FixedTime().now()
+
+    /// Two stores (two instances' pools) on one fresh schema.
+    func twoStores(seeded: Bool = true) async throws -> (PostgresStore, PostgresStore, @Sendable () -> Void) {
+        let (first, second, _, drop) = try await twoStoresAndURL(seeded: seeded)
+        return (first, second, drop)
+    }
+
+    func twoStoresAndURL(seeded: Bool = true) async throws -> (
+        PostgresStore, PostgresStore, String, @Sendable () -> Void
+    ) {
+        let (url, drop) = try await TestDatabase.freshPostgres()
+        let first = try PostgresStore(url: url, maximumConnections: 4, instance: "first")
+        let second = try PostgresStore(url: url, maximumConnections: 4, instance: "second")
+        // Both migrate at once, as two instances starting together do: one applies, the other finds it done.
+        async let a = first.migrate()
+        async let b = second.migrate()
+        let applied = try await [a, b]
+        #expect(applied.filter { !$0.isEmpty } == [["0001_schema", "0002_coordination"]])
+        if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
+        return (first, second, url, drop)
+    }
+
+    @Test func migrationsAreRecordedAndDataSurvivesANewPool() async throws {
+        let (first, _, url, drop) = try await twoStoresAndURL()
+        defer { drop() }
+        #expect(try await first.appliedMigrations() == ["0001_schema", "0002_coordination"])
+        let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
+        await first.shutdown()
+        let reopened = try PostgresStore(url: url, maximumConnections: 2)
+        #expect(try await reopened.migrate().isEmpty)
+        #expect(try await reopened.share(id)?.externalID == "kept")
+        // Ids continue after the seed's chosen ones.
+        #expect(try await reopened.insertShare(Fixtures.share(1, now: now)).id.rawValue > id.rawValue)
+    }
+
+    @Test func aBadURLIsRefusedByName() throws {
+        for url in [
+            "postgres://", "mysql://x@localhost/db", "postgres://u@h/db?sslmode=sometimes",
+            "postgres://u@h/db?schema=a;b",
+        ] {
+            #expect(throws: DomainError.self) { try PostgresStore(url: url) }
+        }
+    }
+
+    @Test func eachWebhookQueueIsClaimedByOneInstanceAtATime() async throws {
+        let (first, second, drop) = try await twoStores()
+        defer { drop() }
+        var webhooks: [Webhook] = []
+        for n in 1...6 {
+            webhooks.append(
+                try await first.insertWebhook(
+                    Webhook(
+                        id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/\(n)",
+                        types: [], secret: "s", dateCreated: now)))
+        }
+        for _ in 1...3 {
+            try await first.record(
+                Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(1)), state: nil)
+        }
+        // Both instances ask at the same moment: every webhook goes to exactly one of them.
+        async let a = first.dueDeliveries(now: now, limit: 50)
+        async let b = second.dueDeliveries(now: now, limit: 50)
+        let (claimedByFirst, claimedBySecond) = try await (a, b)
+        let firstIDs = Set(claimedByFirst.map(\.webhook.id)), secondIDs = Set(claimedBySecond.map(\.webhook.id))
+        #expect(firstIDs.isDisjoint(with: secondIDs))
+        #expect(firstIDs.union(secondIDs) == Set(webhooks.map(\.id)))
+        #expect((claimedByFirst + claimedBySecond).allSatisfy { $0.deliveries.count == 3 })
+        // Held: nobody gets them again until the lease ends...
+        #expect(try await first.dueDeliveries(now: now.addingTimeInterval(30), limit: 50).isEmpty)
+        // ...unless the instance holding them is gone for longer than the lease.
+        let orphaned = try await second.dueDeliveries(now: now.addingTimeInterval(61), limit: 50)
+        #expect(Set(orphaned.map(\.webhook.id)) == Set(webhooks.map(\.id)))
+        // Delivered batches give the queue back, empty.
+        for batch in orphaned { try await second.markDelivered(batch.deliveries.map(\.deliveryID), at: now) }
+        #expect(try await first.undeliveredCount() == 0)
+        #expect(try await first.dueDeliveries(now: now.addingTimeInterval(62), limit: 50).isEmpty)
+    }
+
+    @Test func aFailedBatchIsGivenBackForItsRetry() async throws {
+        let (first, second, drop) = try await twoStores()
+        defer { drop() }
+        _ = try await first.insertWebhook(
+            Webhook(
+                id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/", types: [],
+                secret: "s", dateCreated: now))
+        try await first.record(
+            Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(1)), state: nil)
+        let batch = try #require(try await first.dueDeliveries(now: now, limit: 50).first)
+        try await first.markFailed(batch.deliveries.map(\.deliveryID), retryAt: now.addingTimeInterval(2))
+        #expect(try await second.dueDeliveries(now: now.addingTimeInterval(1), limit: 50).isEmpty)
+        let retry = try #require(try await second.dueDeliveries(now: now.addingTimeInterval(2), limit: 50).first)
+        #expect(retry.attempts == 1)
+        #expect(retry.deliveries.map(\.deliveryID) == batch.deliveries.map(\.deliveryID))
+    }
+
+    @Test func housekeepingRunsOnceWhenTwoInstancesStartItTogether() async throws {
+        let (first, second, drop) = try await twoStores()
+        defer { drop() }
+        var expiring: [ShareID] = []
+        for n in 0..<20 {
+            var share = Fixtures.share(1, now: now, externalID: "expiring-\(n)")
+            share.autoRemoveDate = now.addingTimeInterval(-1)
+            expiring.append(try await first.insertShare(share).id)
+        }
+        let kept = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
+        for _ in 0..<5 {
+            async let a = first.housekeep(now: now, usersCreatedBefore: [:])
+            async let b = second.housekeep(now: now, usersCreatedBefore: [:])
+            _ = try await (a, b)
+        }
+        // Every expired share removed once, with one ShareDeleted event each; the other share untouched.
+        let events = try await first.events(
+            matching: EventQuery(
+                organizations: [Fixtures.organization(1)], types: [.shareDeleted], page: try Page(offset: 0, size: 100))
+        )
+        #expect(events.compactMap(\.shareID).sorted { $0.rawValue < $1.rawValue } == expiring)
+        for id in expiring { #expect(try await first.share(id) == nil) }
+        #expect(try await second.share(kept) != nil)
+    }
+
+    @Test func twoInstancesCannotBothCreateTheSameUser() async throws {
+        let (first, second, drop) = try await twoStores()
+        defer { drop() }
+        for round in 0..<5 {
+            let user = User(
+                id: UserID(0), organizationID: Fixtures.organization(1), firstName: "Twin",
+                emailAddress: "same\(round)@example.com", dateCreated: now)
+            async let a: User? = try? first.insertUser(user, addingTo: nil, messages: [])
+            async let b: User? = try? second.insertUser(user, addingTo: nil, messages: [])
+            let created = await [a, b].compactMap { $0 }
+            #expect(created.count == 1, "round \(round)")
+        }
+    }
+}
+
+@Suite("Test databases")
+struct TestDatabaseTests {
+    /// CI starts a PostgreSQL server; if the variable that points the tests at it went missing, every
+    /// PostgreSQL test above would be skipped silently. This makes that a failure.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CI"] != nil))
+    func continuousIntegrationRunsThePostgresTests() {
+        #expect(TestDatabase.postgresURL != nil, "CI must set KEYWAY_TEST_DATABASE_URL")
+    }
+}
