@@ -24,7 +24,7 @@ start)
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-max_connections = 200
+max_connections = 1000
 shared_buffers = 256MB
 fsync = on
 CONF

@@ -21,6 +21,8 @@ public struct KeywayConfig: Sendable {
     /// A PostgreSQL database (`postgres://user:password@host:port/database`); when set, used instead of
     /// the SQLite file, so that several instances can share one database.
     public var databaseURL: String?
+    /// The most PostgreSQL connections this instance opens.
+    public var databaseConnections: Int = 20
     /// Create demo data on an empty database and print an API key to try it with.
     public var demo: Bool = false
     /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.
@@ -87,6 +89,11 @@ extension KeywayConfig {
             throw ConfigError(
                 setting: "database URL (--database-url, KEYWAY_DATABASE_URL)",
                 problem: "must start with postgres:// or postgresql://")
+        }
+        guard (1...1000).contains(databaseConnections) else {
+            throw ConfigError(
+                setting: "database connections (--database-connections, KEYWAY_DATABASE_CONNECTIONS)",
+                problem: "must be 1 to 1000, got \(databaseConnections)")
         }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")

@@ -89,7 +89,8 @@ public struct Keyway: Sendable {
             // A lease well past the delivery timeout: another instance takes a webhook over only when the
             // one holding it is gone.
             store = try PostgresStore(
-                url: url, webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
+                url: url, maximumConnections: config.databaseConnections,
+                webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
                 logger: logger)
         } else {
             store = try SQLiteStore(path: config.databasePath)

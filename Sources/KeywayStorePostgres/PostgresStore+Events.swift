@@ -3,8 +3,15 @@ import KeywayCore
 
 extension PostgresStore {
     /// Inserts the event and queues it for every webhook of its organization that wants its type.
+    ///
+    /// Webhooks get their events in queue order, and a queue is read from its oldest undelivered row, so
+    /// rows must become visible in id order. Concurrent transactions would take ids in one order and commit
+    /// in another; the organization's lock (held to the commit) makes them take ids one after the other.
+    /// Callers record last, after their own row changes, so the lock is always the last one taken.
     @discardableResult
     static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
+        try await db.execute(
+            "SELECT pg_advisory_xact_lock(7105003, (? % 2147483647)::INTEGER)", [event.organizationID.rawValue])
         var stored = event
         stored.id = EntityID(
             try await db.scalar(
@@ -129,6 +136,7 @@ extension PostgresStore {
                         webhook.organizationID.rawValue, webhook.url, WebhookColumns.types(webhook), webhook.secret,
                         StorageCoding.microseconds(webhook.dateCreated),
                     ]) ?? 0)
+            try await db.execute("INSERT INTO webhook_leases (webhook_id) VALUES (?)", [stored.id.rawValue])
             return stored
         }
     }
@@ -166,27 +174,32 @@ extension PostgresStore {
     }
 
     /// Claims the due batches for this instance: each webhook whose oldest undelivered event is due and
-    /// whose queue no other instance holds is leased until `now + webhookLease` (rows another instance is
-    /// claiming at this moment are skipped, not waited for). `markDelivered`/`markFailed` give it back.
+    /// whose queue no other instance holds is leased for `webhookLease` (rows another instance is claiming
+    /// at this moment are skipped, not waited for). `markDelivered`/`markFailed` give it back.
+    ///
+    /// Due times follow the injected clock (tests drive retries with it); leases follow the database
+    /// server's clock, the one clock every instance shares, so neither skew between machines nor a test's
+    /// clock jumping ahead can end a lease early.
     public func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch] {
         let nowValue = StorageCoding.microseconds(now)
-        let leaseUntil = StorageCoding.microseconds(now.addingTimeInterval(webhookLease))
-        return try await writing { db in
+        let lease = Int64(webhookLease * 1_000_000)
+        return try await writing(.readCommitted) { db in
             let claimed = try await db.query(
                 """
                 SELECT w.\(WebhookColumns.all.replacingOccurrences(of: ", ", with: ", w.")), h.attempts
-                FROM webhooks w JOIN LATERAL (
+                FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id JOIN LATERAL (
                     SELECT d.next_attempt, d.attempts FROM webhook_deliveries d
                     WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.id LIMIT 1
                 ) h ON TRUE
-                WHERE h.next_attempt <= ? AND (w.lease_until IS NULL OR w.lease_until <= ?)
-                ORDER BY w.id FOR UPDATE OF w SKIP LOCKED
-                """, [nowValue, nowValue])
+                WHERE h.next_attempt <= ? AND (l.lease_until IS NULL OR l.lease_until <= \(Self.databaseNow))
+                ORDER BY w.id FOR UPDATE OF l SKIP LOCKED
+                """, [nowValue])
             var batches: [WebhookBatch] = []
             for row in claimed {
                 let webhook = try WebhookColumns.decode(row)
                 try await db.execute(
-                    "UPDATE webhooks SET lease_until = ? WHERE id = ?", [leaseUntil, webhook.id.rawValue])
+                    "UPDATE webhook_leases SET lease_until = \(Self.databaseNow) + ? WHERE webhook_id = ?",
+                    [lease, webhook.id.rawValue])
                 let columns = EventColumns.all.split(separator: ",").map {
                     "e." + $0.trimmingCharacters(in: .whitespaces)
                 }.joined(separator: ", ")
@@ -208,26 +221,29 @@ extension PostgresStore {
         }
     }
 
+    /// The database server's clock in microseconds since 1970.
+    static let databaseNow = "(extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT"
+
     public func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws {
         guard !deliveryIDs.isEmpty else { return }
-        try await writing { db in
+        try await writing(.readCommitted) { db in
             try await db.execute(
                 """
                 WITH done AS (UPDATE webhook_deliveries SET date_delivered = ?
                     WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
-                UPDATE webhooks SET lease_until = NULL WHERE id IN (SELECT webhook_id FROM done)
+                UPDATE webhook_leases SET lease_until = NULL WHERE webhook_id IN (SELECT webhook_id FROM done)
                 """, [StorageCoding.microseconds(date)] + deliveryIDs)
         }
     }
 
     public func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws {
         guard !deliveryIDs.isEmpty else { return }
-        try await writing { db in
+        try await writing(.readCommitted) { db in
             try await db.execute(
                 """
                 WITH failed AS (UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
                     WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
-                UPDATE webhooks SET lease_until = NULL WHERE id IN (SELECT webhook_id FROM failed)
+                UPDATE webhook_leases SET lease_until = NULL WHERE webhook_id IN (SELECT webhook_id FROM failed)
                 """, [StorageCoding.microseconds(retryAt)] + deliveryIDs)
         }
     }
@@ -240,30 +256,49 @@ extension PostgresStore {
 
     // MARK: Housekeeping
 
+    /// A housekeeping pass as `housekeeping_runs` keeps it.
+    public struct HousekeepingRun: Sendable, Hashable {
+        public var instance: String
+        public var started: Date
+        public var sharesRemoved: Int
+        public var usersRemoved: Int
+        public var invitationsExpired: Int
+    }
+
+    /// Every housekeeping pass that ran, oldest first (for operators and the two-instance test).
+    public func housekeepingRuns() async throws -> [HousekeepingRun] {
+        try await reading { db in
+            try await db.query(
+                """
+                SELECT instance, started, shares_removed, users_removed, invitations_expired FROM housekeeping_runs
+                ORDER BY id
+                """
+            ).map { row in
+                HousekeepingRun(
+                    instance: try row.text("instance") ?? "", started: try row.requiredDate("started"),
+                    sharesRemoved: Int(try row.row["shares_removed"].decode(Int32.self)),
+                    usersRemoved: Int(try row.row["users_removed"].decode(Int32.self)),
+                    invitationsExpired: Int(try row.row["invitations_expired"].decode(Int32.self)))
+            }
+        }
+    }
+
     /// One instance at a time (an advisory lock held for the transaction; an instance that finds it taken
-    /// does nothing this round). Each pass that ran is written to `housekeeping_runs`.
+    /// does nothing this round). Each pass that ran is written to `housekeeping_runs` (kept 30 days).
     public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
         -> HousekeepingReport
     {
-        try await writing { db in
+        // READ COMMITTED: each statement sees what was committed before it, the lock's holder included.
+        try await writing(.readCommitted) { db in
             var report = HousekeepingReport()
             guard
-                try await db.query("SELECT pg_try_advisory_xact_lock(7105002) AS taken").first?.bool("taken") == true
+                try await db.query("SELECT pg_try_advisory_xact_lock(7105002, hashtext(current_schema())) AS taken")
+                    .first?.bool("taken") == true
             else { return report }
             let nowValue = StorageCoding.microseconds(now)
-            let expired = try await db.query(
-                "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY id", [nowValue])
-            for row in expired {
-                let id = ShareID(try row.requiredInt("id"))
-                try await db.execute("DELETE FROM shares WHERE id = ?", [id.rawValue])
-                try await Self.record(
-                    Event(
-                        type: .shareDeleted, time: now,
-                        organizationID: OrganizationID(try row.requiredInt("organization_id")),
-                        deviceID: try row.int("device_id").map { DeviceID($0) }, shareID: id, result: "AutoRemoved"),
-                    db)
-                report.shares.append(id)
-            }
+            // Only what this statement removed is reported (a share deleted meanwhile is not).
+            let removed = try await db.query(
+                "DELETE FROM shares WHERE auto_remove_date <= ? RETURNING id, organization_id, device_id", [nowValue])
             for (period, cutoff) in cutoffs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 let ids = try await db.query(
                     """
@@ -278,6 +313,22 @@ extension PostgresStore {
                 UPDATE users SET invitation_token = NULL, invitation_url = NULL, invitation_expiration = NULL,
                 invitation_language = NULL WHERE account_id IS NULL AND invitation_expiration <= ? RETURNING id
                 """, [nowValue])
+            // The events last: recording takes the organization's lock, and every writer takes its row locks
+            // before that lock, never after it, so that no two transactions wait for each other in a circle.
+            for row in try removed.sorted(by: { try $0.requiredInt("id") < $1.requiredInt("id") }) {
+                let id = ShareID(try row.requiredInt("id"))
+                try await Self.record(
+                    Event(
+                        type: .shareDeleted, time: now,
+                        organizationID: OrganizationID(try row.requiredInt("organization_id")),
+                        deviceID: try row.int("device_id").map { DeviceID($0) }, shareID: id, result: "AutoRemoved"),
+                    db)
+                report.shares.append(id)
+            }
+            // The log keeps 30 days.
+            try await db.execute(
+                "DELETE FROM housekeeping_runs WHERE started < ?",
+                [StorageCoding.microseconds(now.addingTimeInterval(-30 * 86_400))])
             try await db.execute(
                 """
                 INSERT INTO housekeeping_runs (instance, started, shares_removed, users_removed, invitations_expired)

@@ -101,9 +101,19 @@ public final class PostgresStore: KeywayStore {
         }
     }
 
-    /// Runs `body` as one SERIALIZABLE transaction, again (up to 10 times) when PostgreSQL aborts it for a
+    enum Isolation: String {
+        /// Domain writes: the outcome of some serial order, as SQLite's single writer gives.
+        case serializable = "SERIALIZABLE"
+        /// The delivery queue and housekeeping, which coordinate through row and advisory locks of their own
+        /// and are kept out of the serializable writers' conflict tracking.
+        case readCommitted = "READ COMMITTED"
+    }
+
+    /// Runs `body` as one transaction, again (up to 20 times, backing off) when PostgreSQL aborts it for a
     /// serialization failure (40001) or deadlock (40P01); `body` must do nothing but database work.
-    func writing<T: Sendable>(_ body: (SQLConnection) async throws -> T) async throws -> T {
+    func writing<T: Sendable>(
+        _ isolation: Isolation = .serializable, _ body: (SQLConnection) async throws -> T
+    ) async throws -> T {
         await waitUntilStarted()
         usage.withLock { $0.writers += 1 }
         defer { usage.withLock { $0.writers -= 1 } }
@@ -113,7 +123,7 @@ public final class PostgresStore: KeywayStore {
             do {
                 return try await client.withConnection { connection in
                     let sql = SQLConnection(connection: connection, logger: logger)
-                    try await sql.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                    try await sql.execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                     do {
                         let result = try await body(sql)
                         try await sql.execute("COMMIT")
@@ -123,8 +133,8 @@ public final class PostgresStore: KeywayStore {
                         throw error
                     }
                 }
-            } catch let error where attempt < 10 && ["40001", "40P01"].contains(sqlState(error) ?? "") {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            } catch let error where attempt < 20 && ["40001", "40P01"].contains(sqlState(error) ?? "") {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...min(200, 1 << min(attempt + 1, 8)))))
             } catch {
                 throw Self.domainError(error)
             }
@@ -153,15 +163,15 @@ public final class PostgresStore: KeywayStore {
         do {
             return try await client.withConnection { connection in
                 let db = SQLConnection(connection: connection, logger: logger)
-                // One migrator at a time across instances. The lock is taken before the transaction starts,
+                // One migrator at a time across instances (per schema). The lock is taken before the transaction starts,
                 // so the second migrator's snapshot already sees what the first one applied.
-                try await db.execute("SELECT pg_advisory_lock(7105001)")
+                try await db.execute("SELECT pg_advisory_lock(7105001, hashtext(current_schema()))")
                 do {
                     let applied = try await migrateLocked(db)
-                    try await db.execute("SELECT pg_advisory_unlock(7105001)")
+                    try await db.execute("SELECT pg_advisory_unlock(7105001, hashtext(current_schema()))")
                     return applied
                 } catch {
-                    try? await db.execute("SELECT pg_advisory_unlock(7105001)")
+                    try? await db.execute("SELECT pg_advisory_unlock(7105001, hashtext(current_schema()))")
                     throw error
                 }
             }
@@ -204,9 +214,9 @@ public final class PostgresStore: KeywayStore {
     }
 
     /// Creates an empty schema (for a `?schema=` URL: a second Keyway on one server, or a test's own).
-    public func createSchema(_ name: String) async throws {
+    public func createSchema(_ name: String, ifNotExists: Bool = false) async throws {
         try Self.checkSchemaName(name)
-        try await writing { db in try await db.execute("CREATE SCHEMA \(name)") }
+        try await writing { db in try await db.execute("CREATE SCHEMA \(ifNotExists ? "IF NOT EXISTS " : "")\(name)") }
     }
 
     /// Drops a schema and everything in it.

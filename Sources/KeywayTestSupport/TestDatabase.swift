@@ -39,6 +39,32 @@ public enum TestDatabase {
     }
 }
 
+extension TestDatabase {
+    /// The schema standing for `key` (a test's SQLite path), created when first asked for: a test that
+    /// restarts Keyway on "the same database" gets the same schema back.
+    public static func postgresURL(forKey key: String) async throws -> String {
+        guard let base = postgresURL else {
+            throw TestDatabaseError(message: "KEYWAY_TEST_DATABASE_URL is not set")
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let schema = "test_path_" + String(hash, radix: 16)
+        let admin = try PostgresStore(url: base, maximumConnections: 1)
+        try await admin.createSchema(schema, ifNotExists: true)
+        await admin.shutdown()
+        return base + (base.contains("?") ? "&" : "?") + "schema=" + schema
+    }
+
+    /// The `keyway` flags that open the database standing for `path`: the SQLite file, or (with
+    /// `KEYWAY_TEST_BACKEND=postgres`) its PostgreSQL schema.
+    public static func commandLineArguments(path: String) async throws -> [String] {
+        serverSuitesOnPostgres ? ["--database-url", try await postgresURL(forKey: path)] : ["--database", path]
+    }
+}
+
 public struct TestDatabaseError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }

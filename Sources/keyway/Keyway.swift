@@ -35,6 +35,11 @@ struct DatabaseOptions: ParsableArguments {
     )
     var databaseURL: String?
 
+    @Option(
+        name: .customLong("database-connections"),
+        help: "The most PostgreSQL connections to open (env KEYWAY_DATABASE_CONNECTIONS; default 20).")
+    var databaseConnections: Int?
+
     func apply(to config: inout KeywayConfig) {
         let environment = ProcessInfo.processInfo.environment
         if let value = database ?? environment["KEYWAY_DATABASE"] {
@@ -42,6 +47,9 @@ struct DatabaseOptions: ParsableArguments {
         }
         if let value = databaseURL ?? environment["KEYWAY_DATABASE_URL"], !value.isEmpty {
             config.databaseURL = value
+        }
+        if let value = databaseConnections ?? environment["KEYWAY_DATABASE_CONNECTIONS"].flatMap({ Int($0) }) {
+            config.databaseConnections = value
         }
     }
 }
@@ -68,6 +76,8 @@ struct Serve: AsyncParsableCommand {
     var manualClock = false
     @Option(help: "Remote activations one lock takes per minute before TooManyRequests (default 10).")
     var activationsPerMinute: Int?
+    @Option(help: "Seconds between webhook delivery rounds (default 1).") var webhookInterval: Double?
+    @Option(help: "Seconds between housekeeping passes (default 60).") var housekeepingInterval: Double?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -87,6 +97,13 @@ struct Serve: AsyncParsableCommand {
             guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
             config.activationsPerMinute = value
         }
+        for (name, value) in [("webhook-interval", webhookInterval), ("housekeeping-interval", housekeepingInterval)] {
+            if let value, !(0.01...86_400).contains(value) {
+                throw ValidationError("--\(name) must be between 0.01 and 86400 seconds")
+            }
+        }
+        if let value = webhookInterval { config.webhookInterval = .milliseconds(Int(value * 1000)) }
+        if let value = housekeepingInterval { config.housekeepingInterval = .milliseconds(Int(value * 1000)) }
         config.webKeyBaseURL = webKeyBaseURL ?? environment["KEYWAY_WEB_KEY_BASE_URL"]
         if let name = timeZone ?? environment["KEYWAY_TIME_ZONE"] {
             config.defaultTimeZone = try KeywayConfig.timeZone(

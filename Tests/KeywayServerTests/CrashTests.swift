@@ -17,10 +17,12 @@ struct CrashTests {
         let updated = Mutex<Set<Int>>([])  // shares whose update (externalId + schedule together) was answered 200
     }
 
-    static func send(_ method: String, _ url: String, key: String, json: String?) async -> (Int, [String: Any]) {
+    static func send(
+        _ method: String, _ url: String, key: String, json: String?, timeout: TimeInterval = 5
+    ) async -> (Int, [String: Any]) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
-        request.timeoutInterval = 5
+        request.timeoutInterval = timeout
         request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
         if let json {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -32,7 +34,9 @@ struct CrashTests {
     }
 
     static func start(_ database: String) async throws -> (CommandLineTests.Run, String, String) {
-        let server = try CommandLineTests.Run(["serve", "--demo", "--port", "0", "--database", database])
+        let server = try CommandLineTests.Run(
+            ["serve", "--demo", "--port", "0", "--database-connections", "8"]
+                + (try await TestDatabase.commandLineArguments(path: database)))
         let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
         let base = try #require(
             listening?.replacingOccurrences(of: "Keyway listening on ", with: ""), "\(server.stderr)")

@@ -22,8 +22,11 @@ final class RecordingServer: Sendable {
     }
     private let requests = Mutex<[Request]>([])
     private let failures = Mutex(0)
+    private let delay = Mutex(Duration.zero)
     var received: [Request] { requests.withLock { $0 } }
     func failNext(_ count: Int) { failures.withLock { $0 = count } }
+    /// Answers each request only after `duration` (a slow receiver).
+    func answerAfter(_ duration: Duration) { delay.withLock { $0 = duration } }
 
     /// Serves on 127.0.0.1:`port` (0 = any) while `body` runs, and passes it the port bound.
     /// (HummingbirdTesting's live mode always binds a new port; a restart test needs the same one again.)
@@ -53,6 +56,7 @@ final class RecordingServer: Sendable {
         let handler: @Sendable (Hummingbird.Request, BasicRequestContext) async throws -> Response = {
             [self] request, _ in
             let body = try await request.body.collect(upTo: 1 << 20)
+            try await Task.sleep(for: delay.withLock { $0 })
             let fail = failures.withLock { value -> Bool in
                 guard value > 0 else { return false }
                 value -= 1

@@ -27,6 +27,16 @@ struct Harness {
 
     static let webKeyBase = "https://keys.example.com/webkey"
 
+    /// Points `config` at the database standing for `path`: that SQLite file, or, when the HTTP suites run on
+    /// PostgreSQL (`KEYWAY_TEST_BACKEND=postgres`), a schema of the test server kept for that path.
+    static func useTestDatabase(_ config: inout KeywayConfig, path: String) async throws {
+        config.databasePath = path
+        if TestDatabase.serverSuitesOnPostgres {
+            config.databaseURL = try await TestDatabase.postgresURL(forKey: path)
+            config.databaseConnections = 2
+        }
+    }
+
     static func make(
         databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true,
         configure: (inout KeywayConfig) -> Void = { _ in }
@@ -34,7 +44,7 @@ struct Harness {
         let directory = try directory ?? TemporaryDirectory()
         var config = KeywayConfig()
         config.port = 0
-        config.databasePath = databasePath ?? directory.file("keyway.sqlite")
+        try await useTestDatabase(&config, path: databasePath ?? directory.file("keyway.sqlite"))
         config.webKeyBaseURL = webKeyBase
         config.bcryptCost = 4  // the minimum: tests check behaviour, not work factor
         config.webhookTimeout = .seconds(5)

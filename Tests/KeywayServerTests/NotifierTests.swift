@@ -48,7 +48,7 @@ struct NotifierTests {
             defer { directory.remove() }
             var config = KeywayConfig()
             config.port = 0
-            config.databasePath = directory.file("keyway.sqlite")
+            try await Harness.useTestDatabase(&config, path: directory.file("keyway.sqlite"))
             config.notifier = .webhook
             config.notifierURL = "http://127.0.0.1:\(port)/hook"
             config.bcryptCost = 4
@@ -78,7 +78,7 @@ struct NotifierTests {
         defer { directory.remove() }
         let log = CapturedLog()
         var config = KeywayConfig()
-        config.databasePath = directory.file("keyway.sqlite")
+        try await Harness.useTestDatabase(&config, path: directory.file("keyway.sqlite"))
         let keyway = try await Keyway.open(
             config, time: FixedTime(), logger: Logger(label: "capture") { _ in CapturedLog.Handler(log: log) })
         try await keyway.verification.requestCode(emailAddress: "two@example.com", phoneNumber: nil)

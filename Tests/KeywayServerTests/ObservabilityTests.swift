@@ -54,7 +54,7 @@ struct ObservabilityTests {
         let log = CapturedLog()
         var config = KeywayConfig()
         config.port = 0
-        config.databasePath = directory.file("keyway.sqlite")
+        try await Harness.useTestDatabase(&config, path: directory.file("keyway.sqlite"))
         let keyway = try await Keyway.open(
             config, time: FixedTime(), logger: Logger(label: "capture") { _ in CapturedLog.Handler(log: log) })
         try await buildApplication(keyway).test(.router) { client in

@@ -144,7 +144,7 @@ struct SecretLoggingTests {
         let log = CapturedLog()
         var config = KeywayConfig()
         config.port = 0
-        config.databasePath = directory.file("keyway.sqlite")
+        try await Harness.useTestDatabase(&config, path: directory.file("keyway.sqlite"))
         let logger = Logger(label: "keyway-capture") { _ in CapturedLog.Handler(log: log) }
         let keyway = try await Keyway.open(config, time: FixedTime(), logger: logger)
         try await keyway.store.importSeed(Fixtures.seed(now: Date()), onlyIfEmpty: true)

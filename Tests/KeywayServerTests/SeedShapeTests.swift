@@ -27,7 +27,7 @@ struct SeedShapeTests {
         let directory = try TemporaryDirectory()
         var config = KeywayConfig()
         config.port = 0
-        config.databasePath = directory.file("demo.sqlite")
+        try await Harness.useTestDatabase(&config, path: directory.file("demo.sqlite"))
         var logger = Logger(label: "keyway-test")
         logger.logLevel = .warning
         let keyway = try await Keyway.open(config, time: FixedTime(), logger: logger)

@@ -17,12 +17,13 @@ struct PostgresSpecificTests {
         return (first, second, drop)
     }
 
-    func twoStoresAndURL(seeded: Bool = true) async throws -> (
+    func twoStoresAndURL(seeded: Bool = true, webhookLease: TimeInterval = 60) async throws -> (
         PostgresStore, PostgresStore, String, @Sendable () -> Void
     ) {
         let (url, drop) = try await TestDatabase.freshPostgres()
-        let first = try PostgresStore(url: url, maximumConnections: 4, instance: "first")
-        let second = try PostgresStore(url: url, maximumConnections: 4, instance: "second")
+        let first = try PostgresStore(url: url, maximumConnections: 4, webhookLease: webhookLease, instance: "first")
+        let second = try PostgresStore(
+            url: url, maximumConnections: 4, webhookLease: webhookLease, instance: "second")
         // Both migrate at once, as two instances starting together do: one applies, the other finds it done.
         async let a = first.migrate()
         async let b = second.migrate()
@@ -55,7 +56,8 @@ struct PostgresSpecificTests {
     }
 
     @Test func eachWebhookQueueIsClaimedByOneInstanceAtATime() async throws {
-        let (first, second, drop) = try await twoStores()
+        // Leases run on the database's clock: a short one, so the test can outlive it.
+        let (first, second, _, drop) = try await twoStoresAndURL(webhookLease: 2)
         defer { drop() }
         var webhooks: [Webhook] = []
         for n in 1...6 {
@@ -77,15 +79,16 @@ struct PostgresSpecificTests {
         #expect(firstIDs.isDisjoint(with: secondIDs))
         #expect(firstIDs.union(secondIDs) == Set(webhooks.map(\.id)))
         #expect((claimedByFirst + claimedBySecond).allSatisfy { $0.deliveries.count == 3 })
-        // Held: nobody gets them again until the lease ends...
-        #expect(try await first.dueDeliveries(now: now.addingTimeInterval(30), limit: 50).isEmpty)
+        // Held: nobody gets them again until the lease ends, whatever the injected clocks say...
+        #expect(try await first.dueDeliveries(now: now.addingTimeInterval(86_400), limit: 50).isEmpty)
         // ...unless the instance holding them is gone for longer than the lease.
-        let orphaned = try await second.dueDeliveries(now: now.addingTimeInterval(61), limit: 50)
+        try await Task.sleep(for: .milliseconds(2100))
+        let orphaned = try await second.dueDeliveries(now: now, limit: 50)
         #expect(Set(orphaned.map(\.webhook.id)) == Set(webhooks.map(\.id)))
         // Delivered batches give the queue back, empty.
         for batch in orphaned { try await second.markDelivered(batch.deliveries.map(\.deliveryID), at: now) }
         #expect(try await first.undeliveredCount() == 0)
-        #expect(try await first.dueDeliveries(now: now.addingTimeInterval(62), limit: 50).isEmpty)
+        #expect(try await first.dueDeliveries(now: now.addingTimeInterval(86_400), limit: 50).isEmpty)
     }
 
     @Test func aFailedBatchIsGivenBackForItsRetry() async throws {
