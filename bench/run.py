@@ -3,8 +3,10 @@
 
     python3 bench/run.py                       # 10 thousand, 100 thousand and 1 million shares
     python3 bench/run.py --sizes 10000 --seconds 5 --repeats 3
+    python3 bench/run.py --database-url postgres://keyway@127.0.0.1:54329/keyway   # on PostgreSQL
 
-For each size: `keyway bench-data` loads the data set into a fresh SQLite file, `keyway serve` serves it,
+For each size: `keyway bench-data` loads the data set into a fresh SQLite file (or, with --database-url, a
+fresh schema of that PostgreSQL database, made with psql), `keyway serve` serves it,
 and wrk measures each endpoint `--repeats` times for `--seconds` seconds at each connection count. The
 server's `GET /health` is measured in the same run as the baseline; every figure is the median of the
 repeats, and every endpoint is also given as a ratio to /health. The server's peak memory is its VmHWM.
@@ -72,19 +74,30 @@ def peak_memory_mb(pid):
     return float("nan")
 
 
+def database_arguments(args, folder, name):
+    """The `keyway` flags for a fresh database: a SQLite file in `folder`, or a new PostgreSQL schema."""
+    if not args.database_url:
+        return ["--database", os.path.join(folder, name + ".sqlite")]
+    schema = "bench_" + name
+    subprocess.run(["psql", args.database_url, "-q", "-c",
+                    f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"], check=True)
+    separator = "&" if "?" in args.database_url else "?"
+    return ["--database-url", f"{args.database_url}{separator}schema={schema}"]
+
+
 def measure_size(binary, shares, args, lines):
     folder = tempfile.mkdtemp(prefix="keyway-bench-")
-    database = os.path.join(folder, "bench.sqlite")
+    database = database_arguments(args, folder, f"size_{shares}")
     started = time.time()
     loaded = subprocess.run(
-        [binary, "bench-data", "--shares", str(shares), "--database", database],
+        [binary, "bench-data", "--shares", str(shares)] + database,
         capture_output=True, text=True, check=True).stdout
     load_seconds = time.time() - started
     env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [binary, "serve", "--database", database, "--port", str(port), "--log-level", "error"],
+        [binary, "serve", "--port", str(port), "--log-level", "error"] + database,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -132,15 +145,15 @@ def measure_size(binary, shares, args, lines):
     return load_seconds, memory
 
 
-def load_test(binary, shares, seconds, connections):
+def load_test(binary, shares, seconds, connections, args):
     """Mixed reads and writes at many connections; returns the wrk summary line and whether it was clean."""
     folder = tempfile.mkdtemp(prefix="keyway-load-")
-    database = os.path.join(folder, "load.sqlite")
-    loaded = subprocess.run([binary, "bench-data", "--shares", str(shares), "--database", database],
+    database = database_arguments(args, folder, "load")
+    loaded = subprocess.run([binary, "bench-data", "--shares", str(shares)] + database,
                             capture_output=True, text=True, check=True).stdout
     env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
     port = free_port()
-    server = subprocess.Popen([binary, "serve", "--database", database, "--port", str(port), "--log-level", "error"],
+    server = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "error"] + database,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -178,6 +191,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--database-url", help="benchmark the PostgreSQL store on this database (a schema per run)")
     parser.add_argument("--load", action="store_true",
                         help="instead: 256 connections of mixed reads and writes for a minute on 100 thousand shares")
     args = parser.parse_args()
@@ -185,7 +199,7 @@ def main():
         subprocess.run(["swift", "build", "-c", "release", "--product", "keyway"], cwd=ROOT, check=True)
     binary = os.path.join(ROOT, ".build", "release", "keyway")
     if args.load:
-        line, clean, output = load_test(binary, 100_000, 60, 256)
+        line, clean, output = load_test(binary, 100_000, 60, 256, args)
         print("| connections | duration | shares | requests | requests/s | p50 ms | p99 ms | non-2xx | socket errors | peak memory |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
         print(line)
@@ -199,9 +213,11 @@ def main():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     report = [
         f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
-        f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}; SQLite store, release build.",
+        f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}; "
+        f"{'PostgreSQL (same machine)' if args.database_url else 'SQLite'} store, release build.",
         f"Command: `python3 bench/run.py --sizes {' '.join(map(str, args.sizes))} --seconds {args.seconds} "
-        f"--repeats {args.repeats}`. wrk -t2; each figure is the median of {args.repeats} runs of {args.seconds} s.",
+        f"--repeats {args.repeats}{' --database-url ' + args.database_url if args.database_url else ''}`. "
+        f"wrk -t2; each figure is the median of {args.repeats} runs of {args.seconds} s.",
         "",
         "| shares | connections | endpoint | requests/s | p50 ms | p99 ms | vs /health |",
         "|---:|---:|---|---:|---:|---:|---|",
@@ -213,7 +229,8 @@ def main():
     ]
     text = "\n".join(report) + "\n"
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", f"{datetime.date.today()}.md"), "w") as out:
+    suffix = "-postgres" if args.database_url else ""
+    with open(os.path.join(ROOT, "bench", "results", f"{datetime.date.today()}{suffix}.md"), "w") as out:
         out.write(text)
     print(text)
 
