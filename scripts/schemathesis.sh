@@ -17,7 +17,12 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 key="$(grep -m1 '^kw_' "$folder/server.log")"
+# The phases that generate cases (coverage, fuzzing, stateful). Its "examples" phase is left out:
+# schemathesis 4.32.5 on Python 3.11 crashes inside itself there (a KeyError over its own source, then
+# "AST constructor recursion depth mismatch") while drawing PUT /v2/shares/{id}, every run, with all
+# cases passing; a crash of the tool would fail CI without saying anything about Keyway.
 st run "http://127.0.0.1:$port/openapi.yaml" \
+  --phases coverage,fuzzing,stateful \
   -H "Authorization: Bearer $key" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --max-examples "$examples" -w 2 --request-timeout 10
