@@ -18,16 +18,10 @@ public enum TestDatabase {
 
     /// A new, empty schema on the test server: its URL, and a way to drop it.
     public static func freshPostgres() async throws -> (url: String, drop: @Sendable () -> Void) {
-        guard let base = postgresURL else {
-            throw TestDatabaseError(message: "KEYWAY_TEST_DATABASE_URL is not set")
-        }
+        let base = try serverURL()
         let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let admin = try PostgresStore(url: base, maximumConnections: 1)
-        try await admin.createSchema(schema)
-        await admin.shutdown()
-        let url = base + (base.contains("?") ? "&" : "?") + "schema=" + schema
         return (
-            url,
+            try await url(of: schema, on: base, ifNotExists: false),
             {
                 Task.detached {
                     guard let admin = try? PostgresStore(url: base, maximumConnections: 1) else { return }
@@ -43,17 +37,26 @@ extension TestDatabase {
     /// The schema standing for `key` (a test's SQLite path), created when first asked for: a test that
     /// restarts Keyway on "the same database" gets the same schema back.
     public static func postgresURL(forKey key: String) async throws -> String {
-        guard let base = postgresURL else {
-            throw TestDatabaseError(message: "KEYWAY_TEST_DATABASE_URL is not set")
-        }
+        let base = try serverURL()
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x100_0000_01b3
         }
-        let schema = "test_path_" + String(hash, radix: 16)
+        return try await url(of: "test_path_" + String(hash, radix: 16), on: base, ifNotExists: true)
+    }
+
+    private static func serverURL() throws -> String {
+        guard let base = postgresURL else {
+            throw TestDatabaseError(message: "KEYWAY_TEST_DATABASE_URL is not set")
+        }
+        return base
+    }
+
+    /// Creates `schema` on the server at `base` and returns the URL that opens it.
+    private static func url(of schema: String, on base: String, ifNotExists: Bool) async throws -> String {
         let admin = try PostgresStore(url: base, maximumConnections: 1)
-        try await admin.createSchema(schema, ifNotExists: true)
+        try await admin.createSchema(schema, ifNotExists: ifNotExists)
         await admin.shutdown()
         return base + (base.contains("?") ? "&" : "?") + "schema=" + schema
     }
