@@ -32,11 +32,25 @@ public struct AccessService: Sendable {
         self.defaultZone = defaultZone
     }
 
-    /// The question for (device, user), everything loaded.
-    public func question(device: Device, user: User) async throws -> AccessQuestion {
-        let userGroups = try await store.userGroupIDs(of: user.id)
+    /// The question for (device, user), everything loaded. When `user` is one of the resolved caller's own
+    /// users, its groups and received shares come from `caller` (loaded when it was resolved) instead of
+    /// being read again.
+    public func question(device: Device, user: User, caller: Access? = nil) async throws -> AccessQuestion {
+        let userGroups: Set<UserGroupID>
+        let shares: [Share]
+        if let caller, let membership = caller.memberships.first(where: { $0.user.id == user.id }) {
+            userGroups = Set(membership.groups.keys)
+            shares = caller.received.filter { share in
+                switch share.receiver {
+                case .user(let id): id == user.id
+                case .userGroup(let id): userGroups.contains(id)
+                }
+            }
+        } else {
+            userGroups = try await store.userGroupIDs(of: user.id)
+            shares = try await store.sharesReceived(users: [user.id], userGroups: userGroups)
+        }
         let deviceGroups = Set(try await store.deviceGroups(containing: [device.id]).keys)
-        let shares = try await store.sharesReceived(users: [user.id], userGroups: userGroups)
         return AccessQuestion(
             device: device, deviceGroups: deviceGroups, user: user.id, userGroups: userGroups,
             superUser: user.superUser && user.organizationID == device.organizationID, shares: shares,
@@ -78,7 +92,7 @@ public struct AccessService: Sendable {
             || access.users.contains(user.id)
         guard allowed else { throw DomainError.forbidden("Insufficient rights: you may check only yourself here") }
         let at = instant ?? time.now()
-        let decision = AccessEvaluator.decide(try await question(device: device, user: user), at: at)
+        let decision = AccessEvaluator.decide(try await question(device: device, user: user, caller: access), at: at)
         return AccessCheck(device: device, user: user, at: at, decision: decision)
     }
 

@@ -139,7 +139,7 @@ public struct RemoteService: Sendable {
         }
         event.userID = user.id
         let decision = AccessEvaluator.decide(
-            try await checks.question(device: device, user: user), at: now, findingChange: false)
+            try await checks.question(device: device, user: user, caller: access), at: now, findingChange: false)
         if let share = decision.grantedBy.first { event.shareID = share }
         return decision.permissions.remoteActivate
     }

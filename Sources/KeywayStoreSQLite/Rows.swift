@@ -54,51 +54,86 @@ enum ShareRow {
         return StatementArguments(values)
     }
 
-    /// Reads a row of `SELECT \(columns)` by position (GRDB's lookup by name lower-cases every column name on
-    /// every access, which the profile showed as the largest cost of decoding shares).
+    /// Reads a row of `SELECT \(columns)` by position, through `RowValues` (GRDB's lookup by name lower-cases
+    /// every column name on every access, and its generic decoding looks up type metadata per column: the
+    /// profile showed each as the largest cost of decoding shares in turn).
     static func decode(_ row: Row) throws -> Share {
+        let row = RowValues(row)
         let source: ShareSource
-        if let device = row[11] as Int64? {
+        if let device = row.int(11) {
             source = .device(DeviceID(device))
         } else {
-            source = .deviceGroup(DeviceGroupID(row[12] as Int64? ?? 0))
+            source = .deviceGroup(DeviceGroupID(row.int(12) ?? 0))
         }
         let receiver: ShareReceiver
-        if let user = row[13] as Int64? {
+        if let user = row.int(13) {
             receiver = .user(UserID(user))
         } else {
-            receiver = .userGroup(UserGroupID(row[14] as Int64? ?? 0))
+            receiver = .userGroup(UserGroupID(row.int(14) ?? 0))
         }
-        let tokenText: String = row[22] ?? ""
+        let tokenText = row.string(22) ?? ""
         guard let token = UUID(uuidString: tokenText) else {
             throw StorageCodingError(what: "share token", value: tokenText)
         }
         return Share(
-            id: ShareID(row[0] as Int64? ?? 0),
-            organizationID: OrganizationID(row[1] as Int64? ?? 0),
-            creatorAccountID: (row[2] as Int64?).map { AccountID($0) },
-            startDate: (row[3] as String?).flatMap(LocalDate.init),
-            startTime: (row[4] as String?).flatMap(LocalTime.init),
-            endDate: (row[5] as String?).flatMap(LocalDate.init),
-            endTime: (row[6] as String?).flatMap(LocalTime.init),
-            schedule: try StorageCoding.decodeSchedule(row[7] ?? "[]"),
+            id: ShareID(row.int(0) ?? 0),
+            organizationID: OrganizationID(row.int(1) ?? 0),
+            creatorAccountID: row.int(2).map { AccountID($0) },
+            startDate: row.string(3).flatMap(LocalDate.init),
+            startTime: row.string(4).flatMap(LocalTime.init),
+            endDate: row.string(5).flatMap(LocalDate.init),
+            endTime: row.string(6).flatMap(LocalTime.init),
+            schedule: try StorageCoding.decodeSchedule(row.string(7) ?? "[]"),
             permissions: Permissions(
-                administrate: row[8] ?? false, remoteActivate: row[9] ?? false,
-                assignKeyfob: row[10] ?? false),
+                administrate: row.bool(8) ?? false, remoteActivate: row.bool(9) ?? false,
+                assignKeyfob: row.bool(10) ?? false),
             source: source, receiver: receiver,
-            receiverName: ReceiverName(
-                firstName: row[15], lastName: row[16],
-                groupName: row[17]),
-            notifications: row[18],
-            autoRemoveAfter: (row[19] as String?).flatMap(AutoRemoveAfter.init(rawValue:)),
-            autoRemoveDate: (row[20] as Int64?).map(StorageCoding.date(microseconds:)), externalID: row[21],
+            receiverName: ReceiverName(firstName: row.string(15), lastName: row.string(16), groupName: row.string(17)),
+            notifications: row.bool(18),
+            autoRemoveAfter: row.string(19).flatMap(AutoRemoveAfter.init(rawValue:)),
+            autoRemoveDate: row.int(20).map(StorageCoding.date(microseconds:)), externalID: row.string(21),
             token: token,
-            webKey: (row[23] as String?).flatMap(UUID.init(uuidString:)),
-            dateCreated: StorageCoding.date(microseconds: row[24] as Int64? ?? 0),
-            dateModified: (row[25] as Int64?).map(StorageCoding.date(microseconds:)),
-            dateValidated: (row[26] as Int64?).map(StorageCoding.date(microseconds:)),
-            dateRestricted: (row[27] as Int64?).map(StorageCoding.date(microseconds:)),
-            version: row[28] ?? 1)
+            webKey: row.string(23).flatMap(UUID.init(uuidString:)),
+            dateCreated: StorageCoding.date(microseconds: row.int(24) ?? 0),
+            dateModified: row.int(25).map(StorageCoding.date(microseconds:)),
+            dateValidated: row.int(26).map(StorageCoding.date(microseconds:)),
+            dateRestricted: row.int(27).map(StorageCoding.date(microseconds:)),
+            version: row.int(28).map { Int($0) } ?? 1)
+    }
+}
+
+/// A row's values by position, copied out once and read without GRDB's generic decoding. Values are read
+/// as SQLite stores them; a value of another storage class reads as GRDB would convert it (a whole REAL as
+/// an integer, an integer as a boolean, a UTF-8 BLOB as text) or as nil.
+struct RowValues {
+    private let values: [DatabaseValue]
+
+    init(_ row: Row) { values = Array(row.databaseValues) }
+
+    var count: Int { values.count }
+
+    func int(_ index: Int) -> Int64? {
+        switch values[index].storage {
+        case .int64(let value): value
+        case .double(let value): Int64(exactly: value)
+        default: nil
+        }
+    }
+
+    func string(_ index: Int) -> String? {
+        switch values[index].storage {
+        case .string(let value): value
+        case .blob(let data): String(data: data, encoding: .utf8)
+        default: nil
+        }
+    }
+
+    func bool(_ index: Int) -> Bool? {
+        switch values[index].storage {
+        case .int64(let value): value != 0
+        case .double(let value): value != 0
+        default: nil
+        }
     }
 }
 
@@ -123,24 +158,29 @@ enum DeviceRow {
         return StatementArguments(values)
     }
 
+    /// Reads a row of `SELECT \(columns)` (further columns may follow) by position.
     static func decode(_ row: Row) throws -> Device {
-        let typeText: String = row["device_type"] ?? ""
+        try decode(RowValues(row))
+    }
+
+    static func decode(_ row: RowValues) throws -> Device {
+        let typeText = row.string(3) ?? ""
         guard let type = DeviceType(rawValue: typeText) else {
             throw StorageCodingError(what: "device type", value: typeText)
         }
         return Device(
-            id: DeviceID(row["id"] as Int64? ?? 0),
-            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
-            name: row["name"] ?? "", type: type, timeZone: row["time_zone"], location: row["location"],
-            remarks: row["remarks"], carouselImageURL: row["carousel_image_url"], model: row["model"],
-            actualFirmwareVersion: row["actual_firmware_version"],
-            requiredFirmwareVersion: row["required_firmware_version"],
-            gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) },
-            dateDecommissioned: date(row, "date_decommissioned"), installed: row["installed"] ?? true,
-            batteryLevel: (row["battery_level"] as String?).flatMap(BatteryLevel.init(rawValue:)),
-            batteryLastMeasurement: date(row, "battery_last_measurement"),
-            activationTime: row["activation_time"] ?? Device.defaultActivationTime,
-            dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
+            id: DeviceID(row.int(0) ?? 0),
+            organizationID: OrganizationID(row.int(1) ?? 0),
+            name: row.string(2) ?? "", type: type, timeZone: row.string(4), location: row.string(5),
+            remarks: row.string(6), carouselImageURL: row.string(7), model: row.string(8),
+            actualFirmwareVersion: row.int(9).map { Int($0) }, requiredFirmwareVersion: row.int(10).map { Int($0) },
+            gatewayID: row.int(11).map { DeviceID($0) },
+            dateDecommissioned: row.int(12).map(StorageCoding.date(microseconds:)), installed: row.bool(13) ?? true,
+            batteryLevel: row.string(14).flatMap(BatteryLevel.init(rawValue:)),
+            batteryLastMeasurement: row.int(15).map(StorageCoding.date(microseconds:)),
+            activationTime: row.int(16).map { Int($0) } ?? Device.defaultActivationTime,
+            dateCreated: StorageCoding.date(microseconds: row.int(17) ?? 0),
+            dateModified: row.int(18).map(StorageCoding.date(microseconds:)))
     }
 }
 

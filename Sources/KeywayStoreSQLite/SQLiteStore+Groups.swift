@@ -127,11 +127,12 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 try db.cachedStatement(
                     sql: """
-                        SELECT m.group_id AS member_of, d.id, \(columns) FROM device_group_members m
+                        SELECT d.id, \(columns), m.group_id FROM device_group_members m
                         JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(list)) ORDER BY d.id
                         """), arguments: StatementArguments(groups.map(\.rawValue)))
-            for row in rows {
-                members[DeviceGroupID(row["member_of"] as Int64? ?? 0), default: []].append(try DeviceRow.decode(row))
+            for row in rows.map(RowValues.init) {
+                // The device's columns, then the group's id.
+                members[DeviceGroupID(row.int(row.count - 1) ?? 0), default: []].append(try DeviceRow.decode(row))
             }
             return members
         }

@@ -1,7 +1,6 @@
 import Foundation
 import KeywayCore
 import KeywayServer
-import KeywayStoreSQLite
 import KeywayTestSupport
 import Synchronization
 import Testing
@@ -76,6 +75,14 @@ struct CommandLineTests {
         }
     }
 
+    /// The store behind the test database standing for `path`, as the commands under test open it: the
+    /// SQLite file, or (with `KEYWAY_TEST_BACKEND=postgres`) its PostgreSQL schema.
+    static func store(_ path: String) async throws -> any KeywayStore {
+        var config = KeywayConfig()
+        try await Harness.useTestDatabase(&config, path: path)
+        return try await Keyway.open(config).store
+    }
+
     static func fetch(_ url: String, key: String) async throws -> (Int, [[String: Any]]) {
         var request = URLRequest(url: URL(string: url)!)
         request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
@@ -87,14 +94,16 @@ struct CommandLineTests {
     @Test func apikeyCreatePrintsTheKeyAloneThenListAndRevokeManageIt() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let database = directory.file("keys.sqlite")
-        let store = try SQLiteStore(path: database)
-        try await store.migrate()
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("keys.sqlite"))
+        let store = try await Self.store(directory.file("keys.sqlite"))
         try await store.importSeed(Fixtures.seed(now: Date()), onlyIfEmpty: true)
 
-        let create = try Run([
-            "apikey", "create", "--database", database, "--organization", "1", "--scope", "read,events",
-        ])
+        let create = try Run(
+            [
+                "apikey", "create",
+            ] + database + [
+                "--organization", "1", "--scope", "read,events",
+            ])
         #expect(try await create.exitStatus() == 0)
         let lines = create.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 2 && lines[1].isEmpty, "stdout must be the key and a newline: \(create.stdout)")
@@ -106,22 +115,25 @@ struct CommandLineTests {
         #expect(key.scopes == [.read, .events])
         #expect(key.organizationID == OrganizationID(1))
 
-        let list = try Run(["apikey", "list", "--database", database, "--organization", "1"])
+        let list = try Run(["apikey", "list"] + database + ["--organization", "1"])
         #expect(try await list.exitStatus() == 0)
         #expect(list.stdout.contains("\(key.id)\tactive\tread,events"))
         #expect(!list.stdout.contains(secret))
 
-        let revoke = try Run(["apikey", "revoke", "--database", database, "--organization", "1", "\(key.id)"])
+        let revoke = try Run(["apikey", "revoke"] + database + ["--organization", "1", "\(key.id)"])
         #expect(try await revoke.exitStatus() == 0)
         await #expect(throws: DomainError.unauthorized) { try await keys.authenticate(secret) }
 
-        let badScope = try Run([
-            "apikey", "create", "--database", database, "--organization", "1", "--scope", "read,admin",
-        ])
+        let badScope = try Run(
+            [
+                "apikey", "create",
+            ] + database + [
+                "--organization", "1", "--scope", "read,admin",
+            ])
         #expect(try await badScope.exitStatus() != 0)
         #expect(badScope.stderr.contains("--scope"))
         #expect(badScope.stdout.isEmpty)
-        let noOrganization = try Run(["apikey", "create", "--database", database, "--organization", "42"])
+        let noOrganization = try Run(["apikey", "create"] + database + ["--organization", "42"])
         #expect(try await noOrganization.exitStatus() != 0)
         #expect(noOrganization.stdout.isEmpty)
     }
@@ -129,10 +141,10 @@ struct CommandLineTests {
     @Test func serveDemoAnswersStopsGracefullyOnSigtermAndKeepsItsDataAcrossRestarts() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let database = directory.file("demo.sqlite")
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("demo.sqlite"))
         var keys: [String] = []
         for round in 0..<2 {
-            let server = try Run(["serve", "--demo", "--port", "0", "--database", database])
+            let server = try Run(["serve", "--demo", "--port", "0"] + database)
             defer { if server.process.isRunning { server.process.terminate() } }
             let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
             let base = try #require(
@@ -159,22 +171,22 @@ struct CommandLineTests {
     @Test func accountCreateReadsThePasswordFromStandardInputAndPrintsTheId() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let database = directory.file("accounts.sqlite")
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("accounts.sqlite"))
         let create = try Run(
-            ["account", "create", "--database", database, "--email", "ops@example.com", "--first-name", "Ops"],
+            ["account", "create"] + database + ["--email", "ops@example.com", "--first-name", "Ops"],
             input: "a long password\n")
         #expect(try await create.exitStatus() == 0, "\(create.stderr)")
         let id = try #require(Int64(create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        let store = try SQLiteStore(path: database)
+        let store = try await Self.store(directory.file("accounts.sqlite"))
         #expect(try await store.credentials(username: "OPS@example.com")?.accountID == AccountID(id))
         #expect(try await store.personalOrganization(of: AccountID(id))?.personal == true)
         #expect(!create.stderr.contains("a long password"))
 
         let again = try Run(
-            ["account", "create", "--database", database, "--email", "ops@example.com"], input: "another one\n")
+            ["account", "create"] + database + ["--email", "ops@example.com"], input: "another one\n")
         #expect(try await again.exitStatus() != 0)
         #expect(again.stdout.isEmpty)
-        let noPassword = try Run(["account", "create", "--database", database, "--email", "x@example.com"], input: "")
+        let noPassword = try Run(["account", "create"] + database + ["--email", "x@example.com"], input: "")
         #expect(try await noPassword.exitStatus() != 0)
         #expect(noPassword.stderr.contains("password"))
     }

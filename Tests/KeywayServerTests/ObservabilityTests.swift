@@ -95,9 +95,8 @@ struct ObservabilityTests {
     @Test func serveWritesJSONLinesWhenAskedAndRefusesAnUnknownFormat() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let server = try CommandLineTests.Run([
-            "serve", "--port", "0", "--database", directory.file("k.sqlite"), "--log-format", "json",
-        ])
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("k.sqlite"))
+        let server = try CommandLineTests.Run(["serve", "--port", "0", "--log-format", "json"] + database)
         defer { server.process.terminate() }
         let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
         let base = try #require(listening?.replacingOccurrences(of: "Keyway listening on ", with: ""))
@@ -112,9 +111,7 @@ struct ObservabilityTests {
             if found == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(found?["route"] as? String == "/health", "\(server.stderr)")
-        let bad = try CommandLineTests.Run([
-            "serve", "--port", "0", "--database", directory.file("k.sqlite"), "--log-format", "xml",
-        ])
+        let bad = try CommandLineTests.Run(["serve", "--port", "0", "--log-format", "xml"] + database)
         #expect(try await bad.exitStatus() != 0)
         #expect(bad.stderr.contains("--log-format"))
     }

@@ -16,7 +16,8 @@ struct DeviceStoreTests {
             timeZone: "America/New_York", location: "Basement", remarks: "Roller door",
             carouselImageURL: "https://x/y.jpg",
             model: "SX-45", actualFirmwareVersion: 90, requiredFirmwareVersion: 95, gatewayID: Fixtures.gateway(1),
-            installed: false, batteryLevel: .fair, batteryLastMeasurement: now, activationTime: 12, dateCreated: now)
+            dateDecommissioned: now.addingTimeInterval(60), installed: false, batteryLevel: .fair,
+            batteryLastMeasurement: now, activationTime: 12, dateCreated: now, dateModified: now.addingTimeInterval(1))
         let stored = try await store.insertDevice(device)
         device.id = stored.id
         #expect(try await store.device(stored.id) == device)

@@ -21,6 +21,9 @@ struct GroupStoreTests {
             try await store.addDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: DeviceID(999)))
         }
         #expect(try await store.deviceGroupMembers(of: [group.id])[group.id]?.map(\.id) == [Fixtures.lock(1)])
+        // Members come back whole, each under its group (the device's columns, then the group's id).
+        let lock = try #require(try await store.device(Fixtures.lock(1)))
+        #expect(try await store.deviceGroupMembers(of: [group.id]) == [group.id: [lock]])
         let share = try await store.insertShare(Fixtures.share(1, now: now, source: .deviceGroup(group.id)))
 
         var renamed = group

@@ -104,7 +104,11 @@ struct StoreContractTests {
         share.autoRemoveAfter = .month
         share.autoRemoveDate = now.addingTimeInterval(1000)
         share.webKey = UUID()
-        share.receiverName = ReceiverName(firstName: "Renamed")
+        share.receiverName = ReceiverName(firstName: "Renamed", lastName: "Guest", groupName: "Night shift")
+        share.dateModified = now.addingTimeInterval(1)
+        share.dateValidated = now.addingTimeInterval(2)
+        share.dateRestricted = now.addingTimeInterval(3)
+        share.version = 3
         let stored = try await store.insertShare(share)
         #expect(stored.id.rawValue > 0)
         share.id = stored.id
