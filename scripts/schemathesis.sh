@@ -2,16 +2,37 @@
 # Fuzzes the contract: a live `keyway serve --demo` on a fresh database, schemathesis (PyPI) against its own
 # /openapi.yaml, every operation, with the demo's all-scope key. Fails on any 5xx, any response that breaks
 # the document (schema, status code, content type).
-#   scripts/schemathesis.sh [path/to/keyway] [max examples per operation]
+#   scripts/schemathesis.sh [path/to/keyway] [max examples per operation] [postgres://... URL]
+# With a PostgreSQL URL the server runs on a fresh schema of that database (made and dropped with psql)
+# instead of a SQLite file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary="${1:-.build/debug/keyway}"
 examples="${2:-30}"
+postgres_url="${3:-}"
 folder="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$binary" serve --demo --port "$port" --database "$folder/fuzz.sqlite" --log-level warning >"$folder/server.log" 2>&1 &
+schema=""
+cleanup() {
+  if [ -n "${server:-}" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  if [ -n "$schema" ]; then psql "$postgres_url" -q -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
+  rm -rf "$folder"
+}
+trap cleanup EXIT
+if [ -n "$postgres_url" ]; then
+  schema="fuzz_$$_$port"
+  psql "$postgres_url" -q -c "CREATE SCHEMA $schema"
+  separator="?"
+  case "$postgres_url" in *\?*) separator="&" ;; esac
+  database=(--database-url "$postgres_url${separator}schema=$schema")
+else
+  database=(--database "$folder/fuzz.sqlite")
+fi
+"$binary" serve --demo --port "$port" "${database[@]}" --log-level warning >"$folder/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$folder"' EXIT
 for _ in $(seq 1 100); do
   grep -q "Keyway listening on" "$folder/server.log" && break
   sleep 0.2

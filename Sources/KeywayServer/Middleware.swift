@@ -43,7 +43,9 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         } else {
             do {
                 var request = request
-                body = try await collectBody(&request)
+                let collected = try await collectBody(&request)
+                body = collected
+                try NulCharacter.refuse(in: request, body: collected)
                 response = try await next(request, context)
             } catch {
                 response = errorResponse(error, body: body, logger: context.logger)
@@ -84,6 +86,41 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(
             status: mapped.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Text holding the NUL character (U+0000) is refused before any handler runs, by the name of the parameter
+/// or the path of the body field that holds it: PostgreSQL can neither store nor compare it, no field of the
+/// API has a use for it, and so both stores answer alike (400, nothing written).
+enum NulCharacter {
+    static func refuse(in request: Request, body: ByteBuffer) throws {
+        if let query = request.uri.query, query.contains("%00") { try refuse(inForm: query) }
+        guard body.readableBytes > 0 else { return }
+        let bytes = body.readableBytesView
+        if bytes.contains(0) { throw refused("body") }
+        let text = String(buffer: body)
+        if text.contains("%00"), request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
+            try refuse(inForm: text)
+        }
+        // JSON spells the character only as an escape.
+        if text.contains(#"\u0000"#),
+            let path = ErrorMapping.firstPath(in: body, where: { ($0 as? String).map(holdsNul) ?? false })
+        {
+            throw refused(path)
+        }
+    }
+
+    private static func refuse(inForm text: String) throws {
+        for item in URLComponents(string: "?" + text.replacingOccurrences(of: "+", with: "%20"))?.queryItems ?? []
+        where holdsNul(item.name) || item.value.map(holdsNul) == true {
+            throw refused(String(item.name.unicodeScalars.filter { $0 != "\u{0}" }))
+        }
+    }
+
+    private static func holdsNul(_ text: String) -> Bool { text.unicodeScalars.contains("\u{0}") }
+
+    private static func refused(_ field: String) -> DomainError {
+        .invalidInput(field: field, "\(field) must not hold the NUL character (U+0000)")
     }
 }
 
