@@ -40,14 +40,16 @@ let package = Package(
             resources: [.copy("openapi.yaml")],
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
+        // The SQL both stores write alike (visibility, list filters and sorts), in either dialect.
+        .target(name: "KeywaySQL", dependencies: ["KeywayCore"]),
         .target(
             name: "KeywayStoreSQLite",
-            dependencies: ["KeywayCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["KeywayCore", "KeywaySQL", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "KeywayStorePostgres",
             dependencies: [
-                "KeywayCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "KeywayCore", "KeywaySQL", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 // Accounts, sign-in tokens, invitations, the outbox and verification: the SQLite store's SQL, translated.
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 // Devices, groups, users and the access queries: the SQLite store's SQL, translated.
 
@@ -27,57 +28,8 @@ extension PostgresStore {
     }
 
     public func devices(matching query: DeviceQuery) async throws -> [Device] {
-        let (visible, visibleArguments) = query.visibility.condition(prefix: "d.")
-        var conditions = [visible]
-        var arguments = visibleArguments
-        // SQLite's LIKE ignores ASCII case; ILIKE does the same here.
-        func like(_ column: String, _ text: String?) {
-            guard let text else { return }
-            conditions.append("\(column) ILIKE ? ESCAPE '\\'")
-            arguments.append(DeviceQuery.likePattern(text))
-        }
-        if let id = query.deviceID { conditions.append("d.id = ?"); arguments.append(id.rawValue) }
-        like("o.name", query.organizationName)
-        if let group = query.deviceGroupID {
-            conditions.append("d.id IN (SELECT device_id FROM device_group_members WHERE group_id = ?)")
-            arguments.append(group.rawValue)
-        }
-        if let search = query.search {
-            let pattern = DeviceQuery.likePattern(search)
-            conditions.append(
-                "(d.name ILIKE ? ESCAPE '\\' OR d.location ILIKE ? ESCAPE '\\' OR d.remarks ILIKE ? ESCAPE '\\' "
-                    + "OR CAST(d.id AS TEXT) ILIKE ? ESCAPE '\\')")
-            arguments += [pattern, pattern, pattern, pattern]
-        }
-        like("d.name", query.name)
-        like("d.location", query.location)
-        like("d.remarks", query.remarks)
-        if let type = query.type { conditions.append("d.device_type = ?"); arguments.append(type.rawValue) }
-        if !query.showsDecommissioned { conditions.append("d.date_decommissioned IS NULL") }
-        if !query.showsUninstalled { conditions.append("d.installed") }
-        switch query.filter {
-        case .installed: conditions.append("d.installed AND d.date_decommissioned IS NULL")
-        case .uninstalled: conditions.append("NOT d.installed")
-        case .decommissioned: conditions.append("d.date_decommissioned IS NOT NULL")
-        case .commissioned: conditions.append("d.date_decommissioned IS NULL")
-        case nil: break
-        }
-        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
-        let order: String
-        switch query.sortBy {
-        case .id: order = "d.id \(direction)"
-        case .name: order = "lower(d.name) \(direction), d.id \(direction)"
-        case .batteryLevel:
-            let rank = BatteryLevel.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }.joined(separator: " ")
-            order = "d.battery_level IS NULL, CASE d.battery_level \(rank) END \(direction), d.id \(direction)"
-        }
-        arguments += [query.page.size, query.page.offset]
-        let columns = DeviceColumns.names.map { "d." + $0 }.joined(separator: ", ")
-        let sql = """
-            SELECT d.id, \(columns) FROM devices d JOIN organizations o ON o.id = d.organization_id
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ? OFFSET ?
-            """
-        return try await reading { db in try await db.query(sql, arguments).map(DeviceColumns.decode) }
+        let (sql, values) = query.listStatement(columns: DeviceColumns.names, dialect: .postgres)
+        return try await reading { db in try await db.query(sql, values).map(DeviceColumns.decode) }
     }
 
     public func relations(
@@ -123,36 +75,6 @@ extension PostgresStore {
 
     // MARK: Groups
 
-    private func groupList(
-        _ table: String, searchColumns: [String], sortable: Set<GroupSortKey>, _ query: GroupQuery
-    ) -> (String, [any SQLArgument]) {
-        let (visible, visibleArguments) = query.visibility.condition()
-        var conditions = [visible]
-        var arguments = visibleArguments
-        if let search = query.search {
-            let pattern = DeviceQuery.likePattern(search)
-            conditions.append("(" + searchColumns.map { "\($0) ILIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-            arguments += searchColumns.map { _ in pattern }
-        }
-        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
-        let column: String
-        // SQLite sorts NULL first ascending; so does this.
-        let nulls = query.sortDirection == .asc ? "NULLS FIRST" : "NULLS LAST"
-        switch sortable.contains(query.sortBy) ? query.sortBy : .id {
-        case .id: column = "id \(direction)"
-        case .name: column = "lower(name) \(direction) \(nulls)"
-        case .remarks: column = "lower(remarks) \(direction) \(nulls)"
-        case .location: column = "lower(location) \(direction) \(nulls)"
-        case .dateCreated: column = "date_created \(direction) \(nulls)"
-        case .dateModified: column = "date_modified \(direction) \(nulls)"
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY \(column), id \(direction) LIMIT ? OFFSET ?"
-        return (sql, arguments)
-    }
-
     public func insertDeviceGroup(_ group: DeviceGroup) async throws -> DeviceGroup {
         try await writing { db in
             var stored = group
@@ -191,10 +113,8 @@ extension PostgresStore {
     }
 
     public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
-        let (sql, arguments) = groupList(
-            "device_groups", searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases), query
-        )
-        return try await reading { db in try await db.query(sql, arguments).map(EntityColumns.deviceGroup) }
+        let (sql, values) = GroupTable.devices.listStatement(query, dialect: .postgres)
+        return try await reading { db in try await db.query(sql, values).map(EntityColumns.deviceGroup) }
     }
 
     public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
@@ -267,10 +187,8 @@ extension PostgresStore {
     }
 
     public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
-        let (sql, arguments) = groupList(
-            "user_groups", searchColumns: ["name", "remarks"],
-            sortable: Set(GroupSortKey.allCases).subtracting([.location]), query)
-        return try await reading { db in try await db.query(sql, arguments).map(EntityColumns.userGroup) }
+        let (sql, values) = GroupTable.users.listStatement(query, dialect: .postgres)
+        return try await reading { db in try await db.query(sql, values).map(EntityColumns.userGroup) }
     }
 
     public func userGroupMembers(of groups: [UserGroupID]) async throws -> [UserGroupID: [(
@@ -382,21 +300,8 @@ extension PostgresStore {
     }
 
     public func users(matching query: UserQuery) async throws -> [User] {
-        let (visible, visibleArguments) = query.visibility.condition()
-        var conditions = [visible]
-        var arguments = visibleArguments
-        if let externalID = query.externalID { conditions.append("external_id = ?"); arguments.append(externalID) }
-        if let search = query.search {
-            let pattern = DeviceQuery.likePattern(search)
-            let columns = ["first_name", "last_name", "email_address", "phone_number"]
-            conditions.append("(" + columns.map { "\($0) ILIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-            arguments += columns.map { _ in pattern }
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT \(UserColumns.all) FROM users WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY id LIMIT ? OFFSET ?"
-        return try await reading { db in try await db.query(sql, arguments).map(UserColumns.decode) }
+        let (sql, values) = query.listStatement(columns: UserColumns.all, dialect: .postgres)
+        return try await reading { db in try await db.query(sql, values).map(UserColumns.decode) }
     }
 
     public func accountID(emailAddress: String) async throws -> AccountID? {

@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 extension PostgresStore {
     /// Inserts the event and queues it for every webhook of its organization that wants its type.

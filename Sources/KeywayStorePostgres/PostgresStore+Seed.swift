@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 /// Writes a `Seed` with its chosen ids, parents before children, many rows per statement (bulk loads for
 /// benchmarks write a million shares), then moves each id sequence past the largest id written.

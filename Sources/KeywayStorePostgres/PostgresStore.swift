@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 import Logging
 import PostgresNIO
 import Synchronization
@@ -283,29 +284,8 @@ public final class PostgresStore: KeywayStore {
     }
 
     public func shares(matching query: ShareQuery) async throws -> [Share] {
-        let (visible, visibleArguments) = query.visibility.condition()
-        var conditions = [visible]
-        var arguments = visibleArguments
-        if let value = query.externalID { conditions.append("external_id = ?"); arguments.append(value) }
-        if let value = query.deviceID { conditions.append("device_id = ?"); arguments.append(value.rawValue) }
-        if let value = query.deviceGroupID {
-            conditions.append("device_group_id = ?"); arguments.append(value.rawValue)
-        }
-        if let value = query.userID { conditions.append("user_id = ?"); arguments.append(value.rawValue) }
-        if let value = query.userGroupID { conditions.append("user_group_id = ?"); arguments.append(value.rawValue) }
-        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
-        let order: String
-        switch query.sortBy {
-        case .id: order = "id \(direction)"
-        case .dateCreated: order = "date_created \(direction), id \(direction)"
-        case .startDate:
-            order = "start_date \(direction) NULLS \(query.sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT \(ShareColumns.all) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY \(order) LIMIT ? OFFSET ?"
-        return try await reading { db in try await db.query(sql, arguments).map(ShareColumns.decode) }
+        let (sql, values) = query.listStatement(columns: ShareColumns.all, dialect: .postgres)
+        return try await reading { db in try await db.query(sql, values).map(ShareColumns.decode) }
     }
 
     public func relations(of shares: [Share]) async throws -> ShareRelations {
@@ -425,23 +405,8 @@ extension Visibility {
     /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
     /// empty), and its arguments. An empty visibility matches nothing.
     func condition(prefix: String = "") -> (String, [any SQLArgument]) {
-        var alternatives: [String] = []
-        var arguments: [any SQLArgument] = []
-        func list(_ column: String, _ values: [Int64]) {
-            guard !values.isEmpty else { return }
-            alternatives.append("\(prefix)\(column) IN (\(placeholders(values.count)))")
-            arguments += values.map { $0 as any SQLArgument }
-        }
-        list("organization_id", organizations.map(\.rawValue).sorted())
-        list("id", ids.sorted())
-        list("device_id", sourceDevices.map(\.rawValue).sorted())
-        list("device_group_id", sourceDeviceGroups.map(\.rawValue).sorted())
-        var condition = alternatives.isEmpty ? "FALSE" : "(" + alternatives.joined(separator: " OR ") + ")"
-        if let only = onlyOrganization {
-            condition += " AND \(prefix)organization_id = ?"
-            arguments.append(only.rawValue)
-        }
-        return (condition, arguments)
+        let (condition, values) = condition(prefix: prefix, dialect: .postgres)
+        return (condition, values)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 import NIOCore
 import PostgresNIO
 
@@ -23,6 +24,14 @@ extension String: SQLArgument {
 extension Bool: SQLArgument {
     func bind(to bindings: inout PostgresBindings) { bindings.append(self) }
 }
+extension SQLValue: SQLArgument {
+    func bind(to bindings: inout PostgresBindings) {
+        switch self {
+        case .int(let value): bindings.append(value)
+        case .text(let value): bindings.append(value)
+        }
+    }
+}
 /// BYTEA (secret hashes).
 struct Bytes: SQLArgument {
     var bytes: [UInt8]
@@ -37,9 +46,6 @@ extension Optional: SQLArgument where Wrapped: SQLArgument {
         }
     }
 }
-
-/// `?, ?, ?` for `count` bound values.
-func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
 /// Rewrites `?` placeholders as PostgreSQL's `$1, $2, ...` (the store's SQL has no `?` inside literals).
 func numbered(_ sql: String) -> String {

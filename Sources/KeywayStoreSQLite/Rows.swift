@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 // Database rows and domain values are mapped here, explicitly, column by column.
 
@@ -11,8 +12,6 @@ private func date(_ row: Row, _ column: String) -> Date? {
 private func requiredDate(_ row: Row, _ column: String) -> Date {
     StorageCoding.date(microseconds: row[column] as Int64? ?? 0)
 }
-/// `?, ?, ?` for `count` bound values (an `IN (...)` list or a VALUES row).
-func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 private func idList(_ count: Int) -> String { "(" + placeholders(count) + ")" }
 
 enum ShareRow {

@@ -1,28 +1,24 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension Visibility {
     /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
     /// empty), and its arguments. An empty visibility matches nothing.
     func condition(prefix: String = "") -> (String, [(any DatabaseValueConvertible)?]) {
-        var alternatives: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        func list(_ column: String, _ values: [Int64]) {
-            guard !values.isEmpty else { return }
-            alternatives.append("\(prefix)\(column) IN (\(placeholders(values.count)))")
-            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
+        let (condition, values) = condition(prefix: prefix, dialect: .sqlite)
+        return (condition, values.map(\.bound))
+    }
+}
+
+extension SQLValue {
+    /// The value as GRDB binds it.
+    var bound: (any DatabaseValueConvertible)? {
+        switch self {
+        case .int(let value): value
+        case .text(let value): value
         }
-        list("organization_id", organizations.map(\.rawValue).sorted())
-        list("id", ids.sorted())
-        list("device_id", sourceDevices.map(\.rawValue).sorted())
-        list("device_group_id", sourceDeviceGroups.map(\.rawValue).sorted())
-        var condition = alternatives.isEmpty ? "0" : "(" + alternatives.joined(separator: " OR ") + ")"
-        if let only = onlyOrganization {
-            condition += " AND \(prefix)organization_id = ?"
-            arguments.append(only.rawValue)
-        }
-        return (condition, arguments)
     }
 }
 

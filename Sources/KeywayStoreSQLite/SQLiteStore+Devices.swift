@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     public func insertDevice(_ device: Device) async throws -> Device {
@@ -30,59 +31,10 @@ extension SQLiteStore {
     }
 
     public func devices(matching query: DeviceQuery) async throws -> [Device] {
-        let (visible, visibleArguments) = query.visibility.condition(prefix: "d.")
-        var conditions = [visible]
-        var arguments = visibleArguments
-        func like(_ column: String, _ text: String?) {
-            guard let text else { return }
-            conditions.append("\(column) LIKE ? ESCAPE '\\'")
-            arguments.append(DeviceQuery.likePattern(text))
-        }
-        if let id = query.deviceID { conditions.append("d.id = ?"); arguments.append(id.rawValue) }
-        like("o.name", query.organizationName)
-        if let group = query.deviceGroupID {
-            conditions.append("d.id IN (SELECT device_id FROM device_group_members WHERE group_id = ?)")
-            arguments.append(group.rawValue)
-        }
-        if let search = query.search {
-            let pattern = DeviceQuery.likePattern(search)
-            conditions.append(
-                "(d.name LIKE ? ESCAPE '\\' OR d.location LIKE ? ESCAPE '\\' OR d.remarks LIKE ? ESCAPE '\\' "
-                    + "OR CAST(d.id AS TEXT) LIKE ? ESCAPE '\\')")
-            arguments += [pattern, pattern, pattern, pattern]
-        }
-        like("d.name", query.name)
-        like("d.location", query.location)
-        like("d.remarks", query.remarks)
-        if let type = query.type { conditions.append("d.device_type = ?"); arguments.append(type.rawValue) }
-        if !query.showsDecommissioned { conditions.append("d.date_decommissioned IS NULL") }
-        if !query.showsUninstalled { conditions.append("d.installed = 1") }
-        switch query.filter {
-        case .installed: conditions.append("d.installed = 1 AND d.date_decommissioned IS NULL")
-        case .uninstalled: conditions.append("d.installed = 0")
-        case .decommissioned: conditions.append("d.date_decommissioned IS NOT NULL")
-        case .commissioned: conditions.append("d.date_decommissioned IS NULL")
-        case nil: break
-        }
-        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
-        let order: String
-        switch query.sortBy {
-        case .id: order = "d.id \(direction)"
-        case .name: order = "d.name COLLATE NOCASE \(direction), d.id \(direction)"
-        case .batteryLevel:
-            // Best battery first ascending; devices without a reading last either way.
-            let rank = BatteryLevel.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }.joined(separator: " ")
-            order = "d.battery_level IS NULL, CASE d.battery_level \(rank) END \(direction), d.id \(direction)"
-        }
-        arguments += [query.page.size, query.page.offset]
-        let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
-        let sql = """
-            SELECT d.id, \(columns) FROM devices d JOIN organizations o ON o.id = d.organization_id
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ? OFFSET ?
-            """
-        let statementArguments = StatementArguments(arguments)
+        let (sql, values) = query.listStatement(columns: DeviceRow.columnNames, dialect: .sqlite)
+        let arguments = StatementArguments(values.map(\.bound))
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(DeviceRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(DeviceRow.decode)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 enum EventRow {
     static let columns =

@@ -1,48 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
-
-/// Device groups and user groups share their tables' shape; these describe the differences.
-struct GroupTable {
-    var table: String
-    var memberTable: String
-    var memberColumn: String
-    var searchColumns: [String]
-    var sortable: Set<GroupSortKey>
-
-    static let devices = GroupTable(
-        table: "device_groups", memberTable: "device_group_members", memberColumn: "device_id",
-        searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases))
-    static let users = GroupTable(
-        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id",
-        searchColumns: ["name", "remarks"], sortable: Set(GroupSortKey.allCases).subtracting([.location]))
-
-    func listSQL(_ query: GroupQuery) -> (String, StatementArguments) {
-        let (visible, visibleArguments) = query.visibility.condition()
-        var conditions = [visible]
-        var arguments = visibleArguments
-        if let search = query.search {
-            let pattern = DeviceQuery.likePattern(search)
-            conditions.append("(" + searchColumns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-            arguments += searchColumns.map { _ in pattern }
-        }
-        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
-        let column: String
-        switch sortable.contains(query.sortBy) ? query.sortBy : .id {
-        case .id: column = "id"
-        case .name: column = "name COLLATE NOCASE"
-        case .remarks: column = "remarks COLLATE NOCASE"
-        case .location: column = "location COLLATE NOCASE"
-        case .dateCreated: column = "date_created"
-        case .dateModified: column = "date_modified"
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY \(column) \(direction), id \(direction) LIMIT ? OFFSET ?"
-        return (sql, StatementArguments(arguments))
-    }
-}
+import KeywaySQL
 
 extension SQLiteStore {
     private func insertGroup(_ table: GroupTable, _ values: [(any DatabaseValueConvertible)?], columns: String)
@@ -112,7 +71,8 @@ extension SQLiteStore {
     }
 
     public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
-        let (sql, arguments) = GroupTable.devices.listSQL(query)
+        let (sql, values) = GroupTable.devices.listStatement(query, dialect: .sqlite)
+        let arguments = StatementArguments(values.map(\.bound))
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.deviceGroup)
         }
@@ -186,7 +146,8 @@ extension SQLiteStore {
     }
 
     public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
-        let (sql, arguments) = GroupTable.users.listSQL(query)
+        let (sql, values) = GroupTable.users.listStatement(query, dialect: .sqlite)
+        let arguments = StatementArguments(values.map(\.bound))
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.userGroup)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     /// The user of the same organization that already has this e-mail address or phone number.
@@ -71,23 +72,10 @@ extension SQLiteStore {
     }
 
     public func users(matching query: UserQuery) async throws -> [User] {
-        let (visible, visibleArguments) = query.visibility.condition()
-        var conditions = [visible]
-        var arguments = visibleArguments
-        if let externalID = query.externalID { conditions.append("external_id = ?"); arguments.append(externalID) }
-        if let search = query.search {
-            let pattern = DeviceQuery.likePattern(search)
-            let columns = ["first_name", "last_name", "email_address", "phone_number"]
-            conditions.append("(" + columns.map { "\($0) LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-            arguments += columns.map { _ in pattern }
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT \(UserRow.columns) FROM users WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY id LIMIT ? OFFSET ?"
-        let statementArguments = StatementArguments(arguments)
+        let (sql, values) = query.listStatement(columns: UserRow.columns, dialect: .sqlite)
+        let arguments = StatementArguments(values.map(\.bound))
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(UserRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(UserRow.decode)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode with foreign keys on, through a GRDB pool
@@ -115,33 +116,10 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func shares(matching query: ShareQuery) async throws -> [Share] {
-        let (visible, visibleArguments) = query.visibility.condition()
-        var conditions = [visible]
-        var arguments = visibleArguments
-        if let value = query.externalID { conditions.append("external_id = ?"); arguments.append(value) }
-        if let value = query.deviceID { conditions.append("device_id = ?"); arguments.append(value.rawValue) }
-        if let value = query.deviceGroupID {
-            conditions.append("device_group_id = ?"); arguments.append(value.rawValue)
-        }
-        if let value = query.userID { conditions.append("user_id = ?"); arguments.append(value.rawValue) }
-        if let value = query.userGroupID { conditions.append("user_group_id = ?"); arguments.append(value.rawValue) }
-        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
-        let order: String
-        switch query.sortBy {
-        case .id: order = "id \(direction)"
-        case .dateCreated: order = "date_created \(direction), id \(direction)"
-        // Shares without a start sort first ascending (they started "always"), last descending.
-        case .startDate:
-            order = "start_date \(direction) NULLS \(query.sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
-        }
-        arguments.append(query.page.size)
-        arguments.append(query.page.offset)
-        let sql =
-            "SELECT \(ShareRow.columns) FROM shares WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY \(order) LIMIT ? OFFSET ?"
-        let statementArguments = StatementArguments(arguments)
+        let (sql, values) = query.listStatement(columns: ShareRow.columns, dialect: .sqlite)
+        let arguments = StatementArguments(values.map(\.bound))
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(ShareRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
         }
     }
 

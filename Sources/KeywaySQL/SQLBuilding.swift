@@ -1,0 +1,225 @@
+import KeywayCore
+
+// The SQL both stores write alike: which rows a caller may see, and how a list is filtered and sorted.
+// Each store binds the values its own way and runs the statement; only the dialect differs.
+
+/// A value bound to a `?` of a statement built here.
+public enum SQLValue: Sendable, Equatable {
+    case int(Int64)
+    case text(String)
+}
+
+/// Where the two stores' SQL differs in a statement that is otherwise the same.
+public enum SQLDialect: Sendable {
+    case sqlite
+    case postgres
+
+    /// A case-blind (ASCII) pattern match: SQLite's LIKE is one; PostgreSQL's is ILIKE.
+    public func like(_ column: String) -> String {
+        "\(column) \(self == .sqlite ? "LIKE" : "ILIKE") ? ESCAPE '\\'"
+    }
+
+    /// A condition that holds for no row.
+    public var never: String { self == .sqlite ? "0" : "FALSE" }
+
+    /// A boolean column (SQLite stores 0 and 1).
+    public func isTrue(_ column: String) -> String { self == .sqlite ? "\(column) = 1" : column }
+    public func isFalse(_ column: String) -> String { self == .sqlite ? "\(column) = 0" : "NOT \(column)" }
+
+    /// A text column in case-blind order (SQLite's NOCASE folds ASCII only, as `lower` does for it).
+    public func caseBlind(_ column: String) -> String {
+        self == .sqlite ? "\(column) COLLATE NOCASE" : "lower(\(column))"
+    }
+}
+
+/// `?, ?, ?` for `count` bound values (an `IN (...)` list or a VALUES row).
+public func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+
+extension Visibility {
+    /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
+    /// empty), and its values. An empty visibility matches nothing.
+    public func condition(prefix: String = "", dialect: SQLDialect) -> (String, [SQLValue]) {
+        var alternatives: [String] = []
+        var values: [SQLValue] = []
+        func list(_ column: String, _ ids: [Int64]) {
+            guard !ids.isEmpty else { return }
+            alternatives.append("\(prefix)\(column) IN (\(placeholders(ids.count)))")
+            values += ids.map(SQLValue.int)
+        }
+        list("organization_id", organizations.map(\.rawValue).sorted())
+        list("id", ids.sorted())
+        list("device_id", sourceDevices.map(\.rawValue).sorted())
+        list("device_group_id", sourceDeviceGroups.map(\.rawValue).sorted())
+        var condition = alternatives.isEmpty ? dialect.never : "(" + alternatives.joined(separator: " OR ") + ")"
+        if let only = onlyOrganization {
+            condition += " AND \(prefix)organization_id = ?"
+            values.append(.int(only.rawValue))
+        }
+        return (condition, values)
+    }
+}
+
+extension DeviceQuery {
+    /// The page of devices this query asks for: `SELECT d.id, <columns> FROM devices d` joined to its
+    /// organization, filtered, sorted and paged, with its values in order.
+    public func listStatement(columns: [String], dialect: SQLDialect) -> (sql: String, values: [SQLValue]) {
+        let (visible, visibleValues) = visibility.condition(prefix: "d.", dialect: dialect)
+        var conditions = [visible]
+        var values = visibleValues
+        func like(_ column: String, _ text: String?) {
+            guard let text else { return }
+            conditions.append(dialect.like(column))
+            values.append(.text(DeviceQuery.likePattern(text)))
+        }
+        if let id = deviceID {
+            conditions.append("d.id = ?")
+            values.append(.int(id.rawValue))
+        }
+        like("o.name", organizationName)
+        if let group = deviceGroupID {
+            conditions.append("d.id IN (SELECT device_id FROM device_group_members WHERE group_id = ?)")
+            values.append(.int(group.rawValue))
+        }
+        if let search {
+            let pattern = SQLValue.text(DeviceQuery.likePattern(search))
+            let columns = ["d.name", "d.location", "d.remarks", "CAST(d.id AS TEXT)"]
+            conditions.append("(" + columns.map(dialect.like).joined(separator: " OR ") + ")")
+            values += Array(repeating: pattern, count: columns.count)
+        }
+        like("d.name", name)
+        like("d.location", location)
+        like("d.remarks", remarks)
+        if let type {
+            conditions.append("d.device_type = ?")
+            values.append(.text(type.rawValue))
+        }
+        if !showsDecommissioned { conditions.append("d.date_decommissioned IS NULL") }
+        if !showsUninstalled { conditions.append(dialect.isTrue("d.installed")) }
+        switch filter {
+        case .installed: conditions.append(dialect.isTrue("d.installed") + " AND d.date_decommissioned IS NULL")
+        case .uninstalled: conditions.append(dialect.isFalse("d.installed"))
+        case .decommissioned: conditions.append("d.date_decommissioned IS NOT NULL")
+        case .commissioned: conditions.append("d.date_decommissioned IS NULL")
+        case nil: break
+        }
+        let direction = sortDirection == .asc ? "ASC" : "DESC"
+        let order: String
+        switch sortBy {
+        case .id: order = "d.id \(direction)"
+        case .name: order = "\(dialect.caseBlind("d.name")) \(direction), d.id \(direction)"
+        case .batteryLevel:
+            // Best battery first ascending; devices without a reading last either way.
+            let rank = BatteryLevel.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }.joined(separator: " ")
+            order = "d.battery_level IS NULL, CASE d.battery_level \(rank) END \(direction), d.id \(direction)"
+        }
+        values += [.int(Int64(page.size)), .int(Int64(page.offset))]
+        let sql = """
+            SELECT d.id, \(columns.map { "d." + $0 }.joined(separator: ", ")) FROM devices d
+            JOIN organizations o ON o.id = d.organization_id
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ? OFFSET ?
+            """
+        return (sql, values)
+    }
+}
+
+extension ShareQuery {
+    /// The page of shares this query asks for: `SELECT <columns> FROM shares`, filtered, sorted and paged,
+    /// with its values in order. `columns` includes the id.
+    public func listStatement(columns: String, dialect: SQLDialect) -> (sql: String, values: [SQLValue]) {
+        let (visible, visibleValues) = visibility.condition(dialect: dialect)
+        var conditions = [visible]
+        var values = visibleValues
+        func equal(_ column: String, _ value: SQLValue?) {
+            guard let value else { return }
+            conditions.append("\(column) = ?")
+            values.append(value)
+        }
+        equal("external_id", externalID.map(SQLValue.text))
+        equal("device_id", deviceID.map { .int($0.rawValue) })
+        equal("device_group_id", deviceGroupID.map { .int($0.rawValue) })
+        equal("user_id", userID.map { .int($0.rawValue) })
+        equal("user_group_id", userGroupID.map { .int($0.rawValue) })
+        let direction = sortDirection == .asc ? "ASC" : "DESC"
+        let order: String
+        switch sortBy {
+        case .id: order = "id \(direction)"
+        case .dateCreated: order = "date_created \(direction), id \(direction)"
+        // Shares without a start sort first ascending (they started "always"), last descending.
+        case .startDate:
+            order = "start_date \(direction) NULLS \(sortDirection == .asc ? "FIRST" : "LAST"), id \(direction)"
+        }
+        values += [.int(Int64(page.size)), .int(Int64(page.offset))]
+        let sql =
+            "SELECT \(columns) FROM shares WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ? OFFSET ?"
+        return (sql, values)
+    }
+}
+
+extension UserQuery {
+    /// The page of users this query asks for: `SELECT <columns> FROM users`, filtered and paged by id, with
+    /// its values in order. `columns` includes the id.
+    public func listStatement(columns: String, dialect: SQLDialect) -> (sql: String, values: [SQLValue]) {
+        let (visible, visibleValues) = visibility.condition(dialect: dialect)
+        var conditions = [visible]
+        var values = visibleValues
+        if let externalID {
+            conditions.append("external_id = ?")
+            values.append(.text(externalID))
+        }
+        if let search {
+            let pattern = SQLValue.text(DeviceQuery.likePattern(search))
+            let columns = ["first_name", "last_name", "email_address", "phone_number"]
+            conditions.append("(" + columns.map(dialect.like).joined(separator: " OR ") + ")")
+            values += Array(repeating: pattern, count: columns.count)
+        }
+        values += [.int(Int64(page.size)), .int(Int64(page.offset))]
+        let sql =
+            "SELECT \(columns) FROM users WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ? OFFSET ?"
+        return (sql, values)
+    }
+}
+
+/// Device groups and user groups share their tables' shape; these describe the differences.
+public struct GroupTable: Sendable {
+    public var table: String
+    public var memberTable: String
+    public var memberColumn: String
+    public var searchColumns: [String]
+    public var sortable: Set<GroupSortKey>
+
+    public static let devices = GroupTable(
+        table: "device_groups", memberTable: "device_group_members", memberColumn: "device_id",
+        searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases))
+    public static let users = GroupTable(
+        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id",
+        searchColumns: ["name", "remarks"], sortable: Set(GroupSortKey.allCases).subtracting([.location]))
+
+    /// The page of groups `query` asks for (`SELECT *`), with its values in order. A sort this table does
+    /// not offer falls back to the id; NULLs sort first ascending and last descending on both stores.
+    public func listStatement(_ query: GroupQuery, dialect: SQLDialect) -> (sql: String, values: [SQLValue]) {
+        let (visible, visibleValues) = query.visibility.condition(dialect: dialect)
+        var conditions = [visible]
+        var values = visibleValues
+        if let search = query.search {
+            let pattern = SQLValue.text(DeviceQuery.likePattern(search))
+            conditions.append("(" + searchColumns.map(dialect.like).joined(separator: " OR ") + ")")
+            values += Array(repeating: pattern, count: searchColumns.count)
+        }
+        let direction = query.sortDirection == .asc ? "ASC" : "DESC"
+        let nulls = query.sortDirection == .asc ? "NULLS FIRST" : "NULLS LAST"
+        let column: String
+        switch sortable.contains(query.sortBy) ? query.sortBy : .id {
+        case .id: column = "id \(direction)"
+        case .name: column = "\(dialect.caseBlind("name")) \(direction) \(nulls)"
+        case .remarks: column = "\(dialect.caseBlind("remarks")) \(direction) \(nulls)"
+        case .location: column = "\(dialect.caseBlind("location")) \(direction) \(nulls)"
+        case .dateCreated: column = "date_created \(direction) \(nulls)"
+        case .dateModified: column = "date_modified \(direction) \(nulls)"
+        }
+        values += [.int(Int64(query.page.size)), .int(Int64(query.page.offset))]
+        let sql =
+            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
+            + "ORDER BY \(column), id \(direction) LIMIT ? OFFSET ?"
+        return (sql, values)
+    }
+}
