@@ -70,6 +70,33 @@ public struct ShareRelations: Sendable {
     public init() {}
 }
 
+/// The ids a page of shares points at, for a store to load with one query per kind (the accounts of the
+/// receiving users are found only once the users are loaded).
+public struct ShareReferences: Sendable {
+    public var organizations = Set<OrganizationID>()
+    public var devices = Set<DeviceID>()
+    public var deviceGroups = Set<DeviceGroupID>()
+    public var users = Set<UserID>()
+    public var userGroups = Set<UserGroupID>()
+    /// The shares' creators.
+    public var accounts = Set<AccountID>()
+
+    public init(_ shares: [Share]) {
+        for share in shares {
+            organizations.insert(share.organizationID)
+            switch share.source {
+            case .device(let id): devices.insert(id)
+            case .deviceGroup(let id): deviceGroups.insert(id)
+            }
+            switch share.receiver {
+            case .user(let id): users.insert(id)
+            case .userGroup(let id): userGroups.insert(id)
+            }
+            if let creator = share.creatorAccountID { accounts.insert(creator) }
+        }
+    }
+}
+
 /// A whole graph of directory entities with their ids already chosen, written in one transaction:
 /// the demo data, test fixtures, and bulk loads for benchmarks.
 public struct Seed: Sendable {

@@ -223,3 +223,28 @@ public struct GroupTable: Sendable {
         return (sql, values)
     }
 }
+
+extension EventQuery {
+    /// The page of events this query asks for, oldest first, with its values in order; nil when it names
+    /// no organization (and so can match nothing). `columns` includes the id.
+    public func listStatement(columns: String) -> (sql: String, values: [SQLValue])? {
+        guard !organizations.isEmpty else { return nil }
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        func list(_ column: String, _ items: [SQLValue]) {
+            conditions.append("\(column) IN (\(placeholders(items.count)))")
+            values += items
+        }
+        list("organization_id", organizations.map(\.rawValue).sorted().map(SQLValue.int))
+        if !deviceIDs.isEmpty { list("device_id", deviceIDs.map(\.rawValue).sorted().map(SQLValue.int)) }
+        if !types.isEmpty { list("type", types.map(\.rawValue).sorted().map(SQLValue.text)) }
+        if let from {
+            conditions.append("time >= ?")
+            values.append(.int(StorageCoding.microseconds(from)))
+        }
+        values += [.int(Int64(page.size)), .int(Int64(page.offset))]
+        let sql =
+            "SELECT \(columns) FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ? OFFSET ?"
+        return (sql, values)
+    }
+}

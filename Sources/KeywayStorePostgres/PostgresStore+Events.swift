@@ -95,25 +95,8 @@ extension PostgresStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard !query.organizations.isEmpty else { return [] }
-        var conditions: [String] = []
-        var arguments: [any SQLArgument] = []
-        func list(_ column: String, _ values: [any SQLArgument]) {
-            conditions.append("\(column) IN (\(placeholders(values.count)))")
-            arguments += values
-        }
-        list("organization_id", query.organizations.map(\.rawValue).sorted())
-        if !query.deviceIDs.isEmpty { list("device_id", query.deviceIDs.map(\.rawValue).sorted()) }
-        if !query.types.isEmpty { list("type", query.types.map(\.rawValue).sorted()) }
-        if let from = query.from {
-            conditions.append("time >= ?")
-            arguments.append(StorageCoding.microseconds(from))
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT \(EventColumns.all) FROM events WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY id LIMIT ? OFFSET ?"
-        return try await reading { db in try await db.query(sql, arguments).map(EventColumns.decode) }
+        guard let (sql, values) = query.listStatement(columns: EventColumns.all) else { return [] }
+        return try await reading { db in try await db.query(sql, values).map(EventColumns.decode) }
     }
 
     public func share(webKey: UUID) async throws -> Share? {

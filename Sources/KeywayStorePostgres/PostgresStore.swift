@@ -414,27 +414,17 @@ extension Visibility {
 enum Relations {
     static func load(for shares: [Share], _ db: SQLConnection) async throws -> ShareRelations {
         var relations = ShareRelations()
-        var devices = Set<DeviceID>(), deviceGroups = Set<DeviceGroupID>()
-        var users = Set<UserID>(), userGroups = Set<UserGroupID>()
-        var accounts = Set<AccountID>()
-        for share in shares {
-            switch share.source {
-            case .device(let id): devices.insert(id)
-            case .deviceGroup(let id): deviceGroups.insert(id)
-            }
-            switch share.receiver {
-            case .user(let id): users.insert(id)
-            case .userGroup(let id): userGroups.insert(id)
-            }
-            if let creator = share.creatorAccountID { accounts.insert(creator) }
-        }
-        for organization in try await organizations(Set(shares.map(\.organizationID)), db) {
+        let references = ShareReferences(shares)
+        var accounts = references.accounts
+        for organization in try await organizations(references.organizations, db) {
             relations.organizations[organization.id] = organization
         }
-        for device in try await self.devices(devices, db) { relations.devices[device.id] = device }
-        for group in try await self.deviceGroups(deviceGroups, db) { relations.deviceGroups[group.id] = group }
-        for group in try await self.userGroups(userGroups, db) { relations.userGroups[group.id] = group }
-        for user in try await self.users(users, db) {
+        for device in try await self.devices(references.devices, db) { relations.devices[device.id] = device }
+        for group in try await self.deviceGroups(references.deviceGroups, db) {
+            relations.deviceGroups[group.id] = group
+        }
+        for group in try await self.userGroups(references.userGroups, db) { relations.userGroups[group.id] = group }
+        for user in try await self.users(references.users, db) {
             relations.users[user.id] = user
             if let account = user.accountID { accounts.insert(account) }
         }

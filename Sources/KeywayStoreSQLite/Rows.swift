@@ -256,27 +256,15 @@ enum APIKeyRow {
 enum Relations {
     static func load(for shares: [Share], _ db: Database) throws -> ShareRelations {
         var relations = ShareRelations()
-        var devices = Set<DeviceID>(), deviceGroups = Set<DeviceGroupID>()
-        var users = Set<UserID>(), userGroups = Set<UserGroupID>()
-        var accounts = Set<AccountID>()
-        for share in shares {
-            switch share.source {
-            case .device(let id): devices.insert(id)
-            case .deviceGroup(let id): deviceGroups.insert(id)
-            }
-            switch share.receiver {
-            case .user(let id): users.insert(id)
-            case .userGroup(let id): userGroups.insert(id)
-            }
-            if let creator = share.creatorAccountID { accounts.insert(creator) }
-        }
-        for organization in try organizations(Set(shares.map(\.organizationID)), db) {
+        let references = ShareReferences(shares)
+        var accounts = references.accounts
+        for organization in try organizations(references.organizations, db) {
             relations.organizations[organization.id] = organization
         }
-        for device in try self.devices(devices, db) { relations.devices[device.id] = device }
-        for group in try self.deviceGroups(deviceGroups, db) { relations.deviceGroups[group.id] = group }
-        for group in try self.userGroups(userGroups, db) { relations.userGroups[group.id] = group }
-        for user in try self.users(users, db) {
+        for device in try self.devices(references.devices, db) { relations.devices[device.id] = device }
+        for group in try self.deviceGroups(references.deviceGroups, db) { relations.deviceGroups[group.id] = group }
+        for group in try self.userGroups(references.userGroups, db) { relations.userGroups[group.id] = group }
+        for user in try self.users(references.users, db) {
             relations.users[user.id] = user
             if let account = user.accountID { accounts.insert(account) }
         }

@@ -143,27 +143,10 @@ extension SQLiteStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard !query.organizations.isEmpty else { return [] }
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        func list(_ column: String, _ values: [any DatabaseValueConvertible]) {
-            conditions.append("\(column) IN (\(placeholders(values.count)))")
-            arguments += values.map { $0 as (any DatabaseValueConvertible)? }
-        }
-        list("organization_id", query.organizations.map(\.rawValue).sorted())
-        if !query.deviceIDs.isEmpty { list("device_id", query.deviceIDs.map(\.rawValue).sorted()) }
-        if !query.types.isEmpty { list("type", query.types.map(\.rawValue).sorted()) }
-        if let from = query.from {
-            conditions.append("time >= ?")
-            arguments.append(StorageCoding.microseconds(from))
-        }
-        arguments += [query.page.size, query.page.offset]
-        let sql =
-            "SELECT \(EventRow.columns) FROM events WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY id LIMIT ? OFFSET ?"
-        let statementArguments = StatementArguments(arguments)
+        guard let (sql, values) = query.listStatement(columns: EventRow.columns) else { return [] }
+        let arguments = StatementArguments(values.map(\.bound))
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: statementArguments).map(EventRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventRow.decode)
         }
     }
 
