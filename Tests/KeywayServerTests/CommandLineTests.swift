@@ -19,8 +19,22 @@ struct CommandLineTests {
 
     final class TextBuffer: Sendable {
         private let text = Mutex("")
+        private let ended = Mutex(false)
         func append(_ more: String) { text.withLock { $0 += more } }
         var value: String { text.withLock { $0 } }
+        /// Whether the pipe reached its end (everything the process wrote is in `value`).
+        var isComplete: Bool { ended.withLock { $0 } }
+
+        /// Reads what `handle` has now; at its end, marks the buffer complete and stops reading.
+        func read(_ handle: FileHandle) {
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                ended.withLock { $0 = true }
+            } else {
+                append(String(decoding: data, as: UTF8.self))
+            }
+        }
     }
 
     /// A running `keyway` process whose standard output is collected as it arrives.
@@ -38,14 +52,8 @@ struct CommandLineTests {
             let err = Pipe()
             process.standardOutput = out
             process.standardError = err
-            out.fileHandleForReading.readabilityHandler = { [output] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                output.append(text)
-            }
-            err.fileHandleForReading.readabilityHandler = { [errors] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                errors.append(text)
-            }
+            out.fileHandleForReading.readabilityHandler = { [output] handle in output.read(handle) }
+            err.fileHandleForReading.readabilityHandler = { [errors] handle in errors.read(handle) }
             let stdin = Pipe()
             process.standardInput = stdin
             try process.run()
@@ -67,11 +75,16 @@ struct CommandLineTests {
             return stdout.split(separator: "\n").map(String.init).first(where: match)
         }
 
-        /// Waits for the process to end and returns its exit status (nil if it did not end in time).
+        /// Waits for the process to end, and for all it wrote to be read, and returns its exit status (nil if
+        /// it did not end in time).
         func exitStatus(within seconds: Double = 30) async throws -> Int32? {
             let deadline = Date().addingTimeInterval(seconds)
             while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            return process.isRunning ? nil : process.terminationStatus
+            if process.isRunning { return nil }
+            while !(output.isComplete && errors.isComplete) && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return process.terminationStatus
         }
     }
 
@@ -130,11 +143,11 @@ struct CommandLineTests {
             ] + database + [
                 "--organization", "1", "--scope", "read,admin",
             ])
-        #expect(try await badScope.exitStatus() != 0)
+        #expect(try await badScope.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(badScope.stderr.contains("--scope"))
         #expect(badScope.stdout.isEmpty)
         let noOrganization = try Run(["apikey", "create"] + database + ["--organization", "42"])
-        #expect(try await noOrganization.exitStatus() != 0)
+        #expect(try await noOrganization.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(noOrganization.stdout.isEmpty)
     }
 
@@ -184,22 +197,22 @@ struct CommandLineTests {
 
         let again = try Run(
             ["account", "create"] + database + ["--email", "ops@example.com"], input: "another one\n")
-        #expect(try await again.exitStatus() != 0)
+        #expect(try await again.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(again.stdout.isEmpty)
         let noPassword = try Run(["account", "create"] + database + ["--email", "x@example.com"], input: "")
-        #expect(try await noPassword.exitStatus() != 0)
+        #expect(try await noPassword.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(noPassword.stderr.contains("password"))
     }
 
     @Test func aBadSettingStopsTheStartAndNamesIt() async throws {
         let port = try Run(["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_PORT": "eighty"])
-        #expect(try await port.exitStatus() != 0)
+        #expect(try await port.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(port.stderr.contains("KEYWAY_PORT"))
         let zone = try Run(["serve", "--database", "/tmp/unused.sqlite", "--time-zone", "Mars/Olympus"])
-        #expect(try await zone.exitStatus() != 0)
+        #expect(try await zone.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(zone.stderr.contains("time zone"))
         let range = try Run(["serve", "--database", "/tmp/unused.sqlite", "--port", "70000"])
-        #expect(try await range.exitStatus() != 0)
+        #expect(try await range.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(range.stderr.contains("port"))
     }
 }
