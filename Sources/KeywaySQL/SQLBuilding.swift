@@ -26,7 +26,8 @@ public enum SQLDialect: Sendable {
     public func isTrue(_ column: String) -> String { self == .sqlite ? "\(column) = 1" : column }
     public func isFalse(_ column: String) -> String { self == .sqlite ? "\(column) = 0" : "NOT \(column)" }
 
-    /// A text column in case-blind order (SQLite's NOCASE folds ASCII only, as `lower` does for it).
+    /// A text column in case-blind order. SQLite's NOCASE folds ASCII letters only; PostgreSQL's `lower` folds
+    /// other letters too, so names with non-ASCII capitals can sort differently on the two stores.
     public func caseBlind(_ column: String) -> String {
         self == .sqlite ? "\(column) COLLATE NOCASE" : "lower(\(column))"
     }
