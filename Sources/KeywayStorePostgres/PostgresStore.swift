@@ -401,15 +401,6 @@ public final class PostgresStore: KeywayStore {
     }
 }
 
-extension Visibility {
-    /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
-    /// empty), and its arguments. An empty visibility matches nothing.
-    func condition(prefix: String = "") -> (String, [any SQLArgument]) {
-        let (condition, values) = condition(prefix: prefix, dialect: .postgres)
-        return (condition, values)
-    }
-}
-
 /// Loads directory entities by id, a whole page's worth in one query per kind.
 enum Relations {
     static func load(for shares: [Share], _ db: SQLConnection) async throws -> ShareRelations {

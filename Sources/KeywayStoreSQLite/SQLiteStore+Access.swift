@@ -3,22 +3,16 @@ import GRDB
 import KeywayCore
 import KeywaySQL
 
-extension Visibility {
-    /// The SQL condition for this visibility over a table aliased `prefix` (with a trailing dot, or
-    /// empty), and its arguments. An empty visibility matches nothing.
-    func condition(prefix: String = "") -> (String, [(any DatabaseValueConvertible)?]) {
-        let (condition, values) = condition(prefix: prefix, dialect: .sqlite)
-        return (condition, values.map(\.bound))
-    }
-}
-
-extension SQLValue {
-    /// The value as GRDB binds it.
-    var bound: (any DatabaseValueConvertible)? {
-        switch self {
-        case .int(let value): value
-        case .text(let value): value
-        }
+extension StatementArguments {
+    /// The values of a statement built in KeywaySQL, as GRDB binds them.
+    init(_ values: [SQLValue]) {
+        self.init(
+            values.map { value -> (any DatabaseValueConvertible)? in
+                switch value {
+                case .int(let value): value
+                case .text(let value): value
+                }
+            })
     }
 }
 

@@ -32,7 +32,7 @@ extension SQLiteStore {
 
     public func devices(matching query: DeviceQuery) async throws -> [Device] {
         let (sql, values) = query.listStatement(columns: DeviceRow.columnNames, dialect: .sqlite)
-        let arguments = StatementArguments(values.map(\.bound))
+        let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(DeviceRow.decode)
         }
@@ -53,7 +53,7 @@ extension SQLiteStore {
             }
             let ids = devices.map(\.id.rawValue)
             guard !ids.isEmpty else { return relations }
-            let list = "(" + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ")"
+            let list = "(" + placeholders(ids.count) + ")"
             if includeGroups {
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(

@@ -144,7 +144,7 @@ extension SQLiteStore {
 
     public func events(matching query: EventQuery) async throws -> [Event] {
         guard let (sql, values) = query.listStatement(columns: EventRow.columns) else { return [] }
-        let arguments = StatementArguments(values.map(\.bound))
+        let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventRow.decode)
         }

@@ -7,7 +7,7 @@ extension SQLiteStore {
     private func insertGroup(_ table: GroupTable, _ values: [(any DatabaseValueConvertible)?], columns: String)
         async throws -> Int64
     {
-        let marks = Array(repeating: "?", count: values.count).joined(separator: ", ")
+        let marks = placeholders(values.count)
         let sql = "INSERT INTO \(table.table) (\(columns)) VALUES (\(marks))"
         let arguments = StatementArguments(values)
         return try await mapConstraintErrors {
@@ -72,7 +72,7 @@ extension SQLiteStore {
 
     public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
         let (sql, values) = GroupTable.devices.listStatement(query, dialect: .sqlite)
-        let arguments = StatementArguments(values.map(\.bound))
+        let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.deviceGroup)
         }
@@ -80,7 +80,7 @@ extension SQLiteStore {
 
     public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
         guard !groups.isEmpty else { return [:] }
-        let list = Array(repeating: "?", count: groups.count).joined(separator: ", ")
+        let list = placeholders(groups.count)
         let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
         return try await reading { db in
             var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
@@ -147,7 +147,7 @@ extension SQLiteStore {
 
     public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
         let (sql, values) = GroupTable.users.listStatement(query, dialect: .sqlite)
-        let arguments = StatementArguments(values.map(\.bound))
+        let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.userGroup)
         }
@@ -157,7 +157,7 @@ extension SQLiteStore {
         user: User, groupAdmin: Bool
     )]] {
         guard !groups.isEmpty else { return [:] }
-        let list = Array(repeating: "?", count: groups.count).joined(separator: ", ")
+        let list = placeholders(groups.count)
         return try await reading { db in
             var members: [UserGroupID: [(user: User, groupAdmin: Bool)]] = Dictionary(
                 uniqueKeysWithValues: groups.map { ($0, []) })

@@ -73,7 +73,7 @@ extension SQLiteStore {
 
     public func users(matching query: UserQuery) async throws -> [User] {
         let (sql, values) = query.listStatement(columns: UserRow.columns, dialect: .sqlite)
-        let arguments = StatementArguments(values.map(\.bound))
+        let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(UserRow.decode)
         }

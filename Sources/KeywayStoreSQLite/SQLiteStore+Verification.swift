@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     public func saveCode(destination: String, codeHash: [UInt8], expires: Date, message: OutboxMessage) async throws {
@@ -43,7 +44,7 @@ extension SQLiteStore {
 
     public func consumeVerificationToken(hash: [UInt8], destinations: [String], at date: Date) async throws -> Bool {
         guard !destinations.isEmpty else { return false }
-        let list = Array(repeating: "?", count: destinations.count).joined(separator: ", ")
+        let list = placeholders(destinations.count)
         var values: [(any DatabaseValueConvertible)?] = [StorageCoding.microseconds(date), Data(hash)]
         values += destinations.map { $0 }
         values.append(StorageCoding.microseconds(date))

@@ -117,7 +117,7 @@ public final class SQLiteStore: KeywayStore {
 
     public func shares(matching query: ShareQuery) async throws -> [Share] {
         let (sql, values) = query.listStatement(columns: ShareRow.columns, dialect: .sqlite)
-        let arguments = StatementArguments(values.map(\.bound))
+        let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
         }
