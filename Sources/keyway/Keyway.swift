@@ -40,7 +40,7 @@ struct DatabaseOptions: ParsableArguments {
         help: "The most PostgreSQL connections to open (env KEYWAY_DATABASE_CONNECTIONS; default 20).")
     var databaseConnections: Int?
 
-    func apply(to config: inout KeywayConfig) {
+    func apply(to config: inout KeywayConfig) throws {
         let environment = ProcessInfo.processInfo.environment
         if let value = database ?? environment["KEYWAY_DATABASE"] {
             config.databasePath = value
@@ -48,7 +48,12 @@ struct DatabaseOptions: ParsableArguments {
         if let value = databaseURL ?? environment["KEYWAY_DATABASE_URL"], !value.isEmpty {
             config.databaseURL = value
         }
-        if let value = databaseConnections ?? environment["KEYWAY_DATABASE_CONNECTIONS"].flatMap({ Int($0) }) {
+        if let value = databaseConnections {
+            config.databaseConnections = value
+        } else if let text = environment["KEYWAY_DATABASE_CONNECTIONS"], !text.isEmpty {
+            guard let value = Int(text) else {
+                throw ValidationError("KEYWAY_DATABASE_CONNECTIONS must be a number of connections, got '\(text)'")
+            }
             config.databaseConnections = value
         }
     }
@@ -91,7 +96,7 @@ struct Serve: AsyncParsableCommand {
             }
             config.port = value
         }
-        database.apply(to: &config)
+        try database.apply(to: &config)
         config.manualClock = manualClock
         if let value = activationsPerMinute {
             guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
@@ -165,7 +170,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         var config = KeywayConfig()
-        database.apply(to: &config)
+        try database.apply(to: &config)
         var logger = Logger(label: "keyway")
         logger.logLevel = .warning
         let keyway = try await Keyway.open(config, logger: logger)
@@ -181,7 +186,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
     static func open(_ database: DatabaseOptions) async throws -> Keyway {
         var config = KeywayConfig()
-        database.apply(to: &config)
+        try database.apply(to: &config)
         var logger = Logger(label: "keyway")
         logger.logLevel = .warning
         return try await Keyway.open(config, logger: logger)
@@ -293,7 +298,7 @@ struct BenchDataCommand: AsyncParsableCommand {
 
     func run() async throws {
         var config = KeywayConfig()
-        database.apply(to: &config)
+        try database.apply(to: &config)
         config.bcryptCost = 10
         var logger = Logger(label: "keyway")
         logger.logLevel = .warning

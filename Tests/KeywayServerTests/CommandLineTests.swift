@@ -214,5 +214,13 @@ struct CommandLineTests {
         let range = try Run(["serve", "--database", "/tmp/unused.sqlite", "--port", "70000"])
         #expect(try await range.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
         #expect(range.stderr.contains("port"))
+        let connections = try Run(
+            ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_DATABASE_CONNECTIONS": "many"])
+        #expect(try await connections.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(connections.stderr.contains("KEYWAY_DATABASE_CONNECTIONS"))
+        let pool = try Run(
+            ["serve", "--database-url", "postgres://keyway@127.0.0.1:1/keyway", "--database-connections", "0"])
+        #expect(try await pool.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(pool.stderr.contains("database connections"))
     }
 }
