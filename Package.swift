@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite", "KeywayStorePostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

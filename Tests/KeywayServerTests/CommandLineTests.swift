@@ -5,10 +5,6 @@ import KeywayTestSupport
 import Synchronization
 import Testing
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// The `keyway` executable itself, run as an operator would: its output, its exit status, its signals.
 @Suite("The keyway command", .serialized)
 struct CommandLineTests {
@@ -17,23 +13,34 @@ struct CommandLineTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("keyway")
     }
 
+    /// What a process writes to one pipe, read on a thread of its own with blocking `read(2)` until the pipe's end.
+    /// (Not `FileHandle.readabilityHandler`: on Linux its dispatch read sources corrupt the heap when many are set
+    /// up and torn down across threads, swift-corelibs-foundation#3276 and swift-corelibs-libdispatch#949, and a
+    /// CI run of this suite died of a SIGSEGV that way.)
     final class TextBuffer: Sendable {
-        private let text = Mutex("")
+        private let bytes = Mutex<[UInt8]>([])
         private let ended = Mutex(false)
-        func append(_ more: String) { text.withLock { $0 += more } }
-        var value: String { text.withLock { $0 } }
+        var value: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
         /// Whether the pipe reached its end (everything the process wrote is in `value`).
         var isComplete: Bool { ended.withLock { $0 } }
 
-        /// Reads what `handle` has now; at its end, marks the buffer complete and stops reading.
-        func read(_ handle: FileHandle) {
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
+        /// Starts reading `handle` until its end; the thread keeps the handle (and so its descriptor) alive.
+        func drain(_ handle: FileHandle) {
+            let thread = Thread { [self] in
+                var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+                while true {
+                    let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        bytes.withLock { $0.append(contentsOf: chunk[..<count]) }
+                    } else if count < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        break
+                    }
+                }
                 ended.withLock { $0 = true }
-            } else {
-                append(String(decoding: data, as: UTF8.self))
             }
+            thread.start()
         }
     }
 
@@ -52,11 +59,11 @@ struct CommandLineTests {
             let err = Pipe()
             process.standardOutput = out
             process.standardError = err
-            out.fileHandleForReading.readabilityHandler = { [output] handle in output.read(handle) }
-            err.fileHandleForReading.readabilityHandler = { [errors] handle in errors.read(handle) }
             let stdin = Pipe()
             process.standardInput = stdin
             try process.run()
+            output.drain(out.fileHandleForReading)
+            errors.drain(err.fileHandleForReading)
             if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
             try stdin.fileHandleForWriting.close()
         }
@@ -97,11 +104,8 @@ struct CommandLineTests {
     }
 
     static func fetch(_ url: String, key: String) async throws -> (Int, [[String: Any]]) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        return (status, (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? [])
+        let response = try await SocketClient.send(.GET, url, key: key)
+        return (response.status, response.objects)
     }
 
     @Test func apikeyCreatePrintsTheKeyAloneThenListAndRevokeManageIt() async throws {

@@ -1,12 +1,9 @@
 import Foundation
 import KeywayCore
 import KeywayTestSupport
+import NIOHTTP1
 import Synchronization
 import Testing
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// Crash safety: concurrent creates and updates against a real `keyway serve`, SIGKILL in the middle,
 /// restart on the same database; every write that was answered 200 is there, and none is half-applied.
@@ -20,17 +17,11 @@ struct CrashTests {
     static func send(
         _ method: String, _ url: String, key: String, json: String?, timeout: TimeInterval = 5
     ) async -> (Int, [String: Any]) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.timeoutInterval = timeout
-        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-        if let json {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(json.utf8)
+        let method = HTTPMethod(rawValue: method)
+        guard let response = try? await SocketClient.send(method, url, key: key, json: json, timeout: timeout) else {
+            return (0, [:])
         }
-        guard let (data, response) = try? await URLSession.shared.data(for: request) else { return (0, [:]) }
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
+        return (response.status, response.object)
     }
 
     static func start(_ database: String) async throws -> (CommandLineTests.Run, String, String) {
@@ -100,10 +91,8 @@ struct CrashTests {
         var shares: [[String: Any]] = []
         var offset = 0
         while true {
-            var request = URLRequest(url: URL(string: "\(newBase)/v2/shares?size=100&offset=\(offset)")!)
-            request.setValue("Bearer \(newKey)", forHTTPHeaderField: "Authorization")
-            let (data, _) = try await URLSession.shared.data(for: request)
-            let page = (try JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
+            let page = try await SocketClient.send(.GET, "\(newBase)/v2/shares?size=100&offset=\(offset)", key: newKey)
+                .objects
             shares += page
             if page.count < 100 { break }
             offset += 100

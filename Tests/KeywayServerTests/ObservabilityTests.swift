@@ -7,10 +7,6 @@ import KeywayTestSupport
 import Logging
 import Testing
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 @Suite("Metrics, request ids and JSON logs")
 struct ObservabilityTests {
     @Test func metricsCountRequestsByRouteAndStatusAndShowTheBacklog() async throws {
@@ -100,9 +96,9 @@ struct ObservabilityTests {
         defer { server.process.terminate() }
         let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
         let base = try #require(listening?.replacingOccurrences(of: "Keyway listening on ", with: ""))
-        let (data, response) = try await URLSession.shared.data(from: URL(string: base + "/health")!)
-        #expect((response as? HTTPURLResponse)?.statusCode == 200 && !data.isEmpty)
-        let id = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "X-Request-Id") ?? "none"
+        let response = try await SocketClient.send(.GET, base + "/health")
+        #expect(response.status == 200 && !response.body.isEmpty)
+        let id = response.headers.first(name: "X-Request-Id") ?? "none"
         var found: [String: Any]?
         for _ in 0..<100 where found == nil {
             found = server.stderr.split(separator: "\n").compactMap {
