@@ -11,16 +11,14 @@ struct BrowserTests {
     @Test(.enabled(if: enabled, "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed"))
     func loadPressOpenSeeTheSuccessAndTheEvent() async throws {
         let script = DocumentationTests.root.appendingPathComponent("Tests/browser/webkey_page_test.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, CommandLineTests.executable.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        // Waits without blocking a thread of the test pool (a blocking wait here starved other tests' requests).
+        let run = try CommandLineTests.Run(
+            ["python3", script.path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env")
+        )
+        defer { if run.process.isRunning { run.process.terminate() } }
+        let status = try await run.exitStatus(within: 300)
+        let text = run.stdout + run.stderr
+        #expect(status == 0, "\(text)")
         #expect(text.contains("web-key page: loaded, opened, event"), "\(text)")
     }
 }

@@ -50,9 +50,12 @@ struct CommandLineTests {
         private let output = TextBuffer()
         private let errors = TextBuffer()
 
-        init(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
+        init(
+            _ arguments: [String], executable: URL = CommandLineTests.executable, environment: [String: String] = [:],
+            input: String? = nil
+        ) throws {
             process = Process()
-            process.executableURL = CommandLineTests.executable
+            process.executableURL = executable
             process.arguments = arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             let out = Pipe()
