@@ -292,7 +292,7 @@ struct Outbox: AsyncParsableCommand {
 struct BenchDataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-data",
-        abstract: "Load a benchmark data set into an empty database (bench/run.sh uses it).")
+        abstract: "Load a benchmark data set into an empty database (bench/run.py uses it).")
     @OptionGroup var database: DatabaseOptions
     @Option(help: "How many shares (spread over organizations of 10 thousand).") var shares: Int = 10_000
 

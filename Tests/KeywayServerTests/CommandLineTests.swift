@@ -13,6 +13,20 @@ struct CommandLineTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("keyway")
     }
 
+    /// `keyway serve --demo --port 0` with `arguments`, once it listens: the process (the caller stops it), its
+    /// base URL and the demo's API key. If it does not come up, it is stopped and the test fails with its stderr.
+    static func serveDemo(_ arguments: [String]) async throws -> (server: Run, base: String, key: String) {
+        let server = try Run(["serve", "--demo", "--port", "0"] + arguments)
+        do {
+            let base = try #require(try await server.listeningBase(), "\(server.stderr)")
+            let key = try #require(try await server.line { $0.hasPrefix("kw_") }, "\(server.stdout)")
+            return (server, base, key)
+        } catch {
+            server.process.terminate()
+            throw error
+        }
+    }
+
     /// What a process writes to one pipe, read on a thread of its own with blocking `read(2)` until the pipe's end.
     /// (Not `FileHandle.readabilityHandler`: on Linux its dispatch read sources corrupt the heap when many are set
     /// up and torn down across threads, swift-corelibs-foundation#3276 and swift-corelibs-libdispatch#949, and a
@@ -83,6 +97,12 @@ struct CommandLineTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             return stdout.split(separator: "\n").map(String.init).first(where: match)
+        }
+
+        /// The base URL `keyway serve` prints once it listens, nil if it did not within `seconds`.
+        func listeningBase(within seconds: Double = 30) async throws -> String? {
+            try await line(within: seconds) { $0.hasPrefix("Keyway listening on ") }?
+                .replacingOccurrences(of: "Keyway listening on ", with: "")
         }
 
         /// Waits for the process to end, and for all it wrote to be read, and returns its exit status (nil if
@@ -164,12 +184,8 @@ struct CommandLineTests {
         let database = try await TestDatabase.commandLineArguments(path: directory.file("demo.sqlite"))
         var keys: [String] = []
         for round in 0..<2 {
-            let server = try Run(["serve", "--demo", "--port", "0"] + database)
+            let (server, base, key) = try await Self.serveDemo(database)
             defer { if server.process.isRunning { server.process.terminate() } }
-            let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
-            let base = try #require(
-                listening?.replacingOccurrences(of: "Keyway listening on ", with: ""), "\(server.stderr)")
-            let key = try #require(try await server.line { $0.hasPrefix("kw_") })
             keys.append(key)
             #expect(server.stdout.contains(round == 0 ? "Demo data created" : "Demo data already present"))
             #expect(server.stdout.contains("curl -s -H 'Authorization: Bearer \(key)'"))

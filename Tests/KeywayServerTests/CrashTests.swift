@@ -25,14 +25,8 @@ struct CrashTests {
     }
 
     static func start(_ database: String) async throws -> (CommandLineTests.Run, String, String) {
-        let server = try CommandLineTests.Run(
-            ["serve", "--demo", "--port", "0", "--database-connections", "8"]
-                + (try await TestDatabase.commandLineArguments(path: database)))
-        let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
-        let base = try #require(
-            listening?.replacingOccurrences(of: "Keyway listening on ", with: ""), "\(server.stderr)")
-        let key = try #require(try await server.line { $0.hasPrefix("kw_") })
-        return (server, base, key)
+        try await CommandLineTests.serveDemo(
+            ["--database-connections", "8"] + (try await TestDatabase.commandLineArguments(path: database)))
     }
 
     @Test func sigkillMidWayLosesNoAnsweredWriteAndHalfAppliesNone() async throws {

@@ -94,8 +94,7 @@ struct ObservabilityTests {
         let database = try await TestDatabase.commandLineArguments(path: directory.file("k.sqlite"))
         let server = try CommandLineTests.Run(["serve", "--port", "0", "--log-format", "json"] + database)
         defer { server.process.terminate() }
-        let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
-        let base = try #require(listening?.replacingOccurrences(of: "Keyway listening on ", with: ""))
+        let base = try #require(try await server.listeningBase(), "\(server.stderr)")
         let response = try await SocketClient.send(.GET, base + "/health")
         #expect(response.status == 200 && !response.body.isEmpty)
         let id = response.headers.first(name: "X-Request-Id") ?? "none"

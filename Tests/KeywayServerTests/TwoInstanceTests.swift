@@ -11,15 +11,10 @@ import Testing
 @Suite("Two instances on one PostgreSQL", .enabled(if: TestDatabase.postgresURL != nil))
 struct TwoInstanceTests {
     static func start(_ url: String) async throws -> (CommandLineTests.Run, String, String) {
-        let server = try CommandLineTests.Run([
-            "serve", "--demo", "--port", "0", "--database-url", url, "--manual-clock", "--webhook-interval", "0.1",
-            "--housekeeping-interval", "0.1", "--database-connections", "8",
+        try await CommandLineTests.serveDemo([
+            "--database-url", url, "--manual-clock", "--webhook-interval", "0.1", "--housekeeping-interval", "0.1",
+            "--database-connections", "8",
         ])
-        let listening = try await server.line { $0.hasPrefix("Keyway listening on ") }
-        let base = try #require(
-            listening?.replacingOccurrences(of: "Keyway listening on ", with: ""), "\(server.stderr)")
-        let key = try #require(try await server.line { $0.hasPrefix("kw_") })
-        return (server, base, key)
     }
 
     @Test func webhooksAreDeliveredOnceAndHousekeepingRunsOnceAcrossTwoInstances() async throws {
@@ -77,47 +72,53 @@ struct TwoInstanceTests {
             let deadline = Date().addingTimeInterval(60)
             func events() -> [[String: Any]] { receiver.received.flatMap { ($0.json as? [[String: Any]]) ?? [] } }
             let store = try PostgresStore(url: url, maximumConnections: 1)
-            var hour: TimeInterval = 1
-            let april = Date(timeIntervalSince1970: 1_901_260_800)  // 2030-04-01T08:00:00Z
-            func finished() async throws -> Bool {
-                guard events().count >= 2 * count else { return false }
-                return try await store.undeliveredCount() == 0
-            }
-            while try await !finished(), Date() < deadline {
-                try await Task.sleep(for: .seconds(1))
-                for (base, key) in instances {
-                    _ = await CrashTests.send(
-                        "PUT", "\(base)/v1/dev/clock", key: key,
-                        json: #"{"now": "\#(ISO8601DateFormatter().string(from: april + hour * 3600))"}"#)
+            do {
+                var hour: TimeInterval = 1
+                let april = Date(timeIntervalSince1970: 1_901_260_800)  // 2030-04-01T08:00:00Z
+                func finished() async throws -> Bool {
+                    guard events().count >= 2 * count else { return false }
+                    return try await store.undeliveredCount() == 0
                 }
-                hour += 1
+                while try await !finished(), Date() < deadline {
+                    try await Task.sleep(for: .seconds(1))
+                    for (base, key) in instances {
+                        _ = await CrashTests.send(
+                            "PUT", "\(base)/v1/dev/clock", key: key,
+                            json: #"{"now": "\#(ISO8601DateFormatter().string(from: april + hour * 3600))"}"#)
+                    }
+                    hour += 1
+                }
+                try await Task.sleep(for: .milliseconds(500))  // anything sent twice would arrive by now
+
+                let delivered = events()
+                let ids = delivered.compactMap { $0["eventId"] as? Int }
+                #expect(ids.count >= 2 * count, "\(ids.count) events delivered")
+                #expect(Set(ids).count == ids.count, "an event was delivered twice")
+                #expect(ids == ids.sorted(), "events arrived out of order")
+                let kinds = Dictionary(grouping: delivered, by: { $0["type"] as? String ?? "" })
+                let createdIDs = Set((kinds["ShareCreated"] ?? []).compactMap { $0["shareId"] as? Int })
+                let deletedIDs = (kinds["ShareDeleted"] ?? []).compactMap { $0["shareId"] as? Int }
+                #expect(createdIDs == Set(created))
+                #expect(Set(deletedIDs).count == deletedIDs.count, "a share was removed twice")
+                #expect(Set(created).isSubset(of: Set(deletedIDs)), "an expired share was not removed")
+
+                // The housekeeping log: the removals (the 40 and a demo share) happened in passes of one instance
+                // at a time, each share counted once; both instances took part in housekeeping.
+                let runs = try await store.housekeepingRuns()
+                // (The demo's own expired share may go before the webhook exists: the event log has them all.)
+                let logged = try await store.events(
+                    matching: EventQuery(
+                        organizations: [OrganizationID(1)], types: [.shareDeleted], page: try Page(offset: 0, size: 100)
+                    ))
+                let loggedShares = logged.compactMap(\.shareID)
+                #expect(Set(loggedShares).count == loggedShares.count, "a share was removed twice")
+                #expect(runs.map(\.sharesRemoved).reduce(0, +) == loggedShares.count)
+                #expect(Set(runs.map(\.instance)).count == 2, "only one instance ever kept house")
+                #expect(try await store.undeliveredCount() == 0)
+            } catch {
+                await store.shutdown()  // a failed #require throws: close the pool before the schema goes
+                throw error
             }
-            try await Task.sleep(for: .milliseconds(500))  // anything sent twice would arrive by now
-
-            let delivered = events()
-            let ids = delivered.compactMap { $0["eventId"] as? Int }
-            #expect(ids.count >= 2 * count, "\(ids.count) events delivered")
-            #expect(Set(ids).count == ids.count, "an event was delivered twice")
-            #expect(ids == ids.sorted(), "events arrived out of order")
-            let kinds = Dictionary(grouping: delivered, by: { $0["type"] as? String ?? "" })
-            let createdIDs = Set((kinds["ShareCreated"] ?? []).compactMap { $0["shareId"] as? Int })
-            let deletedIDs = (kinds["ShareDeleted"] ?? []).compactMap { $0["shareId"] as? Int }
-            #expect(createdIDs == Set(created))
-            #expect(Set(deletedIDs).count == deletedIDs.count, "a share was removed twice")
-            #expect(Set(created).isSubset(of: Set(deletedIDs)), "an expired share was not removed")
-
-            // The housekeeping log: the removals (the 40 and a demo share) happened in passes of one instance
-            // at a time, each share counted once; both instances took part in housekeeping.
-            let runs = try await store.housekeepingRuns()
-            // (The demo's own expired share may go before the webhook exists: the event log has them all.)
-            let logged = try await store.events(
-                matching: EventQuery(
-                    organizations: [OrganizationID(1)], types: [.shareDeleted], page: try Page(offset: 0, size: 100)))
-            let loggedShares = logged.compactMap(\.shareID)
-            #expect(Set(loggedShares).count == loggedShares.count, "a share was removed twice")
-            #expect(runs.map(\.sharesRemoved).reduce(0, +) == loggedShares.count)
-            #expect(Set(runs.map(\.instance)).count == 2, "only one instance ever kept house")
-            #expect(try await store.undeliveredCount() == 0)
             await store.shutdown()
         }
     }
