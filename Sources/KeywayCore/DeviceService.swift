@@ -16,12 +16,15 @@ public struct DeviceInput: Sendable {
     public var batteryLevel: BatteryLevel?
     public var installed: Bool?
     public var activationTime: Int?
+    /// A gateway's connection settings (update only; refused for other device types).
+    public var gateway: GatewaySettings
 
     public init(
         organizationID: Int64? = nil, name: String? = nil, type: DeviceType? = nil, timeZone: String? = nil,
         location: String? = nil, remarks: String? = nil, carouselImageURL: String? = nil, model: String? = nil,
         actualFirmwareVersion: Int? = nil, requiredFirmwareVersion: Int? = nil, gatewayID: Int64? = nil,
-        batteryLevel: BatteryLevel? = nil, installed: Bool? = nil, activationTime: Int? = nil
+        batteryLevel: BatteryLevel? = nil, installed: Bool? = nil, activationTime: Int? = nil,
+        gateway: GatewaySettings = GatewaySettings()
     ) {
         self.organizationID = organizationID
         self.name = name
@@ -37,6 +40,42 @@ public struct DeviceInput: Sendable {
         self.batteryLevel = batteryLevel
         self.installed = installed
         self.activationTime = activationTime
+        self.gateway = gateway
+    }
+}
+
+/// What `PUT /v2/devices/{id}` may set on a gateway besides its device fields: whether it is online, and the
+/// real bridge Keyway sends its commands to instead of simulating them.
+public struct GatewaySettings: Sendable {
+    public var online: Bool?
+    /// `.some(nil)` clears the bridge (the gateway is simulated again); nil leaves it.
+    public var bridgeURL: String??
+    public var bridgeSecret: String?
+
+    public init(online: Bool? = nil, bridgeURL: String?? = nil, bridgeSecret: String? = nil) {
+        self.online = online
+        self.bridgeURL = bridgeURL
+        self.bridgeSecret = bridgeSecret
+    }
+
+    public var isEmpty: Bool { online == nil && bridgeURL == nil && bridgeSecret == nil }
+
+    /// `state` with these settings applied. Throws invalidInput naming `online` (not a gateway) or `bridgeUrl`.
+    func applied(to state: DeviceState, of device: Device) throws -> DeviceState {
+        guard device.type == .gateway else {
+            throw DomainError.invalidInput(field: "online", "online applies to gateways only")
+        }
+        var state = state
+        if let online { state.online = online }
+        if let bridgeURL {
+            if let url = bridgeURL {
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+                else { throw DomainError.invalidInput(field: "bridgeUrl", "bridgeUrl must be an http(s) URL") }
+            }
+            state.bridgeURL = bridgeURL
+        }
+        if let bridgeSecret { state.bridgeSecret = bridgeSecret }
+        return state
     }
 }
 
@@ -150,13 +189,18 @@ public struct DeviceService: Sendable {
             includeReachableDevices: true, states: try await store.deviceStates([device.id]))
     }
 
-    /// Applies the fields present; organization and type never change. Throws forbidden, `DeviceNotFound`,
-    /// invalidInput, referenceNotFound (gateway).
+    /// Applies the fields present, and a gateway's settings, in one write; organization and type never change.
+    /// Throws forbidden, `DeviceNotFound`, invalidInput, referenceNotFound (gateway).
     public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
         let current = try await managedDevice(id, by: caller)
+        var state: DeviceState?
+        if !input.gateway.isEmpty {
+            let stored = try await store.deviceState(id) ?? DeviceState(deviceID: id)
+            state = try input.gateway.applied(to: stored, of: current)
+        }
         var device = try await apply(input, to: current)
         device.dateModified = time.now()
-        guard try await store.replaceDevice(device) else { throw DeviceService.notFound }
+        guard try await store.replaceDevice(device, state: state) else { throw DeviceService.notFound }
         return device
     }
 

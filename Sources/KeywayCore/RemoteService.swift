@@ -219,31 +219,6 @@ public struct RemoteService: Sendable {
             gateway: gateway, state: state, errorCode: state?.online == false ? "GatewayUnreachable" : "OK",
             locks: locks.map { ($0, states[$0.id]) })
     }
-
-    /// Sets a simulated gateway on- or offline, or points it at a real bridge. Super users only.
-    public func configure(
-        gateway gatewayID: DeviceID, online: Bool?, bridgeURL: String??, bridgeSecret: String?, by caller: Principal,
-        dryRun: Bool = false
-    ) async throws {
-        let access = try await access.resolve(caller)
-        try access.require(.manage)
-        guard let gateway = try await store.device(gatewayID) else { throw Self.notFound }
-        try access.requireSuperUser(.manage, of: gateway.organizationID, notFound: Self.notFound)
-        guard gateway.type == .gateway else {
-            throw DomainError.invalidInput(field: "online", "online applies to gateways only")
-        }
-        var state = try await store.deviceState(gatewayID) ?? DeviceState(deviceID: gatewayID)
-        if let online { state.online = online }
-        if let bridgeURL {
-            if let url = bridgeURL {
-                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
-                else { throw DomainError.invalidInput(field: "bridgeUrl", "bridgeUrl must be an http(s) URL") }
-            }
-            state.bridgeURL = bridgeURL
-        }
-        if let bridgeSecret { state.bridgeSecret = bridgeSecret }
-        if !dryRun { try await store.saveDeviceState(state) }
-    }
 }
 
 extension Optional {

@@ -157,13 +157,19 @@ public protocol DirectoryStore: Sendable {
     /// Inserts `device` with a new id (its `id` is ignored). Throws `referenceNotFound` when its
     /// organization or gateway does not exist.
     func insertDevice(_ device: Device) async throws -> Device
-    /// Writes `device` over the stored row; false when there is none in its organization.
-    func replaceDevice(_ device: Device) async throws -> Bool
+    /// Writes `device` over the stored row, and `state` (when given) with it in the same transaction; false, and
+    /// nothing written, when there is no such device in its organization.
+    func replaceDevice(_ device: Device, state: DeviceState?) async throws -> Bool
     func devices(matching query: DeviceQuery) async throws -> [Device]
     /// Owners and gateways always; groups and the devices linked to gateways when asked.
     func relations(
         of devices: [Device], includeGroups: Bool, includeLinkedDevices: Bool
     ) async throws -> DeviceRelations
+}
+
+extension DirectoryStore {
+    /// Writes `device` over the stored row; false when there is none in its organization.
+    public func replaceDevice(_ device: Device) async throws -> Bool { try await replaceDevice(device, state: nil) }
 }
 
 /// API keys, looked up by the hash of their secret.

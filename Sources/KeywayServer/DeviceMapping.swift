@@ -58,7 +58,11 @@ enum DeviceMapping {
             carouselImageURL: body.carouselImageUrl, model: body.model,
             actualFirmwareVersion: body.actualFirmwareVersion, requiredFirmwareVersion: body.requiredFirmwareVersion,
             gatewayID: body.gatewayId, batteryLevel: body.batteryLevel.flatMap { BatteryLevel(rawValue: $0.rawValue) },
-            installed: body.installed, activationTime: body.activationTime)
+            installed: body.installed, activationTime: body.activationTime,
+            gateway: GatewaySettings(
+                online: body.online,
+                // "" clears the bridge: the gateway is simulated again.
+                bridgeURL: body.bridgeUrl.map { $0.isEmpty ? nil : $0 }, bridgeSecret: body.bridgeSecret))
     }
 
     static func filters(_ query: Operations.ListDevices.Input.Query) -> DeviceFilters {

@@ -30,22 +30,8 @@ extension KeywayAPIHandler {
             switch input.body {
             case .json(let value): value
             }
-        let caller = try await caller()
-        let configuresGateway = body.online != nil || body.bridgeUrl != nil || body.bridgeSecret != nil
-        // "" clears the bridge: the gateway is simulated again.
-        let bridge: String?? = body.bridgeUrl.map { url -> String? in url.isEmpty ? nil : url }
-        if configuresGateway {
-            // Checked before anything is written, so a refused gateway setting changes nothing.
-            try await keyway.remote.configure(
-                gateway: DeviceID(input.path.id), online: body.online, bridgeURL: bridge,
-                bridgeSecret: body.bridgeSecret, by: caller, dryRun: true)
-        }
         let device = try await keyway.devices.update(
-            DeviceID(input.path.id), with: DeviceMapping.input(body), by: caller)
-        if configuresGateway {
-            try await keyway.remote.configure(
-                gateway: device.id, online: body.online, bridgeURL: bridge, bridgeSecret: body.bridgeSecret, by: caller)
-        }
+            DeviceID(input.path.id), with: DeviceMapping.input(body), by: try await caller())
         keyway.logger.info("device changed", metadata: ["device_id": "\(device.id)"])
         return .ok(.init(body: .json(.init(deviceId: device.id.rawValue))))
     }

@@ -23,22 +23,23 @@ public final class KeywayMetrics: Sendable {
     public init() {
         inFlight = registry.makeGauge(
             descriptor: .init(
-                namespace: "keyway", metricName: "http_requests_in_flight", helpText: "Requests being handled"))
+                namespace: "keyway", metricName: "http_requests_in_flight", unitName: "",
+                helpText: "Requests being handled"))
         backlog = registry.makeGauge(
             descriptor: .init(
-                namespace: "keyway", metricName: "webhook_backlog",
+                namespace: "keyway", metricName: "webhook_backlog", unitName: "",
                 helpText: "Webhook deliveries not yet made (events times webhooks)"))
         readers = registry.makeGauge(
             descriptor: .init(
-                namespace: "keyway", subsystem: "db", metricName: "pool_readers",
+                namespace: "keyway", subsystem: "db", metricName: "pool_readers", unitName: "",
                 helpText: "Reads waiting for or using a pooled connection"))
         writers = registry.makeGauge(
             descriptor: .init(
-                namespace: "keyway", subsystem: "db", metricName: "pool_writers",
+                namespace: "keyway", subsystem: "db", metricName: "pool_writers", unitName: "",
                 helpText: "Write transactions waiting for or using the writer"))
         maximumReaders = registry.makeGauge(
             descriptor: .init(
-                namespace: "keyway", subsystem: "db", metricName: "pool_readers_max",
+                namespace: "keyway", subsystem: "db", metricName: "pool_readers_max", unitName: "",
                 helpText: "Concurrent readers the pool allows"))
     }
 

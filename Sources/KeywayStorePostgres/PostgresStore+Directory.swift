@@ -18,12 +18,16 @@ extension PostgresStore {
         }
     }
 
-    public func replaceDevice(_ device: Device) async throws -> Bool {
+    public func replaceDevice(_ device: Device, state: DeviceState?) async throws -> Bool {
         try await writing { db in
-            try await db.count(
-                "UPDATE devices SET (\(DeviceColumns.withoutID)) = (\(placeholders(DeviceColumns.names.count))) "
-                    + "WHERE id = ? AND organization_id = ? RETURNING id",
-                DeviceColumns.arguments(device) + [device.id.rawValue, device.organizationID.rawValue]) == 1
+            guard
+                try await db.count(
+                    "UPDATE devices SET (\(DeviceColumns.withoutID)) = (\(placeholders(DeviceColumns.names.count))) "
+                        + "WHERE id = ? AND organization_id = ? RETURNING id",
+                    DeviceColumns.arguments(device) + [device.id.rawValue, device.organizationID.rawValue]) == 1
+            else { return false }
+            if let state { try await Self.save(state, db) }
+            return true
         }
     }
 

@@ -18,14 +18,16 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceDevice(_ device: Device) async throws -> Bool {
+    public func replaceDevice(_ device: Device, state: DeviceState?) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
                 try db.execute(
                     sql: "UPDATE devices SET (\(DeviceRow.columnsWithoutID)) = (\(DeviceRow.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
                     arguments: DeviceRow.arguments(device) + [device.id.rawValue, device.organizationID.rawValue])
-                return db.changesCount == 1
+                guard db.changesCount == 1 else { return false }
+                if let state { try Self.save(state, db) }
+                return true
             }
         }
     }

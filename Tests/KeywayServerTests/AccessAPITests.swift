@@ -137,6 +137,13 @@ struct AccessAPITests {
                 try await client.send(.put, "/v2/devices/11", key: key, json: #"{"online": false, "name": "X"}"#),
                 status: .badRequest, mentioning: "online")
             #expect(try await client.send(.get, "/v2/devices/11", key: key).object["name"] as? String == "Front door 1")
+            // And a refused device field leaves the gateway's setting alone: one write or none.
+            expectErrorBody(
+                try await client.send(.put, "/v2/devices/13", key: key, json: #"{"online": false, "name": " "}"#),
+                status: .badRequest, mentioning: "name")
+            #expect(
+                try await client.send(.get, "/v1/gateways/13/current-status", key: key).object["errorCode"] as? String
+                    == "OK")
 
             // Too many activations in a minute (the limit is 3 here): in-body TooManyRequests.
             #expect(

@@ -36,6 +36,37 @@ struct DeviceStoreTests {
         await #expect(throws: DomainError.referenceNotFound) { try await store.replaceDevice(crossed) }
     }
 
+    /// `PUT /v2/devices/{id}` on a gateway changes the device and its settings (online, bridge) in one write.
+    @Test(arguments: Backend.allCases)
+    func aGatewayAndItsStateAreWrittenTogetherOrNotAtAll(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        var gateway = try #require(try await store.device(Fixtures.gateway(1)))
+        let before = try await store.deviceState(gateway.id)
+        gateway.name = "Hall gateway"
+        let bridged = DeviceState(
+            deviceID: gateway.id, online: false, bridgeURL: "http://127.0.0.1:9/bridge", bridgeSecret: "s1")
+        #expect(try await store.replaceDevice(gateway, state: bridged))
+        #expect(try await store.device(gateway.id)?.name == "Hall gateway")
+        #expect(try await store.deviceState(gateway.id) == bridged)
+        #expect(before != bridged)
+
+        // Not in that organization: neither the device nor the state is written.
+        var moved = gateway
+        moved.organizationID = Fixtures.organization(2)
+        moved.name = "Elsewhere"
+        var online = bridged
+        online.online = true
+        #expect(try await !store.replaceDevice(moved, state: online))
+        #expect(try await store.deviceState(gateway.id) == bridged)
+        // Refused by the database (no such gateway for it): nothing written either.
+        var crossed = gateway
+        crossed.gatewayID = DeviceID(999)
+        await #expect(throws: DomainError.referenceNotFound) { try await store.replaceDevice(crossed, state: online) }
+        #expect(try await store.deviceState(gateway.id) == bridged)
+        #expect(try await store.device(gateway.id)?.name == "Hall gateway")
+    }
+
     @Test(arguments: Backend.allCases)
     func listingFiltersSearchesSortsAndHidesDecommissionedAndUninstalled(backend: Backend) async throws {
         let (store, cleanup) = try await backend.makeStore(now: now)
