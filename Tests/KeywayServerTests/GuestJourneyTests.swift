@@ -136,6 +136,11 @@ struct GuestJourneyTests {
             #expect(policy.contains("script-src 'sha256-") && policy.contains("connect-src 'self'"))
             let missing = try await client.send(.get, "/webkey/\(UUID().uuidString)")
             #expect(missing.status == .notFound && missing.text.contains("not valid"))
+            // The page's own policy replaces the strict one (declared in the contract), once, on both answers.
+            let name = HTTPField.Name("Content-Security-Policy")!
+            #expect(page.headers[values: name] == [policy])
+            #expect(missing.headers[values: name] == [policy])
+            #expect(try await client.send(.get, "/health").headers[name]?.hasPrefix("default-src 'none'") == true)
         }
     }
 }
