@@ -96,14 +96,16 @@ enum NulCharacter {
     static func refuse(in request: Request, body: ByteBuffer) throws {
         if let query = request.uri.query, query.contains("%00") { try refuse(inForm: query) }
         guard body.readableBytes > 0 else { return }
+        // Looked for in the bytes; only a body that may hold one is decoded.
         let bytes = body.readableBytesView
         if bytes.contains(0) { throw refused("body") }
-        let text = String(buffer: body)
-        if text.contains("%00"), request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
-            try refuse(inForm: text)
+        if bytes.firstRange(of: Array("%00".utf8)) != nil,
+            request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true
+        {
+            try refuse(inForm: String(buffer: body))
         }
         // JSON spells the character only as an escape.
-        if text.contains(#"\u0000"#),
+        if bytes.firstRange(of: Array(#"\u0000"#.utf8)) != nil,
             let path = ErrorMapping.firstPath(in: body, where: { ($0 as? String).map(holdsNul) ?? false })
         {
             throw refused(path)
