@@ -4,7 +4,7 @@ import Testing
 /// The web-key page in a real headless Chromium (Tests/browser/webkey_page_test.py, Selenium). It needs
 /// Debian's `chromium` and `chromium-driver` and Selenium from PyPI, which `.ci/run` installs and then sets
 /// `KEYWAY_BROWSER_TESTS=1`; elsewhere the test is reported as skipped, never as passed.
-@Suite("The web-key page in a browser")
+@Suite("The web-key page in a browser", .timeLimit(.minutes(5)))
 struct BrowserTests {
     static let enabled = ProcessInfo.processInfo.environment["KEYWAY_BROWSER_TESTS"] == "1"
 
