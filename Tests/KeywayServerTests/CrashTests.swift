@@ -29,7 +29,7 @@ struct CrashTests {
 
     /// The status and JSON object of the answer; status 0 and `{"error": ...}` when there was none.
     static func send(
-        _ method: String, _ url: String, key: String, json: String?, timeout: TimeInterval = 10
+        _ method: String, _ url: String, key: String, json: String?, timeout: TimeInterval = 30
     ) async -> (Int, [String: Any]) {
         do {
             let response = try await SocketClient.send(
