@@ -60,22 +60,24 @@ public struct GatewaySettings: Sendable {
 
     public var isEmpty: Bool { online == nil && bridgeURL == nil && bridgeSecret == nil }
 
-    /// `state` with these settings applied. Throws invalidInput naming `online` (not a gateway) or `bridgeUrl`.
-    func applied(to state: DeviceState, of device: Device) throws -> DeviceState {
+    /// The gateway's connection with these settings applied to what is stored (`state`, nil when there is none
+    /// yet). Throws invalidInput naming `online` (not a gateway) or `bridgeUrl`.
+    func applied(to state: DeviceState?, of device: Device) throws -> GatewayConnection {
         guard device.type == .gateway else {
             throw DomainError.invalidInput(field: "online", "online applies to gateways only")
         }
-        var state = state
-        if let online { state.online = online }
+        var connection = GatewayConnection(
+            online: state?.online ?? true, bridgeURL: state?.bridgeURL, bridgeSecret: state?.bridgeSecret)
+        if let online { connection.online = online }
         if let bridgeURL {
             if let url = bridgeURL {
                 guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
                 else { throw DomainError.invalidInput(field: "bridgeUrl", "bridgeUrl must be an http(s) URL") }
             }
-            state.bridgeURL = bridgeURL
+            connection.bridgeURL = bridgeURL
         }
-        if let bridgeSecret { state.bridgeSecret = bridgeSecret }
-        return state
+        if let bridgeSecret { connection.bridgeSecret = bridgeSecret }
+        return connection
     }
 }
 
@@ -193,14 +195,13 @@ public struct DeviceService: Sendable {
     /// Throws forbidden, `DeviceNotFound`, invalidInput, referenceNotFound (gateway).
     public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
         let current = try await managedDevice(id, by: caller)
-        var state: DeviceState?
+        var connection: GatewayConnection?
         if !input.gateway.isEmpty {
-            let stored = try await store.deviceState(id) ?? DeviceState(deviceID: id)
-            state = try input.gateway.applied(to: stored, of: current)
+            connection = try input.gateway.applied(to: try await store.deviceState(id), of: current)
         }
         var device = try await apply(input, to: current)
         device.dateModified = time.now()
-        guard try await store.replaceDevice(device, state: state) else { throw DeviceService.notFound }
+        guard try await store.replaceDevice(device, connection: connection) else { throw DeviceService.notFound }
         return device
     }
 

@@ -94,6 +94,20 @@ public struct DeviceState: Hashable, Sendable {
     }
 }
 
+/// A gateway's connection as an operator sets it: whether it answers, and where a real bridge listens. Written
+/// apart from the rest of `DeviceState`, which openings and events keep.
+public struct GatewayConnection: Hashable, Sendable {
+    public var online: Bool
+    public var bridgeURL: String?
+    public var bridgeSecret: String?
+
+    public init(online: Bool = true, bridgeURL: String? = nil, bridgeSecret: String? = nil) {
+        self.online = online
+        self.bridgeURL = bridgeURL
+        self.bridgeSecret = bridgeSecret
+    }
+}
+
 /// Filters of `GET /v2/events`, already narrowed to what the caller may see.
 public struct EventQuery: Hashable, Sendable {
     public var organizations: Set<OrganizationID>

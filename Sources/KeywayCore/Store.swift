@@ -157,9 +157,10 @@ public protocol DirectoryStore: Sendable {
     /// Inserts `device` with a new id (its `id` is ignored). Throws `referenceNotFound` when its
     /// organization or gateway does not exist.
     func insertDevice(_ device: Device) async throws -> Device
-    /// Writes `device` over the stored row, and `state` (when given) with it in the same transaction; false, and
-    /// nothing written, when there is no such device in its organization.
-    func replaceDevice(_ device: Device, state: DeviceState?) async throws -> Bool
+    /// Writes `device` over the stored row and, when given, its gateway `connection` (only those columns of its
+    /// state) in the same transaction; false, and nothing written, when there is no such device in its
+    /// organization.
+    func replaceDevice(_ device: Device, connection: GatewayConnection?) async throws -> Bool
     func devices(matching query: DeviceQuery) async throws -> [Device]
     /// Owners and gateways always; groups and the devices linked to gateways when asked.
     func relations(
@@ -169,7 +170,9 @@ public protocol DirectoryStore: Sendable {
 
 extension DirectoryStore {
     /// Writes `device` over the stored row; false when there is none in its organization.
-    public func replaceDevice(_ device: Device) async throws -> Bool { try await replaceDevice(device, state: nil) }
+    public func replaceDevice(_ device: Device) async throws -> Bool {
+        try await replaceDevice(device, connection: nil)
+    }
 }
 
 /// API keys, looked up by the hash of their secret.

@@ -18,7 +18,7 @@ extension PostgresStore {
         }
     }
 
-    public func replaceDevice(_ device: Device, state: DeviceState?) async throws -> Bool {
+    public func replaceDevice(_ device: Device, connection: GatewayConnection?) async throws -> Bool {
         try await writing { db in
             guard
                 try await db.count(
@@ -26,7 +26,14 @@ extension PostgresStore {
                         + "WHERE id = ? AND organization_id = ? RETURNING id",
                     DeviceColumns.arguments(device) + [device.id.rawValue, device.organizationID.rawValue]) == 1
             else { return false }
-            if let state { try await Self.save(state, db) }
+            if let connection {
+                try await db.execute(
+                    """
+                    INSERT INTO device_state (device_id, online, bridge_url, bridge_secret) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (device_id) DO UPDATE SET online = excluded.online,
+                        bridge_url = excluded.bridge_url, bridge_secret = excluded.bridge_secret
+                    """, [device.id.rawValue, connection.online, connection.bridgeURL, connection.bridgeSecret])
+            }
             return true
         }
     }

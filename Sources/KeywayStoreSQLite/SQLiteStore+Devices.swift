@@ -18,7 +18,7 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceDevice(_ device: Device, state: DeviceState?) async throws -> Bool {
+    public func replaceDevice(_ device: Device, connection: GatewayConnection?) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
                 try db.execute(
@@ -26,7 +26,17 @@ extension SQLiteStore {
                         + "WHERE id = ? AND organization_id = ?",
                     arguments: DeviceRow.arguments(device) + [device.id.rawValue, device.organizationID.rawValue])
                 guard db.changesCount == 1 else { return false }
-                if let state { try Self.save(state, db) }
+                if let connection {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO device_state (device_id, online, bridge_url, bridge_secret) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (device_id) DO UPDATE SET online = excluded.online,
+                                bridge_url = excluded.bridge_url, bridge_secret = excluded.bridge_secret
+                            """,
+                        arguments: [
+                            device.id.rawValue, connection.online, connection.bridgeURL, connection.bridgeSecret,
+                        ])
+                }
                 return true
             }
         }

@@ -36,34 +36,45 @@ struct DeviceStoreTests {
         await #expect(throws: DomainError.referenceNotFound) { try await store.replaceDevice(crossed) }
     }
 
-    /// `PUT /v2/devices/{id}` on a gateway changes the device and its settings (online, bridge) in one write.
+    /// `PUT /v2/devices/{id}` on a gateway changes the device and its connection (online, bridge) in one write,
+    /// and leaves the rest of its state (kept by openings) as it is.
     @Test(arguments: Backend.allCases)
-    func aGatewayAndItsStateAreWrittenTogetherOrNotAtAll(backend: Backend) async throws {
+    func aGatewayAndItsConnectionAreWrittenTogetherOrNotAtAll(backend: Backend) async throws {
         let (store, cleanup) = try await backend.makeStore(now: now)
         defer { cleanup() }
         var gateway = try #require(try await store.device(Fixtures.gateway(1)))
-        let before = try await store.deviceState(gateway.id)
-        gateway.name = "Hall gateway"
-        let bridged = DeviceState(
-            deviceID: gateway.id, online: false, bridgeURL: "http://127.0.0.1:9/bridge", bridgeSecret: "s1")
-        #expect(try await store.replaceDevice(gateway, state: bridged))
-        #expect(try await store.device(gateway.id)?.name == "Hall gateway")
-        #expect(try await store.deviceState(gateway.id) == bridged)
-        #expect(before != bridged)
+        // No state yet: the row is made with the connection and the defaults.
+        #expect(try await store.replaceDevice(gateway, connection: GatewayConnection(online: false)))
+        #expect(try await store.deviceState(gateway.id) == DeviceState(deviceID: gateway.id, online: false))
 
-        // Not in that organization: neither the device nor the state is written.
+        let opened = DeviceState(
+            deviceID: gateway.id, isActiveUntil: now.addingTimeInterval(5), locked: .unlocked, lastLocked: now,
+            online: false, lastSeen: now)
+        try await store.saveDeviceState(opened)
+        gateway.name = "Hall gateway"
+        let bridged = GatewayConnection(online: true, bridgeURL: "http://127.0.0.1:9/bridge", bridgeSecret: "s1")
+        #expect(try await store.replaceDevice(gateway, connection: bridged))
+        #expect(try await store.device(gateway.id)?.name == "Hall gateway")
+        var expected = opened
+        expected.online = true
+        expected.bridgeURL = "http://127.0.0.1:9/bridge"
+        expected.bridgeSecret = "s1"
+        #expect(try await store.deviceState(gateway.id) == expected)
+
+        // Not in that organization: neither the device nor the connection is written.
         var moved = gateway
         moved.organizationID = Fixtures.organization(2)
         moved.name = "Elsewhere"
-        var online = bridged
-        online.online = true
-        #expect(try await !store.replaceDevice(moved, state: online))
-        #expect(try await store.deviceState(gateway.id) == bridged)
+        let offline = GatewayConnection(online: false)
+        #expect(try await !store.replaceDevice(moved, connection: offline))
+        #expect(try await store.deviceState(gateway.id) == expected)
         // Refused by the database (no such gateway for it): nothing written either.
         var crossed = gateway
         crossed.gatewayID = DeviceID(999)
-        await #expect(throws: DomainError.referenceNotFound) { try await store.replaceDevice(crossed, state: online) }
-        #expect(try await store.deviceState(gateway.id) == bridged)
+        await #expect(throws: DomainError.referenceNotFound) {
+            try await store.replaceDevice(crossed, connection: offline)
+        }
+        #expect(try await store.deviceState(gateway.id) == expected)
         #expect(try await store.device(gateway.id)?.name == "Hall gateway")
     }
 
