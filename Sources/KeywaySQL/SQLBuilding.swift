@@ -26,6 +26,14 @@ public enum SQLDialect: Sendable {
     public func isTrue(_ column: String) -> String { self == .sqlite ? "\(column) = 1" : column }
     public func isFalse(_ column: String) -> String { self == .sqlite ? "\(column) = 0" : "NOT \(column)" }
 
+    /// `text` found (case-blind, as a substring) in any of `columns`: the condition and one value per column.
+    public func search(_ text: String, in columns: [String]) -> (String, [SQLValue]) {
+        let pattern = SQLValue.text(DeviceQuery.likePattern(text))
+        return (
+            "(" + columns.map(like).joined(separator: " OR ") + ")", Array(repeating: pattern, count: columns.count)
+        )
+    }
+
     /// A text column in case-blind order. SQLite's NOCASE folds ASCII letters only; PostgreSQL's `lower` folds
     /// other letters too, so names with non-ASCII capitals can sort differently on the two stores.
     public func caseBlind(_ column: String) -> String {
@@ -82,10 +90,10 @@ extension DeviceQuery {
             values.append(.int(group.rawValue))
         }
         if let search {
-            let pattern = SQLValue.text(DeviceQuery.likePattern(search))
-            let columns = ["d.name", "d.location", "d.remarks", "CAST(d.id AS TEXT)"]
-            conditions.append("(" + columns.map(dialect.like).joined(separator: " OR ") + ")")
-            values += Array(repeating: pattern, count: columns.count)
+            let (condition, patterns) = dialect.search(
+                search, in: ["d.name", "d.location", "d.remarks", "CAST(d.id AS TEXT)"])
+            conditions.append(condition)
+            values += patterns
         }
         like("d.name", name)
         like("d.location", location)
@@ -168,10 +176,10 @@ extension UserQuery {
             values.append(.text(externalID))
         }
         if let search {
-            let pattern = SQLValue.text(DeviceQuery.likePattern(search))
-            let columns = ["first_name", "last_name", "email_address", "phone_number"]
-            conditions.append("(" + columns.map(dialect.like).joined(separator: " OR ") + ")")
-            values += Array(repeating: pattern, count: columns.count)
+            let (condition, patterns) = dialect.search(
+                search, in: ["first_name", "last_name", "email_address", "phone_number"])
+            conditions.append(condition)
+            values += patterns
         }
         values += [.int(Int64(page.size)), .int(Int64(page.offset))]
         let sql =
@@ -202,9 +210,9 @@ public struct GroupTable: Sendable {
         var conditions = [visible]
         var values = visibleValues
         if let search = query.search {
-            let pattern = SQLValue.text(DeviceQuery.likePattern(search))
-            conditions.append("(" + searchColumns.map(dialect.like).joined(separator: " OR ") + ")")
-            values += Array(repeating: pattern, count: searchColumns.count)
+            let (condition, patterns) = dialect.search(search, in: searchColumns)
+            conditions.append(condition)
+            values += patterns
         }
         let direction = query.sortDirection == .asc ? "ASC" : "DESC"
         let nulls = query.sortDirection == .asc ? "NULLS FIRST" : "NULLS LAST"
@@ -248,4 +256,14 @@ extension EventQuery {
             "SELECT \(columns) FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ? OFFSET ?"
         return (sql, values)
     }
+}
+
+extension GatewayConnection {
+    /// Writes a gateway's connection columns of `device_state`, leaving the rest of an existing row as it is.
+    /// Bound in order: the device id, `online`, `bridgeURL`, `bridgeSecret`.
+    public static let upsertSQL = """
+        INSERT INTO device_state (device_id, online, bridge_url, bridge_secret) VALUES (?, ?, ?, ?)
+        ON CONFLICT (device_id) DO UPDATE SET online = excluded.online,
+            bridge_url = excluded.bridge_url, bridge_secret = excluded.bridge_secret
+        """
 }

@@ -28,11 +28,8 @@ extension PostgresStore {
             else { return false }
             if let connection {
                 try await db.execute(
-                    """
-                    INSERT INTO device_state (device_id, online, bridge_url, bridge_secret) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (device_id) DO UPDATE SET online = excluded.online,
-                        bridge_url = excluded.bridge_url, bridge_secret = excluded.bridge_secret
-                    """, [device.id.rawValue, connection.online, connection.bridgeURL, connection.bridgeSecret])
+                    GatewayConnection.upsertSQL,
+                    [device.id.rawValue, connection.online, connection.bridgeURL, connection.bridgeSecret])
             }
             return true
         }

@@ -28,11 +28,7 @@ extension SQLiteStore {
                 guard db.changesCount == 1 else { return false }
                 if let connection {
                     try db.execute(
-                        sql: """
-                            INSERT INTO device_state (device_id, online, bridge_url, bridge_secret) VALUES (?, ?, ?, ?)
-                            ON CONFLICT (device_id) DO UPDATE SET online = excluded.online,
-                                bridge_url = excluded.bridge_url, bridge_secret = excluded.bridge_secret
-                            """,
+                        sql: GatewayConnection.upsertSQL,
                         arguments: [
                             device.id.rawValue, connection.online, connection.bridgeURL, connection.bridgeSecret,
                         ])

@@ -105,6 +105,9 @@ struct CommandLineTests {
                 .replacingOccurrences(of: "Keyway listening on ", with: "")
         }
 
+        /// Whether the process ended (within 30 s) with a status other than 0.
+        func endedInFailure() async throws -> Bool { try await exitStatus().map { $0 != 0 } == true }
+
         /// Waits for the process to end, and for all it wrote to be read, and returns its exit status (nil if
         /// it did not end in time).
         func exitStatus(within seconds: Double = 30) async throws -> Int32? {
@@ -170,11 +173,11 @@ struct CommandLineTests {
             ] + database + [
                 "--organization", "1", "--scope", "read,admin",
             ])
-        #expect(try await badScope.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await badScope.endedInFailure(), "it must end, and fail")
         #expect(badScope.stderr.contains("--scope"))
         #expect(badScope.stdout.isEmpty)
         let noOrganization = try Run(["apikey", "create"] + database + ["--organization", "42"])
-        #expect(try await noOrganization.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await noOrganization.endedInFailure(), "it must end, and fail")
         #expect(noOrganization.stdout.isEmpty)
     }
 
@@ -220,30 +223,30 @@ struct CommandLineTests {
 
         let again = try Run(
             ["account", "create"] + database + ["--email", "ops@example.com"], input: "another one\n")
-        #expect(try await again.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await again.endedInFailure(), "it must end, and fail")
         #expect(again.stdout.isEmpty)
         let noPassword = try Run(["account", "create"] + database + ["--email", "x@example.com"], input: "")
-        #expect(try await noPassword.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await noPassword.endedInFailure(), "it must end, and fail")
         #expect(noPassword.stderr.contains("password"))
     }
 
     @Test func aBadSettingStopsTheStartAndNamesIt() async throws {
         let port = try Run(["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_PORT": "eighty"])
-        #expect(try await port.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await port.endedInFailure(), "it must end, and fail")
         #expect(port.stderr.contains("KEYWAY_PORT"))
         let zone = try Run(["serve", "--database", "/tmp/unused.sqlite", "--time-zone", "Mars/Olympus"])
-        #expect(try await zone.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await zone.endedInFailure(), "it must end, and fail")
         #expect(zone.stderr.contains("time zone"))
         let range = try Run(["serve", "--database", "/tmp/unused.sqlite", "--port", "70000"])
-        #expect(try await range.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await range.endedInFailure(), "it must end, and fail")
         #expect(range.stderr.contains("port"))
         let connections = try Run(
             ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_DATABASE_CONNECTIONS": "many"])
-        #expect(try await connections.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await connections.endedInFailure(), "it must end, and fail")
         #expect(connections.stderr.contains("KEYWAY_DATABASE_CONNECTIONS"))
         let pool = try Run(
             ["serve", "--database-url", "postgres://keyway@127.0.0.1:1/keyway", "--database-connections", "0"])
-        #expect(try await pool.exitStatus().map { $0 != 0 } == true, "it must end, and fail")
+        #expect(try await pool.endedInFailure(), "it must end, and fail")
         #expect(pool.stderr.contains("database connections"))
     }
 }
