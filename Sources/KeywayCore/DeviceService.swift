@@ -121,11 +121,13 @@ public struct DeviceService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
     let access: AccessResolver
+    let targets: any TargetCheck
 
-    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver) {
+    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver, targets: any TargetCheck) {
         self.store = store
         self.time = time
         self.access = access
+        self.targets = targets
     }
 
     /// Throws forbidden, invalidInput naming the field, referenceNotFound (organization or gateway).
@@ -192,7 +194,8 @@ public struct DeviceService: Sendable {
     }
 
     /// Applies the fields present, and a gateway's settings, in one write; organization and type never change.
-    /// Throws forbidden, `DeviceNotFound`, invalidInput, referenceNotFound (gateway).
+    /// Throws forbidden, `DeviceNotFound`, invalidInput (also for a bridge URL that is not public),
+    /// referenceNotFound (gateway).
     public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
         let current = try await managedDevice(id, by: caller)
         var connection: GatewayConnection?
@@ -201,6 +204,9 @@ public struct DeviceService: Sendable {
         }
         var device = try await apply(input, to: current)
         device.dateModified = time.now()
+        if case .some(.some(let text)) = input.gateway.bridgeURL, let url = URL(string: text) {
+            try await targets.vet(url, field: "bridgeUrl")
+        }
         guard try await store.replaceDevice(device, connection: connection) else { throw DeviceService.notFound }
         return device
     }

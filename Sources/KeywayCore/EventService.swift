@@ -32,12 +32,20 @@ public struct EventService: Sendable {
     let time: any TimeSource
     let access: AccessResolver
     let random: any RandomSource
+    let targets: any TargetCheck
 
-    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver, random: any RandomSource) {
+    /// Webhooks one organization may have.
+    public static let maximumWebhooks = 20
+
+    public init(
+        store: any KeywayStore, time: any TimeSource, access: AccessResolver, random: any RandomSource,
+        targets: any TargetCheck
+    ) {
         self.store = store
         self.time = time
         self.access = access
         self.random = random
+        self.targets = targets
     }
 
     /// The organizations whose events the caller may read.
@@ -109,26 +117,40 @@ public struct EventService: Sendable {
         return try await store.webhooks(organizations: organizations)
     }
 
-    /// A new webhook; without `secretHttp` a random one is made. Throws forbidden, invalidInput, referenceNotFound.
+    /// A new webhook; without `secretHttp` a random one is made. Throws forbidden, invalidInput (also for a URL
+    /// that is not public), referenceNotFound, conflict `WebhookLimitReached` beyond `maximumWebhooks`.
     public func createWebhook(_ input: WebhookInput, by caller: Principal) async throws -> Webhook {
         let (access, _) = try await eventOrganizations(caller)
         let organization = try access.bodyOrganization(input.organizationID)
         try access.requireSuperUser(.events, of: organization, notFound: .referenceNotFound)
         guard let url = input.url else { throw DomainError.invalidInput(field: "webhookUrl", "webhookUrl is required") }
+        let target = try Self.url(url)
         var webhook = Webhook(
-            id: EntityID(0), organizationID: organization, url: try Self.url(url), types: try Self.types(input.types),
+            id: EntityID(0), organizationID: organization, url: url, types: try Self.types(input.types),
             secret: input.secret ?? random.uuid().uuidString.lowercased(), dateCreated: time.now())
         if let secret = input.secret { webhook.secret = try Self.secret(secret) }
-        return try await store.insertWebhook(webhook)
+        // Last: the only check that may wait for DNS runs once everything else is known to be right.
+        try await targets.vet(target, field: "webhookUrl")
+        guard let stored = try await store.insertWebhook(webhook, limit: Self.maximumWebhooks) else {
+            throw DomainError.conflict(
+                "WebhookLimitReached",
+                "An organization has at most \(Self.maximumWebhooks) webhooks; delete one before adding another")
+        }
+        return stored
     }
 
     public func updateWebhook(_ id: EntityID<WebhookID>, with input: WebhookInput, by caller: Principal) async throws
         -> Webhook
     {
         var webhook = try await managedWebhook(id, by: caller)
-        if let url = input.url { webhook.url = try Self.url(url) }
+        let target = try input.url.map(Self.url)
+        if let url = input.url { webhook.url = url }
         if let types = input.types { webhook.types = try Self.types(types) }
         if let secret = input.secret { webhook.secret = try Self.secret(secret) }
+        if let target { try await targets.vet(target, field: "webhookUrl") }
+        // Any change is taken as a sign that the receiver is looked after: a failing or disabled webhook is
+        // given a fresh start, and what it is owed goes out at once.
+        webhook.health = WebhookHealth()
         guard try await store.replaceWebhook(webhook) else { throw Self.webhookNotFound }
         return webhook
     }
@@ -145,12 +167,13 @@ public struct EventService: Sendable {
         return webhook
     }
 
-    static func url(_ text: String) throws -> String {
-        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil
+    static func url(_ text: String) throws -> URL {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+            url.host?.isEmpty == false
         else {
             throw DomainError.invalidInput(field: "webhookUrl", "webhookUrl must be an http or https URL")
         }
-        return text
+        return url
     }
 
     static func types(_ names: [String]?) throws -> Set<EventType> {
@@ -179,7 +202,8 @@ public protocol WebhookPoster: Sendable {
 }
 
 /// Delivers the durable webhook queue: each webhook gets its events in order, at least once; a failing
-/// receiver is retried with exponential backoff (2 s, 4 s, ... up to 5 minutes) without holding up the others.
+/// receiver is retried with exponential backoff (2 s, 4 s, ... up to 5 minutes) without holding up the others,
+/// and disabled once it has failed without a success for `disableAfter`.
 public final class WebhookDelivery: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
@@ -189,6 +213,8 @@ public final class WebhookDelivery: Sendable {
     private let inFlight = Mutex<Set<Int64>>([])
     public static let batchSize = 50
     public static let maximumBackoff: TimeInterval = 300
+    /// How long a webhook may fail, every attempt, before it is disabled: three days.
+    public static let disableAfter: TimeInterval = 3 * 86_400
 
     public init(store: any KeywayStore, time: any TimeSource, poster: any WebhookPoster) {
         self.store = store
@@ -229,12 +255,24 @@ public final class WebhookDelivery: Sendable {
     private func deliver(_ batch: WebhookBatch) async throws -> Int {
         defer { _ = inFlight.withLock { $0.remove(batch.webhook.id.rawValue) } }
         let ids = batch.deliveries.map(\.deliveryID)
+        let health = batch.webhook.health
         if await poster.post(batch) {
             try await store.markDelivered(ids, at: time.now())
+            if health.failingSince != nil {
+                _ = try await store.replaceWebhookHealth(batch.webhook.id, from: health, to: WebhookHealth())
+            }
             return ids.count
         }
-        let retryAt = time.now().addingTimeInterval(Self.backoff(afterAttempts: batch.attempts))
-        try await store.markFailed(ids, retryAt: retryAt)
+        let now = time.now()
+        try await store.markFailed(ids, retryAt: now.addingTimeInterval(Self.backoff(afterAttempts: batch.attempts)))
+        // Compared with what the batch was read with, so that a PUT that revived the webhook meanwhile wins.
+        var next = health
+        if let since = health.failingSince {
+            if now.timeIntervalSince(since) >= Self.disableAfter { next.dateDisabled = now }
+        } else {
+            next.failingSince = now
+        }
+        if next != health { _ = try await store.replaceWebhookHealth(batch.webhook.id, from: health, to: next) }
         return 0
     }
 }

@@ -137,10 +137,11 @@ public struct Webhook: Hashable, Sendable {
     /// Sent back in `X-Bold-Secret` and used as the HMAC key of `X-Keyway-Signature`.
     public var secret: String
     public var dateCreated: Date
+    public var health: WebhookHealth
 
     public init(
         id: EntityID<WebhookID>, organizationID: OrganizationID, url: String, types: Set<EventType>, secret: String,
-        dateCreated: Date
+        dateCreated: Date, health: WebhookHealth = WebhookHealth()
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -148,7 +149,27 @@ public struct Webhook: Hashable, Sendable {
         self.types = types
         self.secret = secret
         self.dateCreated = dateCreated
+        self.health = health
     }
+}
+
+/// Whether a webhook's receiver takes its deliveries: failing since the first failed attempt after the last
+/// success; disabled (no more attempts, no new events queued) once it has failed for
+/// `WebhookDelivery.disableAfter`. A `PUT` makes it healthy again.
+public struct WebhookHealth: Hashable, Sendable {
+    public var failingSince: Date?
+    public var dateDisabled: Date?
+
+    public init(failingSince: Date? = nil, dateDisabled: Date? = nil) {
+        self.failingSince = failingSince
+        self.dateDisabled = dateDisabled
+    }
+
+    public enum Status: String, Sendable {
+        case active = "Active", failing = "Failing", disabled = "Disabled"
+    }
+
+    public var status: Status { dateDisabled != nil ? .disabled : failingSince != nil ? .failing : .active }
 }
 
 /// The next events a webhook is owed, oldest first.
@@ -172,7 +193,8 @@ public struct HousekeepingReport: Hashable, Sendable {
 }
 
 /// Events, device state, webhooks and their durable delivery queue, and housekeeping. Every write that
-/// records an event also queues it for the organization's matching webhooks, in the same transaction.
+/// records an event also queues it for the organization's matching webhooks (not disabled ones), in the same
+/// transaction.
 public protocol EventStore: Sendable {
     /// Writes `state` (when given) and `event`, and queues the event for webhooks. Returns the event with its id.
     @discardableResult
@@ -180,18 +202,28 @@ public protocol EventStore: Sendable {
     func deviceState(_ id: DeviceID) async throws -> DeviceState?
     func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState]
     func saveDeviceState(_ state: DeviceState) async throws
-    /// Successful activations of `device` since `date`.
-    func activationCount(device: DeviceID, since date: Date) async throws -> Int
+    /// Takes one of `device`'s `limit` activation slots of the `window` seconds before `now`, atomically (also
+    /// across instances): returns the slot's id, or nil when all are taken. A slot is held until the window has
+    /// passed, unless released.
+    func reserveActivation(device: DeviceID, at now: Date, window: TimeInterval, limit: Int) async throws -> Int64?
+    /// Gives a slot back (the activation did not happen).
+    func releaseActivation(_ slot: Int64) async throws
     func events(matching query: EventQuery) async throws -> [Event]
     func share(webKey: UUID) async throws -> Share?
 
-    func insertWebhook(_ webhook: Webhook) async throws -> Webhook
+    /// Inserts `webhook` unless its organization has `limit` webhooks already (nil then); one transaction.
+    func insertWebhook(_ webhook: Webhook, limit: Int) async throws -> Webhook?
     func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook?
+    /// Writes `webhook` (its health too) over the stored row and makes everything it is owed due at once, with
+    /// its attempts counted from zero; false when there is no such webhook.
     func replaceWebhook(_ webhook: Webhook) async throws -> Bool
+    /// Sets the webhook's health to `new` if it is still `old`; false otherwise (changed meanwhile, or gone).
+    func replaceWebhookHealth(_ id: EntityID<WebhookID>, from old: WebhookHealth, to new: WebhookHealth) async throws
+        -> Bool
     /// Deletes the webhook and what it is still owed.
     func deleteWebhook(_ id: EntityID<WebhookID>) async throws -> Bool
     func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook]
-    /// For each webhook with deliveries due at `now`, its oldest undelivered events (at most `limit`), so
+    /// For each webhook not disabled with deliveries due at `now`, its oldest undelivered events (at most `limit`), so
     /// that a webhook gets its events in order.
     func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch]
     func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws

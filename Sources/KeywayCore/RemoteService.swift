@@ -174,16 +174,23 @@ public struct RemoteService: Sendable {
         guard let gateway, gateway.dateDecommissioned == nil else {
             return try await answer("gatewayNotFoundError", "This lock has no gateway")
         }
-        if command == .activate,
-            try await store.activationCount(device: lock.id, since: now.addingTimeInterval(-60))
-                >= activationsPerMinute
-        {
-            return try await answer("TooManyRequests", "Too many activations of this lock in the last minute")
+        // The slot is taken before the gateway is called and given back if it fails: a count of past successes
+        // let every one of many concurrent activations through while the first ones waited for the gateway.
+        var slot: Int64?
+        if command == .activate {
+            slot = try await store.reserveActivation(
+                device: lock.id, at: now, window: 60, limit: activationsPerMinute)
+            if slot == nil {
+                return try await answer("TooManyRequests", "Too many activations of this lock in the last minute")
+            }
         }
         let gatewayState = try await store.deviceState(gateway.id)
         let reply = await gateways.send(
             command, lock: lock, gateway: gateway, state: gatewayState, seconds: lock.activationTime)
-        guard reply == .ok else { return try await answer("GatewayUnreachable", "The gateway does not answer") }
+        guard reply == .ok else {
+            if let slot { try await store.releaseActivation(slot) }
+            return try await answer("GatewayUnreachable", "The gateway does not answer")
+        }
         var state = try await store.deviceState(lock.id) ?? DeviceState(deviceID: lock.id)
         switch command {
         case .activate:

@@ -49,6 +49,9 @@ public struct KeywayConfig: Sendable {
     public var webhookInterval: Duration = .seconds(1)
     /// How long a webhook receiver has to answer (connecting included) before the attempt counts as failed.
     public var webhookTimeout: Duration = .seconds(10)
+    /// Let webhooks and gateway bridges point at loopback, private, link-local and other non-public addresses
+    /// (bridges on the same network as Keyway, tests). Off: such URLs are refused when saved and when called.
+    public var allowPrivateTargets: Bool = false
 
     public init() {}
 

@@ -22,10 +22,16 @@ enum Signature {
 /// `{"command": "activate"|"deactivate", "deviceId", "gatewayId", "seconds"}`; a 2xx answer with
 /// `{"result": "OK"}` is success, anything else (or no answer within 5 s) is an unreachable gateway.
 /// Gateways without a bridge are simulated.
+///
+/// Every failure is told the same way and no sooner than the 5 s a silent bridge takes, so that the answer to
+/// an activation does not tell a refused connection from a closed port, a server that answered, or an address
+/// Keyway refuses to call: a bridge URL must not work as a port scanner.
 struct GatewayRouter: GatewayPort {
-    let client: HTTPClient
+    let http: OutboundHTTP
     let time: any TimeSource
+    let pause: any Pause
     let simulated = SimulatedGateway()
+    static let timeout = Duration.seconds(5)
 
     func send(_ command: GatewayCommand, lock: Device, gateway: Device, state: DeviceState?, seconds: Int) async
         -> GatewayAnswer
@@ -33,6 +39,20 @@ struct GatewayRouter: GatewayPort {
         guard let url = state?.bridgeURL else {
             return await simulated.send(command, lock: lock, gateway: gateway, state: state, seconds: seconds)
         }
+        let started = ContinuousClock.now
+        let answer = await post(command, to: url, lock: lock, gateway: gateway, state: state, seconds: seconds)
+        if answer != .ok {
+            let left = Self.timeout - (ContinuousClock.now - started)
+            if left > .zero {
+                await pause.pause(seconds: Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+            }
+        }
+        return answer
+    }
+
+    private func post(
+        _ command: GatewayCommand, to url: String, lock: Device, gateway: Device, state: DeviceState?, seconds: Int
+    ) async -> GatewayAnswer {
         do {
             let payload: [String: Any] = [
                 "command": command.rawValue, "deviceId": lock.id.rawValue, "gatewayId": gateway.id.rawValue,
@@ -48,9 +68,8 @@ struct GatewayRouter: GatewayPort {
                 name: "X-Keyway-Signature",
                 value: Signature.sign(body, timestamp: timestamp, secret: state?.bridgeSecret ?? ""))
             request.body = .bytes(body)
-            let response = try await client.execute(request, timeout: .seconds(5))
-            let answer = try await response.body.collect(upTo: 64 * 1024)
-            guard (200..<300).contains(response.status.code),
+            let (status, answer) = try await http.execute(request, timeout: Self.timeout)
+            guard (200..<300).contains(status), let answer,
                 let object = try JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
                 object["result"] as? String == "OK"
             else { return .unreachable }
@@ -64,7 +83,7 @@ struct GatewayRouter: GatewayPort {
 /// Posts a batch of events to a webhook as a JSON array (the event-log shape without `id`), with
 /// `X-Bold-Secret` and Keyway's HMAC signature. 2xx within 10 s is success.
 struct HTTPWebhookPoster: WebhookPoster {
-    let client: HTTPClient
+    let http: OutboundHTTP
     let time: any TimeSource
     let store: any KeywayStore
     let logger: Logger
@@ -109,9 +128,7 @@ struct HTTPWebhookPoster: WebhookPoster {
                 name: "X-Keyway-Signature",
                 value: Signature.sign(body, timestamp: timestamp, secret: batch.webhook.secret))
             request.body = .bytes(body)
-            let response = try await client.execute(request, timeout: .init(timeout))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return (200..<300).contains(response.status.code)
+            return (200..<300).contains(try await http.execute(request, timeout: timeout).status)
         } catch {
             logger.debug("webhook delivery failed", metadata: ["webhook_id": "\(batch.webhook.id)"])
             return false

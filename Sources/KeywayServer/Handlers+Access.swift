@@ -254,8 +254,14 @@ enum EventMapping {
     }
 
     static func wire(_ webhook: Webhook) -> Components.Schemas.Webhook {
-        .init(
+        let health = webhook.health
+        return .init(
             id: webhook.id.rawValue, organizationId: webhook.organizationID.rawValue, webhookUrl: webhook.url,
-            types: webhook.types.map(\.rawValue).sorted(), dateCreated: webhook.dateCreated)
+            types: webhook.types.map(\.rawValue).sorted(), dateCreated: webhook.dateCreated,
+            status: .init(rawValue: health.status.rawValue), failingSince: health.failingSince,
+            disabledReason: health.dateDisabled.map {
+                "Every delivery failed for three days, the last at \(MicrosecondDateTranscoder.format($0)); "
+                    + "PUT /v3/webhooks/\(webhook.id.rawValue) enables it again"
+            })
     }
 }

@@ -35,7 +35,7 @@ public struct Keyway: Sendable {
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
         random: any RandomSource = SystemRandom(), logger: Logger = Logger(label: "keyway"),
-        pause: any Pause = TaskPause()
+        pause: any Pause = TaskPause(), resolver: any HostResolver = SystemResolver()
     ) {
         self.config = config
         self.store = store
@@ -48,18 +48,19 @@ public struct Keyway: Sendable {
         self.resolver = access
         let checks = AccessService(store: store, time: time, access: access, defaultZone: config.defaultTimeZone)
         self.access = checks
+        let outbound = OutboundHTTP(allowPrivate: config.allowPrivateTargets, resolver: resolver)
         self.remote = RemoteService(
             store: store, time: time, access: access, checks: checks,
-            gateways: GatewayRouter(client: .shared, time: time), activationsPerMinute: config.activationsPerMinute,
-            defaultZone: config.defaultTimeZone)
-        self.events = EventService(store: store, time: time, access: access, random: random)
+            gateways: GatewayRouter(http: outbound, time: time, pause: pause),
+            activationsPerMinute: config.activationsPerMinute, defaultZone: config.defaultTimeZone)
+        self.events = EventService(store: store, time: time, access: access, random: random, targets: outbound)
         self.webhookDelivery = WebhookDelivery(
             store: store, time: time,
             poster: HTTPWebhookPoster(
-                client: .shared, time: time, store: store, logger: logger, timeout: config.webhookTimeout))
+                http: outbound, time: time, store: store, logger: logger, timeout: config.webhookTimeout))
         self.housekeeping = Housekeeping(store: store, time: time)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
-        self.devices = DeviceService(store: store, time: time, access: access)
+        self.devices = DeviceService(store: store, time: time, access: access, targets: outbound)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
         self.userGroups = UserGroupService(store: store, time: time, access: access)
         self.accounts = AccountService(
@@ -70,7 +71,9 @@ public struct Keyway: Sendable {
         let sender: any MessageSender =
             switch config.notifier {
             case .log: LogSender(logger: logger)
-            case .webhook: WebhookSender(url: config.notifierURL ?? "", client: .shared)
+            case .webhook:
+                WebhookSender(
+                    url: config.notifierURL ?? "", http: OutboundHTTP(allowPrivate: true, resolver: resolver))
             }
         self.outboxDelivery = OutboxDelivery(store: store, time: time, sender: sender)
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys, access: access)
@@ -82,7 +85,8 @@ public struct Keyway: Sendable {
     /// Opens the configured database and applies pending migrations before anything takes traffic.
     public static func open(
         _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
-        logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause()
+        logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause(),
+        resolver: any HostResolver = SystemResolver()
     ) async throws -> Keyway {
         let store: any KeywayStore
         if let url = config.databaseURL {
@@ -98,6 +102,7 @@ public struct Keyway: Sendable {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
         let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())
-        return Keyway(config: config, store: store, time: clock, random: random, logger: logger, pause: pause)
+        return Keyway(
+            config: config, store: store, time: clock, random: random, logger: logger, pause: pause, resolver: resolver)
     }
 }

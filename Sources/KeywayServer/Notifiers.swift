@@ -21,7 +21,8 @@ struct LogSender: MessageSender {
 /// The `webhook` notifier: POSTs each message as JSON to the operator's own mail/SMS service.
 struct WebhookSender: MessageSender {
     let url: String
-    let client: HTTPClient
+    /// The operator's own service, often on the same network: private addresses allowed, redirects not.
+    let http: OutboundHTTP
 
     struct Failed: Error, CustomStringConvertible {
         var status: UInt
@@ -38,8 +39,8 @@ struct WebhookSender: MessageSender {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        guard (200..<300).contains(response.status.code) else { throw Failed(status: response.status.code) }
+        let status = try await http.execute(request, timeout: .seconds(10)).status
+        guard (200..<300).contains(status) else { throw Failed(status: status) }
     }
 }
 

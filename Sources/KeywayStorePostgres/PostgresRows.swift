@@ -252,7 +252,7 @@ enum EventColumns {
 }
 
 enum WebhookColumns {
-    static let all = "id, organization_id, url, types, secret, date_created"
+    static let all = "id, organization_id, url, types, secret, date_created, failing_since, date_disabled"
 
     static func decode(_ row: SQLRow) throws -> Webhook {
         let types = (try row.text("types") ?? "").split(separator: " ").compactMap { EventType(rawValue: String($0)) }
@@ -260,7 +260,9 @@ enum WebhookColumns {
             id: EntityID(try row.requiredInt("id")),
             organizationID: OrganizationID(try row.requiredInt("organization_id")),
             url: try row.text("url") ?? "", types: Set(types), secret: try row.text("secret") ?? "",
-            dateCreated: try row.requiredDate("date_created"))
+            dateCreated: try row.requiredDate("date_created"),
+            health: WebhookHealth(
+                failingSince: try row.date("failing_since"), dateDisabled: try row.date("date_disabled")))
     }
 
     static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }

@@ -31,7 +31,7 @@ extension PostgresStore {
             INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
             SELECT id, ?, 0 FROM webhooks
             WHERE organization_id = ? AND (types = '' OR (' ' || types || ' ') LIKE ('% ' || ?::TEXT || ' %'))
-            ORDER BY id
+            AND date_disabled IS NULL ORDER BY id
             """, [stored.id.rawValue, event.organizationID.rawValue, event.type.rawValue])
         return stored
     }
@@ -83,14 +83,30 @@ extension PostgresStore {
         try await writing { db in try await Self.save(state, db) }
     }
 
-    public func activationCount(device: DeviceID, since date: Date) async throws -> Int {
-        try await reading { db in
-            Int(
+    /// The device's transaction advisory lock makes reservations of one device take turns, across instances;
+    /// READ COMMITTED, so that the count after the lock sees every slot committed before it was granted.
+    public func reserveActivation(device: DeviceID, at now: Date, window: TimeInterval, limit: Int) async throws
+        -> Int64?
+    {
+        try await writing(.readCommitted) { db in
+            try await db.execute(
+                "SELECT pg_advisory_xact_lock(7105004, (? % 2147483647)::INTEGER)", [device.rawValue])
+            try await db.execute(
+                "DELETE FROM activation_slots WHERE device_id = ? AND time < ?",
+                [device.rawValue, StorageCoding.microseconds(now.addingTimeInterval(-window))])
+            let taken =
                 try await db.scalar(
-                    """
-                    SELECT count(*) FROM events WHERE device_id = ? AND type = 'DeviceActivation'
-                    AND result = 'Success' AND time >= ?
-                    """, [device.rawValue, StorageCoding.microseconds(date)]) ?? 0)
+                    "SELECT count(*) FROM activation_slots WHERE device_id = ?", [device.rawValue]) ?? 0
+            guard taken < limit else { return nil }
+            return try await db.scalar(
+                "INSERT INTO activation_slots (device_id, time) VALUES (?, ?) RETURNING id",
+                [device.rawValue, StorageCoding.microseconds(now)])
+        }
+    }
+
+    public func releaseActivation(_ slot: Int64) async throws {
+        try await writing(.readCommitted) { db in
+            try await db.execute("DELETE FROM activation_slots WHERE id = ?", [slot])
         }
     }
 
@@ -109,8 +125,13 @@ extension PostgresStore {
 
     // MARK: Webhooks
 
-    public func insertWebhook(_ webhook: Webhook) async throws -> Webhook {
+    /// SERIALIZABLE: two inserts that both counted below the limit cannot both commit (one is retried).
+    public func insertWebhook(_ webhook: Webhook, limit: Int) async throws -> Webhook? {
         try await writing { db in
+            let existing =
+                try await db.scalar(
+                    "SELECT count(*) FROM webhooks WHERE organization_id = ?", [webhook.organizationID.rawValue]) ?? 0
+            guard existing < limit else { return nil }
             var stored = webhook
             stored.id = EntityID(
                 try await db.scalar(
@@ -134,9 +155,40 @@ extension PostgresStore {
 
     public func replaceWebhook(_ webhook: Webhook) async throws -> Bool {
         try await writing { db in
+            guard
+                try await db.count(
+                    """
+                    UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?
+                    WHERE id = ? RETURNING id
+                    """,
+                    [
+                        webhook.url, WebhookColumns.types(webhook), webhook.secret, micros(webhook.health.failingSince),
+                        micros(webhook.health.dateDisabled), webhook.id.rawValue,
+                    ]) == 1
+            else { return false }
+            try await db.execute(
+                """
+                UPDATE webhook_deliveries SET attempts = 0, next_attempt = 0
+                WHERE webhook_id = ? AND date_delivered IS NULL
+                """, [webhook.id.rawValue])
+            return true
+        }
+    }
+
+    public func replaceWebhookHealth(_ id: EntityID<WebhookID>, from old: WebhookHealth, to new: WebhookHealth)
+        async throws -> Bool
+    {
+        try await writing(.readCommitted) { db in
             try await db.count(
-                "UPDATE webhooks SET url = ?, types = ?, secret = ? WHERE id = ? RETURNING id",
-                [webhook.url, WebhookColumns.types(webhook), webhook.secret, webhook.id.rawValue]) == 1
+                """
+                UPDATE webhooks SET failing_since = ?, date_disabled = ?
+                WHERE id = ? AND failing_since IS NOT DISTINCT FROM ? AND date_disabled IS NOT DISTINCT FROM ?
+                RETURNING id
+                """,
+                [
+                    micros(new.failingSince), micros(new.dateDisabled), id.rawValue, micros(old.failingSince),
+                    micros(old.dateDisabled),
+                ]) == 1
         }
     }
 
@@ -175,7 +227,8 @@ extension PostgresStore {
                     SELECT d.next_attempt, d.attempts FROM webhook_deliveries d
                     WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.id LIMIT 1
                 ) h ON TRUE
-                WHERE h.next_attempt <= ? AND (l.lease_until IS NULL OR l.lease_until <= \(Self.databaseNow))
+                WHERE h.next_attempt <= ? AND w.date_disabled IS NULL
+                AND (l.lease_until IS NULL OR l.lease_until <= \(Self.databaseNow))
                 ORDER BY w.id FOR UPDATE OF l SKIP LOCKED
                 """, [nowValue])
             var batches: [WebhookBatch] = []

@@ -23,8 +23,25 @@ enum Migrations {
         migrator.registerMigration("0006_events_webhooks_device_state") { db in
             try db.execute(sql: schema0006)
         }
+        migrator.registerMigration("0008_webhook_health_activation_slots") { db in
+            try db.execute(sql: schema0008)
+        }
         return migrator
     }
+
+    // A webhook's health (failing since, disabled at); the activation slots a lock's per-minute limit is
+    // reserved from before its gateway is called.
+    static let schema0008 = """
+        ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+        ALTER TABLE webhooks ADD COLUMN date_disabled INTEGER;
+
+        CREATE TABLE activation_slots (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+            time INTEGER NOT NULL
+        );
+        CREATE INDEX activation_slots_device ON activation_slots(device_id, time);
+        """
 
     // The event log; webhooks and their durable delivery queue (one row per event and webhook, delivered
     // in id order); the live state of locks and gateways.

@@ -37,7 +37,10 @@ enum WebhookRow {
         return Webhook(
             id: EntityID(row["id"] as Int64), organizationID: OrganizationID(row["organization_id"] as Int64),
             url: row["url"], types: Set(types), secret: row["secret"],
-            dateCreated: StorageCoding.date(microseconds: row["date_created"]))
+            dateCreated: StorageCoding.date(microseconds: row["date_created"]),
+            health: WebhookHealth(
+                failingSince: (row["failing_since"] as Int64?).map(StorageCoding.date(microseconds:)),
+                dateDisabled: (row["date_disabled"] as Int64?).map(StorageCoding.date(microseconds:))))
     }
 
     static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
@@ -77,7 +80,7 @@ extension SQLiteStore {
                 INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
                 SELECT id, ?, 0 FROM webhooks
                 WHERE organization_id = ? AND (types = '' OR (' ' || types || ' ') LIKE ('% ' || ? || ' %'))
-                ORDER BY id
+                AND date_disabled IS NULL ORDER BY id
                 """,
             arguments: [stored.id.rawValue, event.organizationID.rawValue, event.type.rawValue])
         return stored
@@ -131,15 +134,30 @@ extension SQLiteStore {
         try await writing { db in try Self.save(state, db) }
     }
 
-    public func activationCount(device: DeviceID, since date: Date) async throws -> Int {
-        try await reading { db in
-            try Int.fetchOne(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT count(*) FROM events WHERE device_id = ? AND type = 'DeviceActivation'
-                        AND result = 'Success' AND time >= ?
-                        """), arguments: [device.rawValue, StorageCoding.microseconds(date)]) ?? 0
+    /// SQLite has one writer at a time, so the count and the insert of one transaction cannot interleave with
+    /// another reservation's.
+    public func reserveActivation(device: DeviceID, at now: Date, window: TimeInterval, limit: Int) async throws
+        -> Int64?
+    {
+        let start = StorageCoding.microseconds(now.addingTimeInterval(-window))
+        return try await writing { db in
+            try db.execute(
+                sql: "DELETE FROM activation_slots WHERE device_id = ? AND time < ?",
+                arguments: [device.rawValue, start])
+            let taken =
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM activation_slots WHERE device_id = ?", arguments: [device.rawValue])
+                ?? 0
+            guard taken < limit else { return nil }
+            try db.execute(
+                sql: "INSERT INTO activation_slots (device_id, time) VALUES (?, ?)",
+                arguments: [device.rawValue, StorageCoding.microseconds(now)])
+            return db.lastInsertedRowID
         }
+    }
+
+    public func releaseActivation(_ slot: Int64) async throws {
+        try await writing { db in try db.execute(sql: "DELETE FROM activation_slots WHERE id = ?", arguments: [slot]) }
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
@@ -161,9 +179,14 @@ extension SQLiteStore {
 
     // MARK: Webhooks
 
-    public func insertWebhook(_ webhook: Webhook) async throws -> Webhook {
+    public func insertWebhook(_ webhook: Webhook, limit: Int) async throws -> Webhook? {
         try await mapConstraintErrors {
             try await writing { db in
+                let existing =
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM webhooks WHERE organization_id = ?",
+                        arguments: [webhook.organizationID.rawValue]) ?? 0
+                guard existing < limit else { return nil }
                 try db.execute(
                     sql:
                         "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?)",
@@ -190,8 +213,39 @@ extension SQLiteStore {
     public func replaceWebhook(_ webhook: Webhook) async throws -> Bool {
         try await writing { db in
             try db.execute(
-                sql: "UPDATE webhooks SET url = ?, types = ?, secret = ? WHERE id = ?",
-                arguments: [webhook.url, WebhookRow.types(webhook), webhook.secret, webhook.id.rawValue])
+                sql: """
+                    UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    webhook.url, WebhookRow.types(webhook), webhook.secret,
+                    webhook.health.failingSince.map(StorageCoding.microseconds),
+                    webhook.health.dateDisabled.map(StorageCoding.microseconds), webhook.id.rawValue,
+                ])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(
+                sql: """
+                    UPDATE webhook_deliveries SET attempts = 0, next_attempt = 0
+                    WHERE webhook_id = ? AND date_delivered IS NULL
+                    """, arguments: [webhook.id.rawValue])
+            return true
+        }
+    }
+
+    public func replaceWebhookHealth(_ id: EntityID<WebhookID>, from old: WebhookHealth, to new: WebhookHealth)
+        async throws -> Bool
+    {
+        try await writing { db in
+            try db.execute(
+                sql: """
+                    UPDATE webhooks SET failing_since = ?, date_disabled = ?
+                    WHERE id = ? AND failing_since IS ? AND date_disabled IS ?
+                    """,
+                arguments: [
+                    new.failingSince.map(StorageCoding.microseconds), new.dateDisabled.map(StorageCoding.microseconds),
+                    id.rawValue, old.failingSince.map(StorageCoding.microseconds),
+                    old.dateDisabled.map(StorageCoding.microseconds),
+                ])
             return db.changesCount == 1
         }
     }
@@ -218,14 +272,16 @@ extension SQLiteStore {
     public func dueDeliveries(now: Date, limit: Int) async throws -> [WebhookBatch] {
         try await reading { db in
             // The head of each webhook's queue decides: a webhook whose oldest undelivered event is not due
-            // yet waits as a whole, so events are never delivered out of order.
+            // yet waits as a whole, so events are never delivered out of order. Disabled webhooks wait for a PUT.
             let heads = try Row.fetchAll(
                 try db.cachedStatement(
                     sql: """
                         SELECT d.webhook_id, d.next_attempt, d.attempts FROM webhook_deliveries d
                         WHERE d.id IN (SELECT min(id) FROM webhook_deliveries WHERE date_delivered IS NULL
                             GROUP BY webhook_id)
-                        AND d.next_attempt <= ? ORDER BY d.webhook_id
+                        AND d.next_attempt <= ?
+                        AND d.webhook_id IN (SELECT id FROM webhooks WHERE date_disabled IS NULL)
+                        ORDER BY d.webhook_id
                         """), arguments: [StorageCoding.microseconds(now)])
             var batches: [WebhookBatch] = []
             for head in heads {

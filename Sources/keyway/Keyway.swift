@@ -83,6 +83,11 @@ struct Serve: AsyncParsableCommand {
     var activationsPerMinute: Int?
     @Option(help: "Seconds between webhook delivery rounds (default 1).") var webhookInterval: Double?
     @Option(help: "Seconds between housekeeping passes (default 60).") var housekeepingInterval: Double?
+    @Flag(
+        help:
+            "Let webhooks and gateway bridges call loopback, private and link-local addresses (env KEYWAY_ALLOW_PRIVATE_TARGETS=true; default off)."
+    )
+    var allowPrivateTargets = false
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -98,6 +103,18 @@ struct Serve: AsyncParsableCommand {
         }
         try database.apply(to: &config)
         config.manualClock = manualClock
+        if allowPrivateTargets {
+            config.allowPrivateTargets = true
+        } else if let text = environment["KEYWAY_ALLOW_PRIVATE_TARGETS"], !text.isEmpty {
+            switch text.lowercased() {
+            case "true", "1", "yes": config.allowPrivateTargets = true
+            case "false", "0", "no": config.allowPrivateTargets = false
+            default:
+                throw ValidationError(
+                    "allow private targets (--allow-private-targets, KEYWAY_ALLOW_PRIVATE_TARGETS): expected true or false, got '\(text)'"
+                )
+            }
+        }
         if let value = activationsPerMinute {
             guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
             config.activationsPerMinute = value

@@ -237,6 +237,10 @@ struct CommandLineTests {
         let zone = try Run(["serve", "--database", "/tmp/unused.sqlite", "--time-zone", "Mars/Olympus"])
         #expect(try await zone.endedInFailure(), "it must end, and fail")
         #expect(zone.stderr.contains("time zone"))
+        let targets = try Run(
+            ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_ALLOW_PRIVATE_TARGETS": "maybe"])
+        #expect(try await targets.endedInFailure(), "it must end, and fail")
+        #expect(targets.stderr.contains("KEYWAY_ALLOW_PRIVATE_TARGETS"))
         let range = try Run(["serve", "--database", "/tmp/unused.sqlite", "--port", "70000"])
         #expect(try await range.endedInFailure(), "it must end, and fail")
         #expect(range.stderr.contains("port"))

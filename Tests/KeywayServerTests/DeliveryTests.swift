@@ -16,6 +16,8 @@ import Testing
 final class RecordingServer: Sendable {
     struct Request: Sendable {
         let path: String
+        /// The `Host` header (HTTP/1's, which Hummingbird keeps apart from the other headers).
+        var authority: String? = nil
         let headers: HTTPFields
         let body: Data
         var json: Any? { try? JSONSerialization.jsonObject(with: body) }
@@ -23,7 +25,10 @@ final class RecordingServer: Sendable {
     private let requests = Mutex<[Request]>([])
     private let failures = Mutex(0)
     private let delay = Mutex(Duration.zero)
+    private let arrivals = Mutex(0)
     var received: [Request] { requests.withLock { $0 } }
+    /// Every request that arrived, refused or not.
+    var attempts: Int { arrivals.withLock { $0 } }
     func failNext(_ count: Int) { failures.withLock { $0 = count } }
     /// Answers each request only after `duration` (a slow receiver).
     func answerAfter(_ duration: Duration) { delay.withLock { $0 = duration } }
@@ -55,6 +60,7 @@ final class RecordingServer: Sendable {
         let router = Router()
         let handler: @Sendable (Hummingbird.Request, BasicRequestContext) async throws -> Response = {
             [self] request, _ in
+            arrivals.withLock { $0 += 1 }
             let body = try await request.body.collect(upTo: 1 << 20)
             try await Task.sleep(for: delay.withLock { $0 })
             let fail = failures.withLock { value -> Bool in
@@ -64,7 +70,10 @@ final class RecordingServer: Sendable {
             }
             if fail { return Response(status: .internalServerError) }
             requests.withLock {
-                $0.append(Request(path: request.uri.path, headers: request.headers, body: Data(buffer: body)))
+                $0.append(
+                    Request(
+                        path: request.uri.path, authority: request.head.authority, headers: request.headers,
+                        body: Data(buffer: body)))
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
@@ -72,6 +81,11 @@ final class RecordingServer: Sendable {
         }
         router.post("/hook", use: handler)
         router.post("/bridge", use: handler)
+        // Sends the request on to /hook, which a client following redirects would do (as a GET, after a 302).
+        router.post("/redirect") { [self] _, _ in
+            arrivals.withLock { $0 += 1 }
+            return Response(status: .temporaryRedirect, headers: [.location: "/hook"])
+        }
         return router
     }
 

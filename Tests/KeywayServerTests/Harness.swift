@@ -39,7 +39,7 @@ struct Harness {
 
     static func make(
         databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true,
-        configure: (inout KeywayConfig) -> Void = { _ in }
+        resolver: any HostResolver = SystemResolver(), configure: (inout KeywayConfig) -> Void = { _ in }
     ) async throws -> Harness {
         let directory = try directory ?? TemporaryDirectory()
         var config = KeywayConfig()
@@ -48,6 +48,8 @@ struct Harness {
         config.webKeyBaseURL = webKeyBase
         config.bcryptCost = 4  // the minimum: tests check behaviour, not work factor
         config.webhookTimeout = .seconds(5)
+        // Receivers and bridges of the tests listen on 127.0.0.1; the tests of the refusal turn this off.
+        config.allowPrivateTargets = true
         // Tests deliver webhooks and keep house by calling the services themselves, so that they can
         // tell exactly what each round did; the background rounds only run at startup.
         config.webhookInterval = .seconds(3600)
@@ -59,7 +61,8 @@ struct Harness {
         let pauses = RecordedPauses()
         // With --manual-clock the server makes its own clock (set through PUT /v1/dev/clock).
         let keyway = try await Keyway.open(
-            config, time: config.manualClock ? nil : time, random: SystemRandom(), logger: logger, pause: pauses)
+            config, time: config.manualClock ? nil : time, random: SystemRandom(), logger: logger, pause: pauses,
+            resolver: resolver)
         if seed { try await keyway.store.importSeed(Fixtures.seed(now: time.now()), onlyIfEmpty: true) }
         let all = Set(Scope.allCases)
         let manage = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: all).secret

@@ -13,7 +13,7 @@ struct TwoInstanceTests {
     static func start(_ url: String) async throws -> (CommandLineTests.Run, String, String) {
         try await CommandLineTests.serveDemo([
             "--database-url", url, "--manual-clock", "--webhook-interval", "0.1", "--housekeeping-interval", "0.1",
-            "--database-connections", "8",
+            "--database-connections", "8", "--allow-private-targets",
         ])
     }
 

@@ -28,7 +28,10 @@ struct PostgresSpecificTests {
         async let a = first.migrate()
         async let b = second.migrate()
         let applied = try await [a, b]
-        #expect(applied.filter { !$0.isEmpty } == [["0001_schema", "0002_coordination"]])
+        #expect(
+            applied.filter { !$0.isEmpty } == [
+                ["0001_schema", "0002_coordination", "0004_webhook_health_activation_slots"]
+            ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
         return (first, second, url, drop)
     }
@@ -36,7 +39,10 @@ struct PostgresSpecificTests {
     @Test func migrationsAreRecordedAndDataSurvivesANewPool() async throws {
         let (first, _, url, drop) = try await twoStoresAndURL()
         defer { drop() }
-        #expect(try await first.appliedMigrations() == ["0001_schema", "0002_coordination"])
+        #expect(
+            try await first.appliedMigrations() == [
+                "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots",
+            ])
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
         let reopened = try PostgresStore(url: url, maximumConnections: 2)
@@ -62,10 +68,11 @@ struct PostgresSpecificTests {
         var webhooks: [Webhook] = []
         for n in 1...6 {
             webhooks.append(
-                try await first.insertWebhook(
-                    Webhook(
-                        id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/\(n)",
-                        types: [], secret: "s", dateCreated: now)))
+                try #require(
+                    try await first.insertWebhook(
+                        Webhook(
+                            id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/\(n)",
+                            types: [], secret: "s", dateCreated: now), limit: 20)))
         }
         for _ in 1...3 {
             try await first.record(
@@ -97,7 +104,7 @@ struct PostgresSpecificTests {
         _ = try await first.insertWebhook(
             Webhook(
                 id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/", types: [],
-                secret: "s", dateCreated: now))
+                secret: "s", dateCreated: now), limit: 20)
         try await first.record(
             Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(1)), state: nil)
         let batch = try #require(try await first.dueDeliveries(now: now, limit: 50).first)

@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Testing
+
+/// Webhooks are bounded: twenty per organization, and one that has failed for three days is disabled instead of
+/// being retried for ever; the list says so, and a PUT brings it back.
+@Suite("Webhook limits and health")
+struct WebhookHealthTests {
+    @Test func theTwentyFirstWebhookOfAnOrganizationIsRefusedEvenWhenAllArriveAtOnce() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for n in 0..<25 {
+                    group.addTask {
+                        try await client.send(
+                            .post, "/v3/webhooks", key: key,
+                            json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:9/\#(n)"}"#)
+                    }
+                }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            #expect(replies.filter { $0.status == .ok }.count == 20)
+            for refused in replies where refused.status != .ok {
+                expectErrorBody(refused, status: .conflict, code: "WebhookLimitReached", mentioning: "20")
+            }
+            #expect(try await client.send(.get, "/v3/webhooks", key: key).array.count == 20)
+            // The limit is per organization.
+            #expect(
+                try await client.send(
+                    .post, "/v3/webhooks", key: harness.otherOrganizationKey,
+                    json: #"{"organizationId": 2, "webhookUrl": "http://127.0.0.1:9/other"}"#
+                ).status == .ok)
+        }
+    }
+
+    @Test func aWebhookFailingForThreeDaysIsDisabledShownAsSuchAndRevivedByAPut() async throws {
+        let receiver = RecordingServer()
+        try await receiver.serve { port in
+            let harness = try await Harness.make()
+            defer { harness.directory.remove() }
+            let key = harness.manageKey
+            let delivery = harness.keyway.webhookDelivery
+            let start = harness.time.now()
+            receiver.failNext(1_000_000)
+            let id = try await harness.routerOnly { client in
+                let created = try await client.send(
+                    .post, "/v3/webhooks", key: key,
+                    json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:\#(port)/hook"}"#)
+                let id = try #require(created.object["id"] as? Int)
+                let listed = try #require(try await client.send(.get, "/v3/webhooks", key: key).array.first)
+                #expect(listed["status"] as? String == "Active" && listed["failingSince"] == nil)
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
+                return id
+            }
+            func webhook() async throws -> [String: Any] {
+                let reply = try await harness.routerOnly { client in
+                    try await client.send(.get, "/v3/webhooks", key: key)
+                }
+                return try #require(reply.array.first)
+            }
+            #expect(try await delivery.deliverDue() == 0)
+            var shown = try await webhook()
+            #expect(shown["status"] as? String == "Failing", "\(shown)")
+            let startText = String(ISO8601DateFormatter().string(from: start).prefix(19))
+            #expect((shown["failingSince"] as? String)?.hasPrefix(startText) == true, "\(shown)")
+            // A day and a half of failures, then one success: the count of days starts again.
+            harness.time.advance(by: 36 * 3600)
+            #expect(try await delivery.deliverDue() == 0)
+            receiver.failNext(0)
+            harness.time.advance(by: 300)
+            #expect(try await delivery.deliverDue() == 1)
+            #expect(try await webhook()["status"] as? String == "Active")
+
+            // Then failures only: still retried after two days, disabled once three have passed.
+            receiver.failNext(1_000_000)
+            try await harness.routerOnly { client in
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
+            }
+            #expect(try await delivery.deliverDue() == 0)
+            harness.time.advance(by: 2 * 86_400)
+            #expect(try await delivery.deliverDue() == 0)
+            #expect(try await webhook()["status"] as? String == "Failing")
+            harness.time.advance(by: 86_400)
+            #expect(try await delivery.deliverDue() == 0)
+            shown = try await webhook()
+            #expect(shown["status"] as? String == "Disabled", "\(shown)")
+            #expect((shown["disabledReason"] as? String ?? "").contains("three days"), "\(shown)")
+
+            // Disabled: no more attempts, and new events are not queued for it.
+            let attempts = receiver.attempts
+            try await harness.routerOnly { client in
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
+            }
+            harness.time.advance(by: 86_400)
+            #expect(try await delivery.deliverDue() == 0)
+            #expect(receiver.attempts == attempts)
+            #expect(try await harness.keyway.store.undeliveredCount() == 1)
+
+            // A PUT revives it: what it was owed goes out at once.
+            receiver.failNext(0)
+            try await harness.routerOnly { client in
+                let revived = try await client.send(.put, "/v3/webhooks/\(id)", key: key, json: "{}")
+                #expect(revived.status == .ok, "\(revived.text)")
+            }
+            shown = try await webhook()
+            #expect(shown["status"] as? String == "Active" && shown["disabledReason"] == nil, "\(shown)")
+            #expect(try await delivery.deliverDue() == 1)
+            #expect(try await harness.keyway.store.undeliveredCount() == 0)
+        }
+    }
+}
+
+extension Harness {
+    /// Like `test`, without the background services: the application's first webhook round (at its start)
+    /// would race the rounds this suite runs itself and counts.
+    func routerOnly<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value)
+        async throws -> Value
+    {
+        let app = Application(router: try buildRouter(keyway))
+        return try await app.test(.router) { client in try await body(client) }
+    }
+}
