@@ -101,6 +101,9 @@ public struct Keyway: Sendable {
         }
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
+        if config.allowPrivateTargets {
+            logger.notice("webhooks and gateway bridges may call private addresses (--allow-private-targets)")
+        }
         let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())
         return Keyway(
             config: config, store: store, time: clock, random: random, logger: logger, pause: pause, resolver: resolver)

@@ -143,7 +143,11 @@ public struct OutboundHTTP: TargetCheck {
             let host = Self.host(of: url)
         else { throw Refused() }
         let literal = IPAddress(literal: host) != nil
-        guard let addresses = try? await addresses(of: host), let target = addresses.first else { throw Refused() }
+        // One address, not the client's "happy eyeballs" over all of them: IPv4 first, which every receiver is
+        // expected to answer on (a name with a broken IPv6 route would otherwise fail).
+        guard let addresses = try? await addresses(of: host),
+            let target = addresses.first(where: { $0.bytes.count == 4 }) ?? addresses.first
+        else { throw Refused() }
         // Every address, not only the one used: a name that also answers a private address is not public.
         guard allowPrivate || addresses.allSatisfy(\.isPublic) else { throw Refused() }
         var configuration = HTTPClient.Configuration()
