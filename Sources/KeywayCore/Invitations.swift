@@ -92,10 +92,10 @@ public struct InvitationService: Sendable {
         public var lastName: String?
         public var emailAddress: String?
         public var phoneNumber: String?
-        public var password: String
+        public var password: String?
         public init(
             firstName: String? = nil, lastName: String? = nil, emailAddress: String? = nil, phoneNumber: String? = nil,
-            password: String
+            password: String? = nil
         ) {
             self.firstName = firstName
             self.lastName = lastName
@@ -105,10 +105,18 @@ public struct InvitationService: Sendable {
         }
     }
 
-    /// Creates the account (or links the existing one, after checking its password) and registers the
-    /// user. Throws `InvitationNotFound` (404), `InvitationUsed`, `InvitationExpired` (400), invalidInput,
-    /// unauthorized (wrong password for an existing account).
-    public func accept(token: UUID, _ acceptance: Acceptance) async throws -> (UserID, AccountID) {
+    /// Registers the invited user. Signed in (`signedIn`, an account's own access token), the account is linked
+    /// when one of its addresses is the invited one; otherwise a new account is created for the invited
+    /// address, and only for it (a body naming another address is refused). No password of an existing
+    /// account is ever checked here, so acceptance is no oracle for passwords or for which addresses have
+    /// accounts beyond the invited one.
+    ///
+    /// Throws `InvitationNotFound` (404); `InvitationUsed`, `InvitationExpired`, invalidInput naming the field
+    /// (400); forbidden (403: an API key, or an account without the invited address); `AccountExists` (409:
+    /// the invited address has an account, which must sign in and accept).
+    public func accept(token: UUID, _ acceptance: Acceptance, signedIn: Principal? = nil) async throws -> (
+        UserID, AccountID
+    ) {
         guard let user = try await store.user(invitationToken: token), let invitation = user.invitation else {
             throw DomainError.notFound("InvitationNotFound", "Invitation not found")
         }
@@ -119,30 +127,66 @@ public struct InvitationService: Sendable {
         guard !invitation.isExpired(at: now) else {
             throw DomainError.rule("InvitationExpired", "This invitation has expired")
         }
-        let email = try acceptance.emailAddress.map { try Contact.emailAddress($0, field: "emailAddress") }
-        let phone = try acceptance.phoneNumber.map { try Contact.phoneNumber($0, field: "phoneNumber") }
+        if let signedIn {
+            guard case .account(let session) = signedIn, let account = try await store.account(session.accountID)
+            else {
+                throw DomainError.forbidden(
+                    "An invitation is accepted by a person: sign in with your account, not an API key")
+            }
+            guard Self.isInvited(account, to: user) else {
+                throw DomainError.forbidden(
+                    "This invitation is for another e-mail address or phone number than your account's")
+            }
+            let accountID = try await store.acceptInvitation(
+                of: user.id, existing: account.id, newAccount: nil, at: now)
+            return (user.id, accountID)
+        }
+        if let text = acceptance.emailAddress {
+            let email = try Contact.emailAddress(text, field: "emailAddress")
+            guard email.lowercased() == user.emailAddress?.lowercased() else {
+                throw DomainError.invalidInput(
+                    field: "emailAddress", "emailAddress: an invitation creates an account for the invited address only"
+                )
+            }
+        }
+        if let text = acceptance.phoneNumber {
+            let phone = try Contact.phoneNumber(text, field: "phoneNumber")
+            guard phone == user.phoneNumber else {
+                throw DomainError.invalidInput(
+                    field: "phoneNumber", "phoneNumber: an invitation creates an account for the invited number only")
+            }
+        }
+        guard let password = acceptance.password else {
+            throw DomainError.invalidInput(field: "password", "password is required to create your account")
+        }
+        guard password.count >= 8 else {
+            throw DomainError.invalidInput(field: "password", "password must be at least 8 characters")
+        }
+        // The new account holds the invited address, e-mail first: the one the invitation went to.
+        let email = user.emailAddress
+        let phone = email == nil ? user.phoneNumber : nil
         guard let username = email ?? phone else {
-            throw DomainError.invalidInput(field: "emailAddress", "emailAddress or phoneNumber is required")
+            throw DomainError.invalidInput(
+                field: "emailAddress", "this invitation has no address to create an account for")
         }
-        var existing: AccountID?
-        var newAccount: (account: Account, passwordHash: String)?
-        if let credentials = try await store.credentials(username: username) {
-            guard let hash = credentials.passwordHash, passwords.verify(acceptance.password, hash: hash) else {
-                throw DomainError.unauthorized
-            }
-            existing = credentials.accountID
-        } else {
-            guard acceptance.password.count >= 8 else {
-                throw DomainError.invalidInput(field: "password", "password must be at least 8 characters")
-            }
-            let account = Account(
-                id: AccountID(0), firstName: acceptance.firstName ?? user.firstName,
-                lastName: acceptance.lastName ?? user.lastName, emailAddress: email, phoneNumber: phone,
-                language: invitation.language, dateCreated: now)
-            newAccount = (account, passwords.hash(acceptance.password))
+        if try await store.credentials(username: username) != nil {
+            throw DomainError.conflict(
+                "AccountExists",
+                "An account with the invited address exists: sign in and accept the invitation with your access token")
         }
+        let account = Account(
+            id: AccountID(0), firstName: acceptance.firstName ?? user.firstName,
+            lastName: acceptance.lastName ?? user.lastName, emailAddress: email, phoneNumber: phone,
+            language: invitation.language, dateCreated: now)
         let accountID = try await store.acceptInvitation(
-            of: user.id, existing: existing, newAccount: newAccount, at: now)
+            of: user.id, existing: nil, newAccount: (account, passwords.hash(password)), at: now)
         return (user.id, accountID)
+    }
+
+    /// Whether one of the account's addresses is the one the user was invited at (e-mail ignoring case).
+    static func isInvited(_ account: Account, to user: User) -> Bool {
+        if let invited = user.emailAddress?.lowercased(), account.emailAddress?.lowercased() == invited { return true }
+        if let invited = user.phoneNumber, account.phoneNumber == invited { return true }
+        return false
     }
 }
