@@ -57,7 +57,9 @@ public struct Keyway: Sendable {
             store: store, time: time,
             poster: HTTPWebhookPoster(
                 client: .shared, time: time, store: store, logger: logger, timeout: config.webhookTimeout))
-        self.housekeeping = Housekeeping(store: store, time: time)
+        var retention = Retention()
+        retention.events = TimeInterval(config.eventRetentionDays) * 86_400
+        self.housekeeping = Housekeeping(store: store, time: time, retention: retention)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
         self.devices = DeviceService(store: store, time: time, access: access)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
@@ -72,7 +74,8 @@ public struct Keyway: Sendable {
             case .log: LogSender(logger: logger)
             case .webhook: WebhookSender(url: config.notifierURL ?? "", client: .shared)
             }
-        self.outboxDelivery = OutboxDelivery(store: store, time: time, sender: sender)
+        self.outboxDelivery = OutboxDelivery(
+            store: store, time: time, sender: sender, maxAttempts: config.outboxMaxAttempts)
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys, access: access)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
