@@ -56,7 +56,7 @@ public protocol MessageSender: Sendable {
 
 /// Moves outbox messages to the sender, oldest first. Each message is retried on its own: one the sender
 /// refuses is put off (2, 4, 8 ... seconds, at most an hour) while the others go on, and after `maxAttempts`
-/// refusals it is marked failed and left for the operator (`keyway outbox` shows it).
+/// refusals it is marked failed and never tried again; `onRefusal` hears of each refusal (the server logs it).
 public struct OutboxDelivery: Sendable {
     public static let maximumBackoff: TimeInterval = 3600
     /// Messages handed to the sender at once, so that a sender that hangs until its timeout delays a round
@@ -67,12 +67,19 @@ public struct OutboxDelivery: Sendable {
     let time: any TimeSource
     let sender: any MessageSender
     let maxAttempts: Int
+    let onRefusal: @Sendable (_ message: OutboxMessage, _ error: any Error, _ failed: Bool) -> Void
 
-    public init(store: any KeywayStore, time: any TimeSource, sender: any MessageSender, maxAttempts: Int = 10) {
+    public init(
+        store: any KeywayStore, time: any TimeSource, sender: any MessageSender, maxAttempts: Int = 10,
+        onRefusal: @escaping @Sendable (_ message: OutboxMessage, _ error: any Error, _ failed: Bool) -> Void = {
+            _, _, _ in
+        }
+    ) {
         self.store = store
         self.time = time
         self.sender = sender
         self.maxAttempts = max(1, maxAttempts)
+        self.onRefusal = onRefusal
     }
 
     /// The wait before the next attempt of a message already refused `attempts` times (this refusal included).
@@ -107,6 +114,9 @@ public struct OutboxDelivery: Sendable {
             let now = time.now()
             let retryAt = attempts >= maxAttempts ? nil : now.addingTimeInterval(Self.backoff(afterAttempts: attempts))
             try await store.markAttemptFailed(message.id, retryAt: retryAt, at: now)
+            var refused = message
+            refused.attempts = attempts
+            onRefusal(refused, error, retryAt == nil)
             return false
         }
         try await store.markDelivered(message.id, at: time.now())

@@ -52,8 +52,8 @@ struct NotifierTests {
             config.notifier = .webhook
             config.notifierURL = "http://127.0.0.1:\(port)/hook"
             config.bcryptCost = 4
-            var logger = Logger(label: "keyway-test")
-            logger.logLevel = .warning
+            let log = CapturedLog()
+            let logger = Logger(label: "keyway-test") { _ in CapturedLog.Handler(log: log) }
             let keywayTime = FixedTime()
             let keyway = try await Keyway.open(try config.validated(), time: keywayTime, logger: logger)
             try await keyway.store.importSeed(Fixtures.seed(now: Date()), onlyIfEmpty: true)
@@ -64,6 +64,9 @@ struct NotifierTests {
             #expect(try await keyway.outboxDelivery.deliverPending() == 1, "a refused message holds nobody back")
             #expect(receiver.received.compactMap { $0["recipient"] as? String } == ["+31600000003"])
             #expect(try await keyway.outboxDelivery.deliverPending() == 0, "the refused one waits for its backoff")
+            // The refusal is logged, without the message's recipient or body.
+            #expect(log.text.contains("outbox message refused; will retry"), "\(log.text)")
+            #expect(!log.text.contains("one@example.com"))
             keywayTime.advance(by: OutboxDelivery.backoff(afterAttempts: 1))
             #expect(try await keyway.outboxDelivery.deliverPending() == 1)
             #expect(try await keyway.outboxDelivery.deliverPending() == 0, "nothing is sent twice")
