@@ -11,9 +11,13 @@ public struct OutboxMessage: Sendable, Hashable {
     public var subject: String
     public var body: String
     public var dateCreated: Date
+    /// Failed attempts to hand it to the notifier so far.
+    public var attempts: Int
+    /// When the notifier refused it for the last allowed time; it is not tried again.
+    public var dateFailed: Date?
     public init(
         id: Int64 = 0, kind: String, channel: Channel, recipient: String, subject: String, body: String,
-        dateCreated: Date
+        dateCreated: Date, attempts: Int = 0, dateFailed: Date? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -22,6 +26,8 @@ public struct OutboxMessage: Sendable, Hashable {
         self.subject = subject
         self.body = body
         self.dateCreated = dateCreated
+        self.attempts = attempts
+        self.dateFailed = dateFailed
     }
 }
 
@@ -35,9 +41,12 @@ public protocol InvitationStore: Sendable {
         of user: UserID, existing: AccountID?, newAccount: (account: Account, passwordHash: String)?, at date: Date
     ) async throws -> AccountID
     func outbox(limit: Int) async throws -> [OutboxMessage]
-    /// The oldest messages not yet handed to the notifier.
-    func undeliveredMessages(limit: Int) async throws -> [OutboxMessage]
+    /// The oldest messages neither delivered nor failed whose next attempt is due at `now`.
+    func dueMessages(now: Date, limit: Int) async throws -> [OutboxMessage]
     func markDelivered(_ id: Int64, at date: Date) async throws
+    /// Counts a refused attempt: the message is tried again from `retryAt`, or, when that is nil, marked failed
+    /// at `date` and never tried again.
+    func markAttemptFailed(_ id: Int64, retryAt: Date?, at date: Date) async throws
 }
 
 /// Hands a message to whatever delivers it (the log, an operator's webhook). Throws when it could not.
@@ -45,33 +54,73 @@ public protocol MessageSender: Sendable {
     func deliver(_ message: OutboxMessage) async throws
 }
 
-/// Moves outbox messages to the sender, oldest first; a message that fails stops the round, so order holds
-/// and it is tried again next round.
+/// Moves outbox messages to the sender, oldest first. Each message is retried on its own: one the sender
+/// refuses is put off (2, 4, 8 ... seconds, at most an hour) while the others go on, and after `maxAttempts`
+/// refusals it is marked failed and never tried again; `onRefusal` hears of each refusal (the server logs it).
 public struct OutboxDelivery: Sendable {
+    public static let maximumBackoff: TimeInterval = 3600
+    /// Messages handed to the sender at once, so that a sender that hangs until its timeout delays a round
+    /// by one timeout, not by one per message.
+    static let parallel = 4
+
     let store: any KeywayStore
     let time: any TimeSource
     let sender: any MessageSender
+    let maxAttempts: Int
+    let onRefusal: @Sendable (_ message: OutboxMessage, _ error: any Error, _ failed: Bool) -> Void
 
-    public init(store: any KeywayStore, time: any TimeSource, sender: any MessageSender) {
+    public init(
+        store: any KeywayStore, time: any TimeSource, sender: any MessageSender, maxAttempts: Int = 10,
+        onRefusal: @escaping @Sendable (_ message: OutboxMessage, _ error: any Error, _ failed: Bool) -> Void = {
+            _, _, _ in
+        }
+    ) {
         self.store = store
         self.time = time
         self.sender = sender
+        self.maxAttempts = max(1, maxAttempts)
+        self.onRefusal = onRefusal
     }
 
-    /// One round; returns how many messages were delivered.
+    /// The wait before the next attempt of a message already refused `attempts` times (this refusal included).
+    public static func backoff(afterAttempts attempts: Int) -> TimeInterval {
+        min(maximumBackoff, pow(2, Double(min(attempts, 20))))
+    }
+
+    /// One round over the due messages; returns how many were delivered.
     @discardableResult
     public func deliverPending(limit: Int = 100) async throws -> Int {
-        var delivered = 0
-        for message in try await store.undeliveredMessages(limit: limit) {
-            do {
-                try await sender.deliver(message)
-            } catch {
-                break
+        let due = try await store.dueMessages(now: time.now(), limit: limit)
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            var delivered = 0
+            var next = due.makeIterator()
+            for _ in 0..<Self.parallel {
+                guard let message = next.next() else { break }
+                group.addTask { try await self.deliver(message) }
             }
-            try await store.markDelivered(message.id, at: time.now())
-            delivered += 1
+            while let sent = try await group.next() {
+                if sent { delivered += 1 }
+                if let message = next.next() { group.addTask { try await self.deliver(message) } }
+            }
+            return delivered
         }
-        return delivered
+    }
+
+    private func deliver(_ message: OutboxMessage) async throws -> Bool {
+        do {
+            try await sender.deliver(message)
+        } catch {
+            let attempts = message.attempts + 1
+            let now = time.now()
+            let retryAt = attempts >= maxAttempts ? nil : now.addingTimeInterval(Self.backoff(afterAttempts: attempts))
+            try await store.markAttemptFailed(message.id, retryAt: retryAt, at: now)
+            var refused = message
+            refused.attempts = attempts
+            onRefusal(refused, error, retryAt == nil)
+            return false
+        }
+        try await store.markDelivered(message.id, at: time.now())
+        return true
     }
 }
 

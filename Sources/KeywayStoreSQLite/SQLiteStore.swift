@@ -37,6 +37,9 @@ public final class SQLiteStore: KeywayStore {
 
     public func poolUsage() -> PoolUsage { usage.withLock { $0 } }
 
+    /// Closes the file's connections; every later read or write fails.
+    public func close() throws { try pool.close() }
+
     @discardableResult
     public func migrate() async throws -> [String] {
         let migrator = Migrations.migrator
