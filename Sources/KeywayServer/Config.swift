@@ -23,6 +23,8 @@ public struct KeywayConfig: Sendable {
     public var databaseURL: String?
     /// The most PostgreSQL connections this instance opens.
     public var databaseConnections: Int = 20
+    /// Count the distinct SQL texts the store runs (`PoolUsage.distinctStatements`); for tests, no flag.
+    public var recordStatements: Bool = false
     /// Create demo data on an empty database and print an API key to try it with.
     public var demo: Bool = false
     /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.

@@ -91,9 +91,9 @@ public struct Keyway: Sendable {
             store = try PostgresStore(
                 url: url, maximumConnections: config.databaseConnections,
                 webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
-                logger: logger)
+                logger: logger, recordingStatements: config.recordStatements)
         } else {
-            store = try SQLiteStore(path: config.databasePath)
+            store = try SQLiteStore(path: config.databasePath, recordingStatements: config.recordStatements)
         }
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
