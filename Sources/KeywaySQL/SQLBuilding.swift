@@ -115,6 +115,10 @@ extension DeviceQuery {
             conditions.append("d.device_type = ?")
             values.append(.text(type.rawValue))
         }
+        if let gateway = gatewayID {
+            conditions.append("d.gateway_id = ?")
+            values.append(.int(gateway.rawValue))
+        }
         if !showsDecommissioned { conditions.append("d.date_decommissioned IS NULL") }
         if !showsUninstalled { conditions.append(dialect.isTrue("d.installed")) }
         switch filter {
