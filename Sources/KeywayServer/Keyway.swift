@@ -46,7 +46,9 @@ public struct Keyway: Sendable {
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
         self.resolver = access
-        let checks = AccessService(store: store, time: time, access: access, defaultZone: config.defaultTimeZone)
+        let checks = AccessService(
+            store: store, time: time, access: access, defaultZone: config.defaultTimeZone,
+            evaluation: EvaluationPool(threads: config.evaluationThreads))
         self.access = checks
         self.remote = RemoteService(
             store: store, time: time, access: access, checks: checks,
