@@ -23,6 +23,11 @@ public struct KeywayConfig: Sendable {
     public var databaseURL: String?
     /// The most PostgreSQL connections this instance opens.
     public var databaseConnections: Int = 20
+    /// Threads that compute access decisions, apart from those serving requests (`--evaluation-threads`,
+    /// `KEYWAY_EVALUATION_THREADS`; default: one per core).
+    public var evaluationThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Count the distinct SQL texts the store runs (`PoolUsage.distinctStatements`); for tests, no flag.
+    public var recordStatements: Bool = false
     /// Create demo data on an empty database and print an API key to try it with.
     public var demo: Bool = false
     /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.
@@ -105,6 +110,11 @@ extension KeywayConfig {
             throw ConfigError(
                 setting: "database connections (--database-connections, KEYWAY_DATABASE_CONNECTIONS)",
                 problem: "must be 1 to 1000, got \(databaseConnections)")
+        }
+        guard (1...256).contains(evaluationThreads) else {
+            throw ConfigError(
+                setting: "evaluation threads (--evaluation-threads, KEYWAY_EVALUATION_THREADS)",
+                problem: "must be 1 to 256, got \(evaluationThreads)")
         }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")

@@ -46,7 +46,9 @@ public struct Keyway: Sendable {
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
         self.resolver = access
-        let checks = AccessService(store: store, time: time, access: access, defaultZone: config.defaultTimeZone)
+        let checks = AccessService(
+            store: store, time: time, access: access, defaultZone: config.defaultTimeZone,
+            evaluation: EvaluationPool(threads: config.evaluationThreads))
         self.access = checks
         self.remote = RemoteService(
             store: store, time: time, access: access, checks: checks,
@@ -105,9 +107,9 @@ public struct Keyway: Sendable {
             store = try PostgresStore(
                 url: url, maximumConnections: config.databaseConnections,
                 webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
-                logger: logger)
+                logger: logger, recordingStatements: config.recordStatements)
         } else {
-            store = try SQLiteStore(path: config.databasePath)
+            store = try SQLiteStore(path: config.databasePath, recordingStatements: config.recordStatements)
         }
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }

@@ -321,14 +321,15 @@ extension PostgresStore {
 
     public func consumeVerificationToken(hash: [UInt8], destinations: [String], at date: Date) async throws -> Bool {
         guard !destinations.isEmpty else { return false }
-        var values: [any SQLArgument] = [StorageCoding.microseconds(date), Bytes(hash)]
-        values += destinations.map { $0 as any SQLArgument }
-        values.append(StorageCoding.microseconds(date))
+        let values: [any SQLArgument] = [
+            StorageCoding.microseconds(date), Bytes(hash), SQLValue.texts(destinations),
+            StorageCoding.microseconds(date),
+        ]
         return try await writing { db in
             try await db.count(
                 """
-                UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND destination IN
-                (\(placeholders(destinations.count))) AND date_used IS NULL AND expires > ? RETURNING destination
+                UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND destination = ANY(?)
+                AND date_used IS NULL AND expires > ? RETURNING destination
                 """, values) == 1
         }
     }

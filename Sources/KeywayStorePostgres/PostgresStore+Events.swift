@@ -69,8 +69,7 @@ extension PostgresStore {
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try await db.query(
-                "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id IN (\(placeholders(values.count)))",
-                values)
+                "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id = ANY(?)", [SQLValue.ints(values)])
             {
                 let state = try DeviceStateColumns.decode(row)
                 states[state.deviceID] = state
@@ -95,7 +94,7 @@ extension PostgresStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard let (sql, values) = query.listStatement(columns: EventColumns.all) else { return [] }
+        guard let (sql, values) = query.listStatement(columns: EventColumns.all, dialect: .postgres) else { return [] }
         return try await reading { db in try await db.query(sql, values).map(EventColumns.decode) }
     }
 
@@ -151,8 +150,8 @@ extension PostgresStore {
         let values = organizations.map(\.rawValue).sorted()
         return try await reading { db in
             try await db.query(
-                "SELECT \(WebhookColumns.all) FROM webhooks WHERE organization_id IN (\(placeholders(values.count))) "
-                    + "ORDER BY id", values
+                "SELECT \(WebhookColumns.all) FROM webhooks WHERE organization_id = ANY(?) ORDER BY id",
+                [SQLValue.ints(values)]
             ).map(WebhookColumns.decode)
         }
     }
@@ -214,9 +213,9 @@ extension PostgresStore {
             try await db.execute(
                 """
                 WITH done AS (UPDATE webhook_deliveries SET date_delivered = ?
-                    WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
+                    WHERE id = ANY(?) RETURNING webhook_id)
                 UPDATE webhook_leases SET lease_until = NULL WHERE webhook_id IN (SELECT webhook_id FROM done)
-                """, [StorageCoding.microseconds(date)] + deliveryIDs)
+                """, [StorageCoding.microseconds(date), SQLValue.ints(deliveryIDs)])
         }
     }
 
@@ -226,9 +225,9 @@ extension PostgresStore {
             try await db.execute(
                 """
                 WITH failed AS (UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
-                    WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
+                    WHERE id = ANY(?) RETURNING webhook_id)
                 UPDATE webhook_leases SET lease_until = NULL WHERE webhook_id IN (SELECT webhook_id FROM failed)
-                """, [StorageCoding.microseconds(retryAt)] + deliveryIDs)
+                """, [StorageCoding.microseconds(retryAt), SQLValue.ints(deliveryIDs)])
         }
     }
 

@@ -115,11 +115,12 @@ extension SQLiteStore {
     public func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState] {
         guard !ids.isEmpty else { return [:] }
         let values = ids.map(\.rawValue).sorted()
-        let sql =
-            "SELECT * FROM device_state WHERE device_id IN (\(placeholders(values.count)))"
+        let sql = "SELECT * FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
-            for row in try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)) {
+            for row in try Row.fetchAll(
+                try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)]))
+            {
                 let state = DeviceStateRow.decode(row)
                 states[state.deviceID] = state
             }
@@ -143,7 +144,7 @@ extension SQLiteStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard let (sql, values) = query.listStatement(columns: EventRow.columns) else { return [] }
+        guard let (sql, values) = query.listStatement(columns: EventRow.columns, dialect: .sqlite) else { return [] }
         let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventRow.decode)
@@ -206,11 +207,9 @@ extension SQLiteStore {
     public func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook] {
         guard !organizations.isEmpty else { return [] }
         let values = organizations.map(\.rawValue).sorted()
-        let sql =
-            "SELECT * FROM webhooks WHERE organization_id IN (\(placeholders(values.count))) "
-            + "ORDER BY id"
+        let sql = "SELECT * FROM webhooks WHERE \(SQLDialect.sqlite.isOneOf("organization_id")) ORDER BY id"
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
                 WebhookRow.decode)
         }
     }
@@ -256,9 +255,8 @@ extension SQLiteStore {
         guard !deliveryIDs.isEmpty else { return }
         try await writing { db in
             try db.execute(
-                sql:
-                    "UPDATE webhook_deliveries SET date_delivered = ? WHERE id IN (\(placeholders(deliveryIDs.count)))",
-                arguments: StatementArguments([StorageCoding.microseconds(date)] + deliveryIDs))
+                sql: "UPDATE webhook_deliveries SET date_delivered = ? WHERE \(SQLDialect.sqlite.isOneOf("id"))",
+                arguments: [StorageCoding.microseconds(date), jsonArray(deliveryIDs)])
         }
     }
 
@@ -268,9 +266,9 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
-                    WHERE id IN (\(placeholders(deliveryIDs.count)))
+                    WHERE \(SQLDialect.sqlite.isOneOf("id"))
                     """,
-                arguments: StatementArguments([StorageCoding.microseconds(retryAt)] + deliveryIDs))
+                arguments: [StorageCoding.microseconds(retryAt), jsonArray(deliveryIDs)])
         }
     }
 

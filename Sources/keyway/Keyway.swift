@@ -92,6 +92,11 @@ struct Serve: AsyncParsableCommand {
     var manualClock = false
     @Option(help: "Remote activations one lock takes per minute before TooManyRequests (default 10).")
     var activationsPerMinute: Int?
+    @Option(
+        help:
+            "Threads that compute access decisions, apart from those serving requests (env KEYWAY_EVALUATION_THREADS; default one per core)."
+    )
+    var evaluationThreads: Int?
     @Option(help: "Seconds between webhook delivery rounds (default 1).") var webhookInterval: Double?
     @Option(help: "Seconds between housekeeping passes (default 60).") var housekeepingInterval: Double?
     @Option(help: "Seconds a connection may stay idle between requests (env KEYWAY_IDLE_TIMEOUT; default 60).")
@@ -129,6 +134,14 @@ struct Serve: AsyncParsableCommand {
         if let value = activationsPerMinute {
             guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
             config.activationsPerMinute = value
+        }
+        if let value = evaluationThreads {
+            config.evaluationThreads = value
+        } else if let text = environment["KEYWAY_EVALUATION_THREADS"], !text.isEmpty {
+            guard let value = Int(text) else {
+                throw ValidationError("KEYWAY_EVALUATION_THREADS must be a number of threads, got '\(text)'")
+            }
+            config.evaluationThreads = value
         }
         for (name, value) in [("webhook-interval", webhookInterval), ("housekeeping-interval", housekeepingInterval)] {
             if let value, !(0.01...86_400).contains(value) {
