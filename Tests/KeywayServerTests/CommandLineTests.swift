@@ -298,5 +298,12 @@ struct CommandLineTests {
             ["serve", "--database-url", "postgres://keyway@127.0.0.1:1/keyway", "--database-connections", "0"])
         #expect(try await pool.endedInFailure(), "it must end, and fail")
         #expect(pool.stderr.contains("database connections"))
+        let cap = try Run(["serve", "--database", "/tmp/unused.sqlite", "--max-connections", "0"])
+        #expect(try await cap.endedInFailure(), "it must end, and fail")
+        #expect(cap.stderr.contains("--max-connections"))
+        let head = try Run(
+            ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_REQUEST_HEAD_TIMEOUT": "soon"])
+        #expect(try await head.endedInFailure(), "it must end, and fail")
+        #expect(head.stderr.contains("KEYWAY_REQUEST_HEAD_TIMEOUT"))
     }
 }
