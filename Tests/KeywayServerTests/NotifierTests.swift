@@ -62,18 +62,20 @@ struct NotifierTests {
 
             receiver.failNext(1)
             #expect(try await keyway.outboxDelivery.deliverPending() == 1, "a refused message holds nobody back")
-            #expect(receiver.received.compactMap { $0["recipient"] as? String } == ["+31600000003"])
+            // Messages go out several at a time, so which of the two met the refusal is not fixed.
+            #expect(receiver.received.count == 1)
             #expect(try await keyway.outboxDelivery.deliverPending() == 0, "the refused one waits for its backoff")
             // The refusal is logged, without the message's recipient or body.
             #expect(log.text.contains("outbox message refused; will retry"), "\(log.text)")
-            #expect(!log.text.contains("one@example.com"))
+            #expect(!log.text.contains("one@example.com") && !log.text.contains("+31600000003"))
             keywayTime.advance(by: OutboxDelivery.backoff(afterAttempts: 1))
             #expect(try await keyway.outboxDelivery.deliverPending() == 1)
             #expect(try await keyway.outboxDelivery.deliverPending() == 0, "nothing is sent twice")
             let received = receiver.received
-            #expect(received.compactMap { $0["recipient"] as? String } == ["+31600000003", "one@example.com"])
-            #expect(received.compactMap { $0["channel"] as? String } == ["sms", "email"])
-            #expect((received.last?["body"] as? String)?.firstMatch(of: /\d{6}/) != nil)
+            #expect(Set(received.compactMap { $0["recipient"] as? String }) == ["+31600000003", "one@example.com"])
+            #expect(received.count == 2)
+            #expect(Set(received.compactMap { $0["channel"] as? String }) == ["sms", "email"])
+            #expect(received.allSatisfy { ($0["body"] as? String)?.firstMatch(of: /\d{6}/) != nil })
             #expect(try await keyway.store.dueMessages(now: .distantFuture, limit: 10).isEmpty)
             #expect(try await keyway.store.outbox(limit: 10).count == 2, "keyway outbox still lists delivered messages")
         }
