@@ -46,7 +46,9 @@ public struct Keyway: Sendable {
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
         self.resolver = access
-        let checks = AccessService(store: store, time: time, access: access, defaultZone: config.defaultTimeZone)
+        let checks = AccessService(
+            store: store, time: time, access: access, defaultZone: config.defaultTimeZone,
+            evaluation: EvaluationPool(threads: config.evaluationThreads))
         self.access = checks
         let outbound = OutboundHTTP(allowPrivate: config.allowPrivateTargets, resolver: resolver)
         self.remote = RemoteService(
@@ -58,7 +60,9 @@ public struct Keyway: Sendable {
             store: store, time: time,
             poster: HTTPWebhookPoster(
                 http: outbound, time: time, store: store, logger: logger, timeout: config.webhookTimeout))
-        self.housekeeping = Housekeeping(store: store, time: time)
+        var retention = Retention()
+        retention.events = TimeInterval(config.eventRetentionDays) * 86_400
+        self.housekeeping = Housekeeping(store: store, time: time, retention: retention)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
         self.devices = DeviceService(store: store, time: time, access: access, targets: outbound)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
@@ -75,7 +79,19 @@ public struct Keyway: Sendable {
                 WebhookSender(
                     url: config.notifierURL ?? "", http: OutboundHTTP(allowPrivate: true, resolver: resolver))
             }
-        self.outboxDelivery = OutboxDelivery(store: store, time: time, sender: sender)
+        // The message's body and recipient stay out of the line (links and codes are secrets), and so does the
+        // error's description (it may quote the notifier's URL with its credentials).
+        self.outboxDelivery = OutboxDelivery(
+            store: store, time: time, sender: sender, maxAttempts: config.outboxMaxAttempts
+        ) { message, error, failed in
+            logger.warning(
+                failed
+                    ? "outbox message refused for the last time; marked failed" : "outbox message refused; will retry",
+                metadata: [
+                    "message_id": "\(message.id)", "kind": "\(message.kind)", "attempts": "\(message.attempts)",
+                    "error_type": "\(String(reflecting: type(of: error)))",
+                ])
+        }
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys, access: access)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
@@ -95,9 +111,9 @@ public struct Keyway: Sendable {
             store = try PostgresStore(
                 url: url, maximumConnections: config.databaseConnections,
                 webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
-                logger: logger)
+                logger: logger, recordingStatements: config.recordStatements)
         } else {
-            store = try SQLiteStore(path: config.databasePath)
+            store = try SQLiteStore(path: config.databasePath, recordingStatements: config.recordStatements)
         }
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }

@@ -9,6 +9,7 @@ enum PostgresMigrations {
         ("0001_schema", schema0001),
         ("0002_coordination", schema0002),
         ("0004_webhook_health_activation_slots", schema0004),
+        ("0006_outbox_retry_retention", schema0006),
     ]
 
     /// A webhook's health (failing since, disabled at); the activation slots a lock's per-minute limit is
@@ -22,6 +23,19 @@ enum PostgresMigrations {
             time BIGINT NOT NULL
         );
         CREATE INDEX activation_slots_device ON activation_slots(device_id, time);
+        """
+
+    /// Outbox messages are retried one by one (attempts, when the next is due, when given up on); housekeeping
+    /// prunes events, delivered webhook deliveries and expired tokens by time.
+    static let schema0006 = """
+        ALTER TABLE outbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN next_attempt BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN date_failed BIGINT;
+        CREATE INDEX outbox_pending ON outbox(id) WHERE date_delivered IS NULL AND date_failed IS NULL;
+        CREATE INDEX events_retention ON events(time);
+        CREATE INDEX webhook_deliveries_retention ON webhook_deliveries(date_delivered)
+            WHERE date_delivered IS NOT NULL;
+        CREATE INDEX tokens_retention ON tokens(expires);
         """
 
     /// Several instances on one database: a webhook's queue is leased by one instance at a time (in a

@@ -30,7 +30,10 @@ struct PostgresSpecificTests {
         let applied = try await [a, b]
         #expect(
             applied.filter { !$0.isEmpty } == [
-                ["0001_schema", "0002_coordination", "0004_webhook_health_activation_slots"]
+                [
+                    "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots",
+                    "0006_outbox_retry_retention",
+                ]
             ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
         return (first, second, url, drop)
@@ -42,6 +45,7 @@ struct PostgresSpecificTests {
         #expect(
             try await first.appliedMigrations() == [
                 "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots",
+                "0006_outbox_retry_retention",
             ])
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
