@@ -212,7 +212,7 @@ public protocol WebhookPoster: Sendable {
 
 /// Delivers the durable webhook queue: each webhook gets its events in order, at least once; a failing
 /// receiver is retried with exponential backoff (2 s, 4 s, ... up to 5 minutes) without holding up the others,
-/// and disabled once it has failed without a success for `disableAfter`.
+/// and disabled once it has failed without a success for `disableAfter` (and `disableAfterAttempts` times).
 public final class WebhookDelivery: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
@@ -222,8 +222,11 @@ public final class WebhookDelivery: Sendable {
     private let inFlight = Mutex<Set<Int64>>([])
     public static let batchSize = 50
     public static let maximumBackoff: TimeInterval = 300
-    /// How long a webhook may fail, every attempt, before it is disabled: three days.
+    /// How long a webhook may fail, every attempt, before it is disabled: three days...
     public static let disableAfter: TimeInterval = 3 * 86_400
+    /// ...and at least this many attempts in a row: a Keyway that was stopped for three days does not disable a
+    /// webhook on its first retry (nor a test whose clock leaps a month).
+    public static let disableAfterAttempts = 10
 
     public init(store: any KeywayStore, time: any TimeSource, poster: any WebhookPoster) {
         self.store = store
@@ -277,7 +280,9 @@ public final class WebhookDelivery: Sendable {
         // Compared with what the batch was read with, so that a PUT that revived the webhook meanwhile wins.
         var next = health
         if let since = health.failingSince {
-            if now.timeIntervalSince(since) >= Self.disableAfter { next.dateDisabled = now }
+            if now.timeIntervalSince(since) >= Self.disableAfter && batch.attempts + 1 >= Self.disableAfterAttempts {
+                next.dateDisabled = now
+            }
         } else {
             next.failingSince = now
         }

@@ -155,7 +155,7 @@ public struct Webhook: Hashable, Sendable {
 
 /// Whether a webhook's receiver takes its deliveries: failing since the first failed attempt after the last
 /// success; disabled (no more attempts, no new events queued) once it has failed for
-/// `WebhookDelivery.disableAfter`. A `PUT` makes it healthy again.
+/// `WebhookDelivery.disableAfter` (with at least `disableAfterAttempts` attempts). A `PUT` makes it healthy again.
 public struct WebhookHealth: Hashable, Sendable {
     public var failingSince: Date?
     public var dateDisabled: Date?

@@ -78,17 +78,23 @@ struct WebhookHealthTests {
             #expect(try await delivery.deliverDue() == 1)
             #expect(try await webhook()["status"] as? String == "Active")
 
-            // Then failures only: still retried after two days, disabled once three have passed.
+            // Then failures only. After three days without a success the webhook is disabled, once it has also
+            // failed ten times in a row (a Keyway stopped for three days does not disable on its first retry).
             receiver.failNext(1_000_000)
             try await harness.routerOnly { client in
                 _ = try await client.createShare(
                     #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
             }
             #expect(try await delivery.deliverDue() == 0)
-            harness.time.advance(by: 2 * 86_400)
+            harness.time.advance(by: 3 * 86_400)
             #expect(try await delivery.deliverDue() == 0)
             #expect(try await webhook()["status"] as? String == "Failing")
-            harness.time.advance(by: 86_400)
+            for _ in 0..<7 {  // failures 3 to 9
+                harness.time.advance(by: 300)
+                #expect(try await delivery.deliverDue() == 0)
+            }
+            #expect(try await webhook()["status"] as? String == "Failing")
+            harness.time.advance(by: 300)
             #expect(try await delivery.deliverDue() == 0)
             shown = try await webhook()
             #expect(shown["status"] as? String == "Disabled", "\(shown)")
