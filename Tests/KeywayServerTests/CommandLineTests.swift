@@ -15,8 +15,10 @@ struct CommandLineTests {
 
     /// `keyway serve --demo --port 0` with `arguments`, once it listens: the process (the caller stops it), its
     /// base URL and the demo's API key. If it does not come up, it is stopped and the test fails with its stderr.
-    static func serveDemo(_ arguments: [String]) async throws -> (server: Run, base: String, key: String) {
-        let server = try Run(["serve", "--demo", "--port", "0"] + arguments)
+    static func serveDemo(_ arguments: [String], environment: [String: String] = [:]) async throws -> (
+        server: Run, base: String, key: String
+    ) {
+        let server = try Run(["serve", "--demo", "--port", "0"] + arguments, environment: environment)
         do {
             let base = try #require(try await server.listeningBase(), "\(server.stderr)")
             let key = try #require(try await server.line { $0.hasPrefix("kw_") }, "\(server.stdout)")
@@ -229,6 +231,21 @@ struct CommandLineTests {
         let noPassword = try Run(["account", "create"] + database + ["--email", "x@example.com"], input: "")
         #expect(try await noPassword.endedInFailure(), "it must end, and fail")
         #expect(noPassword.stderr.contains("password"))
+    }
+
+    @Test func webhooksOnPrivateAddressesAreRefusedUnlessTheOperatorAllowsThem() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("targets.sqlite"))
+        for allowed in [false, true] {
+            let (server, base, key) = try await Self.serveDemo(
+                database, environment: ["KEYWAY_ALLOW_PRIVATE_TARGETS": allowed ? "true" : "false"])
+            defer { server.process.terminate() }
+            let created = try await SocketClient.send(
+                .POST, base + "/v3/webhooks", key: key,
+                json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:9/hook"}"#)
+            #expect(created.status == (allowed ? 200 : 400), "allowed: \(allowed)")
+        }
     }
 
     @Test func aManualClockThatAnyoneCanMoveIsAnnouncedWithAWarningAtStart() async throws {
