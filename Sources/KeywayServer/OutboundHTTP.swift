@@ -102,11 +102,11 @@ extension IPAddress {
 /// Each request gets an `HTTPClient` of its own, because AsyncHTTPClient takes the name-to-address override
 /// (`dnsOverride`) per client, not per request; the override keeps the host name for TLS (SNI and the
 /// certificate check) and for the `Host` header. The price is a new connection per request.
-public struct OutboundHTTP: TargetCheck {
+struct OutboundHTTP: TargetCheck {
     let allowPrivate: Bool
     let resolver: any HostResolver
 
-    public init(allowPrivate: Bool, resolver: any HostResolver) {
+    init(allowPrivate: Bool, resolver: any HostResolver) {
         self.allowPrivate = allowPrivate
         self.resolver = resolver
     }
@@ -114,7 +114,7 @@ public struct OutboundHTTP: TargetCheck {
     /// The request was not sent: its host is not public, does not resolve, or its URL is not http(s).
     struct Refused: Error {}
 
-    public func vet(_ url: URL, field: String) async throws {
+    func vet(_ url: URL, field: String) async throws {
         guard !allowPrivate else { return }
         guard let host = Self.host(of: url), let addresses = try? await addresses(of: host), !addresses.isEmpty,
             addresses.allSatisfy(\.isPublic)
