@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import KeywayCore
+import KeywayServer
 import KeywayTestSupport
 import Testing
 
@@ -67,6 +68,8 @@ struct EvaluationAndListLimitsTests {
         defer { harness.directory.remove() }
         let pool = harness.keyway.access.evaluation
         let gate = DispatchSemaphore(value: 0)
+        // Let the blocked thread go on every path (a second signal is harmless).
+        defer { gate.signal() }
         let blocker = Task { await pool.run { gate.wait() } }
         try await harness.test { client in
             try await waitUntil { pool.usage.started == 1 }
@@ -79,6 +82,21 @@ struct EvaluationAndListLimitsTests {
             #expect(try await check.value.status == .ok)
             #expect(pool.usage.started == 2)
         }
+    }
+
+    @Test func evaluationThreadsOutsideOneTo256StopTheStartNamingTheSetting() throws {
+        for threads in [0, 257] {
+            var config = KeywayConfig()
+            config.evaluationThreads = threads
+            #expect {
+                try config.validated()
+            } throws: { error in
+                "\(error)".contains("KEYWAY_EVALUATION_THREADS")
+            }
+        }
+        var config = KeywayConfig()
+        config.evaluationThreads = 1
+        _ = try config.validated()
     }
 
     /// `GET /v2/events?deviceId=1,2,…,k` for a hundred lengths k: the store runs the same statements for each
