@@ -126,6 +126,27 @@ struct EvaluationAndListLimitsTests {
         }
     }
 
+    /// A signed-in user sees the shares it receives by id (a visibility set); however many there are, listing
+    /// them runs the same statements.
+    @Test func aGuestReceivingMoreSharesListsThemWithTheSameStatements() async throws {
+        let harness = try await Harness.make { $0.recordStatements = true }
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let (me, token) = try await AccountPolicyTests.person(client, harness, "guest@example.com")
+            var before = 0
+            for count in 1...30 {
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 12}, "receiver": {"userId": \#(me)}}"#, key: key)
+                let list = try await client.send(.get, "/v2/shares?size=100", key: token)
+                #expect(list.array.count == count, "\(list.text)")
+                if count == 2 { before = try #require(harness.keyway.store.poolUsage().distinctStatements) }
+            }
+            let after = try #require(harness.keyway.store.poolUsage().distinctStatements)
+            #expect(after == before, "\(after - before) new statements for 28 visibility sets")
+        }
+    }
+
     /// The status listed only the locks among the organization's first 1000 devices.
     @Test func aGatewayOfAnOrganizationWithMoreThanAThousandDevicesReportsEveryLock() async throws {
         let harness = try await Harness.make()
