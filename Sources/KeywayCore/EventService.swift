@@ -248,14 +248,16 @@ public final class WebhookDelivery: Sendable {
     }
 }
 
-/// Removes what has expired, on the injected clock.
+/// Removes what has expired, and prunes what is past its retention, on the injected clock.
 public struct Housekeeping: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
+    let retention: Retention
 
-    public init(store: any KeywayStore, time: any TimeSource) {
+    public init(store: any KeywayStore, time: any TimeSource, retention: Retention = Retention()) {
         self.store = store
         self.time = time
+        self.retention = retention
     }
 
     @discardableResult
@@ -273,6 +275,8 @@ public struct Housekeeping: Sendable {
             }
             cutoffs[period] = calendar.date(byAdding: components, to: now) ?? now
         }
-        return try await store.housekeep(now: now, usersCreatedBefore: cutoffs)
+        var report = try await store.housekeep(now: now, usersCreatedBefore: cutoffs)
+        report.pruned = try await store.prune(RetentionCutoffs(now: now, retention: retention))
+        return report
     }
 }

@@ -54,6 +54,17 @@ public struct KeywayConfig: Sendable {
     public var webhookInterval: Duration = .seconds(1)
     /// How long a webhook receiver has to answer (connecting included) before the attempt counts as failed.
     public var webhookTimeout: Duration = .seconds(10)
+    /// A connection with no request under way is closed after this long (Hummingbird's idle timeout).
+    public var idleTimeout: Duration = .seconds(60)
+    /// A request's head (request line and headers) must arrive within this long of the connection opening, or
+    /// of the request's first byte; the connection is closed otherwise (slow clients holding connections).
+    public var requestHeadTimeout: Duration = .seconds(10)
+    /// Open connections at most; a connection past it is answered 503 and closed.
+    public var maxConnections: Int = 512
+    /// Days an event is kept (with what its webhooks are still owed); housekeeping prunes older ones.
+    public var eventRetentionDays: Int = 400
+    /// Refusals of one outbox message by the notifier before it is marked failed and no longer tried.
+    public var outboxMaxAttempts: Int = 10
 
     public init() {}
 
@@ -107,6 +118,27 @@ extension KeywayConfig {
         }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
+        }
+        for (setting, value) in [
+            ("idle timeout (--idle-timeout, KEYWAY_IDLE_TIMEOUT)", idleTimeout),
+            ("request head timeout (--request-head-timeout, KEYWAY_REQUEST_HEAD_TIMEOUT)", requestHeadTimeout),
+        ] where !(Duration.milliseconds(10)...Duration.seconds(86_400)).contains(value) {
+            throw ConfigError(setting: setting, problem: "must be between 0.01 and 86400 seconds, got \(value)")
+        }
+        guard (1...1_000_000).contains(maxConnections) else {
+            throw ConfigError(
+                setting: "connections (--max-connections, KEYWAY_MAX_CONNECTIONS)",
+                problem: "must be 1 to 1000000, got \(maxConnections)")
+        }
+        guard (1...36_500).contains(eventRetentionDays) else {
+            throw ConfigError(
+                setting: "event retention (--event-retention-days, KEYWAY_EVENT_RETENTION_DAYS)",
+                problem: "must be 1 to 36500 days, got \(eventRetentionDays)")
+        }
+        guard (1...100).contains(outboxMaxAttempts) else {
+            throw ConfigError(
+                setting: "outbox attempts (--outbox-max-attempts, KEYWAY_OUTBOX_MAX_ATTEMPTS)",
+                problem: "must be 1 to 100, got \(outboxMaxAttempts)")
         }
         if notifier == .webhook {
             guard let url = notifierURL.flatMap(URL.init(string:)), let scheme = url.scheme,

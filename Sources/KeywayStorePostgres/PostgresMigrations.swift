@@ -8,7 +8,21 @@ enum PostgresMigrations {
     static let all: [(name: String, sql: String)] = [
         ("0001_schema", schema0001),
         ("0002_coordination", schema0002),
+        ("0006_outbox_retry_retention", schema0006),
     ]
+
+    /// Outbox messages are retried one by one (attempts, when the next is due, when given up on); housekeeping
+    /// prunes events, delivered webhook deliveries and expired tokens by time.
+    static let schema0006 = """
+        ALTER TABLE outbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN next_attempt BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN date_failed BIGINT;
+        CREATE INDEX outbox_pending ON outbox(id) WHERE date_delivered IS NULL AND date_failed IS NULL;
+        CREATE INDEX events_retention ON events(time);
+        CREATE INDEX webhook_deliveries_retention ON webhook_deliveries(date_delivered)
+            WHERE date_delivered IS NOT NULL;
+        CREATE INDEX tokens_retention ON tokens(expires);
+        """
 
     /// Several instances on one database: a webhook's queue is leased by one instance at a time (in a
     /// table of its own, so that taking and giving back leases never touches the `webhooks` rows that every

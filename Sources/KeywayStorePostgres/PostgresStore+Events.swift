@@ -320,4 +320,37 @@ extension PostgresStore {
             return report
         }
     }
+
+    /// One instance at a time (another advisory lock; an instance that finds it taken prunes nothing this round).
+    public func prune(_ cutoffs: RetentionCutoffs) async throws -> RetentionReport {
+        try await writing(.readCommitted) { db in
+            var report = RetentionReport()
+            guard
+                try await db.query("SELECT pg_try_advisory_xact_lock(7105003, hashtext(current_schema())) AS taken")
+                    .first?.bool("taken") == true
+            else { return report }
+            // An event's deliveries go with it (ON DELETE CASCADE, through webhook_deliveries_event).
+            report.events = try await db.count(
+                """
+                DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)
+                RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.eventsBefore), cutoffs.limit])
+            report.webhookDeliveries = try await db.count(
+                """
+                DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+                    WHERE date_delivered < ? ORDER BY date_delivered LIMIT ?) RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.deliveriesDeliveredBefore), cutoffs.limit])
+            report.tokens = try await db.count(
+                """
+                DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires < ? ORDER BY expires LIMIT ?)
+                RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.tokensExpiredBefore), cutoffs.limit])
+            report.signInFailures = try await db.count(
+                """
+                DELETE FROM sign_in_failures WHERE ctid IN (SELECT ctid FROM sign_in_failures WHERE at < ? LIMIT ?)
+                RETURNING at
+                """, [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
+            return report
+        }
+    }
 }

@@ -23,8 +23,24 @@ enum Migrations {
         migrator.registerMigration("0006_events_webhooks_device_state") { db in
             try db.execute(sql: schema0006)
         }
+        migrator.registerMigration("0010_outbox_retry_retention") { db in
+            try db.execute(sql: schema0010)
+        }
         return migrator
     }
+
+    // Outbox messages are retried one by one (attempts, when the next is due, when given up on); housekeeping
+    // prunes events, delivered webhook deliveries and expired tokens by time, and an event's deliveries go with
+    // it (the cascade looks them up by event).
+    static let schema0010 = """
+        ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN date_failed INTEGER;
+        CREATE INDEX outbox_pending ON outbox(id) WHERE date_delivered IS NULL AND date_failed IS NULL;
+        CREATE INDEX events_retention ON events(time);
+        CREATE INDEX webhook_deliveries_event_retention ON webhook_deliveries(event_id);
+        CREATE INDEX tokens_retention ON tokens(expires);
+        """
 
     // The event log; webhooks and their durable delivery queue (one row per event and webhook, delivered
     // in id order); the live state of locks and gateways.

@@ -323,4 +323,33 @@ extension SQLiteStore {
             return report
         }
     }
+
+    public func prune(_ cutoffs: RetentionCutoffs) async throws -> RetentionReport {
+        try await writing { db in
+            var report = RetentionReport()
+            // An event's deliveries go with it (ON DELETE CASCADE, found through webhook_deliveries_event_retention).
+            try db.execute(
+                sql: "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)",
+                arguments: [StorageCoding.microseconds(cutoffs.eventsBefore), cutoffs.limit])
+            report.events = db.changesCount
+            try db.execute(
+                sql: """
+                    DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+                        WHERE date_delivered < ? ORDER BY date_delivered LIMIT ?)
+                    """,
+                arguments: [StorageCoding.microseconds(cutoffs.deliveriesDeliveredBefore), cutoffs.limit])
+            report.webhookDeliveries = db.changesCount
+            try db.execute(
+                sql:
+                    "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires < ? ORDER BY expires LIMIT ?)",
+                arguments: [StorageCoding.microseconds(cutoffs.tokensExpiredBefore), cutoffs.limit])
+            report.tokens = db.changesCount
+            try db.execute(
+                sql:
+                    "DELETE FROM sign_in_failures WHERE rowid IN (SELECT rowid FROM sign_in_failures WHERE at < ? LIMIT ?)",
+                arguments: [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
+            report.signInFailures = db.changesCount
+            return report
+        }
+    }
 }

@@ -52,6 +52,9 @@ public final class SQLiteStore: KeywayStore {
         return usage
     }
 
+    /// Closes the file's connections; every later read or write fails.
+    public func close() throws { try pool.close() }
+
     @discardableResult
     public func migrate() async throws -> [String] {
         let migrator = Migrations.migrator
