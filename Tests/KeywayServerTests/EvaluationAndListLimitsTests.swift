@@ -14,6 +14,13 @@ struct EvaluationAndListLimitsTests {
         return "[" + Array(repeating: entry, count: count).joined(separator: ", ") + "]"
     }
 
+    /// Counts the store's SQL texts, with no background round (the outbox's runs every 2 s) adding its own
+    /// statements while a test counts.
+    static func countingStatements(_ config: inout KeywayConfig) {
+        config.recordStatements = true
+        config.outboxInterval = .seconds(3600)
+    }
+
     @Test func aScheduleOfTwentyNineEntriesIsRefusedNamingSchedule() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
@@ -102,7 +109,7 @@ struct EvaluationAndListLimitsTests {
     /// `GET /v2/events?deviceId=1,2,…,k` for a hundred lengths k: the store runs the same statements for each
     /// (one id is an equality, two or more one bound list).
     @Test func aHundredDistinctIdListsPrepareABoundedNumberOfStatements() async throws {
-        let harness = try await Harness.make { $0.recordStatements = true }
+        let harness = try await Harness.make(configure: Self.countingStatements)
         defer { harness.directory.remove() }
         let key = harness.manageKey
         try await harness.test { client in
@@ -129,7 +136,7 @@ struct EvaluationAndListLimitsTests {
     /// A signed-in user sees the shares it receives by id (a visibility set); however many there are, listing
     /// them runs the same statements.
     @Test func aGuestReceivingMoreSharesListsThemWithTheSameStatements() async throws {
-        let harness = try await Harness.make { $0.recordStatements = true }
+        let harness = try await Harness.make(configure: Self.countingStatements)
         defer { harness.directory.remove() }
         let key = harness.manageKey
         try await harness.test { client in
