@@ -56,26 +56,4 @@ struct AccessEvaluatorWorkTests {
         #expect(storedWork.readingsJudged <= 2 * 370, "\(storedWork)")
         #expect(storedWork.total <= 20 * 400 + 10 * 370, "\(storedWork)")
     }
-
-    /// Where the answer changes soon, the search stops there instead of listing the year.
-    @Test func theSearchForChangesAtStopsAtTheFirstChange() {
-        var schedule: [ScheduleEntry] = []
-        for hour in 0..<24 {
-            schedule.append(
-                ScheduleEntry(
-                    dayOfWeek: nil,
-                    period: Period(
-                        startTime: LocalTime(hour: hour, minute: 0, second: 0)!,
-                        endTime: LocalTime(hour: hour, minute: 30, second: 0)!), recurrence: .daily))
-        }
-        var question = Self.question(entries: 2)
-        question.shares[0].schedule = schedule
-        var work = EvaluationWork()
-        let decision = AccessEvaluator.decide(question, at: Self.instant, work: &work)
-        let reference = ReferenceEvaluator.granted(
-            question.shares, at: Self.instant, zone: TimeZone(identifier: "UTC")!)
-        #expect(decision.grantedBy == reference)
-        #expect(decision.changesAt != nil)
-        #expect(work.readingsJudged <= 200, "\(work)")
-    }
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import KeywayCore
+import KeywayServer
 import KeywayTestSupport
 import Testing
 
@@ -11,6 +12,13 @@ struct EvaluationAndListLimitsTests {
     static func schedule(_ count: Int) -> String {
         let entry = #"{"dayOfWeek": "Monday", "period": {"startTime": "08:00:00", "endTime": "09:00:00"}}"#
         return "[" + Array(repeating: entry, count: count).joined(separator: ", ") + "]"
+    }
+
+    /// Counts the store's SQL texts, with no background round (the outbox's runs every 2 s) adding its own
+    /// statements while a test counts.
+    static func countingStatements(_ config: inout KeywayConfig) {
+        config.recordStatements = true
+        config.outboxInterval = .seconds(3600)
     }
 
     @Test func aScheduleOfTwentyNineEntriesIsRefusedNamingSchedule() async throws {
@@ -67,6 +75,8 @@ struct EvaluationAndListLimitsTests {
         defer { harness.directory.remove() }
         let pool = harness.keyway.access.evaluation
         let gate = DispatchSemaphore(value: 0)
+        // Let the blocked thread go on every path (a second signal is harmless).
+        defer { gate.signal() }
         let blocker = Task { await pool.run { gate.wait() } }
         try await harness.test { client in
             try await waitUntil { pool.usage.started == 1 }
@@ -81,9 +91,25 @@ struct EvaluationAndListLimitsTests {
         }
     }
 
-    /// `GET /v2/events?deviceId=1,2,…,k` for a hundred lengths k: the store runs the same statements for each.
+    @Test func evaluationThreadsOutsideOneTo256StopTheStartNamingTheSetting() throws {
+        for threads in [0, 257] {
+            var config = KeywayConfig()
+            config.evaluationThreads = threads
+            #expect {
+                try config.validated()
+            } throws: { error in
+                "\(error)".contains("KEYWAY_EVALUATION_THREADS")
+            }
+        }
+        var config = KeywayConfig()
+        config.evaluationThreads = 1
+        _ = try config.validated()
+    }
+
+    /// `GET /v2/events?deviceId=1,2,…,k` for a hundred lengths k: the store runs the same statements for each
+    /// (one id is an equality, two or more one bound list).
     @Test func aHundredDistinctIdListsPrepareABoundedNumberOfStatements() async throws {
-        let harness = try await Harness.make { $0.recordStatements = true }
+        let harness = try await Harness.make(configure: Self.countingStatements)
         defer { harness.directory.remove() }
         let key = harness.manageKey
         try await harness.test { client in
@@ -95,14 +121,36 @@ struct EvaluationAndListLimitsTests {
             // Makes an event on lock 11 so that the answer also loads its device.
             _ = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
             try await list(1)
+            try await list(2)
             let before = try #require(harness.keyway.store.poolUsage().distinctStatements)
-            for count in 2...100 { try await list(count) }
+            for count in 3...100 { try await list(count) }
             let after = try #require(harness.keyway.store.poolUsage().distinctStatements)
-            #expect(after == before, "\(after - before) new statements for 99 list lengths")
+            #expect(after == before, "\(after - before) new statements for 98 list lengths")
             expectErrorBody(
                 try await client.send(
                     .get, "/v2/events?deviceId=" + (1...101).map(String.init).joined(separator: ","), key: key),
                 status: .badRequest, mentioning: "deviceId")
+        }
+    }
+
+    /// A signed-in user sees the shares it receives by id (a visibility set); however many there are, listing
+    /// them runs the same statements.
+    @Test func aGuestReceivingMoreSharesListsThemWithTheSameStatements() async throws {
+        let harness = try await Harness.make(configure: Self.countingStatements)
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let (me, token) = try await AccountPolicyTests.person(client, harness, "guest@example.com")
+            var before = 0
+            for count in 1...30 {
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 12}, "receiver": {"userId": \#(me)}}"#, key: key)
+                let list = try await client.send(.get, "/v2/shares?size=100", key: token)
+                #expect(list.array.count == count, "\(list.text)")
+                if count == 2 { before = try #require(harness.keyway.store.poolUsage().distinctStatements) }
+            }
+            let after = try #require(harness.keyway.store.poolUsage().distinctStatements)
+            #expect(after == before, "\(after - before) new statements for 28 visibility sets")
         }
     }
 
