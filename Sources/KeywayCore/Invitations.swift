@@ -127,7 +127,8 @@ public struct InvitationService: Sendable {
         var existing: AccountID?
         var newAccount: (account: Account, passwordHash: String)?
         if let credentials = try await store.credentials(username: username) {
-            guard let hash = credentials.passwordHash, passwords.verify(acceptance.password, hash: hash) else {
+            guard let hash = credentials.passwordHash, try await passwords.verify(acceptance.password, hash: hash)
+            else {
                 throw DomainError.unauthorized
             }
             existing = credentials.accountID
@@ -139,7 +140,7 @@ public struct InvitationService: Sendable {
                 id: AccountID(0), firstName: acceptance.firstName ?? user.firstName,
                 lastName: acceptance.lastName ?? user.lastName, emailAddress: email, phoneNumber: phone,
                 language: invitation.language, dateCreated: now)
-            newAccount = (account, passwords.hash(acceptance.password))
+            newAccount = (account, try await passwords.hash(acceptance.password))
         }
         let accountID = try await store.acceptInvitation(
             of: user.id, existing: existing, newAccount: newAccount, at: now)

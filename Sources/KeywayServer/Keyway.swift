@@ -35,7 +35,7 @@ public struct Keyway: Sendable {
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
         random: any RandomSource = SystemRandom(), logger: Logger = Logger(label: "keyway"),
-        pause: any Pause = TaskPause()
+        pause: any Pause = TaskPause(), passwordWork: (any BlockingPasswordHasher)? = nil
     ) {
         self.config = config
         self.store = store
@@ -62,11 +62,20 @@ public struct Keyway: Sendable {
         self.devices = DeviceService(store: store, time: time, access: access)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
         self.userGroups = UserGroupService(store: store, time: time, access: access)
+        // One pool for every password check, so that its limits hold across sign-in and invitations.
+        let passwords = PasswordPool(
+            passwordWork ?? BcryptHasher(cost: config.bcryptCost), threads: config.passwordChecks,
+            maxWaiting: config.passwordQueue)
+        var signIn = AccountService.Settings()
+        signIn.attemptsPerAddress = config.signInAttemptsPerAddress
         self.accounts = AccountService(
-            store: store, time: time, random: random, secrets: SHA256Hasher(),
-            passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
-        self.invitations = InvitationService(store: store, time: time, passwords: BcryptHasher(cost: config.bcryptCost))
-        self.verification = VerificationService(store: store, time: time, random: random, secrets: SHA256Hasher())
+            store: store, time: time, random: random, secrets: SHA256Hasher(), passwords: passwords, pause: pause,
+            settings: signIn)
+        self.invitations = InvitationService(store: store, time: time, passwords: passwords)
+        var codes = VerificationService.Settings()
+        codes.requestsPerAddress = config.codeRequestsPerAddress
+        self.verification = VerificationService(
+            store: store, time: time, random: random, secrets: SHA256Hasher(), settings: codes)
         let sender: any MessageSender =
             switch config.notifier {
             case .log: LogSender(logger: logger)
@@ -82,7 +91,8 @@ public struct Keyway: Sendable {
     /// Opens the configured database and applies pending migrations before anything takes traffic.
     public static func open(
         _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
-        logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause()
+        logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause(),
+        passwordWork: (any BlockingPasswordHasher)? = nil
     ) async throws -> Keyway {
         let store: any KeywayStore
         if let url = config.databaseURL {
@@ -98,6 +108,8 @@ public struct Keyway: Sendable {
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
         let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())
-        return Keyway(config: config, store: store, time: clock, random: random, logger: logger, pause: pause)
+        return Keyway(
+            config: config, store: store, time: clock, random: random, logger: logger, pause: pause,
+            passwordWork: passwordWork)
     }
 }

@@ -23,8 +23,25 @@ enum Migrations {
         migrator.registerMigration("0006_events_webhooks_device_state") { db in
             try db.execute(sql: schema0006)
         }
+        migrator.registerMigration("0009_throttles") { db in
+            try db.execute(sql: schema0009)
+        }
         return migrator
     }
+
+    // Attempts counted per key over a sliding window (sign-ins per account and per address, verification
+    // codes per destination and per address); each row is kept until `expires`. They replace the sign-in
+    // failures counted per typed username.
+    static let schema0009 = """
+        CREATE TABLE throttle_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            expires INTEGER NOT NULL
+        );
+        CREATE INDEX throttle_attempts_key ON throttle_attempts(key, expires);
+        CREATE INDEX throttle_attempts_expires ON throttle_attempts(expires);
+        DROP TABLE sign_in_failures;
+        """
 
     // The event log; webhooks and their durable delivery queue (one row per event and webhook, delivered
     // in id order); the live state of locks and gateways.

@@ -249,7 +249,7 @@ struct SQLiteSpecificTests {
         let store = try SQLiteStore(path: path)
         let all = [
             "0001_directory_shares_credentials", "0002_device_state", "0003_accounts_sign_in", "0004_outbox",
-            "0005_verification", "0006_events_webhooks_device_state",
+            "0005_verification", "0006_events_webhooks_device_state", "0009_throttles",
         ]
         #expect(try await store.migrate() == all)
         #expect(try await store.appliedMigrations() == all)
