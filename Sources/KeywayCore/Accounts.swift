@@ -156,6 +156,7 @@ public struct AccountService: Sendable {
         guard email != nil || phone != nil else {
             throw DomainError.invalidInput(field: "emailAddress", "an account needs an emailAddress or a phoneNumber")
         }
+        try Text.names(firstName: firstName, lastName: lastName)
         if let password, password.count < 8 {
             throw DomainError.invalidInput(field: "password", "password must be at least 8 characters")
         }

@@ -146,6 +146,7 @@ public struct EventService: Sendable {
     }
 
     static func url(_ text: String) throws -> String {
+        try Text.limit(text, field: "webhookUrl", max: Text.url)
         guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil
         else {
             throw DomainError.invalidInput(field: "webhookUrl", "webhookUrl must be an http or https URL")

@@ -119,6 +119,7 @@ public struct InvitationService: Sendable {
         guard !invitation.isExpired(at: now) else {
             throw DomainError.rule("InvitationExpired", "This invitation has expired")
         }
+        try Text.names(firstName: acceptance.firstName, lastName: acceptance.lastName)
         let email = try acceptance.emailAddress.map { try Contact.emailAddress($0, field: "emailAddress") }
         let phone = try acceptance.phoneNumber.map { try Contact.phoneNumber($0, field: "phoneNumber") }
         guard let username = email ?? phone else {
