@@ -144,23 +144,30 @@ struct AbuseLimitTests {
 
     @Test func twentyParallelWrongPasswordsFromOneAddressAreCheckedOnlyUpToTheLimit() async throws {
         let hasher = CountingHasher()
+        // A thread for every attempt, so that the pool never stands between them and the check of the count.
         let harness = try await Harness.make(passwordWork: hasher) { config in
-            config.passwordChecks = 4
-            config.passwordQueue = 100
+            config.passwordChecks = 20
+            config.passwordQueue = 0
             config.signInAttemptsPerAddress = 5
         }
         defer { harness.directory.remove() }
         try await Self.makeAccount(harness)
+        // The checks are held until every attempt has either reached one or been answered: a throttle that
+        // checked its count first and recorded the failure after the check would let all twenty through.
+        hasher.close()
         try await harness.test { client in
-            let statuses = try await withThrowingTaskGroup(of: Reply.self) { group in
+            let replies = Collected<Reply>()
+            try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
-                    group.addTask { try await Self.signIn(client, "mia@example.com", "wrong \(index)") }
+                    group.addTask { replies.append(try await Self.signIn(client, "mia@example.com", "wrong \(index)")) }
                 }
-                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+                #expect(try await eventually { replies.all.count + hasher.running == 20 })
+                hasher.open()
+                try await group.waitForAll()
             }
             #expect(hasher.verifications == 5, "only the attempts within the address's limit reach bcrypt")
-            #expect(statuses.filter { $0.status == .unauthorized }.count == 5)
-            let refused = statuses.filter { $0.status == .tooManyRequests }
+            #expect(replies.all.filter { $0.status == .unauthorized }.count == 5)
+            let refused = replies.all.filter { $0.status == .tooManyRequests }
             #expect(refused.count == 15)
             for reply in refused {
                 expectErrorBody(reply, status: .tooManyRequests, ignoring: ["error", "error_description"])
