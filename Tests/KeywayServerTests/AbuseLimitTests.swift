@@ -140,6 +140,19 @@ struct AbuseLimitTests {
         }
     }
 
+    @Test func aPasswordPoolWithoutThreadsStopsTheStartNamingTheSetting() {
+        for change in [{ (config: inout KeywayConfig) in config.passwordChecks = 0 }, { $0.passwordQueue = -1 }] {
+            var config = KeywayConfig()
+            change(&config)
+            let error = #expect(throws: ConfigError.self) { try config.validated() }
+            #expect(error?.setting.contains("KEYWAY_PASSWORD_") == true, "\(String(describing: error))")
+        }
+        var config = KeywayConfig()
+        config.signInAttemptsPerAddress = 0
+        let error = #expect(throws: ConfigError.self) { try config.validated() }
+        #expect(error?.setting.contains("--sign-in-attempts-per-address") == true)
+    }
+
     // MARK: Point 11: the sign-in throttle counts first, per account and per address
 
     @Test func twentyParallelWrongPasswordsFromOneAddressAreCheckedOnlyUpToTheLimit() async throws {
