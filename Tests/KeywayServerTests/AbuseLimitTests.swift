@@ -259,6 +259,26 @@ struct AbuseLimitTests {
         }
     }
 
+    @Test func overARealSocketAttemptsCountAgainstThePeersAddress() async throws {
+        let harness = try await Harness.make(passwordWork: CountingHasher())
+        defer { harness.directory.remove() }
+        try await Self.makeAccount(harness)
+        try await harness.test(.live) { client in
+            for index in 0..<2 {
+                let reply = try await Self.signIn(client, "mia@example.com", "x", from: "192.0.2.\(index)")
+                #expect(reply.status == .unauthorized)
+            }
+        }
+        // Counted without recording (a limit of 0 records nothing).
+        let now = harness.time.now()
+        let peer = try await harness.keyway.store.recordAttempt(
+            ThrottleKey.signIn(address: "127.0.0.1"), at: now, window: 900, limit: 0)
+        #expect(peer.count == 2, "the peer's address, not the forged header nor 'unknown'")
+        let forged = try await harness.keyway.store.recordAttempt(
+            ThrottleKey.signIn(address: "192.0.2.0"), at: now, window: 900, limit: 0)
+        #expect(forged.count == 0)
+    }
+
     @Test func theClientAddressIsThePeerOrTheLastForwardedEntryAndIPv6CountsBySlash64() throws {
         let name = try #require(HTTPField.Name("X-Forwarded-For"))
         func address(_ forwarded: String, trust: Bool) -> String {

@@ -248,5 +248,12 @@ struct CommandLineTests {
             ["serve", "--database-url", "postgres://keyway@127.0.0.1:1/keyway", "--database-connections", "0"])
         #expect(try await pool.endedInFailure(), "it must end, and fail")
         #expect(pool.stderr.contains("database connections"))
+        let checks = try Run(["serve", "--database", "/tmp/unused.sqlite", "--password-checks", "0"])
+        #expect(try await checks.endedInFailure(), "it must end, and fail")
+        #expect(checks.stderr.contains("password checks"))
+        let proxy = try Run(
+            ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_TRUST_FORWARDED_FOR": "perhaps"])
+        #expect(try await proxy.endedInFailure(), "it must end, and fail")
+        #expect(proxy.stderr.contains("KEYWAY_TRUST_FORWARDED_FOR"))
     }
 }
