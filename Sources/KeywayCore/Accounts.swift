@@ -179,6 +179,8 @@ public struct AccountService: Sendable {
     public func signIn(
         username: String, password: String, mfaToken: String? = nil, client: ClientAddress = .unknown
     ) async throws -> TokenPair {
+        // No e-mail address or phone number is longer.
+        try Text.limit(username, field: "username", max: 254)
         let now = time.now()
         let byAddress = try await store.recordAttempt(
             ThrottleKey.signIn(address: client.value), at: now, window: settings.failureWindow,
@@ -191,7 +193,8 @@ public struct AccountService: Sendable {
         }
         let credentials = try await store.credentials(username: username)
         let accountKey =
-            credentials.map { ThrottleKey.signIn(account: $0.accountID) } ?? ThrottleKey.signIn(username: username)
+            credentials.map { ThrottleKey.signIn(account: $0.accountID) }
+            ?? ThrottleKey.signIn(usernameHash: secrets.hash(username.lowercased()))
         let byAccount = try await store.recordAttempt(
             accountKey, at: now, window: settings.failureWindow, limit: .max)
         let earlier = byAccount.count - 1

@@ -37,8 +37,11 @@ public struct ThrottleOutcome: Sendable, Hashable {
 /// The keys of the throttle's counts, one prefix per kind.
 public enum ThrottleKey {
     public static func signIn(account: AccountID) -> String { "sign-in:account:\(account.rawValue)" }
-    /// For a username no account has, so that unknown names are slowed alike and timing does not tell.
-    public static func signIn(username: String) -> String { "sign-in:username:\(username.lowercased())" }
+    /// For a username no account has, so that unknown names are slowed alike and timing does not tell. By
+    /// its hash: what is typed as a username is sometimes a password.
+    public static func signIn(usernameHash: [UInt8]) -> String {
+        "sign-in:username:" + usernameHash.map { String(format: "%02x", $0) }.joined()
+    }
     public static func signIn(address: String) -> String { "sign-in:address:\(address)" }
     public static func codeRequest(destination: String) -> String { "code-request:destination:\(destination)" }
     public static func codeRequest(address: String) -> String { "code-request:address:\(address)" }

@@ -240,6 +240,10 @@ struct AbuseLimitTests {
             for _ in 0..<4 { _ = try await Self.signIn(client, "Nobody@Example.com", "wrong") }
             #expect(known == [0.5, 1])
             #expect(Array(harness.pauses.all.dropFirst(known.count)) == known)
+            // No e-mail address is longer than 254 bytes: a longer name is refused unread and uncounted.
+            let long = try await Self.signIn(client, String(repeating: "x", count: 255) + "@example.com", "wrong")
+            expectErrorBody(
+                long, status: .badRequest, mentioning: "username", ignoring: ["error", "error_description"])
         }
     }
 
