@@ -50,6 +50,17 @@ public protocol AccessStore: Sendable {
     func deviceGroups(containing devices: Set<DeviceID>) async throws -> [DeviceGroupID: Set<DeviceID>]
 }
 
+/// What a device administrator holds on one device: the device's zone and its `administrate` shares in
+/// force there now.
+public struct Administration: Sendable {
+    public var zone: TimeZone
+    public var shares: [Share] = []
+    public init(zone: TimeZone, shares: [Share] = []) {
+        self.zone = zone
+        self.shares = shares
+    }
+}
+
 /// The caller, resolved once per request: what it is, where it takes part, and what it reaches. Every
 /// service decides with it; the rules are written in docs/permissions.md.
 public struct Access: Sendable {
@@ -72,6 +83,11 @@ public struct Access: Sendable {
     /// all of whose (one or more) devices are among them.
     public var administeredDevices: Set<DeviceID> = []
     public var administeredDeviceGroups: Set<DeviceGroupID> = []
+    /// Per administered device: its zone and the caller's `administrate` shares in force on it now, which
+    /// bound what the caller may grant there (`Delegation`).
+    public var administration: [DeviceID: Administration] = [:]
+    /// The members of each administered device group.
+    public var administeredGroupMembers: [DeviceGroupID: Set<DeviceID>] = [:]
 
     public init(principal: Principal) {
         self.principal = principal
@@ -135,6 +151,31 @@ public struct Access: Sendable {
             visibility.onlyOrganization = organization
         }
         return visibility
+    }
+
+    /// Invitation tokens (and the links holding them) are for super users and `manage` keys only: whoever
+    /// holds one can accept the invitation.
+    public func mayReadInvitations(in organization: OrganizationID) -> Bool {
+        if case .apiKey(let key) = principal {
+            return key.scopes.contains(.manage) && superUserOf.contains(organization)
+        }
+        return isSuperUser(of: organization)
+    }
+
+    /// `user` as this caller may see it: without its invitation unless `mayReadInvitations`.
+    public func visible(_ user: User) -> User {
+        guard user.invitation != nil, !mayReadInvitations(in: user.organizationID) else { return user }
+        var shown = user
+        shown.invitation = nil
+        return shown
+    }
+
+    /// Whether `share` goes to the caller: to one of its user records or to a user group it belongs to.
+    public func receives(_ share: Share) -> Bool {
+        switch share.receiver {
+        case .user(let id): users.contains(id)
+        case .userGroup(let id): userGroups.contains(id)
+        }
     }
 
     /// Whether the caller may manage shares whose source is `source`: as super user of the organization
@@ -204,12 +245,14 @@ public struct AccessResolver: Sendable {
                 let zone = AccessEvaluator.zone(of: device, default: defaultZone)
                 if AccessEvaluator.standing(of: share, at: now, zone: zone) == .inForce {
                     access.administeredDevices.insert(id)
+                    access.administration[id, default: Administration(zone: zone)].shares.append(share)
                 }
             }
         }
         for (group, members) in try await store.deviceGroups(containing: access.administeredDevices)
         where !members.isEmpty && members.isSubset(of: access.administeredDevices) {
             access.administeredDeviceGroups.insert(group)
+            access.administeredGroupMembers[group] = members
         }
         return access
     }

@@ -105,11 +105,19 @@ public enum AccessEvaluator {
     /// How far ahead `changesAt` looks.
     public static let horizon: TimeInterval = 366 * 86_400
 
-    /// With `findingChange: false` the answer has no `changesAt` (and costs far less: no year of candidates
-    /// per share); effective permissions and remote opening need only the answer now.
+    /// With `findingChange: false` the answer has no `changesAt` (and costs far less: no candidates ahead);
+    /// effective permissions and remote opening need only the answer now.
     public static func decide(_ question: AccessQuestion, at instant: Date, findingChange: Bool = true)
         -> AccessDecision
     {
+        var work = EvaluationWork()
+        return decide(question, at: instant, findingChange: findingChange, work: &work)
+    }
+
+    /// `decide`, adding what it cost to `work` (tests bound it by counts, not time).
+    public static func decide(
+        _ question: AccessQuestion, at instant: Date, findingChange: Bool = true, work: inout EvaluationWork
+    ) -> AccessDecision {
         let zone = zone(of: question.device, default: question.defaultZone)
         let shares = question.reachingShares
         let decommissioned = question.device.dateDecommissioned.map { $0 <= instant } ?? false
@@ -128,7 +136,8 @@ public enum AccessEvaluator {
         var standings: [ShareStanding] = []
         var changesAt: Date?
         for share in shares.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
-            let standing = standing(of: share, at: instant, zone: zone)
+            let timeline = ShareTimeline(share, zone: zone, work: &work)
+            let standing = timeline.standing(at: instant, work: &work)
             standings.append(standing)
             if standing == .inForce {
                 granted.append(share.id)
@@ -136,7 +145,7 @@ public enum AccessEvaluator {
                 permissions.remoteActivate = permissions.remoteActivate || share.permissions.remoteActivate
                 permissions.assignKeyfob = permissions.assignKeyfob || share.permissions.assignKeyfob
             }
-            if findingChange, let next = nextChange(of: share, after: instant, zone: zone) {
+            if findingChange, let next = timeline.nextChange(after: instant, now: standing, work: &work) {
                 changesAt = min(changesAt ?? next, next)
             }
         }
@@ -177,105 +186,27 @@ public enum AccessEvaluator {
 
     /// Whether `share` is in force at `instant`, and if not, why. Restriction and removal come first.
     public static func standing(of share: Share, at instant: Date, zone: TimeZone) -> ShareStanding {
-        if share.dateRestricted.map({ $0 <= instant }) ?? false { return .restricted }
-        if share.autoRemoveDate.map({ $0 <= instant }) ?? false { return .removed }
-        let reading = localReading(of: instant, in: zone)
-        if let start = share.windowStart, reading < start { return .outsideWindow }
-        if let end = share.windowEnd, !(reading < end) { return .outsideWindow }
-        if share.schedule.isEmpty { return .inForce }
-        let anchor = share.startDate ?? localReading(of: share.dateCreated, in: zone).date
-        for entry in share.schedule where matches(entry, reading, anchor: anchor) { return .inForce }
-        return .outsideSchedule
-    }
-
-    /// Whether a schedule entry covers a local reading. `anchor` is the date whose week counts as week 0
-    /// for `BiWeekly` entries.
-    public static func matches(_ entry: ScheduleEntry, _ reading: LocalDateTime, anchor: LocalDate) -> Bool {
-        guard let period = entry.period else { return covers(entry, day: reading.date, anchor: anchor) }
-        if period.startTime < period.endTime {
-            return covers(entry, day: reading.date, anchor: anchor) && period.startTime <= reading.time
-                && reading.time < period.endTime
-        }
-        // Overnight: [start, 24:00) of its day and [00:00, end) of the next.
-        return (covers(entry, day: reading.date, anchor: anchor) && period.startTime <= reading.time)
-            || (covers(entry, day: reading.date.adding(days: -1), anchor: anchor) && reading.time < period.endTime)
-    }
-
-    /// Whether an entry's recurrence selects `day`.
-    public static func covers(_ entry: ScheduleEntry, day: LocalDate, anchor: LocalDate) -> Bool {
-        switch entry.recurrence {
-        case .daily:
-            return true
-        case .weekly:
-            return weekday(of: day) == entry.dayOfWeek
-        case .biWeekly:
-            guard weekday(of: day) == entry.dayOfWeek else { return false }
-            let weeks = (monday(of: day).daysSinceEpoch - monday(of: anchor).daysSinceEpoch) / 7
-            return weeks % 2 == 0
-        }
-    }
-
-    public static func weekday(of day: LocalDate) -> DayOfWeek {
-        // 1970-01-01 was a Thursday; index 0 = Monday.
-        let index = ((day.daysSinceEpoch + 3) % 7 + 7) % 7
-        return DayOfWeek.allCases[index]
-    }
-
-    static func monday(of day: LocalDate) -> LocalDate {
-        day.adding(days: -(((day.daysSinceEpoch + 3) % 7 + 7) % 7))
+        var work = EvaluationWork()
+        return ShareTimeline(share, zone: zone, work: &work).standing(at: instant, work: &work)
     }
 
     /// The first instant after `instant` (within the horizon) at which `share`'s standing changes between
     /// in force and not.
     public static func nextChange(of share: Share, after instant: Date, zone: TimeZone) -> Date? {
-        let now = standing(of: share, at: instant, zone: zone) == .inForce
-        for candidate in candidates(for: share, after: instant, zone: zone)
-        where (standing(of: share, at: candidate, zone: zone) == .inForce) != now {
-            return candidate
-        }
-        return nil
+        var work = EvaluationWork()
+        let timeline = ShareTimeline(share, zone: zone, work: &work)
+        return timeline.nextChange(after: instant, now: timeline.standing(at: instant, work: &work), work: &work)
     }
 
-    /// Every instant after `instant` at which the standing of `share` could change, in order: the window's
-    /// bounds, the schedule's day and period bounds, restriction and removal dates, and the zone's
-    /// transitions (where a repeated or skipped hour moves the local reading).
-    static func candidates(for share: Share, after instant: Date, zone: TimeZone) -> [Date] {
-        let limit = instant.addingTimeInterval(horizon)
-        var readings: [LocalDateTime] = []
-        if let start = share.windowStart { readings.append(start) }
-        if let end = share.windowEnd { readings.append(end) }
-        if !share.schedule.isEmpty {
-            var times: Set<LocalTime> = [.midnight]
-            for entry in share.schedule {
-                if let period = entry.period {
-                    times.insert(period.startTime)
-                    times.insert(period.endTime)
-                }
-            }
-            let sortedTimes = times.sorted()
-            var day = localReading(of: instant, in: zone).date.adding(days: -1)
-            let lastDay = localReading(of: limit, in: zone).date.adding(days: 1)
-            if let start = share.windowStart, start.date > day { day = start.date }
-            if let end = share.windowEnd, end.date < lastDay {
-                readings.append(contentsOf: sortedTimes.map { LocalDateTime(date: end.date, time: $0) })
-            }
-            let stop = min(lastDay, share.windowEnd?.date ?? lastDay)
-            while day <= stop {
-                for time in sortedTimes { readings.append(LocalDateTime(date: day, time: time)) }
-                day = day.adding(days: 1)
-            }
-        }
-        var instants: [Date] = []
-        for reading in readings { instants.append(contentsOf: occurrences(of: reading, in: zone)) }
-        if let restricted = share.dateRestricted { instants.append(restricted) }
-        if let removed = share.autoRemoveDate { instants.append(removed) }
-        var transition = zone.nextDaylightSavingTimeTransition(after: instant)
-        while let next = transition, next <= limit {
-            instants.append(next)
-            transition = zone.nextDaylightSavingTimeTransition(after: next)
-        }
-        return Set(instants.filter { $0 > instant && $0 <= limit }).sorted()
+    public static func weekday(of day: LocalDate) -> DayOfWeek {
+        // 1970-01-01 was a Thursday; index 0 = Monday.
+        DayOfWeek.allCases[weekdayIndex(of: day)]
     }
+
+    /// 0 for Monday to 6 for Sunday.
+    static func weekdayIndex(of day: LocalDate) -> Int { ((day.daysSinceEpoch + 3) % 7 + 7) % 7 }
+
+    static func monday(of day: LocalDate) -> LocalDate { day.adding(days: -weekdayIndex(of: day)) }
 
     /// The instants at which the zone's clock first shows `reading`: none or the first instant after a
     /// spring gap (where the reading never occurs), two in an autumn overlap.
@@ -287,6 +218,199 @@ public enum AccessEvaluator {
             if localReading(of: other, in: zone) == reading { found.append(other) }
         }
         return found
+    }
+}
+
+/// What decisions cost, counted rather than timed, so tests can bound it: a share's schedule compiled, the
+/// readings judged, and the steps of the searches that judged them.
+public struct EvaluationWork: Sendable, Hashable {
+    /// Schedule entries placed into the week's slots while compiling (fourteen slots per entry at most).
+    public var entriesCompiled = 0
+    /// Instants whose standing was judged.
+    public var readingsJudged = 0
+    /// Steps of the binary searches over a slot's intervals.
+    public var searchSteps = 0
+    public init() {}
+    public var total: Int { entriesCompiled + readingsJudged + searchSteps }
+}
+
+/// A schedule compiled once per share and zone: for each weekday and week parity (BiWeekly entries count
+/// weeks from the anchor's), the seconds of the day it covers as sorted, disjoint intervals: that day's
+/// entries and the previous day's overnight tails. A reading is then judged by one binary search instead
+/// of a pass over every entry, and the instants at which coverage can change are the intervals' bounds.
+struct CompiledSchedule {
+    /// Index `weekday * 2 + parity`; parity 0 is an even number of weeks from the anchor's week.
+    private(set) var slots: [[Range<Int>]] = Array(repeating: [], count: 14)
+    let anchorMonday: Int
+
+    init(_ entries: [ScheduleEntry], anchor: LocalDate, work: inout EvaluationWork) {
+        anchorMonday = AccessEvaluator.monday(of: anchor).daysSinceEpoch
+        for entry in entries {
+            let part: Range<Int>
+            var tail: Range<Int>?
+            if let period = entry.period {
+                let start = period.startTime.secondsSinceMidnight
+                let end = period.endTime.secondsSinceMidnight
+                if start < end {
+                    part = start..<end
+                } else {
+                    // Overnight: [start, 24:00) of its day and [00:00, end) of the next.
+                    part = start..<86_400
+                    if end > 0 { tail = 0..<end }
+                }
+            } else {
+                part = 0..<86_400
+            }
+            let weekday = entry.dayOfWeek.flatMap { DayOfWeek.allCases.firstIndex(of: $0) }
+            for slot in 0..<14 {
+                let (day, parity) = (slot / 2, slot % 2)
+                let selected: Bool
+                switch entry.recurrence {
+                case .daily: selected = true
+                case .weekly: selected = weekday == day
+                case .biWeekly: selected = weekday == day && parity == 0
+                }
+                guard selected else { continue }
+                work.entriesCompiled += 1
+                slots[slot].append(part)
+                if let tail {
+                    // The next day; after a Sunday it is the next week, of the other parity.
+                    let next = (day + 1) % 7
+                    slots[next * 2 + (day == 6 ? 1 - parity : parity)].append(tail)
+                }
+            }
+        }
+        for index in slots.indices { slots[index] = Self.merged(slots[index]) }
+    }
+
+    static func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var result: [Range<Int>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !range.isEmpty {
+            if let last = result.last, range.lowerBound <= last.upperBound {
+                result[result.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
+
+    func slot(of day: LocalDate) -> [Range<Int>] {
+        let weeks = (AccessEvaluator.monday(of: day).daysSinceEpoch - anchorMonday) / 7
+        return slots[AccessEvaluator.weekdayIndex(of: day) * 2 + (weeks % 2 == 0 ? 0 : 1)]
+    }
+
+    func covers(_ reading: LocalDateTime, work: inout EvaluationWork) -> Bool {
+        let intervals = slot(of: reading.date)
+        let second = reading.time.secondsSinceMidnight
+        // The last interval starting at or before `second`.
+        var low = 0
+        var high = intervals.count
+        while low < high {
+            work.searchSteps += 1
+            let middle = (low + high) / 2
+            if intervals[middle].lowerBound <= second { low = middle + 1 } else { high = middle }
+        }
+        return low > 0 && intervals[low - 1].contains(second)
+    }
+
+    /// The seconds of `day` at which coverage can change: midnight (a new slot) and its intervals' bounds.
+    func bounds(on day: LocalDate) -> [Int] {
+        var seconds = [0]
+        for interval in slot(of: day) {
+            if interval.lowerBound > 0 { seconds.append(interval.lowerBound) }
+            if interval.upperBound < 86_400 { seconds.append(interval.upperBound) }
+        }
+        return seconds
+    }
+}
+
+/// One share judged in one zone: its schedule compiled once, then any number of instants judged.
+struct ShareTimeline {
+    let share: Share
+    let zone: TimeZone
+    let schedule: CompiledSchedule?
+
+    init(_ share: Share, zone: TimeZone, work: inout EvaluationWork) {
+        self.share = share
+        self.zone = zone
+        if share.schedule.isEmpty {
+            schedule = nil
+        } else {
+            let anchor = share.startDate ?? AccessEvaluator.localReading(of: share.dateCreated, in: zone).date
+            schedule = CompiledSchedule(share.schedule, anchor: anchor, work: &work)
+        }
+    }
+
+    func standing(at instant: Date, work: inout EvaluationWork) -> ShareStanding {
+        work.readingsJudged += 1
+        if share.dateRestricted.map({ $0 <= instant }) ?? false { return .restricted }
+        if share.autoRemoveDate.map({ $0 <= instant }) ?? false { return .removed }
+        let reading = AccessEvaluator.localReading(of: instant, in: zone)
+        if let start = share.windowStart, reading < start { return .outsideWindow }
+        if let end = share.windowEnd, !(reading < end) { return .outsideWindow }
+        guard let schedule else { return .inForce }
+        return schedule.covers(reading, work: &work) ? .inForce : .outsideSchedule
+    }
+
+    /// The first instant after `instant` (within the horizon) at which the standing changes between in force
+    /// and not. Candidates are the instants at which it could change: the window's bounds, restriction and
+    /// removal, the zone's transitions (where the local reading jumps) and, day by day, the schedule's bounds.
+    /// Days are taken a few at a time and judged in order, so the search stops at the first change instead
+    /// of listing a year of candidates.
+    func nextChange(after instant: Date, now: ShareStanding, work: inout EvaluationWork) -> Date? {
+        // Restriction and removal last for good.
+        if now == .restricted || now == .removed { return nil }
+        let inForce = now == .inForce
+        let limit = instant.addingTimeInterval(AccessEvaluator.horizon)
+        var pending: [Date] = []
+        func add(_ reading: LocalDateTime) {
+            for candidate in AccessEvaluator.occurrences(of: reading, in: zone)
+            where candidate > instant && candidate <= limit {
+                pending.append(candidate)
+            }
+        }
+        if let start = share.windowStart { add(start) }
+        if let end = share.windowEnd { add(end) }
+        for date in [share.dateRestricted, share.autoRemoveDate].compactMap({ $0 })
+        where date > instant && date <= limit {
+            pending.append(date)
+        }
+        var transition = zone.nextDaylightSavingTimeTransition(after: instant)
+        while let next = transition, next <= limit {
+            pending.append(next)
+            transition = zone.nextDaylightSavingTimeTransition(after: next)
+        }
+        var day = AccessEvaluator.localReading(of: instant, in: zone).date.adding(days: -1)
+        var lastDay = AccessEvaluator.localReading(of: limit, in: zone).date.adding(days: 1)
+        if let start = share.windowStart, start.date > day { day = start.date }
+        if let end = share.windowEnd, end.date < lastDay { lastDay = end.date }
+        if schedule == nil { lastDay = day.adding(days: -1) }
+        while true {
+            let chunkEnd = day.adding(days: 2)
+            while day < chunkEnd, day <= lastDay, let schedule {
+                for second in schedule.bounds(on: day) {
+                    let time =
+                        LocalTime(hour: second / 3600, minute: second / 60 % 60, second: second % 60) ?? .midnight
+                    add(LocalDateTime(date: day, time: time))
+                }
+                day = day.adding(days: 1)
+            }
+            let finished = day > lastDay
+            // A reading of a later day is never shown before that day's midnight in UTC less 14 hours (the
+            // largest offset ahead of UTC); candidates before that can be judged now, in order.
+            let judgedBefore =
+                finished
+                ? Date.distantFuture : Date(timeIntervalSince1970: Double(day.daysSinceEpoch * 86_400 - 16 * 3600))
+            pending.sort()
+            var index = 0
+            while index < pending.count, pending[index] < judgedBefore {
+                if (standing(at: pending[index], work: &work) == .inForce) != inForce { return pending[index] }
+                index += 1
+            }
+            pending.removeFirst(index)
+            if finished { return nil }
+        }
     }
 }
 

@@ -24,12 +24,18 @@ public struct AccessService: Sendable {
     let time: any TimeSource
     let access: AccessResolver
     let defaultZone: TimeZone
+    /// Where decisions are computed, off the threads that serve requests.
+    public let evaluation: EvaluationPool
 
-    public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver, defaultZone: TimeZone) {
+    public init(
+        store: any KeywayStore, time: any TimeSource, access: AccessResolver, defaultZone: TimeZone,
+        evaluation: EvaluationPool = EvaluationPool(threads: 1)
+    ) {
         self.store = store
         self.time = time
         self.access = access
         self.defaultZone = defaultZone
+        self.evaluation = evaluation
     }
 
     /// The question for (device, user), everything loaded. When `user` is one of the resolved caller's own
@@ -92,7 +98,8 @@ public struct AccessService: Sendable {
             || access.users.contains(user.id)
         guard allowed else { throw DomainError.forbidden("Insufficient rights: you may check only yourself here") }
         let at = instant ?? time.now()
-        let decision = AccessEvaluator.decide(try await question(device: device, user: user, caller: access), at: at)
+        let question = try await question(device: device, user: user, caller: access)
+        let decision = await evaluation.run { AccessEvaluator.decide(question, at: at) }
         return AccessCheck(device: device, user: user, at: at, decision: decision)
     }
 
@@ -125,15 +132,22 @@ public struct AccessService: Sendable {
             let reached = try await store.devices(access.receivedDevices.subtracting(seen))
             let received = access.received
             let groupsOf = try await store.deviceGroups(containing: Set(reached.map(\.id)))
+            var questions: [AccessQuestion] = []
             for device in reached where device.dateDecommissioned == nil {
                 guard let membership = memberships.first(where: { $0.user.organizationID == device.organizationID })
                 else { continue }
                 let deviceGroups = Set(groupsOf.filter { $0.value.contains(device.id) }.keys)
-                let question = AccessQuestion(
-                    device: device, deviceGroups: deviceGroups, user: membership.user.id,
-                    userGroups: Set(membership.groups.keys), superUser: false, shares: received,
-                    defaultZone: defaultZone)
-                let decision = AccessEvaluator.decide(question, at: now, findingChange: false)
+                questions.append(
+                    AccessQuestion(
+                        device: device, deviceGroups: deviceGroups, user: membership.user.id,
+                        userGroups: Set(membership.groups.keys), superUser: false, shares: received,
+                        defaultZone: defaultZone))
+            }
+            let decisions = await evaluation.run { [questions] in
+                questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
+            }
+            for (question, decision) in zip(questions, decisions) {
+                let device = question.device
                 guard decision.allowed else { continue }
                 let granting = received.filter { decision.grantedBy.contains($0.id) }
                 result.append(

@@ -23,6 +23,8 @@ public struct DeviceQuery: Hashable, Sendable {
     public var location: String?
     public var remarks: String?
     public var type: DeviceType?
+    /// Only the devices linked to this gateway.
+    public var gatewayID: DeviceID?
     public var includeDecommissioned: Bool
     public var includeUninstalled: Bool
     public var filter: DeviceFilter?
@@ -33,7 +35,8 @@ public struct DeviceQuery: Hashable, Sendable {
     public init(
         visibility: Visibility, deviceID: DeviceID? = nil, organizationName: String? = nil,
         deviceGroupID: DeviceGroupID? = nil, search: String? = nil, name: String? = nil, location: String? = nil,
-        remarks: String? = nil, type: DeviceType? = nil, includeDecommissioned: Bool = false,
+        remarks: String? = nil, type: DeviceType? = nil, gatewayID: DeviceID? = nil,
+        includeDecommissioned: Bool = false,
         includeUninstalled: Bool = false, filter: DeviceFilter? = nil, sortBy: DeviceSortKey = .id,
         sortDirection: SortDirection = .asc, page: Page
     ) {
@@ -46,6 +49,7 @@ public struct DeviceQuery: Hashable, Sendable {
         self.location = location
         self.remarks = remarks
         self.type = type
+        self.gatewayID = gatewayID
         self.includeDecommissioned = includeDecommissioned
         self.includeUninstalled = includeUninstalled
         self.filter = filter

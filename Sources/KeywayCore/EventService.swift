@@ -4,6 +4,8 @@ import Synchronization
 /// The filters `GET /v2/events` accepts, before they are checked.
 public struct EventFilters: Sendable {
     public var deviceIDs: String?
+    /// The most ids `deviceIDs` may name: a list query parameter is capped like a page.
+    public static let maximumDeviceIDs = 100
     public var types: String?
     public var from: Date?
     public var offset: Int?
@@ -50,11 +52,18 @@ public struct EventService: Sendable {
         return (access, access.superUserOf)
     }
 
-    /// Throws forbidden, invalidInput naming `deviceId`, `type` or paging fields.
+    /// Throws forbidden, invalidInput naming `deviceId` (also for more than `EventFilters.maximumDeviceIDs` ids),
+    /// `type` or paging fields.
     public func list(_ filters: EventFilters, by caller: Principal) async throws -> EventList {
         let (_, organizations) = try await eventOrganizations(caller)
         var deviceIDs = Set<DeviceID>()
-        for text in (filters.deviceIDs ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) {
+        let deviceList = (filters.deviceIDs ?? "").split(whereSeparator: { $0 == " " || $0 == "," })
+        guard deviceList.count <= EventFilters.maximumDeviceIDs else {
+            throw DomainError.invalidInput(
+                field: "deviceId",
+                "deviceId names at most \(EventFilters.maximumDeviceIDs) devices, got \(deviceList.count)")
+        }
+        for text in deviceList {
             guard let id = Int64(text) else {
                 throw DomainError.invalidInput(field: "deviceId", "deviceId must be space-separated ids, not '\(text)'")
             }
@@ -240,14 +249,16 @@ public final class WebhookDelivery: Sendable {
     }
 }
 
-/// Removes what has expired, on the injected clock.
+/// Removes what has expired, and prunes what is past its retention, on the injected clock.
 public struct Housekeeping: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
+    let retention: Retention
 
-    public init(store: any KeywayStore, time: any TimeSource) {
+    public init(store: any KeywayStore, time: any TimeSource, retention: Retention = Retention()) {
         self.store = store
         self.time = time
+        self.retention = retention
     }
 
     @discardableResult
@@ -265,6 +276,8 @@ public struct Housekeeping: Sendable {
             }
             cutoffs[period] = calendar.date(byAdding: components, to: now) ?? now
         }
-        return try await store.housekeep(now: now, usersCreatedBefore: cutoffs)
+        var report = try await store.housekeep(now: now, usersCreatedBefore: cutoffs)
+        report.pruned = try await store.prune(RetentionCutoffs(now: now, retention: retention))
+        return report
     }
 }

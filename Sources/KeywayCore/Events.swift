@@ -168,7 +168,54 @@ public struct HousekeepingReport: Hashable, Sendable {
     public var shares: [ShareID] = []
     public var users: [UserID] = []
     public var invitations: Int = 0
+    /// What the retention rules pruned.
+    public var pruned = RetentionReport()
     public init() {}
+}
+
+/// How long what only grows is kept. Housekeeping prunes older rows, at most `batch` of each kind per pass,
+/// so that a large backlog (the first pass on an old database) goes over several short transactions.
+public struct Retention: Hashable, Sendable {
+    /// Events, with whatever their webhooks are still owed.
+    public var events: TimeInterval = 400 * 86_400
+    /// Webhook deliveries once delivered (nothing reads them; kept a week for an operator's questions).
+    public var deliveredWebhookDeliveries: TimeInterval = 7 * 86_400
+    /// Sign-in tokens past their expiry: an expired token is refused before anything else is looked at (a
+    /// rotated refresh token's reuse is detected only while it is unexpired), so it serves nothing.
+    public var expiredTokens: TimeInterval = 0
+    /// The throttles' attempts (sign-ins, verification codes), a day after they left their window; each new
+    /// attempt also removes those whose window has passed.
+    public var signInFailures: TimeInterval = 86_400
+    public var batch = 10_000
+    public init() {}
+}
+
+/// The instants before which rows go, for one pass.
+public struct RetentionCutoffs: Hashable, Sendable {
+    public var eventsBefore: Date
+    public var deliveriesDeliveredBefore: Date
+    public var tokensExpiredBefore: Date
+    public var signInFailuresBefore: Date
+    /// The most rows of each kind one pass removes.
+    public var limit: Int
+
+    public init(now: Date, retention: Retention) {
+        eventsBefore = now.addingTimeInterval(-retention.events)
+        deliveriesDeliveredBefore = now.addingTimeInterval(-retention.deliveredWebhookDeliveries)
+        tokensExpiredBefore = now.addingTimeInterval(-retention.expiredTokens)
+        signInFailuresBefore = now.addingTimeInterval(-retention.signInFailures)
+        limit = retention.batch
+    }
+}
+
+/// How many rows of each kind a pass pruned (an event's queued deliveries go with it and are not counted).
+public struct RetentionReport: Hashable, Sendable {
+    public var events = 0
+    public var webhookDeliveries = 0
+    public var tokens = 0
+    public var signInFailures = 0
+    public init() {}
+    public var isEmpty: Bool { events == 0 && webhookDeliveries == 0 && tokens == 0 && signInFailures == 0 }
 }
 
 /// Events, device state, webhooks and their durable delivery queue, and housekeeping. Every write that
@@ -204,4 +251,7 @@ public protocol EventStore: Sendable {
     /// and expired invitations of users without an account; one transaction.
     func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
         -> HousekeepingReport
+    /// Removes events, delivered webhook deliveries, tokens and failed sign-ins older than `cutoffs` say (at most
+    /// `cutoffs.limit` of each); an event's undelivered deliveries go with it. One transaction.
+    func prune(_ cutoffs: RetentionCutoffs) async throws -> RetentionReport
 }

@@ -69,6 +69,8 @@ public struct RemoteService: Sendable {
     }
 
     static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
+    /// The gateway status reads the gateway's devices this many at a time.
+    static let statusPage = 1000
 
     /// Who may: a key with `activate` of the device's organization, a super user, a user whose effective
     /// rights include `remoteActivate` now, or (without a credential) the web key of a share in force now
@@ -210,11 +212,19 @@ public struct RemoteService: Sendable {
         try access.requireReadable(
             in: gateway.organizationID, reaches: access.receivedDevices.contains(gatewayID), notFound: Self.notFound)
         let state = try await store.deviceState(gatewayID)
-        let locks = try await store.devices(
-            matching: DeviceQuery(
-                visibility: .organization(gateway.organizationID), page: try Page(offset: 0, size: 1000, maximum: 1000))
-        ).filter { $0.gatewayID == gatewayID }
-        let states = try await store.deviceStates(Set(locks.map(\.id)))
+        // Exactly this gateway's devices, a page at a time: the first 1000 of the organization's devices used
+        // to be read and filtered, which missed the locks of a larger organization.
+        var locks: [Device] = []
+        var states: [DeviceID: DeviceState] = [:]
+        while true {
+            let page = try await store.devices(
+                matching: DeviceQuery(
+                    visibility: .organization(gateway.organizationID), gatewayID: gatewayID,
+                    page: try Page(offset: locks.count, size: Self.statusPage, maximum: Self.statusPage)))
+            locks += page
+            states.merge(try await store.deviceStates(Set(page.map(\.id)))) { _, new in new }
+            if page.count < Self.statusPage { break }
+        }
         return GatewayStatus(
             gateway: gateway, state: state, errorCode: state?.online == false ? "GatewayUnreachable" : "OK",
             locks: locks.map { ($0, states[$0.id]) })

@@ -25,6 +25,10 @@ public struct ScheduleEntry: Hashable, Sendable {
     public var period: Period?
     public var recurrence: Recurrence
 
+    /// The most entries a share's schedule may have (Bold's own app writes a few per day of the week).
+    /// Shares stored before the cap keep theirs and are judged in time linear in their number.
+    public static let maximumPerShare = 28
+
     public init(dayOfWeek: DayOfWeek?, period: Period?, recurrence: Recurrence) {
         self.dayOfWeek = dayOfWeek
         self.period = period

@@ -96,7 +96,12 @@ enum ShareValidation {
     }
 
     static func schedule(_ entries: [ShareInput.Entry]) throws -> [ScheduleEntry] {
-        try entries.enumerated().map { index, entry in
+        guard entries.count <= ScheduleEntry.maximumPerShare else {
+            throw DomainError.invalidInput(
+                field: "schedule",
+                "schedule has at most \(ScheduleEntry.maximumPerShare) entries, got \(entries.count)")
+        }
+        return try entries.enumerated().map { index, entry in
             let field = "schedule[\(index)]"
             let recurrence = entry.recurrence ?? (entry.dayOfWeek == nil ? .daily : .weekly)
             if recurrence != .daily, entry.dayOfWeek == nil {

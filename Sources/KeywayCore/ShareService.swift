@@ -87,7 +87,7 @@ public struct ShareService: Sendable {
             userGroupID: filters.userGroupID.map { UserGroupID($0) }, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)
         let shares = try await store.shares(matching: query)
-        return ShareList(shares: shares, relations: try await store.relations(of: shares))
+        return ShareList(shares: shares, relations: try await relations(of: shares, for: access))
     }
 
     /// Throws forbidden, or `shareNotFound` for a missing share or one of another organization.
@@ -99,10 +99,11 @@ public struct ShareService: Sendable {
             in: share.organizationID,
             reaches: access.receivedShares.contains(id) || access.mayAdminister(share.source, in: share.organizationID),
             notFound: .shareNotFound)
-        return ShareList(shares: [share], relations: try await store.relations(of: [share]))
+        return ShareList(shares: [share], relations: try await relations(of: [share], for: access))
     }
 
-    /// Throws forbidden, invalidInput naming the field, or referenceNotFound.
+    /// Throws forbidden (also when a device administrator grants beyond what it holds: `Delegation`),
+    /// invalidInput naming the field, or referenceNotFound.
     public func create(_ input: ShareInput, by caller: Principal) async throws -> Share {
         let access = try await access.resolve(caller)
         try access.require(.manage)
@@ -121,6 +122,7 @@ public struct ShareService: Sendable {
         guard access.mayAdminister(share.source, in: organization) else {
             throw DomainError.forbidden("Insufficient rights: you do not administer this share's source")
         }
+        try Delegation.requireGrantable(share, by: access)
         return try await store.insertShare(share, event: Self.event(.shareCreated, share, access: access, at: now))
     }
 
@@ -146,6 +148,11 @@ public struct ShareService: Sendable {
                 throw DomainError.forbidden("Insufficient rights: you do not administer the new source")
             }
             share.autoRemoveDate = try await autoRemoveDate(of: share)
+            // What the share grants is judged only when the change touches it, so that an administrator may
+            // still rename or re-label a share a super user made wider than its own.
+            if Delegation.grant(of: share) != Delegation.grant(of: current) {
+                try Delegation.requireGrantable(share, by: access)
+            }
             return share
         }
     }
@@ -218,12 +225,25 @@ public struct ShareService: Sendable {
 
     // MARK: - The pieces
 
+    /// What the shares point at, with the receivers' invitations hidden from callers who may not read them.
+    private func relations(of shares: [Share], for access: Access) async throws -> ShareRelations {
+        var relations = try await store.relations(of: shares)
+        relations.users = relations.users.mapValues(access.visible)
+        return relations
+    }
+
     /// The share, once the caller is known to hold `manage` and to administer its source.
     private func administered(_ id: ShareID, by access: Access) async throws -> Share {
         try access.require(.manage)
         guard let share = try await store.share(id) else { throw DomainError.shareNotFound }
         guard access.mayAdminister(share.source, in: share.organizationID) else {
             throw access.refusal(in: share.organizationID, notFound: .shareNotFound)
+        }
+        // An administrator that is not a super user may not change, web-key or revoke what it receives
+        // itself: changing its own share is how it would grant itself more (Delegation).
+        if !access.isSuperUser(of: share.organizationID), access.receives(share) {
+            throw DomainError.forbidden(
+                "Insufficient rights: a device administrator may not change or delete a share it receives")
         }
         return share
     }

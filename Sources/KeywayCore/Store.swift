@@ -189,10 +189,14 @@ public struct PoolUsage: Sendable, Hashable {
     public var readers: Int
     public var writers: Int
     public var maximumReaders: Int
-    public init(readers: Int, writers: Int, maximumReaders: Int) {
+    /// The distinct SQL texts the store has run since it opened, when it was opened to count them (tests);
+    /// nil otherwise.
+    public var distinctStatements: Int?
+    public init(readers: Int, writers: Int, maximumReaders: Int, distinctStatements: Int? = nil) {
         self.readers = readers
         self.writers = writers
         self.maximumReaders = maximumReaders
+        self.distinctStatements = distinctStatements
     }
 }
 

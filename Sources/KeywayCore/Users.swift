@@ -126,7 +126,13 @@ public struct UserService: Sendable {
         guard user.emailAddress != nil || user.phoneNumber != nil else {
             throw DomainError.invalidInput(field: "emailAddress", "a user needs an emailAddress or a phoneNumber")
         }
-        if let request = input.invitation {
+        if user.superUser { try Self.requireMayAppointSuperUsers(access) }
+        // `autoEmailMatch` links the account that has this address only once that account agrees: it is sent
+        // an invitation, which it accepts while signed in. Until then the organization sees nothing of the
+        // account, not even whether there is one (docs/security.md).
+        let invitationRequest =
+            input.invitation ?? (input.autoEmailMatch == true && user.emailAddress != nil ? .init() : nil)
+        if let request = invitationRequest {
             if let language = request.language, !Self.languages.contains(language) {
                 throw DomainError.invalidInput(
                     field: "invitation.language",
@@ -142,11 +148,8 @@ public struct UserService: Sendable {
                 token: token, url: invitationBaseURL + "/" + token.uuidString.lowercased(), expiration: expiration,
                 language: request.language)
         }
-        if input.autoEmailMatch == true, let email = user.emailAddress {
-            user.accountID = try await store.accountID(emailAddress: email)
-        }
         return try await store.insertUser(
-            user, addingTo: membership, messages: invitationMessages(for: user, input.invitation))
+            user, addingTo: membership, messages: invitationMessages(for: user, invitationRequest))
     }
 
     /// The invitation as e-mail and/or SMS, as asked (e-mail by default when there is an address).
@@ -176,7 +179,8 @@ public struct UserService: Sendable {
         let visibility = try access.visibility(filter: organizationID, ids: Set(access.users.map(\.rawValue)))
         let page = try Page(offset: offset, size: size)
         return try await store.users(
-            matching: UserQuery(visibility: visibility, externalID: externalID, search: search, page: page))
+            matching: UserQuery(visibility: visibility, externalID: externalID, search: search, page: page)
+        ).map(access.visible)
     }
 
     /// A super user reads every user of its organization; anyone reads its own user records.
@@ -185,7 +189,7 @@ public struct UserService: Sendable {
         try access.require(.read)
         let user = try await existing(id)
         try access.requireReadable(in: user.organizationID, reaches: access.users.contains(id), notFound: Self.notFound)
-        return user
+        return access.visible(user)
     }
 
     /// The accounts of registered users, to show beside them.
@@ -193,9 +197,13 @@ public struct UserService: Sendable {
         try await store.accounts(Set(users.compactMap(\.accountID)))
     }
 
-    /// Throws forbidden, `UserNotFound`, invalidInput, conflict.
+    /// Throws forbidden (also when a key without every scope promotes a super user), `UserNotFound`,
+    /// invalidInput, conflict.
     public func update(_ id: UserID, with input: UserInput, by caller: Principal) async throws -> User {
-        var user = try apply(input, to: try await managed(id, by: caller))
+        let access = try await access.resolve(caller)
+        let current = try await managed(id, by: access)
+        var user = try apply(input, to: current)
+        if user.superUser, !current.superUser { try Self.requireMayAppointSuperUsers(access) }
         user.dateModified = time.now()
         guard try await store.replaceUser(user) else { throw Self.notFound }
         return user
@@ -203,7 +211,7 @@ public struct UserService: Sendable {
 
     /// Removes the user, its memberships and the shares it receives, in one transaction.
     public func delete(_ id: UserID, by caller: Principal) async throws {
-        let user = try await managed(id, by: caller)
+        let user = try await managed(id, by: try await access.resolve(caller))
         guard try await store.deleteUser(id, organization: user.organizationID) else { throw Self.notFound }
     }
 
@@ -212,9 +220,18 @@ public struct UserService: Sendable {
         return user
     }
 
+    /// A super user holds the whole organization, so making one hands it over: an API key needs every scope
+    /// for that (a `manage` key would otherwise mint itself an all-scope key through its new super user).
+    /// Super users may appoint others; nobody else reaches this.
+    static func requireMayAppointSuperUsers(_ access: Access) throws {
+        if case .apiKey(let key) = access.principal, key.scopes != Set(Scope.allCases) {
+            throw DomainError.forbidden(
+                "Insufficient rights: superUser: creating or promoting a super user needs an API key with every scope")
+        }
+    }
+
     /// Only super users change or remove users.
-    private func managed(_ id: UserID, by caller: Principal) async throws -> User {
-        let access = try await access.resolve(caller)
+    private func managed(_ id: UserID, by access: Access) async throws -> User {
         try access.require(.manage)
         let user = try await existing(id)
         try access.requireSuperUser(.manage, of: user.organizationID, notFound: Self.notFound)

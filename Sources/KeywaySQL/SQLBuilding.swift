@@ -1,4 +1,5 @@
 import KeywayCore
+import Synchronization
 
 // The SQL both stores write alike: which rows a caller may see, and how a list is filtered and sorted.
 // Each store binds the values its own way and runs the statement; only the dialect differs.
@@ -7,6 +8,10 @@ import KeywayCore
 public enum SQLValue: Sendable, Equatable {
     case int(Int64)
     case text(String)
+    /// A list bound as one value, for `SQLDialect.isOneOf`: SQLite reads it as a JSON array, PostgreSQL as
+    /// an array.
+    case ints([Int64])
+    case texts([String])
 }
 
 /// Where the two stores' SQL differs in a statement that is otherwise the same.
@@ -17,6 +22,13 @@ public enum SQLDialect: Sendable {
     /// A case-blind (ASCII) pattern match: SQLite's LIKE is one; PostgreSQL's is ILIKE.
     public func like(_ column: String) -> String {
         "\(column) \(self == .sqlite ? "LIKE" : "ILIKE") ? ESCAPE '\\'"
+    }
+
+    /// `column` equals one of the values of a list bound as one value (`SQLValue.ints` or `.texts`). The
+    /// statement's text is the same whatever the list's length: a `?` per item made every length a new
+    /// statement, and the SQLite store's statement cache kept each one for good (issue 11).
+    public func isOneOf(_ column: String) -> String {
+        self == .sqlite ? "\(column) IN (SELECT value FROM json_each(?))" : "\(column) = ANY(?)"
     }
 
     /// A condition that holds for no row.
@@ -41,7 +53,8 @@ public enum SQLDialect: Sendable {
     }
 }
 
-/// `?, ?, ?` for `count` bound values (an `IN (...)` list or a VALUES row).
+/// `?, ?, ?` for `count` bound values: a VALUES row of a fixed width. Never for a list whose length comes
+/// from input (that is `SQLDialect.isOneOf`).
 public func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
 extension Visibility {
@@ -52,8 +65,8 @@ extension Visibility {
         var values: [SQLValue] = []
         func list(_ column: String, _ ids: [Int64]) {
             guard !ids.isEmpty else { return }
-            alternatives.append("\(prefix)\(column) IN (\(placeholders(ids.count)))")
-            values += ids.map(SQLValue.int)
+            alternatives.append(dialect.isOneOf("\(prefix)\(column)"))
+            values.append(.ints(ids))
         }
         list("organization_id", organizations.map(\.rawValue).sorted())
         list("id", ids.sorted())
@@ -101,6 +114,10 @@ extension DeviceQuery {
         if let type {
             conditions.append("d.device_type = ?")
             values.append(.text(type.rawValue))
+        }
+        if let gateway = gatewayID {
+            conditions.append("d.gateway_id = ?")
+            values.append(.int(gateway.rawValue))
         }
         if !showsDecommissioned { conditions.append("d.date_decommissioned IS NULL") }
         if !showsUninstalled { conditions.append(dialect.isTrue("d.installed")) }
@@ -236,17 +253,17 @@ public struct GroupTable: Sendable {
 extension EventQuery {
     /// The page of events this query asks for, oldest first, with its values in order; nil when it names
     /// no organization (and so can match nothing). `columns` includes the id.
-    public func listStatement(columns: String) -> (sql: String, values: [SQLValue])? {
+    public func listStatement(columns: String, dialect: SQLDialect) -> (sql: String, values: [SQLValue])? {
         guard !organizations.isEmpty else { return nil }
         var conditions: [String] = []
         var values: [SQLValue] = []
-        func list(_ column: String, _ items: [SQLValue]) {
-            conditions.append("\(column) IN (\(placeholders(items.count)))")
-            values += items
+        func list(_ column: String, _ items: SQLValue) {
+            conditions.append(dialect.isOneOf(column))
+            values.append(items)
         }
-        list("organization_id", organizations.map(\.rawValue).sorted().map(SQLValue.int))
-        if !deviceIDs.isEmpty { list("device_id", deviceIDs.map(\.rawValue).sorted().map(SQLValue.int)) }
-        if !types.isEmpty { list("type", types.map(\.rawValue).sorted().map(SQLValue.text)) }
+        list("organization_id", .ints(organizations.map(\.rawValue).sorted()))
+        if !deviceIDs.isEmpty { list("device_id", .ints(deviceIDs.map(\.rawValue).sorted())) }
+        if !types.isEmpty { list("type", .texts(types.map(\.rawValue).sorted())) }
         if let from {
             conditions.append("time >= ?")
             values.append(.int(StorageCoding.microseconds(from)))
@@ -266,4 +283,22 @@ extension GatewayConnection {
         ON CONFLICT (device_id) DO UPDATE SET online = excluded.online,
             bridge_url = excluded.bridge_url, bridge_secret = excluded.bridge_secret
         """
+}
+
+/// The distinct SQL texts a store has run, counted when asked (`KeywayConfig.recordStatements`): a store's
+/// prepared statements, and SQLite's statement cache, grow with this number, so a test can show that no
+/// input makes it grow without bound. Holds at most `limit` texts.
+public final class StatementLog: Sendable {
+    private let texts = Mutex<Set<String>>([])
+    public static let limit = 100_000
+
+    public init() {}
+
+    public func note(_ sql: String) {
+        texts.withLock { texts in
+            if texts.count < Self.limit { texts.insert(sql) }
+        }
+    }
+
+    public var count: Int { texts.withLock { $0.count } }
 }

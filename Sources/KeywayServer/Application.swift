@@ -31,7 +31,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(keyway)
     var app = Application(
-        router: router,
+        router: router, server: keyway.config.httpServer,
         configuration: .init(address: .hostname(keyway.config.host, port: keyway.config.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? keyway.config.port) },
         logger: keyway.logger)
@@ -42,12 +42,14 @@ public func buildApplication(
         },
         PeriodicService(name: "housekeeping", interval: keyway.config.housekeepingInterval, logger: keyway.logger) {
             let report = try await keyway.housekeeping.run()
-            if !report.shares.isEmpty || !report.users.isEmpty || report.invitations > 0 {
+            if !report.shares.isEmpty || !report.users.isEmpty || report.invitations > 0 || !report.pruned.isEmpty {
                 keyway.logger.info(
                     "housekeeping removed expired entries",
                     metadata: [
                         "shares": "\(report.shares.count)", "users": "\(report.users.count)",
-                        "invitations": "\(report.invitations)",
+                        "invitations": "\(report.invitations)", "events": "\(report.pruned.events)",
+                        "webhook_deliveries": "\(report.pruned.webhookDeliveries)",
+                        "tokens": "\(report.pruned.tokens)", "sign_in_failures": "\(report.pruned.signInFailures)",
                     ])
             }
         })

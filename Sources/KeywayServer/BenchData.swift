@@ -33,7 +33,8 @@ public enum BenchData {
         let now = keyway.time.now()
         var random = SplitMix(seed: 42)
         var shareID: Int64 = 0
-        let password = "bench password"
+        // Random for each data set (a benchmark database may be left running): printed once, as API keys are.
+        let password = "bench-" + keyway.random.bytes(16).hexString
         let email = "bench@example.com"
         // The benchmark account first, so its user in organization 1 can be linked to it.
         let (account, _) = try await keyway.accounts.create(

@@ -23,6 +23,11 @@ public struct KeywayConfig: Sendable {
     public var databaseURL: String?
     /// The most PostgreSQL connections this instance opens.
     public var databaseConnections: Int = 20
+    /// Threads that compute access decisions, apart from those serving requests (`--evaluation-threads`,
+    /// `KEYWAY_EVALUATION_THREADS`; default: one per core).
+    public var evaluationThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Count the distinct SQL texts the store runs (`PoolUsage.distinctStatements`); for tests, no flag.
+    public var recordStatements: Bool = false
     /// Create demo data on an empty database and print an API key to try it with.
     public var demo: Bool = false
     /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.
@@ -49,6 +54,17 @@ public struct KeywayConfig: Sendable {
     public var webhookInterval: Duration = .seconds(1)
     /// How long a webhook receiver has to answer (connecting included) before the attempt counts as failed.
     public var webhookTimeout: Duration = .seconds(10)
+    /// A connection with no request under way is closed after this long (Hummingbird's idle timeout).
+    public var idleTimeout: Duration = .seconds(60)
+    /// A request's head (request line and headers) must arrive within this long of the connection opening, or
+    /// of the request's first byte; the connection is closed otherwise (slow clients holding connections).
+    public var requestHeadTimeout: Duration = .seconds(10)
+    /// Open connections at most; a connection past it is answered 503 and closed.
+    public var maxConnections: Int = 512
+    /// Days an event is kept (with what its webhooks are still owed); housekeeping prunes older ones.
+    public var eventRetentionDays: Int = 400
+    /// Refusals of one outbox message by the notifier before it is marked failed and no longer tried.
+    public var outboxMaxAttempts: Int = 10
     /// Password checks (bcrypt) run at once, each on a thread of its own: half the cores, at least one.
     public var passwordChecks: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
     /// Password checks that may wait for one of those threads; past them sign-in answers 503.
@@ -106,8 +122,34 @@ extension KeywayConfig {
                 setting: "database connections (--database-connections, KEYWAY_DATABASE_CONNECTIONS)",
                 problem: "must be 1 to 1000, got \(databaseConnections)")
         }
+        guard (1...256).contains(evaluationThreads) else {
+            throw ConfigError(
+                setting: "evaluation threads (--evaluation-threads, KEYWAY_EVALUATION_THREADS)",
+                problem: "must be 1 to 256, got \(evaluationThreads)")
+        }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
+        }
+        for (setting, value) in [
+            ("idle timeout (--idle-timeout, KEYWAY_IDLE_TIMEOUT)", idleTimeout),
+            ("request head timeout (--request-head-timeout, KEYWAY_REQUEST_HEAD_TIMEOUT)", requestHeadTimeout),
+        ] where !(Duration.milliseconds(10)...Duration.seconds(86_400)).contains(value) {
+            throw ConfigError(setting: setting, problem: "must be between 0.01 and 86400 seconds, got \(value)")
+        }
+        guard (1...1_000_000).contains(maxConnections) else {
+            throw ConfigError(
+                setting: "connections (--max-connections, KEYWAY_MAX_CONNECTIONS)",
+                problem: "must be 1 to 1000000, got \(maxConnections)")
+        }
+        guard (1...36_500).contains(eventRetentionDays) else {
+            throw ConfigError(
+                setting: "event retention (--event-retention-days, KEYWAY_EVENT_RETENTION_DAYS)",
+                problem: "must be 1 to 36500 days, got \(eventRetentionDays)")
+        }
+        guard (1...100).contains(outboxMaxAttempts) else {
+            throw ConfigError(
+                setting: "outbox attempts (--outbox-max-attempts, KEYWAY_OUTBOX_MAX_ATTEMPTS)",
+                problem: "must be 1 to 100, got \(outboxMaxAttempts)")
         }
         if notifier == .webhook {
             guard let url = notifierURL.flatMap(URL.init(string:)), let scheme = url.scheme,

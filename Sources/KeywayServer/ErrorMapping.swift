@@ -79,8 +79,16 @@ enum ErrorMapping {
         }
     }
 
+    /// Logs the operation and the error's type only (the request id is already in the logger's metadata):
+    /// a `ServerError`'s description carries the decoded input and every header, so a bearer key or a
+    /// sign-in password, and a driver's error may quote a statement's values.
     private static func internalError(_ error: any Error, logger: Logger) -> Mapped {
-        logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+        var metadata: Logger.Metadata = ["error_type": "\(String(reflecting: type(of: error)))"]
+        if let error = error as? ServerError {
+            metadata["operation"] = "\(error.operationID)"
+            metadata["error_type"] = "\(String(reflecting: type(of: error.underlyingError)))"
+        }
+        logger.error("unhandled error", metadata: metadata)
         return Mapped(status: .internalServerError, code: "InternalError", message: "Internal server error")
     }
 

@@ -82,11 +82,14 @@ extension KeywayAPIHandler {
         guard let token = UUID(uuidString: input.path.token) else {
             throw DomainError.notFound("InvitationNotFound", "Invitation not found")
         }
+        // The endpoint is public; a credential, when sent, says which account is accepting (and must be valid).
+        let signedIn = RequestCredential.secret == nil ? nil : try await caller()
         let (userID, accountID) = try await keyway.invitations.accept(
             token: token,
             .init(
                 firstName: body.firstName, lastName: body.lastName, emailAddress: body.emailAddress,
-                phoneNumber: body.phoneNumber, password: body.password))
+                phoneNumber: body.phoneNumber, password: body.password),
+            signedIn: signedIn)
         keyway.logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
         return .ok(.init(body: .json(.init(userId: userID.rawValue, accountId: accountID.rawValue))))
     }

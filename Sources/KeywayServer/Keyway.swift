@@ -46,7 +46,9 @@ public struct Keyway: Sendable {
             store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
         self.resolver = access
-        let checks = AccessService(store: store, time: time, access: access, defaultZone: config.defaultTimeZone)
+        let checks = AccessService(
+            store: store, time: time, access: access, defaultZone: config.defaultTimeZone,
+            evaluation: EvaluationPool(threads: config.evaluationThreads))
         self.access = checks
         self.remote = RemoteService(
             store: store, time: time, access: access, checks: checks,
@@ -57,7 +59,9 @@ public struct Keyway: Sendable {
             store: store, time: time,
             poster: HTTPWebhookPoster(
                 client: .shared, time: time, store: store, logger: logger, timeout: config.webhookTimeout))
-        self.housekeeping = Housekeeping(store: store, time: time)
+        var retention = Retention()
+        retention.events = TimeInterval(config.eventRetentionDays) * 86_400
+        self.housekeeping = Housekeeping(store: store, time: time, retention: retention)
         self.apiKeys = APIKeyService(store: store, time: time, random: random, hasher: SHA256Hasher())
         self.devices = DeviceService(store: store, time: time, access: access)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
@@ -81,7 +85,19 @@ public struct Keyway: Sendable {
             case .log: LogSender(logger: logger)
             case .webhook: WebhookSender(url: config.notifierURL ?? "", client: .shared)
             }
-        self.outboxDelivery = OutboxDelivery(store: store, time: time, sender: sender)
+        // The message's body and recipient stay out of the line (links and codes are secrets), and so does the
+        // error's description (it may quote the notifier's URL with its credentials).
+        self.outboxDelivery = OutboxDelivery(
+            store: store, time: time, sender: sender, maxAttempts: config.outboxMaxAttempts
+        ) { message, error, failed in
+            logger.warning(
+                failed
+                    ? "outbox message refused for the last time; marked failed" : "outbox message refused; will retry",
+                metadata: [
+                    "message_id": "\(message.id)", "kind": "\(message.kind)", "attempts": "\(message.attempts)",
+                    "error_type": "\(String(reflecting: type(of: error)))",
+                ])
+        }
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys, access: access)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
@@ -101,9 +117,9 @@ public struct Keyway: Sendable {
             store = try PostgresStore(
                 url: url, maximumConnections: config.databaseConnections,
                 webhookLease: max(60, 3 * TimeInterval(config.webhookTimeout.components.seconds)),
-                logger: logger)
+                logger: logger, recordingStatements: config.recordStatements)
         } else {
-            store = try SQLiteStore(path: config.databasePath)
+            store = try SQLiteStore(path: config.databasePath, recordingStatements: config.recordStatements)
         }
         let applied = try await store.migrate()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }

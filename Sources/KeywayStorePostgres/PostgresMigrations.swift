@@ -9,6 +9,7 @@ enum PostgresMigrations {
         ("0001_schema", schema0001),
         ("0002_coordination", schema0002),
         ("0005_throttles", schema0005),
+        ("0006_outbox_retry_retention", schema0006),
     ]
 
     /// Attempts counted per key over a sliding window (sign-ins per account and per address, verification
@@ -23,6 +24,19 @@ enum PostgresMigrations {
         CREATE INDEX throttle_attempts_key ON throttle_attempts(key, expires);
         CREATE INDEX throttle_attempts_expires ON throttle_attempts(expires);
         DROP TABLE sign_in_failures;
+        """
+
+    /// Outbox messages are retried one by one (attempts, when the next is due, when given up on); housekeeping
+    /// prunes events, delivered webhook deliveries and expired tokens by time.
+    static let schema0006 = """
+        ALTER TABLE outbox ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN next_attempt BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN date_failed BIGINT;
+        CREATE INDEX outbox_pending ON outbox(id) WHERE date_delivered IS NULL AND date_failed IS NULL;
+        CREATE INDEX events_retention ON events(time);
+        CREATE INDEX webhook_deliveries_retention ON webhook_deliveries(date_delivered)
+            WHERE date_delivered IS NOT NULL;
+        CREATE INDEX tokens_retention ON tokens(expires);
         """
 
     /// Several instances on one database: a webhook's queue is leased by one instance at a time (in a

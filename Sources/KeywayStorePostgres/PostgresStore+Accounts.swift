@@ -210,7 +210,8 @@ extension PostgresStore {
         }
     }
 
-    private static let messageColumns = "id, kind, channel, recipient, subject, body, date_created"
+    private static let messageColumns =
+        "id, kind, channel, recipient, subject, body, date_created, attempts, date_failed"
 
     public func outbox(limit: Int) async throws -> [OutboxMessage] {
         try await reading { db in
@@ -219,10 +220,13 @@ extension PostgresStore {
         }
     }
 
-    public func undeliveredMessages(limit: Int) async throws -> [OutboxMessage] {
+    public func dueMessages(now: Date, limit: Int) async throws -> [OutboxMessage] {
         try await reading { db in
             try await db.query(
-                "SELECT \(Self.messageColumns) FROM outbox WHERE date_delivered IS NULL ORDER BY id LIMIT ?", [limit]
+                """
+                SELECT \(Self.messageColumns) FROM outbox
+                WHERE date_delivered IS NULL AND date_failed IS NULL AND next_attempt <= ? ORDER BY id LIMIT ?
+                """, [StorageCoding.microseconds(now), limit]
             ).map(Self.message)
         }
     }
@@ -234,12 +238,27 @@ extension PostgresStore {
         }
     }
 
+    public func markAttemptFailed(_ id: Int64, retryAt: Date?, at date: Date) async throws {
+        try await writing { db in
+            if let retryAt {
+                try await db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt = ? WHERE id = ?",
+                    [StorageCoding.microseconds(retryAt), id])
+            } else {
+                try await db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, date_failed = ? WHERE id = ?",
+                    [StorageCoding.microseconds(date), id])
+            }
+        }
+    }
+
     static func message(_ row: SQLRow) throws -> OutboxMessage {
         OutboxMessage(
             id: try row.requiredInt("id"), kind: try row.text("kind") ?? "",
             channel: OutboxMessage.Channel(rawValue: try row.text("channel") ?? "") ?? .email,
             recipient: try row.text("recipient") ?? "", subject: try row.text("subject") ?? "",
-            body: try row.text("body") ?? "", dateCreated: try row.requiredDate("date_created"))
+            body: try row.text("body") ?? "", dateCreated: try row.requiredDate("date_created"),
+            attempts: Int(try row.requiredInt("attempts")), dateFailed: try row.date("date_failed"))
     }
 
     // MARK: Verification
@@ -282,14 +301,15 @@ extension PostgresStore {
 
     public func consumeVerificationToken(hash: [UInt8], destinations: [String], at date: Date) async throws -> Bool {
         guard !destinations.isEmpty else { return false }
-        var values: [any SQLArgument] = [StorageCoding.microseconds(date), Bytes(hash)]
-        values += destinations.map { $0 as any SQLArgument }
-        values.append(StorageCoding.microseconds(date))
+        let values: [any SQLArgument] = [
+            StorageCoding.microseconds(date), Bytes(hash), SQLValue.texts(destinations),
+            StorageCoding.microseconds(date),
+        ]
         return try await writing { db in
             try await db.count(
                 """
-                UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND destination IN
-                (\(placeholders(destinations.count))) AND date_used IS NULL AND expires > ? RETURNING destination
+                UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND destination = ANY(?)
+                AND date_used IS NULL AND expires > ? RETURNING destination
                 """, values) == 1
         }
     }

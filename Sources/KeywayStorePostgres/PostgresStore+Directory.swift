@@ -55,13 +55,12 @@ extension PostgresStore {
             }
             let ids = devices.map(\.id.rawValue)
             guard !ids.isEmpty else { return relations }
-            let list = "(" + placeholders(ids.count) + ")"
             if includeGroups {
                 let rows = try await db.query(
                     """
                     SELECT m.device_id AS member, g.* FROM device_group_members m
-                    JOIN device_groups g ON g.id = m.group_id WHERE m.device_id IN \(list) ORDER BY g.id
-                    """, ids)
+                    JOIN device_groups g ON g.id = m.group_id WHERE m.device_id = ANY(?) ORDER BY g.id
+                    """, [SQLValue.ints(ids)])
                 for row in rows {
                     relations.groups[DeviceID(try row.requiredInt("member")), default: []].append(
                         try EntityColumns.deviceGroup(row))
@@ -71,8 +70,8 @@ extension PostgresStore {
                 let rows = try await db.query(
                     """
                     SELECT \(DeviceColumns.all) FROM devices
-                    WHERE gateway_id IN \(list) AND date_decommissioned IS NULL ORDER BY id
-                    """, ids)
+                    WHERE gateway_id = ANY(?) AND date_decommissioned IS NULL ORDER BY id
+                    """, [SQLValue.ints(ids)])
                 for device in try rows.map(DeviceColumns.decode) {
                     if let gateway = device.gatewayID { relations.linkedDevices[gateway, default: []].append(device) }
                 }
@@ -133,8 +132,8 @@ extension PostgresStore {
             let rows = try await db.query(
                 """
                 SELECT m.group_id AS member_of, d.id, \(columns) FROM device_group_members m
-                JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(placeholders(groups.count))) ORDER BY d.id
-                """, groups.map(\.rawValue))
+                JOIN devices d ON d.id = m.device_id WHERE m.group_id = ANY(?) ORDER BY d.id
+                """, [SQLValue.ints(groups.map(\.rawValue))])
             for row in rows {
                 members[DeviceGroupID(try row.requiredInt("member_of")), default: []].append(
                     try DeviceColumns.decode(row))
@@ -209,8 +208,8 @@ extension PostgresStore {
             let rows = try await db.query(
                 """
                 SELECT group_id, user_id, group_admin FROM user_group_members
-                WHERE group_id IN (\(placeholders(groups.count))) ORDER BY user_id
-                """, groups.map(\.rawValue))
+                WHERE group_id = ANY(?) ORDER BY user_id
+                """, [SQLValue.ints(groups.map(\.rawValue))])
             let users = try await Relations.users(Set(try rows.map { UserID(try $0.requiredInt("user_id")) }), db)
             let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) })
             for row in rows {
@@ -335,8 +334,8 @@ extension PostgresStore {
             var groupsByUser: [UserID: [UserGroupID: Bool]] = [:]
             if !users.isEmpty {
                 for row in try await db.query(
-                    "SELECT user_id, group_id, group_admin FROM user_group_members WHERE user_id IN "
-                        + "(\(placeholders(users.count)))", users.map(\.id.rawValue))
+                    "SELECT user_id, group_id, group_admin FROM user_group_members WHERE user_id = ANY(?)",
+                    [SQLValue.ints(users.map(\.id.rawValue))])
                 {
                     groupsByUser[UserID(try row.requiredInt("user_id")), default: [:]][
                         UserGroupID(try row.requiredInt("group_id"))] = try row.bool("group_admin") ?? false
@@ -350,11 +349,10 @@ extension PostgresStore {
         guard !users.isEmpty || !userGroups.isEmpty else { return [] }
         let userIDs = users.map(\.rawValue).sorted()
         let groupIDs = userGroups.map(\.rawValue).sorted()
-        var alternatives: [String] = []
-        if !userIDs.isEmpty { alternatives.append("user_id IN (\(placeholders(userIDs.count)))") }
-        if !groupIDs.isEmpty { alternatives.append("user_group_id IN (\(placeholders(groupIDs.count)))") }
-        let sql = "SELECT \(ShareColumns.all) FROM shares WHERE \(alternatives.joined(separator: " OR ")) ORDER BY id"
-        return try await reading { db in try await db.query(sql, userIDs + groupIDs).map(ShareColumns.decode) }
+        let sql = "SELECT \(ShareColumns.all) FROM shares WHERE user_id = ANY(?) OR user_group_id = ANY(?) ORDER BY id"
+        return try await reading { db in
+            try await db.query(sql, [SQLValue.ints(userIDs), SQLValue.ints(groupIDs)]).map(ShareColumns.decode)
+        }
     }
 
     public func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID> {
@@ -377,8 +375,8 @@ extension PostgresStore {
             for row in try await db.query(
                 """
                 SELECT group_id, device_id FROM device_group_members WHERE group_id IN
-                (SELECT group_id FROM device_group_members WHERE device_id IN (\(placeholders(values.count))))
-                """, values)
+                (SELECT group_id FROM device_group_members WHERE device_id = ANY(?))
+                """, [SQLValue.ints(values)])
             {
                 groups[DeviceGroupID(try row.requiredInt("group_id")), default: []].insert(
                     DeviceID(try row.requiredInt("device_id")))

@@ -69,8 +69,7 @@ extension PostgresStore {
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try await db.query(
-                "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id IN (\(placeholders(values.count)))",
-                values)
+                "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id = ANY(?)", [SQLValue.ints(values)])
             {
                 let state = try DeviceStateColumns.decode(row)
                 states[state.deviceID] = state
@@ -95,7 +94,7 @@ extension PostgresStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard let (sql, values) = query.listStatement(columns: EventColumns.all) else { return [] }
+        guard let (sql, values) = query.listStatement(columns: EventColumns.all, dialect: .postgres) else { return [] }
         return try await reading { db in try await db.query(sql, values).map(EventColumns.decode) }
     }
 
@@ -151,8 +150,8 @@ extension PostgresStore {
         let values = organizations.map(\.rawValue).sorted()
         return try await reading { db in
             try await db.query(
-                "SELECT \(WebhookColumns.all) FROM webhooks WHERE organization_id IN (\(placeholders(values.count))) "
-                    + "ORDER BY id", values
+                "SELECT \(WebhookColumns.all) FROM webhooks WHERE organization_id = ANY(?) ORDER BY id",
+                [SQLValue.ints(values)]
             ).map(WebhookColumns.decode)
         }
     }
@@ -214,9 +213,9 @@ extension PostgresStore {
             try await db.execute(
                 """
                 WITH done AS (UPDATE webhook_deliveries SET date_delivered = ?
-                    WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
+                    WHERE id = ANY(?) RETURNING webhook_id)
                 UPDATE webhook_leases SET lease_until = NULL WHERE webhook_id IN (SELECT webhook_id FROM done)
-                """, [StorageCoding.microseconds(date)] + deliveryIDs)
+                """, [StorageCoding.microseconds(date), SQLValue.ints(deliveryIDs)])
         }
     }
 
@@ -226,9 +225,9 @@ extension PostgresStore {
             try await db.execute(
                 """
                 WITH failed AS (UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
-                    WHERE id IN (\(placeholders(deliveryIDs.count))) RETURNING webhook_id)
+                    WHERE id = ANY(?) RETURNING webhook_id)
                 UPDATE webhook_leases SET lease_until = NULL WHERE webhook_id IN (SELECT webhook_id FROM failed)
-                """, [StorageCoding.microseconds(retryAt)] + deliveryIDs)
+                """, [StorageCoding.microseconds(retryAt), SQLValue.ints(deliveryIDs)])
         }
     }
 
@@ -318,6 +317,39 @@ extension PostgresStore {
                 INSERT INTO housekeeping_runs (instance, started, shares_removed, users_removed, invitations_expired)
                 VALUES (?, ?, ?, ?, ?)
                 """, [instance, nowValue, report.shares.count, report.users.count, report.invitations])
+            return report
+        }
+    }
+
+    /// One instance at a time (another advisory lock; an instance that finds it taken prunes nothing this round).
+    public func prune(_ cutoffs: RetentionCutoffs) async throws -> RetentionReport {
+        try await writing(.readCommitted) { db in
+            var report = RetentionReport()
+            guard
+                try await db.query("SELECT pg_try_advisory_xact_lock(7105003, hashtext(current_schema())) AS taken")
+                    .first?.bool("taken") == true
+            else { return report }
+            // An event's deliveries go with it (ON DELETE CASCADE, through webhook_deliveries_event).
+            report.events = try await db.count(
+                """
+                DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)
+                RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.eventsBefore), cutoffs.limit])
+            report.webhookDeliveries = try await db.count(
+                """
+                DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+                    WHERE date_delivered < ? ORDER BY date_delivered LIMIT ?) RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.deliveriesDeliveredBefore), cutoffs.limit])
+            report.tokens = try await db.count(
+                """
+                DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires < ? ORDER BY expires LIMIT ?)
+                RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.tokensExpiredBefore), cutoffs.limit])
+            report.signInFailures = try await db.count(
+                """
+                DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)
+                RETURNING id
+                """, [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
             return report
         }
     }

@@ -17,6 +17,7 @@ public final class PostgresStore: KeywayStore {
     /// operations wait for it.
     private let started: StartFlag
     private let usage: Mutex<PoolUsage>
+    private let statements: StatementLog?
     /// Names this process in `housekeeping_runs`.
     public let instance: String
     /// How long an instance may hold a webhook's queue while it delivers a batch (longer than the
@@ -28,8 +29,9 @@ public final class PostgresStore: KeywayStore {
     public init(
         url: String, maximumConnections: Int = 20, webhookLease: TimeInterval = 60,
         instance: String = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier),
-        logger: Logger = Logger(label: "keyway.postgres")
+        logger: Logger = Logger(label: "keyway.postgres"), recordingStatements: Bool = false
     ) throws {
+        statements = recordingStatements ? StatementLog() : nil
         var configuration = try Self.configuration(url: url)
         configuration.options.maximumConnections = maximumConnections
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -95,7 +97,7 @@ public final class PostgresStore: KeywayStore {
         defer { usage.withLock { $0.readers -= 1 } }
         do {
             return try await client.withConnection { connection in
-                try await body(SQLConnection(connection: connection, logger: logger))
+                try await body(SQLConnection(connection: connection, logger: logger, statements: statements))
             }
         } catch {
             throw Self.domainError(error)
@@ -123,7 +125,7 @@ public final class PostgresStore: KeywayStore {
             attempt += 1
             do {
                 return try await client.withConnection { connection in
-                    let sql = SQLConnection(connection: connection, logger: logger)
+                    let sql = SQLConnection(connection: connection, logger: logger, statements: statements)
                     try await sql.execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                     do {
                         let result = try await body(sql)
@@ -156,14 +158,18 @@ public final class PostgresStore: KeywayStore {
         while !started.value.load(ordering: .acquiring) { await Task.yield() }
     }
 
-    public func poolUsage() -> PoolUsage { usage.withLock { $0 } }
+    public func poolUsage() -> PoolUsage {
+        var usage = usage.withLock { $0 }
+        usage.distinctStatements = statements?.count
+        return usage
+    }
 
     @discardableResult
     public func migrate() async throws -> [String] {
         await waitUntilStarted()
         do {
             return try await client.withConnection { connection in
-                let db = SQLConnection(connection: connection, logger: logger)
+                let db = SQLConnection(connection: connection, logger: logger, statements: statements)
                 // One migrator at a time across instances (per schema). The lock is taken before the transaction starts,
                 // so the second migrator's snapshot already sees what the first one applied.
                 try await db.execute("SELECT pg_advisory_lock(7105001, hashtext(current_schema()))")
@@ -430,7 +436,7 @@ enum Relations {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()
         return try await db.query(
-            "SELECT \(columns) FROM \(table) WHERE id IN (\(placeholders(values.count))) ORDER BY id", values
+            "SELECT \(columns) FROM \(table) WHERE id = ANY(?) ORDER BY id", [SQLValue.ints(values)]
         ).map(decode)
     }
 

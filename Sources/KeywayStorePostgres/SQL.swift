@@ -29,6 +29,8 @@ extension SQLValue: SQLArgument {
         switch self {
         case .int(let value): bindings.append(value)
         case .text(let value): bindings.append(value)
+        case .ints(let values): bindings.append(values)
+        case .texts(let values): bindings.append(values)
         }
     }
 }
@@ -84,8 +86,11 @@ struct SQLRow {
 struct SQLConnection {
     let connection: PostgresConnection
     let logger: Logger
+    /// Where the SQL texts run are counted, when the store was opened to count them.
+    var statements: StatementLog? = nil
 
     func query(_ sql: String, _ arguments: [any SQLArgument] = []) async throws -> [SQLRow] {
+        statements?.note(sql)
         var bindings = PostgresBindings(capacity: arguments.count)
         for argument in arguments { argument.bind(to: &bindings) }
         let rows = try await connection.query(PostgresQuery(unsafeSQL: numbered(sql), binds: bindings), logger: logger)

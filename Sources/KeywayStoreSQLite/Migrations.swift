@@ -26,6 +26,9 @@ enum Migrations {
         migrator.registerMigration("0009_throttles") { db in
             try db.execute(sql: schema0009)
         }
+        migrator.registerMigration("0010_outbox_retry_retention") { db in
+            try db.execute(sql: schema0010)
+        }
         return migrator
     }
 
@@ -41,6 +44,19 @@ enum Migrations {
         CREATE INDEX throttle_attempts_key ON throttle_attempts(key, expires);
         CREATE INDEX throttle_attempts_expires ON throttle_attempts(expires);
         DROP TABLE sign_in_failures;
+        """
+
+    // Outbox messages are retried one by one (attempts, when the next is due, when given up on); housekeeping
+    // prunes events, delivered webhook deliveries and expired tokens by time, and an event's deliveries go with
+    // it (the cascade looks them up by event).
+    static let schema0010 = """
+        ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN date_failed INTEGER;
+        CREATE INDEX outbox_pending ON outbox(id) WHERE date_delivered IS NULL AND date_failed IS NULL;
+        CREATE INDEX events_retention ON events(time);
+        CREATE INDEX webhook_deliveries_event_retention ON webhook_deliveries(event_id);
+        CREATE INDEX tokens_retention ON tokens(expires);
         """
 
     // The event log; webhooks and their durable delivery queue (one row per event and webhook, delivered

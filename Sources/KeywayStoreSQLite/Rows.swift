@@ -12,7 +12,6 @@ private func date(_ row: Row, _ column: String) -> Date? {
 private func requiredDate(_ row: Row, _ column: String) -> Date {
     StorageCoding.date(microseconds: row[column] as Int64? ?? 0)
 }
-private func idList(_ count: Int) -> String { "(" + placeholders(count) + ")" }
 
 enum ShareRow {
     static let columnNames = [
@@ -277,9 +276,11 @@ enum Relations {
         decode: (Row) throws -> T
     ) throws -> [T] {
         guard !ids.isEmpty else { return [] }
-        let sql = "SELECT \(columns) FROM \(table) WHERE id IN \(idList(ids.count))"
-        return try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(ids.map(\.rawValue)))
-            .map(decode)
+        let sql = "SELECT \(columns) FROM \(table) WHERE \(SQLDialect.sqlite.isOneOf("id"))"
+        return try Row.fetchAll(
+            try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(ids.map(\.rawValue))])
+        )
+        .map(decode)
     }
 
     static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {

@@ -11,9 +11,19 @@ extension StatementArguments {
                 switch value {
                 case .int(let value): value
                 case .text(let value): value
+                case .ints(let values): jsonArray(values)
+                case .texts(let values): jsonArray(values)
                 }
             })
     }
+}
+
+/// A list as `json_each(?)` reads it (`SQLDialect.isOneOf`).
+func jsonArray(_ values: [Int64]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
+
+func jsonArray(_ values: [String]) -> String {
+    let data = (try? JSONEncoder().encode(values)) ?? Data("[]".utf8)
+    return String(decoding: data, as: UTF8.self)
 }
 
 extension SQLiteStore {
@@ -42,10 +52,10 @@ extension SQLiteStore {
         let userIDs = users.map(\.rawValue).sorted()
         let groupIDs = userGroups.map(\.rawValue).sorted()
         let sql = """
-            SELECT \(ShareRow.columns) FROM shares WHERE user_id IN (\(placeholders(userIDs.count)))
-            UNION SELECT \(ShareRow.columns) FROM shares WHERE user_group_id IN (\(placeholders(groupIDs.count))) ORDER BY id
+            SELECT \(ShareRow.columns) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
+            UNION SELECT \(ShareRow.columns) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
             """
-        let arguments = StatementArguments(userIDs + groupIDs)
+        let arguments = StatementArguments([.ints(userIDs), .ints(groupIDs)])
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
         }
@@ -63,11 +73,9 @@ extension SQLiteStore {
     public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()
-        let sql =
-            "SELECT \(DeviceRow.columns) FROM devices WHERE id IN (\(placeholders(values.count))) "
-            + "ORDER BY id"
+        let sql = "SELECT \(DeviceRow.columns) FROM devices WHERE \(SQLDialect.sqlite.isOneOf("id")) ORDER BY id"
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
                 DeviceRow.decode)
         }
     }
@@ -77,11 +85,13 @@ extension SQLiteStore {
         let values = devices.map(\.rawValue).sorted()
         let sql = """
             SELECT group_id, device_id FROM device_group_members WHERE group_id IN
-            (SELECT group_id FROM device_group_members WHERE device_id IN (\(placeholders(values.count))))
+            (SELECT group_id FROM device_group_members WHERE \(SQLDialect.sqlite.isOneOf("device_id")))
             """
         return try await reading { db in
             var groups: [DeviceGroupID: Set<DeviceID>] = [:]
-            for row in try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)) {
+            for row in try Row.fetchAll(
+                try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)]))
+            {
                 groups[DeviceGroupID(row["group_id"] as Int64), default: []].insert(DeviceID(row["device_id"] as Int64))
             }
             return groups

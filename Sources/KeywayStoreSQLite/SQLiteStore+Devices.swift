@@ -61,14 +61,14 @@ extension SQLiteStore {
             }
             let ids = devices.map(\.id.rawValue)
             guard !ids.isEmpty else { return relations }
-            let list = "(" + placeholders(ids.count) + ")"
             if includeGroups {
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(
                         sql: """
                             SELECT m.device_id AS member, g.* FROM device_group_members m
-                            JOIN device_groups g ON g.id = m.group_id WHERE m.device_id IN \(list) ORDER BY g.id
-                            """), arguments: StatementArguments(ids))
+                            JOIN device_groups g ON g.id = m.group_id WHERE \(SQLDialect.sqlite.isOneOf("m.device_id"))
+                            ORDER BY g.id
+                            """), arguments: StatementArguments([.ints(ids)]))
                 for row in rows {
                     relations.groups[DeviceID(row["member"] as Int64? ?? 0), default: []].append(
                         Relations.deviceGroup(row))
@@ -79,8 +79,8 @@ extension SQLiteStore {
                     try db.cachedStatement(
                         sql: """
                             SELECT \(DeviceRow.columns) FROM devices
-                            WHERE gateway_id IN \(list) AND date_decommissioned IS NULL ORDER BY id
-                            """), arguments: StatementArguments(ids))
+                            WHERE \(SQLDialect.sqlite.isOneOf("gateway_id")) AND date_decommissioned IS NULL ORDER BY id
+                            """), arguments: StatementArguments([.ints(ids)]))
                 for device in try rows.map(DeviceRow.decode) {
                     if let gateway = device.gatewayID { relations.linkedDevices[gateway, default: []].append(device) }
                 }

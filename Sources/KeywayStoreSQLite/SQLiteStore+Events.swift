@@ -115,11 +115,12 @@ extension SQLiteStore {
     public func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState] {
         guard !ids.isEmpty else { return [:] }
         let values = ids.map(\.rawValue).sorted()
-        let sql =
-            "SELECT * FROM device_state WHERE device_id IN (\(placeholders(values.count)))"
+        let sql = "SELECT * FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
-            for row in try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)) {
+            for row in try Row.fetchAll(
+                try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)]))
+            {
                 let state = DeviceStateRow.decode(row)
                 states[state.deviceID] = state
             }
@@ -143,7 +144,7 @@ extension SQLiteStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard let (sql, values) = query.listStatement(columns: EventRow.columns) else { return [] }
+        guard let (sql, values) = query.listStatement(columns: EventRow.columns, dialect: .sqlite) else { return [] }
         let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventRow.decode)
@@ -206,11 +207,9 @@ extension SQLiteStore {
     public func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook] {
         guard !organizations.isEmpty else { return [] }
         let values = organizations.map(\.rawValue).sorted()
-        let sql =
-            "SELECT * FROM webhooks WHERE organization_id IN (\(placeholders(values.count))) "
-            + "ORDER BY id"
+        let sql = "SELECT * FROM webhooks WHERE \(SQLDialect.sqlite.isOneOf("organization_id")) ORDER BY id"
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments(values)).map(
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
                 WebhookRow.decode)
         }
     }
@@ -256,9 +255,8 @@ extension SQLiteStore {
         guard !deliveryIDs.isEmpty else { return }
         try await writing { db in
             try db.execute(
-                sql:
-                    "UPDATE webhook_deliveries SET date_delivered = ? WHERE id IN (\(placeholders(deliveryIDs.count)))",
-                arguments: StatementArguments([StorageCoding.microseconds(date)] + deliveryIDs))
+                sql: "UPDATE webhook_deliveries SET date_delivered = ? WHERE \(SQLDialect.sqlite.isOneOf("id"))",
+                arguments: [StorageCoding.microseconds(date), jsonArray(deliveryIDs)])
         }
     }
 
@@ -268,9 +266,9 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
-                    WHERE id IN (\(placeholders(deliveryIDs.count)))
+                    WHERE \(SQLDialect.sqlite.isOneOf("id"))
                     """,
-                arguments: StatementArguments([StorageCoding.microseconds(retryAt)] + deliveryIDs))
+                arguments: [StorageCoding.microseconds(retryAt), jsonArray(deliveryIDs)])
         }
     }
 
@@ -322,6 +320,35 @@ extension SQLiteStore {
                     invitation_language = NULL WHERE account_id IS NULL AND invitation_expiration <= ?
                     """, arguments: [nowValue])
             report.invitations = db.changesCount
+            return report
+        }
+    }
+
+    public func prune(_ cutoffs: RetentionCutoffs) async throws -> RetentionReport {
+        try await writing { db in
+            var report = RetentionReport()
+            // An event's deliveries go with it (ON DELETE CASCADE, found through webhook_deliveries_event_retention).
+            try db.execute(
+                sql: "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)",
+                arguments: [StorageCoding.microseconds(cutoffs.eventsBefore), cutoffs.limit])
+            report.events = db.changesCount
+            try db.execute(
+                sql: """
+                    DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+                        WHERE date_delivered < ? ORDER BY date_delivered LIMIT ?)
+                    """,
+                arguments: [StorageCoding.microseconds(cutoffs.deliveriesDeliveredBefore), cutoffs.limit])
+            report.webhookDeliveries = db.changesCount
+            try db.execute(
+                sql:
+                    "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires < ? ORDER BY expires LIMIT ?)",
+                arguments: [StorageCoding.microseconds(cutoffs.tokensExpiredBefore), cutoffs.limit])
+            report.tokens = db.changesCount
+            try db.execute(
+                sql:
+                    "DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)",
+                arguments: [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
+            report.signInFailures = db.changesCount
             return report
         }
     }

@@ -80,7 +80,6 @@ extension SQLiteStore {
 
     public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
         guard !groups.isEmpty else { return [:] }
-        let list = placeholders(groups.count)
         let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
         return try await reading { db in
             var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
@@ -88,8 +87,8 @@ extension SQLiteStore {
                 try db.cachedStatement(
                     sql: """
                         SELECT d.id, \(columns), m.group_id FROM device_group_members m
-                        JOIN devices d ON d.id = m.device_id WHERE m.group_id IN (\(list)) ORDER BY d.id
-                        """), arguments: StatementArguments(groups.map(\.rawValue)))
+                        JOIN devices d ON d.id = m.device_id WHERE \(SQLDialect.sqlite.isOneOf("m.group_id")) ORDER BY d.id
+                        """), arguments: StatementArguments([.ints(groups.map(\.rawValue))]))
             for row in rows.map(RowValues.init) {
                 // The device's columns, then the group's id.
                 members[DeviceGroupID(row.int(row.count - 1) ?? 0), default: []].append(try DeviceRow.decode(row))
@@ -157,7 +156,6 @@ extension SQLiteStore {
         user: User, groupAdmin: Bool
     )]] {
         guard !groups.isEmpty else { return [:] }
-        let list = placeholders(groups.count)
         return try await reading { db in
             var members: [UserGroupID: [(user: User, groupAdmin: Bool)]] = Dictionary(
                 uniqueKeysWithValues: groups.map { ($0, []) })
@@ -165,8 +163,8 @@ extension SQLiteStore {
                 try db.cachedStatement(
                     sql: """
                         SELECT group_id, user_id, group_admin FROM user_group_members
-                        WHERE group_id IN (\(list)) ORDER BY user_id
-                        """), arguments: StatementArguments(groups.map(\.rawValue)))
+                        WHERE \(SQLDialect.sqlite.isOneOf("group_id")) ORDER BY user_id
+                        """), arguments: StatementArguments([.ints(groups.map(\.rawValue))]))
             let users = try Relations.users(Set(rows.map { UserID($0["user_id"] as Int64? ?? 0) }), db)
             let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) })
             for row in rows {

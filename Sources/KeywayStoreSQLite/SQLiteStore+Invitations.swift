@@ -56,26 +56,25 @@ extension SQLiteStore {
         }
     }
 
+    static let messageColumns = "id, kind, channel, recipient, subject, body, date_created, attempts, date_failed"
+
     public func outbox(limit: Int) async throws -> [OutboxMessage] {
         try await reading { db in
             try Row.fetchAll(
-                try db.cachedStatement(
-                    sql:
-                        "SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox ORDER BY id LIMIT ?"
-                ),
+                try db.cachedStatement(sql: "SELECT \(Self.messageColumns) FROM outbox ORDER BY id LIMIT ?"),
                 arguments: [limit]
             ).map(Self.message)
         }
     }
 
-    public func undeliveredMessages(limit: Int) async throws -> [OutboxMessage] {
+    public func dueMessages(now: Date, limit: Int) async throws -> [OutboxMessage] {
         try await reading { db in
             try Row.fetchAll(
                 try db.cachedStatement(
                     sql: """
-                        SELECT id, kind, channel, recipient, subject, body, date_created FROM outbox
-                        WHERE date_delivered IS NULL ORDER BY id LIMIT ?
-                        """), arguments: [limit]
+                        SELECT \(Self.messageColumns) FROM outbox
+                        WHERE date_delivered IS NULL AND date_failed IS NULL AND next_attempt <= ? ORDER BY id LIMIT ?
+                        """), arguments: [StorageCoding.microseconds(now), limit]
             ).map(Self.message)
         }
     }
@@ -88,11 +87,26 @@ extension SQLiteStore {
         }
     }
 
+    public func markAttemptFailed(_ id: Int64, retryAt: Date?, at date: Date) async throws {
+        try await writing { db in
+            if let retryAt {
+                try db.execute(
+                    sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt = ? WHERE id = ?",
+                    arguments: [StorageCoding.microseconds(retryAt), id])
+            } else {
+                try db.execute(
+                    sql: "UPDATE outbox SET attempts = attempts + 1, date_failed = ? WHERE id = ?",
+                    arguments: [StorageCoding.microseconds(date), id])
+            }
+        }
+    }
+
     static func message(_ row: Row) -> OutboxMessage {
         OutboxMessage(
             id: row["id"] ?? 0, kind: row["kind"] ?? "",
             channel: OutboxMessage.Channel(rawValue: row["channel"] ?? "") ?? .email, recipient: row["recipient"] ?? "",
             subject: row["subject"] ?? "", body: row["body"] ?? "",
-            dateCreated: StorageCoding.date(microseconds: row["date_created"] ?? 0))
+            dateCreated: StorageCoding.date(microseconds: row["date_created"] ?? 0), attempts: row["attempts"] ?? 0,
+            dateFailed: (row["date_failed"] as Int64?).map { StorageCoding.date(microseconds: $0) })
     }
 }

@@ -44,15 +44,13 @@ extension SQLiteStore {
 
     public func consumeVerificationToken(hash: [UInt8], destinations: [String], at date: Date) async throws -> Bool {
         guard !destinations.isEmpty else { return false }
-        let list = placeholders(destinations.count)
-        var values: [(any DatabaseValueConvertible)?] = [StorageCoding.microseconds(date), Data(hash)]
-        values += destinations.map { $0 }
-        values.append(StorageCoding.microseconds(date))
-        let arguments = StatementArguments(values)
+        let arguments: StatementArguments = [
+            StorageCoding.microseconds(date), Data(hash), jsonArray(destinations), StorageCoding.microseconds(date),
+        ]
         return try await writing { db in
             try db.execute(
                 sql: """
-                    UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND destination IN (\(list))
+                    UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND \(SQLDialect.sqlite.isOneOf("destination"))
                     AND date_used IS NULL AND expires > ?
                     """, arguments: arguments)
             return db.changesCount == 1

@@ -9,10 +9,21 @@ import Synchronization
 public final class SQLiteStore: KeywayStore {
     let pool: DatabasePool
     private let usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: 0))
+    private let statements: StatementLog?
 
     /// Opens (creating if needed) the database at `path`. Does not migrate: call `migrate()`.
-    public init(path: String) throws {
+    /// `recordingStatements` counts the distinct SQL texts run (`PoolUsage.distinctStatements`), for tests.
+    public init(path: String, recordingStatements: Bool = false) throws {
         var configuration = Configuration()
+        let statements = recordingStatements ? StatementLog() : nil
+        self.statements = statements
+        if let statements {
+            configuration.prepareDatabase { db in
+                db.trace(options: .statement) { event in
+                    if case .statement(let statement) = event { statements.note(statement.sql) }
+                }
+            }
+        }
         configuration.foreignKeysEnabled = true
         // Another process (the `keyway apikey` command beside a running server) may hold the write lock.
         configuration.busyMode = .timeout(5)
@@ -27,12 +38,8 @@ public final class SQLiteStore: KeywayStore {
     /// beside it the same mode. An existing file is left as its operator set it.
     static func createOwnerOnly(_ path: String) {
         guard path != ":memory:", !path.isEmpty, !FileManager.default.fileExists(atPath: path) else { return }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        if descriptor >= 0 {
-            // open() applies the umask, which may only remove bits: set the mode exactly.
-            fchmod(descriptor, 0o600)
-            close(descriptor)
-        }
+        // Empty until SQLite writes to it, so nothing is readable in the moment before its mode is set.
+        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
     }
 
     /// Reads through the pool, counted for `GET /metrics`.
@@ -49,7 +56,14 @@ public final class SQLiteStore: KeywayStore {
         return try await pool.write(body)
     }
 
-    public func poolUsage() -> PoolUsage { usage.withLock { $0 } }
+    public func poolUsage() -> PoolUsage {
+        var usage = usage.withLock { $0 }
+        usage.distinctStatements = statements?.count
+        return usage
+    }
+
+    /// Closes the file's connections; every later read or write fails.
+    public func close() throws { try pool.close() }
 
     @discardableResult
     public func migrate() async throws -> [String] {

@@ -115,6 +115,17 @@ struct SecurityOptions: ParsableArguments {
     }
 }
 
+/// A number from its flag, else from its environment variable; a variable that is not a number stops the start
+/// and names it (the value's range is checked with the rest of the configuration).
+func setting<Value: LosslessStringConvertible>(_ flag: Value?, _ variable: String, as type: Value.Type) throws
+    -> Value?
+{
+    if let flag { return flag }
+    guard let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty else { return nil }
+    guard let value = Value(text) else { throw ValidationError("\(variable) must be a number, got '\(text)'") }
+    return value
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve the API (migrating the database first).")
 
@@ -138,8 +149,30 @@ struct Serve: AsyncParsableCommand {
     var manualClock = false
     @Option(help: "Remote activations one lock takes per minute before TooManyRequests (default 10).")
     var activationsPerMinute: Int?
+    @Option(
+        help:
+            "Threads that compute access decisions, apart from those serving requests (env KEYWAY_EVALUATION_THREADS; default one per core)."
+    )
+    var evaluationThreads: Int?
     @Option(help: "Seconds between webhook delivery rounds (default 1).") var webhookInterval: Double?
     @Option(help: "Seconds between housekeeping passes (default 60).") var housekeepingInterval: Double?
+    @Option(help: "Seconds a connection may stay idle between requests (env KEYWAY_IDLE_TIMEOUT; default 60).")
+    var idleTimeout: Double?
+    @Option(
+        help:
+            "Seconds a request's head may take to arrive, from the connection's opening or the request's first byte (env KEYWAY_REQUEST_HEAD_TIMEOUT; default 10)."
+    )
+    var requestHeadTimeout: Double?
+    @Option(help: "Open connections at most; more are answered 503 (env KEYWAY_MAX_CONNECTIONS; default 512).")
+    var maxConnections: Int?
+    @Option(
+        help: "Days events are kept before housekeeping prunes them (env KEYWAY_EVENT_RETENTION_DAYS; default 400).")
+    var eventRetentionDays: Int?
+    @Option(
+        help:
+            "Refusals by the notifier before an outbox message is marked failed (env KEYWAY_OUTBOX_MAX_ATTEMPTS; default 10)."
+    )
+    var outboxMaxAttempts: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -160,6 +193,14 @@ struct Serve: AsyncParsableCommand {
             guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
             config.activationsPerMinute = value
         }
+        if let value = evaluationThreads {
+            config.evaluationThreads = value
+        } else if let text = environment["KEYWAY_EVALUATION_THREADS"], !text.isEmpty {
+            guard let value = Int(text) else {
+                throw ValidationError("KEYWAY_EVALUATION_THREADS must be a number of threads, got '\(text)'")
+            }
+            config.evaluationThreads = value
+        }
         for (name, value) in [("webhook-interval", webhookInterval), ("housekeeping-interval", housekeepingInterval)] {
             if let value, !(0.01...86_400).contains(value) {
                 throw ValidationError("--\(name) must be between 0.01 and 86400 seconds")
@@ -167,6 +208,21 @@ struct Serve: AsyncParsableCommand {
         }
         if let value = webhookInterval { config.webhookInterval = .milliseconds(Int(value * 1000)) }
         if let value = housekeepingInterval { config.housekeepingInterval = .milliseconds(Int(value * 1000)) }
+        if let value = try setting(idleTimeout, "KEYWAY_IDLE_TIMEOUT", as: Double.self) {
+            config.idleTimeout = .milliseconds(Int(value * 1000))
+        }
+        if let value = try setting(requestHeadTimeout, "KEYWAY_REQUEST_HEAD_TIMEOUT", as: Double.self) {
+            config.requestHeadTimeout = .milliseconds(Int(value * 1000))
+        }
+        if let value = try setting(maxConnections, "KEYWAY_MAX_CONNECTIONS", as: Int.self) {
+            config.maxConnections = value
+        }
+        if let value = try setting(eventRetentionDays, "KEYWAY_EVENT_RETENTION_DAYS", as: Int.self) {
+            config.eventRetentionDays = value
+        }
+        if let value = try setting(outboxMaxAttempts, "KEYWAY_OUTBOX_MAX_ATTEMPTS", as: Int.self) {
+            config.outboxMaxAttempts = value
+        }
         config.webKeyBaseURL = webKeyBaseURL ?? environment["KEYWAY_WEB_KEY_BASE_URL"]
         if let name = timeZone ?? environment["KEYWAY_TIME_ZONE"] {
             config.defaultTimeZone = try KeywayConfig.timeZone(
@@ -200,6 +256,12 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "keyway")
         logger.logLevel = config.logLevel
+        if config.manualClock {
+            // Said before the database opens, so it is the first thing an operator sees.
+            logger.warning(
+                "--manual-clock: PUT /v1/dev/clock needs no credential, so anyone who reaches this server can move its clock (share windows, token expiry, housekeeping); for test suites only, never in production"
+            )
+        }
         let keyway = try await Keyway.open(config, logger: logger)
         try await keyway.accounts.prepare()
         if config.demo {

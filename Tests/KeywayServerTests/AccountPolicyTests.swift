@@ -17,16 +17,9 @@ struct AccountPolicyTests {
         _ client: any TestClientProtocol, _ harness: Harness, _ email: String, organization: Int64 = 1,
         key: String? = nil
     ) async throws -> (Int64, String) {
-        if try await harness.keyway.store.accountID(emailAddress: email) == nil {
-            _ = try await harness.keyway.accounts.create(
-                emailAddress: email, phoneNumber: nil, firstName: "A", lastName: "Person", password: password)
-        }
-        let created = try await client.send(
-            .post, "/v2/users", key: key ?? harness.manageKey,
-            json: #"{"organizationId": \#(organization), "emailAddress": "\#(email)", "autoEmailMatch": true}"#)
-        #expect(created.status == .created, "\(created.text)")
-        let token = try await harness.keyway.accounts.signIn(username: email, password: password).accessToken
-        return ((created.object["userId"] as? NSNumber)?.int64Value ?? -1, token)
+        let (user, token) = try await client.linkedUser(
+            harness, email: email, organization: organization, key: key, password: password)
+        return (user, token)
     }
 
     static func ids(_ reply: Reply, _ field: String) -> [Int] {

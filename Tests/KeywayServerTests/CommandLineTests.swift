@@ -201,8 +201,9 @@ struct CommandLineTests {
 
             kill(server.process.processIdentifier, SIGTERM)
             #expect(try await server.exitStatus() == 0, "graceful shutdown: \(server.stderr)")
-            // No log line carries a key.
+            // No log line carries a key; the manual clock's warning is only for --manual-clock.
             #expect(!server.stderr.contains(key))
+            #expect(!server.stderr.contains("--manual-clock"))
         }
         #expect(keys.count == 2 && keys[0] != keys[1])
     }
@@ -230,6 +231,55 @@ struct CommandLineTests {
         #expect(noPassword.stderr.contains("password"))
     }
 
+    @Test func aManualClockThatAnyoneCanMoveIsAnnouncedWithAWarningAtStart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("clock.sqlite"))
+        let (server, base, _) = try await Self.serveDemo(database + ["--manual-clock"])
+        defer { server.process.terminate() }
+        var warned = false
+        for _ in 0..<100 where !warned {
+            warned = server.stderr.split(separator: "\n").contains {
+                $0.contains("warning") && $0.contains("--manual-clock") && $0.contains("anyone")
+            }
+            if !warned { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(warned, "\(server.stderr)")
+        // What the warning is about: no credential is needed to move the clock.
+        let moved = try await SocketClient.send(.PUT, base + "/v1/dev/clock", json: #"{"now": "2031-01-01T00:00:00Z"}"#)
+        #expect(moved.status == 200)
+    }
+
+    @Test func benchDataGivesItsAccountARandomPasswordAndPrintsIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var passwords: [String] = []
+        for name in ["first.sqlite", "second.sqlite"] {
+            let path = directory.file(name)
+            let load = try Run(
+                ["bench-data", "--shares", "100"] + (try await TestDatabase.commandLineArguments(path: path)))
+            #expect(try await load.exitStatus(within: 120) == 0, "\(load.stderr)")
+            let printed = Dictionary(
+                load.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
+                    let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                    return parts.count == 2 ? (parts[0], parts[1]) : nil
+                }, uniquingKeysWith: { $1 })
+            let password = try #require(printed["USER_PASSWORD"], "\(load.stdout)")
+            #expect(password.count >= 32 && password != "bench password")
+            #expect(!load.stderr.contains(password))
+            // bench/run.py signs in with what was printed.
+            var config = KeywayConfig()
+            try await Harness.useTestDatabase(&config, path: path)
+            let keyway = try await Keyway.open(config)
+            _ = try await keyway.accounts.signIn(username: try #require(printed["USER_EMAIL"]), password: password)
+            await #expect(throws: DomainError.self) {
+                try await keyway.accounts.signIn(username: printed["USER_EMAIL"] ?? "", password: "bench password")
+            }
+            passwords.append(password)
+        }
+        #expect(passwords.count == 2 && passwords[0] != passwords[1])
+    }
+
     @Test func aBadSettingStopsTheStartAndNamesIt() async throws {
         let port = try Run(["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_PORT": "eighty"])
         #expect(try await port.endedInFailure(), "it must end, and fail")
@@ -248,6 +298,13 @@ struct CommandLineTests {
             ["serve", "--database-url", "postgres://keyway@127.0.0.1:1/keyway", "--database-connections", "0"])
         #expect(try await pool.endedInFailure(), "it must end, and fail")
         #expect(pool.stderr.contains("database connections"))
+        let cap = try Run(["serve", "--database", "/tmp/unused.sqlite", "--max-connections", "0"])
+        #expect(try await cap.endedInFailure(), "it must end, and fail")
+        #expect(cap.stderr.contains("--max-connections"))
+        let head = try Run(
+            ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_REQUEST_HEAD_TIMEOUT": "soon"])
+        #expect(try await head.endedInFailure(), "it must end, and fail")
+        #expect(head.stderr.contains("KEYWAY_REQUEST_HEAD_TIMEOUT"))
         let checks = try Run(["serve", "--database", "/tmp/unused.sqlite", "--password-checks", "0"])
         #expect(try await checks.endedInFailure(), "it must end, and fail")
         #expect(checks.stderr.contains("password checks"))

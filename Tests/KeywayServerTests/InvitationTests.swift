@@ -71,30 +71,6 @@ struct InvitationTests {
         }
     }
 
-    @Test func anExistingAccountIsLinkedOnlyWithItsPassword() async throws {
-        let harness = try await Harness.make()
-        defer { harness.directory.remove() }
-        let (existing, _) = try await harness.keyway.accounts.create(
-            emailAddress: "sam@example.com", phoneNumber: nil, firstName: "Sam", lastName: nil,
-            password: "sams password")
-        try await harness.test { client in
-            let (userID, token) = try await Self.invite(client, harness, "sam@example.com")
-            expectErrorBody(
-                try await client.send(
-                    .post, "/v1/invitations/\(token)/accept",
-                    json: #"{"emailAddress": "sam@example.com", "password": "guess guess"}"#),
-                status: .unauthorized)
-            #expect(
-                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
-                    == false)
-            let linked = try await client.send(
-                .post, "/v1/invitations/\(token)/accept",
-                json: #"{"emailAddress": "SAM@example.com", "password": "sams password"}"#)
-            #expect(linked.status == .ok)
-            #expect(linked.object["accountId"] as? Int == Int(existing.id.rawValue))
-        }
-    }
-
     @Test func expiredUnknownAndMalformedInvitationsAreRefusedAndChangeNothing() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }

@@ -3,6 +3,8 @@ import HTTPTypes
 import HummingbirdTesting
 import KeywayCore
 import KeywayServer
+import KeywayStorePostgres
+import KeywayStoreSQLite
 import KeywayTestSupport
 import Logging
 import Synchronization
@@ -179,15 +181,37 @@ struct SecretLoggingTests {
             // Failures are logged too: a wrong key, and an error response.
             _ = try await client.send(.get, "/v2/shares", key: "kw_wrong_\(secrets[1])")
             _ = try await client.send(.get, "/v2/shares?deviceId=abc", key: master)
+            // A 500 (the store gone) on requests carrying a bearer key and a password: its log line names the
+            // operation and the error's type, never the decoded input or the headers.
+            let password = "hunter2-\(UUID().uuidString)"
+            secrets.append(password)
+            try await Self.closeStore(of: keyway)
+            let failed = try await client.send(
+                .post, "/v2/oauth/token", key: master,
+                json: "grant_type=password&username=log%40example.com&password=\(password)",
+                headers: [.contentType: "application/x-www-form-urlencoded"])
+            expectErrorBody(failed, status: .internalServerError, code: "InternalError")
+            #expect(!failed.text.contains(password) && !failed.text.contains(master))
+            let accept = try await client.send(
+                .post, "/v1/invitations/\(UUID())/accept", key: master,
+                json: #"{"emailAddress": "log@example.com", "password": "\#(password)"}"#)
+            expectErrorBody(accept, status: .internalServerError, code: "InternalError")
             return secrets
         }
         let secrets = found
-        #expect(secrets.count == 4)
+        #expect(secrets.count == 5)
         let text = log.text
         #expect(text.contains("share created"), "the capture must see Keyway's own lines")
         #expect(text.contains("request"))
+        #expect(text.contains("unhandled error") && text.contains("operation"), "\(text)")
         for secret in secrets where !secret.isEmpty {
             #expect(!text.contains(secret), "a secret reached the log")
         }
+    }
+
+    /// Makes every later store call fail, as a lost database would.
+    static func closeStore(of keyway: Keyway) async throws {
+        if let store = keyway.store as? SQLiteStore { try store.close() }
+        if let store = keyway.store as? PostgresStore { await store.shutdown() }
     }
 }

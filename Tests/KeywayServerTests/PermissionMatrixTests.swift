@@ -33,18 +33,10 @@ struct PeopleWorld {
             (.plainUser, "plain", false),
         ]
         for (caller, name, superUser) in people {
-            let email = "\(name)@example.com"
-            _ = try await harness.keyway.accounts.create(
-                emailAddress: email, phoneNumber: nil, firstName: name, lastName: "Person", password: password)
-            let created = try await client.send(
-                .post, "/v2/users", key: key,
-                json:
-                    #"{"organizationId": 1, "emailAddress": "\#(email)", "superUser": \#(superUser), "autoEmailMatch": true}"#
-            )
-            #expect(created.status == .created, "\(created.text)")
-            world.users[caller] = (created.object["userId"] as? NSNumber)?.int64Value
-            world.tokens[caller] = try await harness.keyway.accounts.signIn(username: email, password: password)
-                .accessToken
+            let (user, token) = try await client.linkedUser(
+                harness, email: "\(name)@example.com", key: key, superUser: superUser, password: password)
+            world.users[caller] = user
+            world.tokens[caller] = token
         }
         let admin = world.users[.deviceAdmin] ?? 0
         _ = try await client.createShare(
@@ -75,6 +67,8 @@ struct PeopleWorld {
 struct Fixture {
     let client: any TestClientProtocol
     let key: String
+    /// The device administrator's user id.
+    var deviceAdmin: Int64 = 0
 
     func id(_ reply: Reply, _ field: String) -> Int64 {
         #expect(reply.status.code < 300, "setup failed: \(reply.text)")
@@ -88,6 +82,13 @@ struct Fixture {
             key: key)
         if webKey { #expect(try await client.send(.post, "/v2/shares/\(id)/web-key", key: key).status == .ok) }
         return id
+    }
+
+    /// A fresh `administrate` share on lock 11 to the device administrator itself.
+    func deviceAdminsOwnShare() async throws -> Int64 {
+        try await client.createShare(
+            #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(deviceAdmin)}, "permissions": {"administrate": true}, "endDate": "2026-03-11"}"#,
+            key: key)
     }
 
     func device() async throws -> Int64 {
@@ -195,6 +196,29 @@ struct PermissionMatrixTests {
         Endpoint(.delete, "/v2/shares/{id}/web-key", "401 404 403 200 200 200 403 403") {
             "/v2/shares/\(try await $0.share(webKey: true))/web-key"
         },
+        // ...but never grants itself more (issue 11): not on its own share, not to itself, not a right it lacks
+        // (it holds `administrate` only), not past its own end. (The keys and the super user may: the
+        // right they add here, assignKeyfob, changes no later row.)
+        Endpoint(
+            .put, "/v2/shares/{id}", "401 404 403 200 200 403 403 403",
+            body: #"{"endDate": "2099-12-31", "permissions": {"assignKeyfob": true}}"#
+        ) { "/v2/shares/\(try await $0.deviceAdminsOwnShare())" },
+        Endpoint(.delete, "/v2/shares/{id}", "401 404 403 200 200 403 403 403") {
+            "/v2/shares/\(try await $0.deviceAdminsOwnShare())"
+        },
+        Endpoint(.post, "/v2/shares/{id}/web-key", "401 404 403 200 200 403 403 403") {
+            "/v2/shares/\(try await $0.deviceAdminsOwnShare())/web-key"
+        },
+        Endpoint(
+            .post, "/v2/shares", "401 404 403 200 200 403 403 403",
+            body:
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": {deviceAdmin}}, "permissions": {"administrate": true}}"#
+        ),
+        Endpoint(
+            .post, "/v2/shares", "401 404 403 200 200 403 403 403",
+            body:
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "permissions": {"remoteActivate": true}}"#
+        ),
         // Devices: super users change them; device admins and receivers read the devices they reach.
         Endpoint(.get, "/v2/devices", "401 200 200 200 200 200 200 200"),
         Endpoint(
@@ -312,7 +336,7 @@ struct PermissionMatrixTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let world = try await PeopleWorld.make(client, harness)
-            let fixture = Fixture(client: client, key: harness.manageKey)
+            let fixture = Fixture(client: client, key: harness.manageKey, deviceAdmin: world.users[.deviceAdmin] ?? 0)
             var wrong: [String] = []
             for endpoint in Self.endpoints {
                 #expect(endpoint.expected.count == Caller.allCases.count, "\(endpoint.name): one status per caller")
@@ -322,7 +346,8 @@ struct PermissionMatrixTests {
                     if endpoint.name.hasPrefix("/v2/oauth") { headers = Self.formHeaders }
                     let reply = try await client.send(
                         endpoint.method, path, key: world.credential(caller),
-                        json: endpoint.body?.replacing("{unique}", with: UUID().uuidString), headers: headers)
+                        json: endpoint.body?.replacing("{unique}", with: UUID().uuidString).replacing(
+                            "{deviceAdmin}", with: "\(fixture.deviceAdmin)"), headers: headers)
                     #expect(reply.status.code < 500, "\(endpoint.method) \(endpoint.name) as \(caller): \(reply.text)")
                     let expected = endpoint.expected[caller.rawValue]
                     if reply.status.code != expected {

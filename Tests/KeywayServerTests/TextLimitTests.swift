@@ -74,7 +74,7 @@ struct TextLimitTests {
             field: "remarks", read: "/v2/users"),
         Case(
             name: "invitation accepted with a long last name", method: .post, path: invitation,
-            body: #"{"emailAddress": "guest@example.com", "password": "long enough", "lastName": "\#(text(256))"}"#,
+            body: #"{"password": "long enough", "lastName": "\#(text(256))"}"#,
             field: "lastName", read: "/v2/users"),
     ]
 
@@ -84,7 +84,9 @@ struct TextLimitTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let before = try await client.send(.get, badCase.read, key: harness.manageKey).text
-            let reply = try await client.send(badCase.method, badCase.path, key: harness.manageKey, json: badCase.body)
+            // An invitation is accepted by the invited person, without a credential.
+            let key = badCase.path.hasPrefix("/v1/invitations/") ? nil : harness.manageKey
+            let reply = try await client.send(badCase.method, badCase.path, key: key, json: badCase.body)
             expectErrorBody(reply, status: .badRequest, code: "InvalidInput", mentioning: badCase.field)
             #expect(try await client.send(.get, badCase.read, key: harness.manageKey).text == before)
         }

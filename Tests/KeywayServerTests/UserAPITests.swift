@@ -45,23 +45,6 @@ struct UserAPITests {
         }
     }
 
-    @Test func autoEmailMatchLinksAnExistingAccount() async throws {
-        let harness = try await Harness.make()
-        defer { harness.directory.remove() }
-        try await harness.test { client in
-            let key = harness.otherOrganizationKey
-            // owner1@example.com has account 1; organization 2 adds that person with autoEmailMatch.
-            let created = try await client.send(
-                .post, "/v2/users", key: key,
-                json: #"{"organizationId": 2, "emailAddress": "owner1@example.com", "autoEmailMatch": true}"#)
-            let id = try #require(created.object["userId"] as? Int)
-            let user = try await client.send(.get, "/v2/users/\(id)", key: key).object
-            #expect(user["registered"] as? Bool == true)
-            #expect(value(user, "account.id") as? Int == 1)
-            #expect(created.object["token"] == nil)
-        }
-    }
-
     @Test func listFiltersUpdateIsPartialAndDeleteTakesSharesAndMemberships() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }

@@ -28,7 +28,10 @@ struct PostgresSpecificTests {
         async let a = first.migrate()
         async let b = second.migrate()
         let applied = try await [a, b]
-        #expect(applied.filter { !$0.isEmpty } == [["0001_schema", "0002_coordination", "0005_throttles"]])
+        #expect(
+            applied.filter { !$0.isEmpty } == [
+                ["0001_schema", "0002_coordination", "0005_throttles", "0006_outbox_retry_retention"]
+            ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
         return (first, second, url, drop)
     }
@@ -36,7 +39,10 @@ struct PostgresSpecificTests {
     @Test func migrationsAreRecordedAndDataSurvivesANewPool() async throws {
         let (first, _, url, drop) = try await twoStoresAndURL()
         defer { drop() }
-        #expect(try await first.appliedMigrations() == ["0001_schema", "0002_coordination", "0005_throttles"])
+        #expect(
+            try await first.appliedMigrations() == [
+                "0001_schema", "0002_coordination", "0005_throttles", "0006_outbox_retry_retention",
+            ])
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
         let reopened = try PostgresStore(url: url, maximumConnections: 2)

@@ -1,0 +1,142 @@
+import Dispatch
+import Foundation
+import KeywayCore
+import KeywayTestSupport
+import Testing
+
+/// Issue 11, points 7, 8 and 18: bounded schedules and access evaluation, SQL texts that do not vary with
+/// input, and the gateway status of a large organization.
+@Suite("Evaluation and list limits")
+struct EvaluationAndListLimitsTests {
+    static func schedule(_ count: Int) -> String {
+        let entry = #"{"dayOfWeek": "Monday", "period": {"startTime": "08:00:00", "endTime": "09:00:00"}}"#
+        return "[" + Array(repeating: entry, count: count).joined(separator: ", ") + "]"
+    }
+
+    @Test func aScheduleOfTwentyNineEntriesIsRefusedNamingSchedule() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let before = try await harness.shareCount()
+            let refused = try await client.send(
+                .post, "/v2/shares", key: key,
+                json: #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "schedule": "#
+                    + Self.schedule(29) + "}")
+            expectErrorBody(refused, status: .badRequest, mentioning: "schedule")
+            #expect(try await harness.shareCount() == before)
+            let id = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "schedule": "#
+                    + Self.schedule(28) + "}", key: key)
+            let update = try await client.send(
+                .put, "/v2/shares/\(id)", key: key, json: #"{"schedule": "# + Self.schedule(29) + "}")
+            expectErrorBody(update, status: .badRequest, mentioning: "schedule")
+            let stored = try await harness.keyway.store.share(ShareID(id))
+            #expect(stored?.schedule.count == 28)
+        }
+    }
+
+    /// A share written before the cap keeps its 400 entries; the access check still answers, exactly.
+    @Test func aShareStoredWithFourHundredEntriesIsStillJudged() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        var share = Fixtures.share(1, now: harness.time.now(), receiver: .user(Fixtures.invitedUser(1)))
+        for index in 0..<399 {
+            let minute = index * 3 % (24 * 60)
+            share.schedule.append(
+                ScheduleEntry(
+                    dayOfWeek: DayOfWeek.allCases[index % 7],
+                    period: Period(
+                        startTime: LocalTime(hour: minute / 60, minute: minute % 60, second: 0)!,
+                        endTime: LocalTime(hour: minute / 60, minute: minute % 60, second: 30)!),
+                    recurrence: .weekly))
+        }
+        share.schedule.append(ScheduleEntry(dayOfWeek: nil, period: nil, recurrence: .daily))
+        _ = try await harness.keyway.store.insertShare(share, event: nil)
+        try await harness.test { client in
+            let check = try await client.send(.get, "/v1/devices/11/access?userId=12", key: harness.manageKey)
+            #expect(check.status == .ok, "\(check.text)")
+            #expect(check.object["allowed"] as? Bool == true, "\(check.text)")
+        }
+    }
+
+    /// With every evaluation thread taken, `/health` still answers and an access check waits for a thread
+    /// instead of taking one of the threads that serve requests.
+    @Test func aBusyEvaluationPoolDoesNotHoldUpHealth() async throws {
+        let harness = try await Harness.make { $0.evaluationThreads = 1 }
+        defer { harness.directory.remove() }
+        let pool = harness.keyway.access.evaluation
+        let gate = DispatchSemaphore(value: 0)
+        let blocker = Task { await pool.run { gate.wait() } }
+        try await harness.test { client in
+            try await waitUntil { pool.usage.started == 1 }
+            let check = Task { try await client.send(.get, "/v1/devices/11/access?userId=12", key: harness.manageKey) }
+            try await waitUntil { pool.usage.waiting == 1 }
+            let health = try await client.send(.get, "/health")
+            #expect(health.status == .ok)
+            gate.signal()
+            await blocker.value
+            #expect(try await check.value.status == .ok)
+            #expect(pool.usage.started == 2)
+        }
+    }
+
+    /// `GET /v2/events?deviceId=1,2,…,k` for a hundred lengths k: the store runs the same statements for each.
+    @Test func aHundredDistinctIdListsPrepareABoundedNumberOfStatements() async throws {
+        let harness = try await Harness.make { $0.recordStatements = true }
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            func list(_ count: Int) async throws {
+                let ids = (1...count).map { String($0 * 10 + 1) }.joined(separator: ",")
+                let reply = try await client.send(.get, "/v2/events?deviceId=\(ids)", key: key)
+                #expect(reply.status == .ok, "\(reply.text)")
+            }
+            // Makes an event on lock 11 so that the answer also loads its device.
+            _ = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
+            try await list(1)
+            let before = try #require(harness.keyway.store.poolUsage().distinctStatements)
+            for count in 2...100 { try await list(count) }
+            let after = try #require(harness.keyway.store.poolUsage().distinctStatements)
+            #expect(after == before, "\(after - before) new statements for 99 list lengths")
+            expectErrorBody(
+                try await client.send(
+                    .get, "/v2/events?deviceId=" + (1...101).map(String.init).joined(separator: ","), key: key),
+                status: .badRequest, mentioning: "deviceId")
+        }
+    }
+
+    /// The status listed only the locks among the organization's first 1000 devices.
+    @Test func aGatewayOfAnOrganizationWithMoreThanAThousandDevicesReportsEveryLock() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        var seed = Seed()
+        for index in 0..<1001 {
+            seed.devices.append(
+                Device(
+                    id: DeviceID(Int64(100_000 + index)), organizationID: Fixtures.organization(1),
+                    name: "Lock \(index)", type: .lock, gatewayID: Fixtures.gateway(1), dateCreated: harness.time.now())
+            )
+        }
+        _ = try await harness.keyway.store.importSeed(seed, onlyIfEmpty: false)
+        try await harness.test { client in
+            let status = try await client.send(.get, "/v1/gateways/13/current-status", key: harness.manageKey)
+            #expect(status.status == .ok, "\(status.text)")
+            let ids = Set((status.object["devices"] as? [[String: Any]] ?? []).compactMap { $0["deviceId"] as? Int })
+            #expect(ids.count == 1002)
+            #expect(ids.contains(11) && ids.contains(101_000))
+        }
+    }
+}
+
+/// Waits (yielding, at most ten seconds) until `condition` holds.
+private func waitUntil(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("gave up waiting")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}

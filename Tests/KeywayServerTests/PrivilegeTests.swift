@@ -1,0 +1,342 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Testing
+
+/// Issue 11's privilege findings, each tried as the attacker did: nobody gets more than it was given.
+/// The fixture's clock reads Tuesday 2026-03-10, 11:33 in Amsterdam (lock 11's zone).
+@Suite("Nobody gets more than they were given")
+struct PrivilegeTests {
+    /// A device administrator of lock 11 (an `administrate` share from the manage key, `share` in JSON
+    /// without its source and receiver) and another user of organization 1 it may grant to.
+    struct World {
+        let admin: Int64
+        let adminToken: String
+        let adminShare: Int64
+        let other: Int64
+    }
+
+    static func world(_ client: any TestClientProtocol, _ harness: Harness, holding share: String) async throws -> World
+    {
+        let (admin, token) = try await client.linkedUser(harness, email: "admin6@example.com")
+        let adminShare = try await client.createShare(
+            #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(admin)}, \#(share)}"#,
+            key: harness.manageKey)
+        let (other, _) = try await client.linkedUser(harness, email: "colleague@example.com")
+        return World(admin: admin, adminToken: token, adminShare: adminShare, other: other)
+    }
+
+    @Test func aDeviceAdministratorCannotExtendWidenRecreateOrRevokeItsOwnShare() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let world = try await Self.world(
+                client, harness, holding: #""permissions": {"administrate": true}, "endDate": "2026-03-11""#)
+            let token = world.adminToken
+            // The attack: push its own share's end to 2099 and add remoteActivate.
+            expectErrorBody(
+                try await client.send(
+                    .put, "/v2/shares/\(world.adminShare)", key: token,
+                    json: #"{"endDate": "2099-12-31", "permissions": {"remoteActivate": true}}"#),
+                status: .forbidden, mentioning: "share it receives")
+            // Nor a web key on it, a new name, or revoking it.
+            #expect(
+                try await client.send(.post, "/v2/shares/\(world.adminShare)/web-key", key: token).status == .forbidden)
+            #expect(
+                try await client.send(
+                    .put, "/v2/shares/\(world.adminShare)/name", key: token, json: #"{"user": {"firstName": "Me"}}"#
+                ).status == .forbidden)
+            #expect(try await client.send(.delete, "/v2/shares/\(world.adminShare)", key: token).status == .forbidden)
+            // A second, all-rights share without an end, to itself or to a group it belongs to.
+            let allRights = #""permissions": {"administrate": true, "remoteActivate": true, "assignKeyfob": true}"#
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/shares", key: token,
+                    json:
+                        #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.admin)}, \#(allRights)}"#
+                ), status: .forbidden, mentioning: "receiver")
+            let group = try await client.send(
+                .post, "/v1/user-groups", key: harness.manageKey, json: #"{"organizationId": 1, "name": "Staff"}"#)
+            let groupID = try #require(group.object["id"] as? Int)
+            _ = try await client.send(.put, "/v1/user-groups/\(groupID)/users/\(world.admin)", key: harness.manageKey)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/shares", key: token,
+                    json:
+                        #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userGroupId": \#(groupID)}, "endDate": "2026-03-11"}"#
+                ), status: .forbidden, mentioning: "receiver")
+            // So it still cannot open the lock, and its share still ends tomorrow.
+            #expect(
+                try await client.send(.post, "/v1/devices/11/remote-activation", key: token).status == .forbidden)
+            let own = try await client.send(.get, "/v2/shares/\(world.adminShare)", key: harness.manageKey).object
+            #expect(own["endDate"] as? String == "2026-03-11")
+            #expect(value(own, "permissions.remoteActivate") as? Bool == false)
+            #expect(
+                try await client.send(.get, "/v2/shares?userId=\(world.admin)", key: harness.manageKey).array.count == 1
+            )
+        }
+    }
+
+    @Test func aDeviceAdministratorGrantsOnlyRightsItHoldsInsideItsWindowAndSchedule() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"].map {
+                #"{"dayOfWeek": "\#($0)", "period": {"startTime": "08:00:00", "endTime": "18:00:00"}, "recurrence": "Weekly"}"#
+            }
+            let world = try await Self.world(
+                client, harness,
+                holding:
+                    #""permissions": {"administrate": true, "remoteActivate": true}, "startDate": "2026-03-01", "endDate": "2026-03-31", "schedule": [\#(weekdays.joined(separator: ", "))]"#
+            )
+            func grant(_ fields: String) async throws -> Reply {
+                try await client.send(
+                    .post, "/v2/shares", key: world.adminToken,
+                    json:
+                        #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, \#(fields)}"#
+                )
+            }
+            let tuesdayMorning =
+                #""schedule": [{"dayOfWeek": "Tuesday", "period": {"startTime": "10:00:00", "endTime": "12:00:00"}, "recurrence": "Weekly"}]"#
+            let refusals: [(String, String)] = [
+                (
+                    #""permissions": {"assignKeyfob": true}, "endDate": "2026-03-20", \#(tuesdayMorning)"#,
+                    "assignKeyfob"
+                ),
+                (#""endDate": "2026-04-30", \#(tuesdayMorning)"#, "endDate"),
+                (tuesdayMorning, "endDate"),
+                (#""endDate": "2026-03-20""#, "schedule"),
+                (
+                    #""endDate": "2026-03-20", "schedule": [{"dayOfWeek": "Saturday", "recurrence": "Weekly"}]"#,
+                    "schedule[0]"
+                ),
+                (
+                    #""endDate": "2026-03-20", "schedule": [{"period": {"startTime": "09:00:00", "endTime": "10:00:00"}, "recurrence": "Daily"}]"#,
+                    "schedule[0]"
+                ),
+                (
+                    #""endDate": "2026-03-20", "schedule": [{"dayOfWeek": "Monday", "period": {"startTime": "07:00:00", "endTime": "09:00:00"}, "recurrence": "Weekly"}]"#,
+                    "schedule[0]"
+                ),
+                (
+                    #""endDate": "2026-03-20", "schedule": [{"dayOfWeek": "Friday", "period": {"startTime": "17:00:00", "endTime": "09:00:00"}, "recurrence": "Weekly"}]"#,
+                    "schedule[0]"
+                ),
+            ]
+            for (fields, named) in refusals {
+                expectErrorBody(try await grant(fields), status: .forbidden, mentioning: named)
+            }
+            #expect(
+                try await client.send(.get, "/v2/shares?userId=\(world.other)", key: harness.manageKey).array.isEmpty)
+
+            let granted = try await grant(
+                #""permissions": {"remoteActivate": true}, "endDate": "2026-03-20", "endTime": "12:00:00", \#(tuesdayMorning)"#
+            )
+            #expect(granted.status == .ok, "\(granted.text)")
+            let id = try #require(granted.object["shareId"] as? Int)
+            // Widening what it granted is refused the same way; changing its labels is not.
+            expectErrorBody(
+                try await client.send(
+                    .put, "/v2/shares/\(id)", key: world.adminToken, json: #"{"endDate": "2026-12-31"}"#),
+                status: .forbidden, mentioning: "endDate")
+            #expect(
+                try await client.send(.put, "/v2/shares/\(id)", key: world.adminToken, json: #"{"externalId": "b-7"}"#)
+                    .status == .ok)
+            // A super user's wider share on the same lock stays editable by the administrator's labels too.
+            let wide = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, "permissions": {"assignKeyfob": true}}"#,
+                key: harness.manageKey)
+            #expect(
+                try await client.send(.put, "/v2/shares/\(wide)", key: world.adminToken, json: #"{"externalId": "w"}"#)
+                    .status == .ok)
+        }
+    }
+
+    @Test func aDeviceAdministratorCannotReadAPendingSuperUsersInvitationNorAcceptItAsItself() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let world = try await Self.world(client, harness, holding: #""permissions": {"administrate": true}"#)
+            let boss = try await client.send(
+                .post, "/v2/users", key: harness.manageKey,
+                json: #"{"organizationId": 1, "emailAddress": "boss@example.com", "superUser": true, "invitation": {}}"#
+            )
+            let bossID = try #require(boss.object["userId"] as? Int)
+            let invitation = try #require(boss.object["token"] as? String)
+            // The administrator points a share at the pending super user and reads it back.
+            let share = try await client.send(
+                .post, "/v2/shares", key: world.adminToken,
+                json: #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(bossID)}}"#)
+            let shareID = try #require(share.object["shareId"] as? Int)
+            let seen = try await client.send(.get, "/v2/shares/\(shareID)", key: world.adminToken)
+            #expect(seen.status == .ok)
+            #expect(value(seen.object, "receiver.user.id") as? Int == bossID)
+            #expect(value(seen.object, "receiver.user.invitation") == nil)
+            let listed = try await client.send(.get, "/v2/shares", key: world.adminToken)
+            #expect(!listed.text.contains(invitation))
+            #expect(!seen.text.contains(invitation))
+            // A read key sees no tokens either; super users and manage keys do.
+            #expect(
+                !(try await client.send(.get, "/v2/shares/\(shareID)", key: harness.readKey).text.contains(invitation)))
+            #expect(
+                !(try await client.send(.get, "/v2/users/\(bossID)", key: harness.readKey).text.contains(invitation)))
+            #expect(
+                try await client.send(.get, "/v2/shares/\(shareID)", key: harness.manageKey).text.contains(invitation))
+
+            // Even holding the token, the administrator cannot accept it as itself: not signed in with
+            // its own address in the body, and not with its own access token.
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(invitation)/accept",
+                    json: #"{"emailAddress": "admin6@example.com", "password": "correct horse battery"}"#),
+                status: .badRequest, mentioning: "emailAddress")
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(invitation)/accept", key: world.adminToken, json: "{}"),
+                status: .forbidden)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v1/invitations/\(invitation)/accept", key: harness.manageKey, json: "{}"),
+                status: .forbidden)
+            let user = try await client.send(.get, "/v2/users/\(bossID)", key: harness.manageKey).object
+            #expect(user["registered"] as? Bool == false)
+            #expect(
+                try await client.send(.get, "/v1/organizations/1/api-keys", key: world.adminToken).status == .forbidden)
+        }
+    }
+
+    @Test func invitationAcceptanceChecksNoPasswordAndTellsNoAddressFromAnother() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let (victim, _) = try await harness.keyway.accounts.create(
+            emailAddress: "sam@example.com", phoneNumber: nil, firstName: "Sam", lastName: nil,
+            password: "sams password")
+        try await harness.test { client in
+            let (userID, invitation) = try await InvitationTests.invite(client, harness, "sam@example.com")
+            // Twelve wrong guesses and then the right password: every answer is the same, nothing is linked.
+            var answers: Set<String> = []
+            for guess in (1...12).map({ "guess number \($0)" }) + ["sams password"] {
+                let reply = try await client.send(
+                    .post, "/v1/invitations/\(invitation)/accept",
+                    json: #"{"emailAddress": "sam@example.com", "password": "\#(guess)"}"#)
+                expectErrorBody(reply, status: .conflict, code: "AccountExists")
+                answers.insert("\(reply.status.code) \(reply.text)")
+            }
+            #expect(answers.count == 1)
+            #expect(
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
+                    == false)
+            // Another address, known or unknown, is refused alike before anything is looked up.
+            let known = try await client.send(
+                .post, "/v1/invitations/\(invitation)/accept",
+                json: #"{"emailAddress": "owner1@example.com", "password": "whatever it is"}"#)
+            let unknown = try await client.send(
+                .post, "/v1/invitations/\(invitation)/accept",
+                json: #"{"emailAddress": "nobody-at-all@example.com", "password": "whatever it is"}"#)
+            expectErrorBody(known, status: .badRequest, mentioning: "emailAddress")
+            #expect(known.status == unknown.status && known.text == unknown.text)
+            // Sam signs in and accepts: linked.
+            let token = try await harness.keyway.accounts.signIn(username: "sam@example.com", password: "sams password")
+                .accessToken
+            let linked = try await client.send(.post, "/v1/invitations/\(invitation)/accept", key: token, json: "{}")
+            #expect(linked.status == .ok, "\(linked.text)")
+            #expect(linked.object["accountId"] as? Int == Int(victim.id.rawValue))
+        }
+        // No password check happened, so the sign-in throttle counted nothing for Sam.
+        #expect(
+            try await harness.keyway.accounts.signIn(username: "sam@example.com", password: "sams password").accountID
+                == victim.id)
+    }
+
+    @Test func anInvitationCreatesAnAccountForTheInvitedAddressOnly() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let (userID, invitation) = try await InvitationTests.invite(client, harness, "noor@example.com")
+            // Omitting the address creates the account for the invited one.
+            let accepted = try await client.send(
+                .post, "/v1/invitations/\(invitation)/accept", json: #"{"password": "open sesame 1"}"#)
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            let token = try await harness.keyway.accounts.signIn(
+                username: "noor@example.com", password: "open sesame 1"
+            )
+            .accessToken
+            let account = try await client.send(.get, "/v1/account", key: token).object
+            #expect(account["email"] as? String == "noor@example.com")
+            #expect(
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
+                    == true)
+        }
+    }
+
+    @Test func autoEmailMatchShowsNothingOfAnotherOrganizationsAccountUntilItAccepts() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let (pat, _) = try await harness.keyway.accounts.create(
+            emailAddress: "pat@example.com", phoneNumber: "+31612340000", firstName: "Pat", lastName: "Private",
+            password: "pats password")
+        try await harness.test { client in
+            // Organization 2 adds Pat's address, hoping to read Pat's account.
+            let created = try await client.send(
+                .post, "/v2/users", key: harness.otherOrganizationKey,
+                json: #"{"organizationId": 2, "emailAddress": "PAT@example.com", "autoEmailMatch": true}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let id = try #require(created.object["userId"] as? Int)
+            let user = try await client.send(.get, "/v2/users/\(id)", key: harness.otherOrganizationKey)
+            #expect(user.object["registered"] as? Bool == false)
+            #expect(user.object["account"] == nil)
+            #expect(!user.text.contains("Private") && !user.text.contains("+31612340000"))
+            // An unknown address gets the very same answer.
+            let unknown = try await client.send(
+                .post, "/v2/users", key: harness.otherOrganizationKey,
+                json: #"{"organizationId": 2, "emailAddress": "nobody-here@example.com", "autoEmailMatch": true}"#)
+            #expect(Set(unknown.object.keys) == Set(created.object.keys))
+            // Pat is asked, through the outbox, and links by accepting while signed in.
+            let messages = try await harness.keyway.store.outbox(limit: 10)
+            #expect(messages.contains { $0.recipient == "PAT@example.com" && $0.kind == "invitation" })
+            let invitation = try #require(created.object["token"] as? String)
+            let token = try await harness.keyway.accounts.signIn(username: "pat@example.com", password: "pats password")
+                .accessToken
+            #expect(
+                try await client.send(.post, "/v1/invitations/\(invitation)/accept", key: token, json: "{}").status
+                    == .ok)
+            let linked = try await client.send(.get, "/v2/users/\(id)", key: harness.otherOrganizationKey).object
+            #expect(value(linked, "account.id") as? Int == Int(pat.id.rawValue))
+        }
+    }
+
+    @Test func aManageKeyCannotMakeASuperUserAndSoCannotMintAnAllScopeKey() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let made = try await client.send(
+                .post, "/v1/organizations/1/api-keys", key: harness.manageKey, json: #"{"scopes": ["read", "manage"]}"#)
+            let manageOnly = try #require(made.object["key"] as? String)
+            expectErrorBody(
+                try await client.send(
+                    .post, "/v2/users", key: manageOnly,
+                    json:
+                        #"{"organizationId": 1, "emailAddress": "mole@example.com", "superUser": true, "invitation": {}}"#
+                ),
+                status: .forbidden, mentioning: "superUser")
+            expectErrorBody(
+                try await client.send(.put, "/v2/users/12", key: manageOnly, json: #"{"superUser": true}"#),
+                status: .forbidden, mentioning: "superUser")
+            #expect(
+                try await client.send(.get, "/v2/users/12", key: harness.manageKey).object["superUser"] as? Bool
+                    == false)
+            // It still adds ordinary users, and a key with every scope appoints super users.
+            #expect(
+                try await client.send(
+                    .post, "/v2/users", key: manageOnly,
+                    json: #"{"organizationId": 1, "emailAddress": "clerk@example.com"}"#
+                ).status == .created)
+            #expect(
+                try await client.send(.put, "/v2/users/12", key: harness.manageKey, json: #"{"superUser": true}"#)
+                    .status == .ok)
+        }
+    }
+}
