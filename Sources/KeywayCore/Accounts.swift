@@ -1,9 +1,11 @@
 import Foundation
 
-/// One-way, deliberately slow hashing of passwords (bcrypt in the server).
+/// One-way, deliberately slow hashing of passwords (bcrypt in the server, on threads of its own, so that
+/// the work never holds up the threads that answer requests). Both throw `unavailable` (503) when too many
+/// checks are waiting already.
 public protocol PasswordHasher: Sendable {
-    func hash(_ password: String) -> String
-    func verify(_ password: String, hash: String) -> Bool
+    func hash(_ password: String) async throws -> String
+    func verify(_ password: String, hash: String) async throws -> Bool
 }
 
 /// Waiting, injected so that tests of slowed sign-ins do not actually wait.
@@ -71,10 +73,6 @@ public protocol AccountStore: Sendable {
     func rotate(_ consumed: IssuedToken, into replacements: [IssuedToken], at date: Date) async throws -> Bool
     func revokeToken(id: Int64, at date: Date) async throws
     func revokeFamily(_ family: UUID, at date: Date) async throws
-
-    /// Failed sign-ins for `username` since `since`, after recording one more at `date` when `record`.
-    func signInFailures(username: String, since: Date, recordingAt date: Date?) async throws -> Int
-    func clearSignInFailures(username: String) async throws
 }
 
 /// What a successful sign-in or refresh hands out.
@@ -106,11 +104,17 @@ public struct AccountService: Sendable {
     public struct Settings: Sendable {
         public var accessTokenLifetime: TimeInterval = 86_400
         public var refreshTokenLifetime: TimeInterval = 30 * 86_400
-        /// Failures within `failureWindow` before sign-in is refused for that username.
-        public var maxFailures = 5
+        /// How long a sign-in attempt counts, against its account and against its client address.
         public var failureWindow: TimeInterval = 15 * 60
-        /// Failures after which each further attempt is slowed.
+        /// Attempts on one account (within `failureWindow`, not followed by a success) after which each
+        /// further attempt waits: `firstDelay` seconds, twice as long each time, at most `maxDelay`. The
+        /// account is never refused, so a stranger cannot lock its owner out; the stranger's address is.
         public var slowAfter = 2
+        public var firstDelay: Double = 0.5
+        public var maxDelay: Double = 15
+        /// Sign-ins one client address may try within `failureWindow` (successes are not counted); past
+        /// them it gets 429 with `Retry-After` and no password is checked.
+        public var attemptsPerAddress = 20
         public init() {}
     }
 
@@ -122,7 +126,7 @@ public struct AccountService: Sendable {
     let pause: any Pause
     let settings: Settings
     /// A bcrypt hash of a random string nobody knows, verified against when the username is unknown.
-    let decoyHash: String
+    private let decoy = DecoyHash()
 
     public init(
         store: any KeywayStore, time: any TimeSource, random: any RandomSource, secrets: any SecretHasher,
@@ -135,7 +139,12 @@ public struct AccountService: Sendable {
         self.passwords = passwords
         self.pause = pause
         self.settings = settings
-        self.decoyHash = passwords.hash(random.uuid().uuidString)
+    }
+
+    /// Makes the decoy hash before the first sign-in, so that the first unknown username costs no more
+    /// bcrypt work than a known one.
+    public func prepare() async throws {
+        _ = try await decoy.value(passwords, random)
     }
 
     /// Creates an account and its personal organization. Throws invalidInput naming the field, conflict.
@@ -147,6 +156,7 @@ public struct AccountService: Sendable {
         guard email != nil || phone != nil else {
             throw DomainError.invalidInput(field: "emailAddress", "an account needs an emailAddress or a phoneNumber")
         }
+        try Text.names(firstName: firstName, lastName: lastName)
         if let password, password.count < 8 {
             throw DomainError.invalidInput(field: "password", "password must be at least 8 characters")
         }
@@ -154,31 +164,61 @@ public struct AccountService: Sendable {
             id: AccountID(0), firstName: firstName, lastName: lastName, emailAddress: email, phoneNumber: phone,
             dateCreated: time.now())
         let name = [firstName, lastName].compactMap { $0 }.joined(separator: " ")
+        var hash: String?
+        if let password { hash = try await passwords.hash(password) }
         return try await store.insertAccount(
-            account, passwordHash: password.map(passwords.hash),
+            account, passwordHash: hash,
             personalOrganizationName: name.isEmpty ? (email ?? phone ?? "Personal") : name)
     }
 
     /// `grant_type=password`. Unknown usernames and wrong passwords fail alike (same error, same bcrypt
-    /// work); repeated failures for one username are slowed, then refused with 429 for a while.
-    public func signIn(username: String, password: String, mfaToken: String? = nil) async throws -> TokenPair {
-        let key = username.lowercased()
+    /// work). Each attempt is counted before its password is checked, in the same transaction as the check
+    /// of the count: against its client address (past `attemptsPerAddress`: 429 with `Retry-After`) and
+    /// against its account (or the typed username when no account has it), which slows further attempts.
+    /// Throws `unavailable` (503) when too many password checks are waiting.
+    public func signIn(
+        username: String, password: String, mfaToken: String? = nil, client: ClientAddress = .unknown
+    ) async throws -> TokenPair {
+        // No e-mail address or phone number is longer.
+        try Text.limit(username, field: "username", max: 254)
         let now = time.now()
-        let since = now.addingTimeInterval(-settings.failureWindow)
-        let failures = try await store.signInFailures(username: key, since: since, recordingAt: nil)
-        guard failures < settings.maxFailures else {
-            throw DomainError.oauth(
-                "invalid_grant", "Too many failed sign-ins; try again later", kind: .rateLimited)
-        }
-        if failures >= settings.slowAfter {
-            await pause.pause(seconds: min(Double(failures - settings.slowAfter + 1) * 0.5, 2))
+        let byAddress = try await store.recordAttempt(
+            ThrottleKey.signIn(address: client.value), at: now, window: settings.failureWindow,
+            limit: settings.attemptsPerAddress)
+        guard let addressAttempt = byAddress.id else {
+            var refused = DomainError.oauth(
+                "invalid_grant", "Too many failed sign-ins from this address; try again later", kind: .rateLimited)
+            refused.retryAfter = DomainError.seconds(until: byAddress.retryAt, now: now)
+            throw refused
         }
         let credentials = try await store.credentials(username: username)
+        let accountKey =
+            credentials.map { ThrottleKey.signIn(account: $0.accountID) }
+            ?? ThrottleKey.signIn(usernameHash: secrets.hash(username.lowercased()))
+        let byAccount = try await store.recordAttempt(
+            accountKey, at: now, window: settings.failureWindow, limit: .max)
+        let earlier = byAccount.count - 1
+        if earlier >= settings.slowAfter {
+            await pause.pause(
+                seconds: min(settings.firstDelay * pow(2, Double(earlier - settings.slowAfter)), settings.maxDelay))
+        }
         // Without an account, still spend a bcrypt verification, so timing does not tell.
-        let hash = credentials?.passwordHash ?? decoyHash
-        let matches = passwords.verify(password, hash: hash)
+        let hash: String
+        if let known = credentials?.passwordHash {
+            hash = known
+        } else {
+            hash = try await decoy.value(passwords, random)
+        }
+        let matches: Bool
+        do {
+            matches = try await passwords.verify(password, hash: hash)
+        } catch {
+            // Turned away unchecked (too many waiting): the attempt counts against neither.
+            try? await store.forgetAttempt(id: addressAttempt)
+            if let id = byAccount.id { try? await store.forgetAttempt(id: id) }
+            throw error
+        }
         guard matches, let credentials, credentials.passwordHash != nil else {
-            _ = try await store.signInFailures(username: key, since: since, recordingAt: now)
             throw DomainError.oauth("invalid_grant", "Invalid username or password", kind: .unauthorized)
         }
         // The password is right; an account that requires a second factor also needs a verification token
@@ -193,7 +233,8 @@ public struct AccountService: Sendable {
                     kind: .unauthorized)
             }
         }
-        try await store.clearSignInFailures(username: key)
+        try await store.clearAttempts(accountKey)
+        try await store.forgetAttempt(id: addressAttempt)
         try await store.markAuthenticated(credentials.accountID, at: now)
         let (pair, tokens) = issue(for: credentials.accountID, family: random.uuid())
         try await store.insertTokens(tokens)
@@ -262,5 +303,18 @@ public struct AccountService: Sendable {
             accessToken: access, refreshToken: refresh, expiresIn: Int(settings.accessTokenLifetime), accountID: account
         )
         return (pair, tokens)
+    }
+}
+
+/// The decoy hash, made once on first use (or by `prepare`); two callers that race both make one, and
+/// either is as good.
+private actor DecoyHash {
+    private var hash: String?
+
+    func value(_ passwords: any PasswordHasher, _ random: any RandomSource) async throws -> String {
+        if let hash { return hash }
+        let made = try await passwords.hash(random.uuid().uuidString)
+        hash = made
+        return made
     }
 }

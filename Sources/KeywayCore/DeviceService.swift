@@ -70,13 +70,16 @@ public struct GatewaySettings: Sendable {
             online: state?.online ?? true, bridgeURL: state?.bridgeURL, bridgeSecret: state?.bridgeSecret)
         if let online { connection.online = online }
         if let bridgeURL {
-            if let url = bridgeURL {
+            if let url = try Text.limit(bridgeURL, field: "bridgeUrl", max: Text.url) {
                 guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
                 else { throw DomainError.invalidInput(field: "bridgeUrl", "bridgeUrl must be an http(s) URL") }
             }
             connection.bridgeURL = bridgeURL
         }
-        if let bridgeSecret { connection.bridgeSecret = bridgeSecret }
+        if let bridgeSecret {
+            try Text.limit(bridgeSecret, field: "bridgeSecret", max: Text.name)
+            connection.bridgeSecret = bridgeSecret
+        }
         return connection
     }
 }
@@ -253,10 +256,12 @@ public struct DeviceService: Sendable {
             }
             device.timeZone = zone
         }
-        if let value = input.location { device.location = value }
-        if let value = input.remarks { device.remarks = value }
-        if let value = input.carouselImageURL { device.carouselImageURL = value }
-        if let value = input.model { device.model = value }
+        if let value = try Text.limit(input.location, field: "location", max: Text.location) { device.location = value }
+        if let value = try Text.limit(input.remarks, field: "remarks", max: Text.remarks) { device.remarks = value }
+        if let value = try Text.httpsURL(input.carouselImageURL, field: "carouselImageUrl") {
+            device.carouselImageURL = value
+        }
+        if let value = try Text.limit(input.model, field: "model", max: Text.model) { device.model = value }
         if let value = input.actualFirmwareVersion {
             guard value >= 0 else {
                 throw DomainError.invalidInput(

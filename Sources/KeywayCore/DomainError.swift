@@ -9,6 +9,7 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         case conflict  // 409
         case payloadTooLarge  // 413
         case rateLimited  // 429
+        case unavailable  // 503
     }
 
     public var kind: Kind
@@ -22,6 +23,8 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     public var ids: [String: Int64] = [:]
     /// For the OAuth endpoints: RFC 6749's `error`, sent beside Keyway's fields with `error_description`.
     public var oauthError: String?
+    /// For 429 and 503: the seconds the caller should wait, sent as `Retry-After`.
+    public var retryAfter: Int?
 
     public init(_ kind: Kind, code: String, message: String, field: String? = nil) {
         self.kind = kind

@@ -177,6 +177,7 @@ public struct EventService: Sendable {
     }
 
     static func url(_ text: String) throws -> URL {
+        try Text.limit(text, field: "webhookUrl", max: Text.url)
         guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
             url.host?.isEmpty == false
         else {

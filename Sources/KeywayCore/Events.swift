@@ -204,7 +204,8 @@ public struct Retention: Hashable, Sendable {
     /// Sign-in tokens past their expiry: an expired token is refused before anything else is looked at (a
     /// rotated refresh token's reuse is detected only while it is unexpired), so it serves nothing.
     public var expiredTokens: TimeInterval = 0
-    /// Failed sign-ins: the throttle looks back minutes; a day is plenty.
+    /// The throttles' attempts (sign-ins, verification codes), a day after they left their window; each new
+    /// attempt also removes those whose window has passed.
     public var signInFailures: TimeInterval = 86_400
     public var batch = 10_000
     public init() {}

@@ -92,6 +92,7 @@ enum GroupValidation {
         let organization = try access.bodyOrganization(input.organizationID)
         try access.requireSuperUser(.manage, of: organization, notFound: .referenceNotFound)
         guard let name = input.name else { throw DomainError.invalidInput(field: "name", "name is required") }
+        try input.checkTextLimits()
         return (organization, try self.name(name))
     }
 
@@ -155,6 +156,7 @@ public struct DeviceGroupService: Sendable {
     public func update(_ id: DeviceGroupID, with input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
         var group = try await managed(id, by: caller)
         if let name = input.name { group.name = try GroupValidation.name(name) }
+        try input.checkTextLimits()
         if let remarks = input.remarks { group.remarks = remarks }
         if let location = input.location { group.location = location }
         group.dateModified = time.now()
@@ -247,6 +249,7 @@ public struct UserGroupService: Sendable {
     public func update(_ id: UserGroupID, with input: GroupInput, by caller: Principal) async throws -> UserGroup {
         var group = try await managed(id, by: caller, membershipOnly: false)
         if let name = input.name { group.name = try GroupValidation.name(name) }
+        try input.checkTextLimits()
         if let remarks = input.remarks { group.remarks = remarks }
         group.dateModified = time.now()
         guard try await store.replaceUserGroup(group) else { throw Self.notFound }

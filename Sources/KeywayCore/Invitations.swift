@@ -190,6 +190,7 @@ public struct InvitationService: Sendable {
                 of: user.id, existing: account.id, newAccount: nil, at: now)
             return (user.id, accountID)
         }
+        try Text.names(firstName: acceptance.firstName, lastName: acceptance.lastName)
         if let text = acceptance.emailAddress {
             let email = try Contact.emailAddress(text, field: "emailAddress")
             guard email.lowercased() == user.emailAddress?.lowercased() else {
@@ -228,7 +229,7 @@ public struct InvitationService: Sendable {
             lastName: acceptance.lastName ?? user.lastName, emailAddress: email, phoneNumber: phone,
             language: invitation.language, dateCreated: now)
         let accountID = try await store.acceptInvitation(
-            of: user.id, existing: nil, newAccount: (account, passwords.hash(password)), at: now)
+            of: user.id, existing: nil, newAccount: (account, try await passwords.hash(password)), at: now)
         return (user.id, accountID)
     }
 

@@ -240,6 +240,7 @@ public struct UserService: Sendable {
 
     private func apply(_ input: UserInput, to current: User) throws -> User {
         var user = current
+        try input.checkTextLimits()
         if let value = input.firstName { user.firstName = value }
         if let value = input.lastName { user.lastName = value }
         if let value = input.emailAddress { user.emailAddress = try Contact.emailAddress(value, field: "emailAddress") }

@@ -7,8 +7,8 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 
 /// The router with Keyway's middleware and every operation of the contract.
-public func buildRouter(_ keyway: Keyway) throws -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+public func buildRouter(_ keyway: Keyway) throws -> Router<KeywayRequestContext> {
+    let router = Router(context: KeywayRequestContext.self)
     // Order matters: logging sees the final status; BoldResponse must wrap everything that can throw.
     router.middlewares.add(ObservabilityMiddleware(metrics: keyway.metrics))
     let document = try KeywayAPIDocument.yaml()
@@ -16,6 +16,7 @@ public func buildRouter(_ keyway: Keyway) throws -> Router<BasicRequestContext> 
         BoldResponseMiddleware(
             parameters: try ParameterCatalog(yaml: document), maxBodyBytes: keyway.config.maxBodyBytes))
     router.middlewares.add(CredentialMiddleware())
+    router.middlewares.add(ClientAddressMiddleware(trustForwardedFor: keyway.config.trustForwardedFor))
     let configuration = Configuration(
         dateTranscoder: MicrosecondDateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
     try KeywayAPIHandler(keyway: keyway, document: document)

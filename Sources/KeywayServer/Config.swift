@@ -68,6 +68,17 @@ public struct KeywayConfig: Sendable {
     public var eventRetentionDays: Int = 400
     /// Refusals of one outbox message by the notifier before it is marked failed and no longer tried.
     public var outboxMaxAttempts: Int = 10
+    /// Password checks (bcrypt) run at once, each on a thread of its own: half the cores, at least one.
+    public var passwordChecks: Int = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+    /// Password checks that may wait for one of those threads; past them sign-in answers 503.
+    public var passwordQueue: Int = 32
+    /// Sign-ins one client address may try in 15 minutes (successes not counted) before 429.
+    public var signInAttemptsPerAddress: Int = 20
+    /// Verification codes one client address may request in an hour before 429.
+    public var codeRequestsPerAddress: Int = 20
+    /// Take the client's address from the last `X-Forwarded-For` entry (only behind a proxy that sets it,
+    /// and only when nothing else can reach Keyway directly).
+    public var trustForwardedFor: Bool = false
 
     public init() {}
 
@@ -151,6 +162,21 @@ extension KeywayConfig {
                     setting: "notifier URL (--notifier-url, KEYWAY_NOTIFIER_URL)",
                     problem: "the webhook notifier needs an http(s) URL, got '\(notifierURL ?? "")'")
             }
+        }
+        for (setting, value, range) in [
+            ("password checks (--password-checks, KEYWAY_PASSWORD_CHECKS)", passwordChecks, 1...256),
+            ("password queue (--password-queue, KEYWAY_PASSWORD_QUEUE)", passwordQueue, 0...100_000),
+            (
+                "sign-in attempts per address (--sign-in-attempts-per-address, KEYWAY_SIGN_IN_ATTEMPTS_PER_ADDRESS)",
+                signInAttemptsPerAddress, 1...1_000_000
+            ),
+            (
+                "code requests per address (--code-requests-per-address, KEYWAY_CODE_REQUESTS_PER_ADDRESS)",
+                codeRequestsPerAddress, 1...1_000_000
+            ),
+        ] where !range.contains(value) {
+            throw ConfigError(
+                setting: setting, problem: "must be \(range.lowerBound) to \(range.upperBound), got \(value)")
         }
         if let base = webKeyBaseURL {
             guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme) else {

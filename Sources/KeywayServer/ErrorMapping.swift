@@ -17,6 +17,8 @@ enum ErrorMapping {
         var ids: [String: Int64] = [:]
         /// RFC 6749's `error`, for the OAuth endpoints.
         var oauthError: String?
+        /// Seconds, for `Retry-After`.
+        var retryAfter: Int?
     }
 
     static func map(_ error: any Error, parameters: ParameterCatalog, body: ByteBuffer?, logger: Logger) -> Mapped {
@@ -24,7 +26,7 @@ enum ErrorMapping {
         case let error as DomainError:
             return Mapped(
                 status: status(of: error.kind), code: error.code, message: error.message, ids: error.ids,
-                oauthError: error.oauthError)
+                oauthError: error.oauthError, retryAfter: error.retryAfter)
         case let error as ServerError:
             if let domain = error.underlyingError as? DomainError {
                 return map(domain, parameters: parameters, body: body, logger: logger)
@@ -59,6 +61,7 @@ enum ErrorMapping {
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
+        case .unavailable: .serviceUnavailable
         }
     }
 

@@ -3,8 +3,8 @@ import HummingbirdBcrypt
 import KeywayAPI
 import KeywayCore
 
-/// bcrypt, at the configured cost.
-struct BcryptHasher: PasswordHasher {
+/// bcrypt, at the configured cost; it blocks its thread, so it runs in a `PasswordPool`.
+struct BcryptHasher: BlockingPasswordHasher {
     let cost: UInt8
     func hash(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
     func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
@@ -28,7 +28,8 @@ extension KeywayAPIHandler {
             guard let username = form.username, let password = form.password else {
                 throw DomainError.invalidInput(field: "username", "grant_type=password needs username and password")
             }
-            pair = try await keyway.accounts.signIn(username: username, password: password, mfaToken: form.mfaToken)
+            pair = try await keyway.accounts.signIn(
+                username: username, password: password, mfaToken: form.mfaToken, client: RequestClient.address)
             keyway.logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
         case .refreshToken:
             guard let token = form.refreshToken else {
@@ -100,7 +101,8 @@ extension KeywayAPIHandler {
             switch input.body {
             case .json(let value): value
             }
-        try await keyway.verification.requestCode(emailAddress: body.emailAddress, phoneNumber: body.phoneNumber)
+        try await keyway.verification.requestCode(
+            emailAddress: body.emailAddress, phoneNumber: body.phoneNumber, client: RequestClient.address)
         return .ok(.init(body: .json(.init())))
     }
 

@@ -35,7 +35,8 @@ public struct Keyway: Sendable {
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
         random: any RandomSource = SystemRandom(), logger: Logger = Logger(label: "keyway"),
-        pause: any Pause = TaskPause(), resolver: any HostResolver = SystemResolver()
+        pause: any Pause = TaskPause(), resolver: any HostResolver = SystemResolver(),
+        passwordWork: (any BlockingPasswordHasher)? = nil
     ) {
         self.config = config
         self.store = store
@@ -67,11 +68,20 @@ public struct Keyway: Sendable {
         self.devices = DeviceService(store: store, time: time, access: access, targets: outbound)
         self.deviceGroups = DeviceGroupService(store: store, time: time, access: access)
         self.userGroups = UserGroupService(store: store, time: time, access: access)
+        // One pool for every password check, so that its limits hold across sign-in and invitations.
+        let passwords = PasswordPool(
+            passwordWork ?? BcryptHasher(cost: config.bcryptCost), threads: config.passwordChecks,
+            maxWaiting: config.passwordQueue)
+        var signIn = AccountService.Settings()
+        signIn.attemptsPerAddress = config.signInAttemptsPerAddress
         self.accounts = AccountService(
-            store: store, time: time, random: random, secrets: SHA256Hasher(),
-            passwords: BcryptHasher(cost: config.bcryptCost), pause: pause)
-        self.invitations = InvitationService(store: store, time: time, passwords: BcryptHasher(cost: config.bcryptCost))
-        self.verification = VerificationService(store: store, time: time, random: random, secrets: SHA256Hasher())
+            store: store, time: time, random: random, secrets: SHA256Hasher(), passwords: passwords, pause: pause,
+            settings: signIn)
+        self.invitations = InvitationService(store: store, time: time, passwords: passwords)
+        var codes = VerificationService.Settings()
+        codes.requestsPerAddress = config.codeRequestsPerAddress
+        self.verification = VerificationService(
+            store: store, time: time, random: random, secrets: SHA256Hasher(), settings: codes)
         let sender: any MessageSender =
             switch config.notifier {
             case .log: LogSender(logger: logger)
@@ -102,7 +112,7 @@ public struct Keyway: Sendable {
     public static func open(
         _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
         logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause(),
-        resolver: any HostResolver = SystemResolver()
+        resolver: any HostResolver = SystemResolver(), passwordWork: (any BlockingPasswordHasher)? = nil
     ) async throws -> Keyway {
         let store: any KeywayStore
         if let url = config.databaseURL {
@@ -122,6 +132,7 @@ public struct Keyway: Sendable {
         }
         let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())
         return Keyway(
-            config: config, store: store, time: clock, random: random, logger: logger, pause: pause, resolver: resolver)
+            config: config, store: store, time: clock, random: random, logger: logger, pause: pause, resolver: resolver,
+            passwordWork: passwordWork)
     }
 }

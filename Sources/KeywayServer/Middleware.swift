@@ -84,6 +84,7 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
+        if let seconds = mapped.retryAfter { headers[.retryAfter] = String(seconds) }
         return Response(
             status: mapped.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }

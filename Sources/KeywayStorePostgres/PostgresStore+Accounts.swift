@@ -157,26 +157,6 @@ extension PostgresStore {
         }
     }
 
-    public func signInFailures(username: String, since: Date, recordingAt date: Date?) async throws -> Int {
-        try await writing { db in
-            try await db.execute(
-                "DELETE FROM sign_in_failures WHERE username = ? AND at < ?",
-                [username, StorageCoding.microseconds(since)])
-            if let date {
-                try await db.execute(
-                    "INSERT INTO sign_in_failures (username, at) VALUES (?, ?)",
-                    [username, StorageCoding.microseconds(date)])
-            }
-            return Int(try await db.scalar("SELECT count(*) FROM sign_in_failures WHERE username = ?", [username]) ?? 0)
-        }
-    }
-
-    public func clearSignInFailures(username: String) async throws {
-        try await writing { db in
-            try await db.execute("DELETE FROM sign_in_failures WHERE username = ?", [username])
-        }
-    }
-
     // MARK: Invitations and the outbox
 
     static func enqueue(_ messages: [OutboxMessage], _ db: SQLConnection) async throws {

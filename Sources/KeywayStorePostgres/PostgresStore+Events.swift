@@ -400,8 +400,8 @@ extension PostgresStore {
                 """, [StorageCoding.microseconds(cutoffs.tokensExpiredBefore), cutoffs.limit])
             report.signInFailures = try await db.count(
                 """
-                DELETE FROM sign_in_failures WHERE ctid IN (SELECT ctid FROM sign_in_failures WHERE at < ? LIMIT ?)
-                RETURNING at
+                DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)
+                RETURNING id
                 """, [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
             return report
         }

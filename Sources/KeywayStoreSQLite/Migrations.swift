@@ -26,6 +26,9 @@ enum Migrations {
         migrator.registerMigration("0008_webhook_health_activation_slots") { db in
             try db.execute(sql: schema0008)
         }
+        migrator.registerMigration("0009_throttles") { db in
+            try db.execute(sql: schema0009)
+        }
         migrator.registerMigration("0010_outbox_retry_retention") { db in
             try db.execute(sql: schema0010)
         }
@@ -44,6 +47,20 @@ enum Migrations {
             time INTEGER NOT NULL
         );
         CREATE INDEX activation_slots_device ON activation_slots(device_id, time);
+        """
+
+    // Attempts counted per key over a sliding window (sign-ins per account and per address, verification
+    // codes per destination and per address); each row is kept until `expires`. They replace the sign-in
+    // failures counted per typed username.
+    static let schema0009 = """
+        CREATE TABLE throttle_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            expires INTEGER NOT NULL
+        );
+        CREATE INDEX throttle_attempts_key ON throttle_attempts(key, expires);
+        CREATE INDEX throttle_attempts_expires ON throttle_attempts(expires);
+        DROP TABLE sign_in_failures;
         """
 
     // Outbox messages are retried one by one (attempts, when the next is due, when given up on); housekeeping

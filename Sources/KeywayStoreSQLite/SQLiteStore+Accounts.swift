@@ -163,26 +163,4 @@ extension SQLiteStore {
                 arguments: [StorageCoding.microseconds(date), family.uuidString])
         }
     }
-
-    public func signInFailures(username: String, since: Date, recordingAt date: Date?) async throws -> Int {
-        try await writing { db in
-            try db.execute(
-                sql: "DELETE FROM sign_in_failures WHERE username = ? AND at < ?",
-                arguments: [username, StorageCoding.microseconds(since)])
-            if let date {
-                try db.execute(
-                    sql: "INSERT INTO sign_in_failures (username, at) VALUES (?, ?)",
-                    arguments: [username, StorageCoding.microseconds(date)])
-            }
-            return try Int.fetchOne(
-                try db.cachedStatement(sql: "SELECT count(*) FROM sign_in_failures WHERE username = ?"),
-                arguments: [username]) ?? 0
-        }
-    }
-
-    public func clearSignInFailures(username: String) async throws {
-        try await writing { db in
-            try db.execute(sql: "DELETE FROM sign_in_failures WHERE username = ?", arguments: [username])
-        }
-    }
 }

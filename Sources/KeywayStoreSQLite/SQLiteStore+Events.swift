@@ -402,7 +402,7 @@ extension SQLiteStore {
             report.tokens = db.changesCount
             try db.execute(
                 sql:
-                    "DELETE FROM sign_in_failures WHERE rowid IN (SELECT rowid FROM sign_in_failures WHERE at < ? LIMIT ?)",
+                    "DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)",
                 arguments: [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
             report.signInFailures = db.changesCount
             return report

@@ -28,8 +28,18 @@ public final class SQLiteStore: KeywayStore {
         // Another process (the `keyway apikey` command beside a running server) may hold the write lock.
         configuration.busyMode = .timeout(5)
         configuration.label = "keyway"
+        Self.createOwnerOnly(path)
         pool = try DatabasePool(path: path, configuration: configuration)
         usage.withLock { $0.maximumReaders = configuration.maximumReaderCount }
+    }
+
+    /// Creates the database file readable and writable by its owner only (0600), whatever the umask: it
+    /// holds password and token hashes and bridge secrets. SQLite gives the `-wal` and `-shm` files it makes
+    /// beside it the same mode. An existing file is left as its operator set it.
+    static func createOwnerOnly(_ path: String) {
+        guard path != ":memory:", !path.isEmpty, !FileManager.default.fileExists(atPath: path) else { return }
+        // Empty until SQLite writes to it, so nothing is readable in the moment before its mode is set.
+        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
     }
 
     /// Reads through the pool, counted for `GET /metrics`.

@@ -59,6 +59,62 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
+/// The limits on password checks, sign-ins and verification codes, and whether to trust a proxy's
+/// `X-Forwarded-For`.
+struct SecurityOptions: ParsableArguments {
+    @Option(
+        help:
+            "Password checks (bcrypt) run at once, on threads of their own (env KEYWAY_PASSWORD_CHECKS; default half the cores)."
+    )
+    var passwordChecks: Int?
+    @Option(
+        help: "Password checks that may wait; past them sign-in answers 503 (env KEYWAY_PASSWORD_QUEUE; default 32).")
+    var passwordQueue: Int?
+    @Option(
+        help:
+            "Sign-ins one client address may try in 15 minutes, successes not counted (env KEYWAY_SIGN_IN_ATTEMPTS_PER_ADDRESS; default 20)."
+    )
+    var signInAttemptsPerAddress: Int?
+    @Option(
+        help:
+            "Verification codes one client address may request per hour (env KEYWAY_CODE_REQUESTS_PER_ADDRESS; default 20)."
+    )
+    var codeRequestsPerAddress: Int?
+    @Flag(
+        help:
+            "The client's address is the last X-Forwarded-For entry: only behind a proxy that sets it (env KEYWAY_TRUST_FORWARDED_FOR=true)."
+    )
+    var trustForwardedFor = false
+
+    func apply(to config: inout KeywayConfig) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let numbers: [(Int?, String, WritableKeyPath<KeywayConfig, Int>)] = [
+            (passwordChecks, "KEYWAY_PASSWORD_CHECKS", \.passwordChecks),
+            (passwordQueue, "KEYWAY_PASSWORD_QUEUE", \.passwordQueue),
+            (signInAttemptsPerAddress, "KEYWAY_SIGN_IN_ATTEMPTS_PER_ADDRESS", \.signInAttemptsPerAddress),
+            (codeRequestsPerAddress, "KEYWAY_CODE_REQUESTS_PER_ADDRESS", \.codeRequestsPerAddress),
+        ]
+        for (flag, variable, path) in numbers {
+            if let flag {
+                config[keyPath: path] = flag
+            } else if let text = environment[variable], !text.isEmpty {
+                guard let value = Int(text) else {
+                    throw ValidationError("\(variable) must be a number, got '\(text)'")
+                }
+                config[keyPath: path] = value
+            }
+        }
+        if trustForwardedFor {
+            config.trustForwardedFor = true
+        } else if let text = environment["KEYWAY_TRUST_FORWARDED_FOR"], !text.isEmpty {
+            guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
+                throw ValidationError("KEYWAY_TRUST_FORWARDED_FOR must be true or false, got '\(text)'")
+            }
+            config.trustForwardedFor = value
+        }
+    }
+}
+
 /// A number from its flag, else from its environment variable; a variable that is not a number stops the start
 /// and names it (the value's range is checked with the rest of the configuration).
 func setting<Value: LosslessStringConvertible>(_ flag: Value?, _ variable: String, as type: Value.Type) throws
@@ -76,6 +132,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (env KEYWAY_HOST; default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on (env KEYWAY_PORT; default 8080).") var port: Int?
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var security: SecurityOptions
     @Option(help: "Base of web-key URLs (env KEYWAY_WEB_KEY_BASE_URL; default http://HOST:PORT/webkey).")
     var webKeyBaseURL: String?
     @Option(help: "IANA zone for devices without one (env KEYWAY_TIME_ZONE; default UTC).") var timeZone: String?
@@ -135,6 +192,7 @@ struct Serve: AsyncParsableCommand {
             config.port = value
         }
         try database.apply(to: &config)
+        try security.apply(to: &config)
         config.manualClock = manualClock
         if allowPrivateTargets {
             config.allowPrivateTargets = true
@@ -222,6 +280,7 @@ struct Serve: AsyncParsableCommand {
             )
         }
         let keyway = try await Keyway.open(config, logger: logger)
+        try await keyway.accounts.prepare()
         if config.demo {
             let result = try await Demo.install(keyway)
             printDemo(result, config: config)

@@ -326,5 +326,12 @@ struct CommandLineTests {
             ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_REQUEST_HEAD_TIMEOUT": "soon"])
         #expect(try await head.endedInFailure(), "it must end, and fail")
         #expect(head.stderr.contains("KEYWAY_REQUEST_HEAD_TIMEOUT"))
+        let checks = try Run(["serve", "--database", "/tmp/unused.sqlite", "--password-checks", "0"])
+        #expect(try await checks.endedInFailure(), "it must end, and fail")
+        #expect(checks.stderr.contains("password checks"))
+        let proxy = try Run(
+            ["serve", "--database", "/tmp/unused.sqlite"], environment: ["KEYWAY_TRUST_FORWARDED_FOR": "perhaps"])
+        #expect(try await proxy.endedInFailure(), "it must end, and fail")
+        #expect(proxy.stderr.contains("KEYWAY_TRUST_FORWARDED_FOR"))
     }
 }

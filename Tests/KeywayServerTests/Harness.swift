@@ -39,7 +39,8 @@ struct Harness {
 
     static func make(
         databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true,
-        resolver: any HostResolver = SystemResolver(), configure: (inout KeywayConfig) -> Void = { _ in }
+        resolver: any HostResolver = SystemResolver(), passwordWork: (any BlockingPasswordHasher)? = nil,
+        configure: (inout KeywayConfig) -> Void = { _ in }
     ) async throws -> Harness {
         let directory = try directory ?? TemporaryDirectory()
         var config = KeywayConfig()
@@ -62,7 +63,7 @@ struct Harness {
         // With --manual-clock the server makes its own clock (set through PUT /v1/dev/clock).
         let keyway = try await Keyway.open(
             config, time: config.manualClock ? nil : time, random: SystemRandom(), logger: logger, pause: pauses,
-            resolver: resolver)
+            resolver: resolver, passwordWork: passwordWork)
         if seed { try await keyway.store.importSeed(Fixtures.seed(now: time.now()), onlyIfEmpty: true) }
         let all = Set(Scope.allCases)
         let manage = try await keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: all).secret

@@ -325,7 +325,7 @@ struct PermissionMatrixTests {
         ) { _ in "/v1/invitations/\(UUID().uuidString)/accept" },
         Endpoint(
             .post, "/v2/verification/request-code", "200 200 200 200 200 200 200 200",
-            body: #"{"emailAddress": "someone@example.com"}"#),
+            body: #"{"emailAddress": "{unique}@example.com"}"#),
         Endpoint(
             .post, "/v2/verification/verify-code", "400 400 400 400 400 400 400 400",
             body: #"{"emailAddress": "someone@example.com", "code": "000000"}"#),

@@ -61,15 +61,40 @@ struct AccountStoreTests {
     }
 
     @Test(arguments: Backend.allCases)
-    func signInFailuresCountWithinTheirWindow(backend: Backend) async throws {
+    func attemptsCountWithinTheirWindowAndStopAtTheLimit(backend: Backend) async throws {
         let (store, cleanup) = try await backend.makeStore(now: now)
         defer { cleanup() }
         let early = now.addingTimeInterval(-100)
-        #expect(try await store.signInFailures(username: "a", since: early, recordingAt: early) == 1)
-        #expect(try await store.signInFailures(username: "a", since: early, recordingAt: now) == 2)
-        #expect(try await store.signInFailures(username: "b", since: early, recordingAt: nil) == 0)
-        #expect(try await store.signInFailures(username: "a", since: now, recordingAt: nil) == 1)
-        try await store.clearSignInFailures(username: "a")
-        #expect(try await store.signInFailures(username: "a", since: early, recordingAt: nil) == 0)
+        let first = try await store.recordAttempt("a", at: early, window: 150, limit: 3)
+        #expect(first.count == 1 && first.id != nil && first.retryAt == early.addingTimeInterval(150))
+        let second = try await store.recordAttempt("a", at: now, window: 150, limit: 3)
+        #expect(second.count == 2 && second.retryAt == early.addingTimeInterval(150))
+        #expect(try await store.recordAttempt("b", at: now, window: 150, limit: 3).count == 1, "keys count apart")
+        #expect(try await store.recordAttempt("a", at: now, window: 150, limit: 3).count == 3)
+        let refused = try await store.recordAttempt("a", at: now, window: 150, limit: 3)
+        #expect(refused.refused && refused.count == 3, "the limit reached, nothing is recorded")
+        #expect(refused.retryAt == early.addingTimeInterval(150), "the oldest attempt leaves the window then")
+        // The first attempt leaves its window: one place is free again.
+        let later = early.addingTimeInterval(150)
+        #expect(try await store.recordAttempt("a", at: later, window: 150, limit: 3).count == 3)
+        #expect(try await store.recordAttempt("a", at: later, window: 150, limit: 3).refused)
+        try await store.forgetAttempt(id: try #require(second.id))
+        #expect(try await store.recordAttempt("a", at: later, window: 150, limit: 3).count == 3)
+        try await store.clearAttempts("a")
+        #expect(try await store.recordAttempt("a", at: later, window: 150, limit: 3).count == 1)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func twentyParallelAttemptsAtOneKeyRecordNoMoreThanTheLimit(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let now = self.now
+        let outcomes = try await withThrowingTaskGroup(of: ThrottleOutcome.self) { group in
+            for _ in 0..<20 { group.addTask { try await store.recordAttempt("k", at: now, window: 60, limit: 5) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { !$0.refused }.count == 5)
+        #expect(Set(outcomes.compactMap(\.id)).count == 5)
+        #expect(outcomes.filter { !$0.refused }.map(\.count).sorted() == [1, 2, 3, 4, 5])
     }
 }

@@ -31,7 +31,7 @@ struct PostgresSpecificTests {
         #expect(
             applied.filter { !$0.isEmpty } == [
                 [
-                    "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots",
+                    "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                     "0006_outbox_retry_retention",
                 ]
             ])
@@ -44,7 +44,7 @@ struct PostgresSpecificTests {
         defer { drop() }
         #expect(
             try await first.appliedMigrations() == [
-                "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots",
+                "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                 "0006_outbox_retry_retention",
             ])
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
