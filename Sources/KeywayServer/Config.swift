@@ -120,16 +120,6 @@ extension KeywayConfig {
                 setting: "database URL (--database-url, KEYWAY_DATABASE_URL)",
                 problem: "must start with postgres:// or postgresql://")
         }
-        guard (1...1000).contains(databaseConnections) else {
-            throw ConfigError(
-                setting: "database connections (--database-connections, KEYWAY_DATABASE_CONNECTIONS)",
-                problem: "must be 1 to 1000, got \(databaseConnections)")
-        }
-        guard (1...256).contains(evaluationThreads) else {
-            throw ConfigError(
-                setting: "evaluation threads (--evaluation-threads, KEYWAY_EVALUATION_THREADS)",
-                problem: "must be 1 to 256, got \(evaluationThreads)")
-        }
         guard !databasePath.isEmpty else {
             throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
         }
@@ -138,21 +128,6 @@ extension KeywayConfig {
             ("request head timeout (--request-head-timeout, KEYWAY_REQUEST_HEAD_TIMEOUT)", requestHeadTimeout),
         ] where !(Duration.milliseconds(10)...Duration.seconds(86_400)).contains(value) {
             throw ConfigError(setting: setting, problem: "must be between 0.01 and 86400 seconds, got \(value)")
-        }
-        guard (1...1_000_000).contains(maxConnections) else {
-            throw ConfigError(
-                setting: "connections (--max-connections, KEYWAY_MAX_CONNECTIONS)",
-                problem: "must be 1 to 1000000, got \(maxConnections)")
-        }
-        guard (1...36_500).contains(eventRetentionDays) else {
-            throw ConfigError(
-                setting: "event retention (--event-retention-days, KEYWAY_EVENT_RETENTION_DAYS)",
-                problem: "must be 1 to 36500 days, got \(eventRetentionDays)")
-        }
-        guard (1...100).contains(outboxMaxAttempts) else {
-            throw ConfigError(
-                setting: "outbox attempts (--outbox-max-attempts, KEYWAY_OUTBOX_MAX_ATTEMPTS)",
-                problem: "must be 1 to 100, got \(outboxMaxAttempts)")
         }
         if notifier == .webhook {
             guard let url = notifierURL.flatMap(URL.init(string:)), let scheme = url.scheme,
@@ -163,7 +138,19 @@ extension KeywayConfig {
                     problem: "the webhook notifier needs an http(s) URL, got '\(notifierURL ?? "")'")
             }
         }
+        // Every whole-number setting and the values it may take.
         for (setting, value, range) in [
+            (
+                "database connections (--database-connections, KEYWAY_DATABASE_CONNECTIONS)", databaseConnections,
+                1...1000
+            ),
+            ("evaluation threads (--evaluation-threads, KEYWAY_EVALUATION_THREADS)", evaluationThreads, 1...256),
+            ("connections (--max-connections, KEYWAY_MAX_CONNECTIONS)", maxConnections, 1...1_000_000),
+            (
+                "event retention in days (--event-retention-days, KEYWAY_EVENT_RETENTION_DAYS)", eventRetentionDays,
+                1...36_500
+            ),
+            ("outbox attempts (--outbox-max-attempts, KEYWAY_OUTBOX_MAX_ATTEMPTS)", outboxMaxAttempts, 1...100),
             ("password checks (--password-checks, KEYWAY_PASSWORD_CHECKS)", passwordChecks, 1...256),
             ("password queue (--password-queue, KEYWAY_PASSWORD_QUEUE)", passwordQueue, 0...100_000),
             (
