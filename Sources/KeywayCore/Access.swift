@@ -154,19 +154,40 @@ public struct Access: Sendable {
     }
 
     /// Invitation tokens (and the links holding them) are for super users and `manage` keys only: whoever
-    /// holds one can accept the invitation.
-    public func mayReadInvitations(in organization: OrganizationID) -> Bool {
+    /// holds one can accept the invitation. A pending super user's token is for those who may appoint super
+    /// users (a `manage` key would otherwise accept it for an address of its own choosing).
+    public func mayReadInvitation(of user: User) -> Bool {
         if case .apiKey(let key) = principal {
-            return key.scopes.contains(.manage) && superUserOf.contains(organization)
+            guard superUserOf.contains(user.organizationID) else { return false }
+            return user.superUser ? key.scopes == Set(Scope.allCases) : key.scopes.contains(.manage)
         }
-        return isSuperUser(of: organization)
+        return isSuperUser(of: user.organizationID)
     }
 
-    /// `user` as this caller may see it: without its invitation unless `mayReadInvitations`.
+    /// `user` as this caller may see it: without its invitation unless `mayReadInvitation`.
     public func visible(_ user: User) -> User {
-        guard user.invitation != nil, !mayReadInvitations(in: user.organizationID) else { return user }
+        guard user.invitation != nil, !mayReadInvitation(of: user) else { return user }
         var shown = user
         shown.invitation = nil
+        return shown
+    }
+
+    /// A web key opens the door without an account, so its link is shown only to those who may use or hand
+    /// out what it grants: super users and `manage` keys, the share's receiver, and a device administrator
+    /// that could have granted the share itself (`Delegation`).
+    public func mayReadWebKey(of share: Share) -> Bool {
+        if case .apiKey(let key) = principal {
+            return key.scopes.contains(.manage) && superUserOf.contains(share.organizationID)
+        }
+        if isSuperUser(of: share.organizationID) || receives(share) { return true }
+        return (try? Delegation.requireGrantable(share, by: self)) != nil
+    }
+
+    /// `share` as this caller may see it: without its web key unless `mayReadWebKey`.
+    public func visible(_ share: Share) -> Share {
+        guard share.webKey != nil, !mayReadWebKey(of: share) else { return share }
+        var shown = share
+        shown.webKey = nil
         return shown
     }
 

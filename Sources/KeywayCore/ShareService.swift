@@ -86,7 +86,7 @@ public struct ShareService: Sendable {
             deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) }, userID: filters.userID.map { UserID($0) },
             userGroupID: filters.userGroupID.map { UserGroupID($0) }, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)
-        let shares = try await store.shares(matching: query)
+        let shares = try await store.shares(matching: query).map(access.visible)
         return ShareList(shares: shares, relations: try await relations(of: shares, for: access))
     }
 
@@ -99,7 +99,7 @@ public struct ShareService: Sendable {
             in: share.organizationID,
             reaches: access.receivedShares.contains(id) || access.mayAdminister(share.source, in: share.organizationID),
             notFound: .shareNotFound)
-        return ShareList(shares: [share], relations: try await relations(of: [share], for: access))
+        return ShareList(shares: [access.visible(share)], relations: try await relations(of: [share], for: access))
     }
 
     /// Throws forbidden (also when a device administrator grants beyond what it holds: `Delegation`),
@@ -161,6 +161,9 @@ public struct ShareService: Sendable {
     public func renameReceiver(
         _ id: ShareID, user: (firstName: String?, lastName: String?)?, groupName: String??, by caller: Principal
     ) async throws {
+        try Text.limit(user?.firstName, field: "user.firstName", max: Text.name)
+        try Text.limit(user?.lastName, field: "user.lastName", max: Text.name)
+        try Text.limit(groupName ?? nil, field: "userGroup.name", max: Text.name)
         _ = try await change(id, by: try await access.resolve(caller)) { current in
             var share = current
             switch (current.receiver, user, groupName) {
@@ -181,7 +184,8 @@ public struct ShareService: Sendable {
     /// Creates the share's web key and returns its UUID. Refused (400) for a user-group receiver, a share
     /// without an end, and a share that already has one.
     public func createWebKey(_ id: ShareID, by caller: Principal) async throws -> UUID {
-        let share = try await change(id, by: try await access.resolve(caller)) { current in
+        let access = try await self.access.resolve(caller)
+        let share = try await change(id, by: access) { current in
             if case .userGroup = current.receiver {
                 throw DomainError.rule(
                     "WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
@@ -193,6 +197,9 @@ public struct ShareService: Sendable {
             guard current.webKey == nil else {
                 throw DomainError.rule("WebKeyExists", "webKey: this share already has a web key")
             }
+            // A web key opens the door for whoever holds the link: a device administrator hands out only
+            // what it could have granted itself.
+            try Delegation.requireGrantable(current, by: access)
             var share = current
             share.webKey = random.uuid()
             return share

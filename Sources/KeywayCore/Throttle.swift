@@ -46,6 +46,7 @@ public enum ThrottleKey {
     public static func codeRequest(destination: String) -> String { "code-request:destination:\(destination)" }
     public static func codeRequest(address: String) -> String { "code-request:address:\(address)" }
     public static func codeGuess(destination: String) -> String { "code-guess:destination:\(destination)" }
+    public static func invitation(destination: String) -> String { "invitation:destination:\(destination)" }
 }
 
 /// The caller's network address as the server saw it (or as a trusted proxy reported it); the limits per

@@ -148,8 +148,29 @@ public struct UserService: Sendable {
                 token: token, url: invitationBaseURL + "/" + token.uuidString.lowercased(), expiration: expiration,
                 language: request.language)
         }
-        return try await store.insertUser(
-            user, addingTo: membership, messages: invitationMessages(for: user, invitationRequest))
+        let messages = invitationMessages(for: user, invitationRequest)
+        try await requireInvitationAllowance(for: messages, at: now)
+        return try await store.insertUser(user, addingTo: membership, messages: messages)
+    }
+
+    /// Invitation messages one address (e-mail, ignoring case, or phone number) may be sent per hour, whoever
+    /// sends them: anyone who can sign in may add users to its personal organization, and invitations would
+    /// otherwise send any number of e-mails or texts to one person.
+    public static let invitationsPerDestination = 5
+    static let invitationWindow: TimeInterval = 3600
+
+    /// Counts each message against its recipient; 429 with `Retry-After` past `invitationsPerDestination`.
+    private func requireInvitationAllowance(for messages: [OutboxMessage], at now: Date) async throws {
+        for message in messages {
+            let outcome = try await store.recordAttempt(
+                ThrottleKey.invitation(destination: message.recipient.lowercased()), at: now,
+                window: Self.invitationWindow, limit: Self.invitationsPerDestination)
+            guard !outcome.refused else {
+                throw DomainError.tooManyRequests(
+                    "invitation: too many invitations sent to this address; try again later",
+                    retryAt: outcome.retryAt, now: now)
+            }
+        }
     }
 
     /// The invitation as e-mail and/or SMS, as asked (e-mail by default when there is an address).
@@ -203,7 +224,8 @@ public struct UserService: Sendable {
         let access = try await access.resolve(caller)
         let current = try await managed(id, by: access)
         var user = try apply(input, to: current)
-        if user.superUser, !current.superUser { try Self.requireMayAppointSuperUsers(access) }
+        // Promoting is appointing; so is changing a pending super user, whose address decides who may accept.
+        if user.superUser, !current.superUser || !current.registered { try Self.requireMayAppointSuperUsers(access) }
         user.dateModified = time.now()
         guard try await store.replaceUser(user) else { throw Self.notFound }
         return user

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import KeywayCore
 import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -19,12 +20,24 @@ public protocol HostResolver: Sendable {
 }
 
 /// `getaddrinfo`, on a Dispatch thread: it blocks, and must not hold one of the few threads that run requests.
+///
+/// At most `LookupGate.maximum` lookups run at once, process-wide: a lookup holds its thread for as long as the
+/// name's servers take to answer, and anyone who can sign in may save URLs whose names answer slowly. A lookup
+/// past the limit fails at once, which refuses the URL as one that does not resolve.
 public struct SystemResolver: HostResolver {
     public init() {}
 
     struct Failed: Error {}
 
+    static let gate = LookupGate(maximum: 8)
+
     public func addresses(of host: String) async throws -> [IPAddress] {
+        guard Self.gate.enter() else { throw Failed() }
+        defer { Self.gate.leave() }
+        return try await lookUp(host)
+    }
+
+    private func lookUp(_ host: String) async throws -> [IPAddress] {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 var hints = addrinfo()
@@ -54,6 +67,25 @@ public struct SystemResolver: HostResolver {
             }
         }
     }
+}
+
+/// Counts work under way and refuses more than `maximum` at once.
+public final class LookupGate: Sendable {
+    public let maximum: Int
+    private let running = Mutex(0)
+
+    public init(maximum: Int) { self.maximum = maximum }
+
+    /// Takes a place; false when all `maximum` are taken.
+    public func enter() -> Bool {
+        running.withLock { count in
+            guard count < maximum else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    public func leave() { running.withLock { $0 -= 1 } }
 }
 
 extension IPAddress {

@@ -203,4 +203,42 @@ struct OutboundTargetTests {
             #expect(bridge.attempts == 1)
         }
     }
+
+    /// Name lookups block a thread each for as long as the name's servers take; any signed-in caller can save
+    /// URLs with slow names, so the system resolver lets only a few run at once and fails the rest at once.
+    @Test func nameLookupsUnderWayAtOnceAreBounded() async throws {
+        let gate = LookupGate(maximum: 2)
+        #expect(gate.enter() && gate.enter())
+        #expect(!gate.enter(), "a third lookup waits for nobody: it fails")
+        gate.leave()
+        #expect(gate.enter())
+        // Eight hundred lookups at once through a gate of eight: never more than eight inside.
+        let wide = LookupGate(maximum: 8)
+        let inside = Occupancy()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<800 {
+                group.addTask {
+                    guard wide.enter() else { return }
+                    inside.arrive()
+                    await Task.yield()
+                    inside.leave()
+                    wide.leave()
+                }
+            }
+        }
+        let seen = inside.state.withLock { $0 }
+        #expect(seen.most <= 8 && seen.now == 0)
+    }
+}
+
+/// How many are inside at once, and the most there ever were.
+final class Occupancy: Sendable {
+    let state = Mutex((now: 0, most: 0))
+    func arrive() {
+        state.withLock {
+            $0.now += 1
+            $0.most = max($0.most, $0.now)
+        }
+    }
+    func leave() { state.withLock { $0.now -= 1 } }
 }

@@ -155,6 +155,87 @@ struct PrivilegeTests {
         }
     }
 
+    @Test func aDeviceAdministratorCannotOpenOutsideItsWindowThroughAWebKey() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let world = try await Self.world(
+                client, harness, holding: #""permissions": {"administrate": true}, "endDate": "2026-03-20""#)
+            // A super user's share to a contractor, until June, with a web key.
+            let contractor = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, "endDate": "2026-06-30"}"#,
+                key: harness.manageKey)
+            let made = try await client.send(.post, "/v2/shares/\(contractor)/web-key", key: harness.manageKey)
+            let link = try #require(made.json as? String, "\(made.text)")
+            let uuid = String(link.split(separator: "/").last ?? "")
+            // The administrator manages the lock's shares but does not see that link, nor does a read key.
+            let seen = try await client.send(.get, "/v2/shares/\(contractor)", key: world.adminToken)
+            #expect(seen.status == .ok)
+            #expect(seen.object["webKey"] == nil && !seen.text.contains(uuid))
+            #expect(!(try await client.send(.get, "/v2/shares", key: world.adminToken).text.contains(uuid)))
+            #expect(
+                !(try await client.send(.get, "/v2/shares/\(contractor)", key: harness.readKey).text.contains(uuid)))
+            #expect(try await client.send(.get, "/v2/shares/\(contractor)", key: harness.manageKey).text.contains(uuid))
+            // Nor may it make a web key for a share that reaches past its own end.
+            let another = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, "endDate": "2026-06-30"}"#,
+                key: harness.manageKey)
+            expectErrorBody(
+                try await client.send(.post, "/v2/shares/\(another)/web-key", key: world.adminToken),
+                status: .forbidden, mentioning: "endDate")
+            // What it could have granted, it may web-key and see.
+            let own = try await client.send(
+                .post, "/v2/shares", key: world.adminToken,
+                json:
+                    #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, "endDate": "2026-03-15"}"#
+            )
+            let ownID = try #require(own.object["shareId"] as? Int, "\(own.text)")
+            #expect(try await client.send(.post, "/v2/shares/\(ownID)/web-key", key: world.adminToken).status == .ok)
+            #expect(try await client.send(.get, "/v2/shares/\(ownID)", key: world.adminToken).object["webKey"] != nil)
+        }
+    }
+
+    @Test func invitationsToOneAddressAreLimitedWhoeverSendsThem() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            // Anyone may add users to its own organization (and delete them): six invitations an hour to one
+            // number would be six texts to someone who asked for none.
+            var statuses: [Int] = []
+            for index in 1...6 {
+                let reply = try await client.send(
+                    .post, "/v2/users", key: harness.otherOrganizationKey,
+                    json:
+                        #"{"organizationId": 2, "firstName": "n\#(index)", "emailAddress": "spam\#(index)@example.com", "phoneNumber": "+3169999999\#(index)", "invitation": {"sendEmail": false, "sendSms": true}}"#
+                )
+                statuses.append(Int(reply.status.code))
+            }
+            #expect(statuses == [201, 201, 201, 201, 201, 201], "distinct numbers are not limited")
+            statuses = []
+            for index in 1...6 {
+                let reply = try await client.send(
+                    .post, "/v2/users", key: harness.otherOrganizationKey,
+                    json:
+                        #"{"organizationId": 2, "firstName": "m\#(index)", "emailAddress": "twin\#(index)@example.com", "phoneNumber": "+31688888800", "invitation": {"sendSms": true}}"#
+                )
+                statuses.append(Int(reply.status.code))
+                // One organization holds a number once: the sender deletes the user to invite it again.
+                if let id = reply.object["userId"] as? Int {
+                    #expect(
+                        try await client.send(.delete, "/v2/users/\(id)", key: harness.otherOrganizationKey).status
+                            == .ok)
+                }
+                if reply.status.code == 429 {
+                    expectErrorBody(reply, status: .tooManyRequests, code: "TooManyRequests", mentioning: "invitation")
+                    #expect(reply.headers[.retryAfter] != nil)
+                }
+            }
+            #expect(statuses == [201, 201, 201, 201, 201, 429])
+            let texts = try await harness.keyway.store.outbox(limit: 100).filter { $0.recipient == "+31688888800" }
+            #expect(texts.count == 5)
+        }
+    }
+
     @Test func aDeviceAdministratorCannotReadAPendingSuperUsersInvitationNorAcceptItAsItself() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
@@ -328,6 +409,21 @@ struct PrivilegeTests {
             #expect(
                 try await client.send(.get, "/v2/users/12", key: harness.manageKey).object["superUser"] as? Bool
                     == false)
+            // A pending super user invited by a key with every scope: the manage key neither reads its invitation
+            // (it would accept it for an address of its own) nor changes the address it was sent to.
+            let boss = try await client.send(
+                .post, "/v2/users", key: harness.manageKey,
+                json: #"{"organizationId": 1, "emailAddress": "boss@example.com", "superUser": true, "invitation": {}}"#
+            )
+            let bossID = try #require(boss.object["userId"] as? Int)
+            let token = try #require(boss.object["token"] as? String)
+            #expect(!(try await client.send(.get, "/v2/users/\(bossID)", key: manageOnly).text.contains(token)))
+            #expect(!(try await client.send(.get, "/v2/users", key: manageOnly).text.contains(token)))
+            expectErrorBody(
+                try await client.send(
+                    .put, "/v2/users/\(bossID)", key: manageOnly, json: #"{"emailAddress": "mole@example.com"}"#),
+                status: .forbidden, mentioning: "superUser")
+            #expect(try await client.send(.get, "/v2/users/\(bossID)", key: harness.manageKey).text.contains(token))
             // It still adds ordinary users, and a key with every scope appoints super users.
             #expect(
                 try await client.send(

@@ -92,6 +92,23 @@ struct TextLimitTests {
         }
     }
 
+    @Test func anOverlongNameShownOnAShareIsRefusedByName() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let share = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#,
+                key: harness.manageKey)
+            let before = try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).text
+            expectErrorBody(
+                try await client.send(
+                    .put, "/v2/shares/\(share)/name", key: harness.manageKey,
+                    json: #"{"user": {"firstName": "\#(Self.text(256))"}}"#),
+                status: .badRequest, code: "InvalidInput", mentioning: "user.firstName")
+            #expect(try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).text == before)
+        }
+    }
+
     @Test func textAtTheLimitAndAnHttpsImageAreKept() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
