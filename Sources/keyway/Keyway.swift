@@ -87,7 +87,6 @@ struct SecurityOptions: ParsableArguments {
     var trustForwardedFor = false
 
     func apply(to config: inout KeywayConfig) throws {
-        let environment = ProcessInfo.processInfo.environment
         let numbers: [(Int?, String, WritableKeyPath<KeywayConfig, Int>)] = [
             (passwordChecks, "KEYWAY_PASSWORD_CHECKS", \.passwordChecks),
             (passwordQueue, "KEYWAY_PASSWORD_QUEUE", \.passwordQueue),
@@ -95,23 +94,23 @@ struct SecurityOptions: ParsableArguments {
             (codeRequestsPerAddress, "KEYWAY_CODE_REQUESTS_PER_ADDRESS", \.codeRequestsPerAddress),
         ]
         for (flag, variable, path) in numbers {
-            if let flag {
-                config[keyPath: path] = flag
-            } else if let text = environment[variable], !text.isEmpty {
-                guard let value = Int(text) else {
-                    throw ValidationError("\(variable) must be a number, got '\(text)'")
-                }
-                config[keyPath: path] = value
-            }
+            if let value = try setting(flag, variable, as: Int.self) { config[keyPath: path] = value }
         }
-        if trustForwardedFor {
-            config.trustForwardedFor = true
-        } else if let text = environment["KEYWAY_TRUST_FORWARDED_FOR"], !text.isEmpty {
-            guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
-                throw ValidationError("KEYWAY_TRUST_FORWARDED_FOR must be true or false, got '\(text)'")
-            }
+        if let value = try switchSetting(trustForwardedFor, "KEYWAY_TRUST_FORWARDED_FOR") {
             config.trustForwardedFor = value
         }
+    }
+}
+
+/// On when its flag is given, else as its environment variable says (`true`/`false`, `1`/`0`, `yes`/`no`);
+/// nil when neither is set. Any other value stops the start and names the variable.
+func switchSetting(_ flag: Bool, _ variable: String) throws -> Bool? {
+    if flag { return true }
+    guard let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty else { return nil }
+    switch text.lowercased() {
+    case "true", "1", "yes": return true
+    case "false", "0", "no": return false
+    default: throw ValidationError("\(variable) must be true or false, got '\(text)'")
     }
 }
 
@@ -194,28 +193,14 @@ struct Serve: AsyncParsableCommand {
         try database.apply(to: &config)
         try security.apply(to: &config)
         config.manualClock = manualClock
-        if allowPrivateTargets {
-            config.allowPrivateTargets = true
-        } else if let text = environment["KEYWAY_ALLOW_PRIVATE_TARGETS"], !text.isEmpty {
-            switch text.lowercased() {
-            case "true", "1", "yes": config.allowPrivateTargets = true
-            case "false", "0", "no": config.allowPrivateTargets = false
-            default:
-                throw ValidationError(
-                    "allow private targets (--allow-private-targets, KEYWAY_ALLOW_PRIVATE_TARGETS): expected true or false, got '\(text)'"
-                )
-            }
+        if let value = try switchSetting(allowPrivateTargets, "KEYWAY_ALLOW_PRIVATE_TARGETS") {
+            config.allowPrivateTargets = value
         }
         if let value = activationsPerMinute {
             guard value > 0 else { throw ValidationError("--activations-per-minute must be at least 1") }
             config.activationsPerMinute = value
         }
-        if let value = evaluationThreads {
-            config.evaluationThreads = value
-        } else if let text = environment["KEYWAY_EVALUATION_THREADS"], !text.isEmpty {
-            guard let value = Int(text) else {
-                throw ValidationError("KEYWAY_EVALUATION_THREADS must be a number of threads, got '\(text)'")
-            }
+        if let value = try setting(evaluationThreads, "KEYWAY_EVALUATION_THREADS", as: Int.self) {
             config.evaluationThreads = value
         }
         for (name, value) in [("webhook-interval", webhookInterval), ("housekeeping-interval", housekeepingInterval)] {
