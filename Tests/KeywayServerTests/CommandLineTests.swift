@@ -62,7 +62,7 @@ struct CommandLineTests {
 
     /// A running `keyway` process whose standard output is collected as it arrives.
     final class Run: Sendable {
-        let process: Process
+        let process: ChildProcess
         private let output = TextBuffer()
         private let errors = TextBuffer()
 
@@ -70,21 +70,13 @@ struct CommandLineTests {
             _ arguments: [String], executable: URL = CommandLineTests.executable, environment: [String: String] = [:],
             input: String? = nil
         ) throws {
-            process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            let stdin = Pipe()
-            process.standardInput = stdin
-            try process.run()
-            output.drain(out.fileHandleForReading)
-            errors.drain(err.fileHandleForReading)
-            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-            try stdin.fileHandleForWriting.close()
+            process = try ChildProcess(
+                executable: executable.path, arguments: arguments,
+                environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            output.drain(process.standardOutput)
+            errors.drain(process.standardError)
+            if let input { process.standardInput.write(Data(input.utf8)) }
+            try process.standardInput.close()
         }
 
         var stdout: String { output.value }
