@@ -24,6 +24,7 @@ public struct Keyway: Sendable {
     public let verification: VerificationService
     public let access: AccessService
     public let remote: RemoteService
+    public let controller: ControllerService
     public let events: EventService
     public let webhookDelivery: WebhookDelivery
     public let housekeeping: Housekeeping
@@ -56,6 +57,8 @@ public struct Keyway: Sendable {
             store: store, time: time, access: access, checks: checks,
             gateways: GatewayRouter(http: outbound, time: time, pause: pause),
             activationsPerMinute: config.activationsPerMinute, defaultZone: config.defaultTimeZone)
+        self.controller = ControllerService(
+            store: store, time: time, random: random, access: access, checks: checks, mac: HMACAuthenticator())
         self.events = EventService(store: store, time: time, access: access, random: random, targets: outbound)
         self.webhookDelivery = WebhookDelivery(
             store: store, time: time,

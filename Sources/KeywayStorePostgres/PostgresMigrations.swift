@@ -11,7 +11,18 @@ enum PostgresMigrations {
         ("0004_webhook_health_activation_slots", schema0004),
         ("0005_throttles", schema0005),
         ("0006_outbox_retry_retention", schema0006),
+        ("0009_controller_keys", schema0009),
     ]
+
+    /// Each lock's controller key: the secret Keyway signs its Bluetooth handshakes and commands with, kept as
+    /// it is (Keyway must sign with it, so a hash would not do), one per lock, replaced when provisioned again.
+    static let schema0009 = """
+        CREATE TABLE controller_keys (
+            device_id BIGINT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+            secret BYTEA NOT NULL,
+            date_created BIGINT NOT NULL
+        );
+        """
 
     /// A webhook's health (failing since, disabled at); the activation slots a lock's per-minute limit is
     /// reserved from before its gateway is called.

@@ -32,6 +32,9 @@ enum Migrations {
         migrator.registerMigration("0010_outbox_retry_retention") { db in
             try db.execute(sql: schema0010)
         }
+        migrator.registerMigration("0013_controller_keys") { db in
+            try db.execute(sql: schema0013)
+        }
         return migrator
     }
 
@@ -74,6 +77,16 @@ enum Migrations {
         CREATE INDEX events_retention ON events(time);
         CREATE INDEX webhook_deliveries_event_retention ON webhook_deliveries(event_id);
         CREATE INDEX tokens_retention ON tokens(expires);
+        """
+
+    // Each lock's controller key: the secret Keyway signs its Bluetooth handshakes and commands with, kept as
+    // it is (Keyway must sign with it, so a hash would not do), one per lock, replaced when provisioned again.
+    static let schema0013 = """
+        CREATE TABLE controller_keys (
+            device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+            secret BLOB NOT NULL,
+            date_created INTEGER NOT NULL
+        );
         """
 
     // The event log; webhooks and their durable delivery queue (one row per event and webhook, delivered

@@ -298,6 +298,13 @@ struct PermissionMatrixTests {
         Endpoint(.post, "/v1/devices/12/remote-activation", "401 404 403 200 200 403 403 200"),
         Endpoint(.post, "/v1/devices/11/remote-deactivation", "401 404 403 200 200 403 403 403"),
         Endpoint(.get, "/v1/gateways/13/current-status", "401 404 200 200 200 403 403 403"),
+        // Bluetooth keys: for whoever may open the lock now (the rule of remote activation), answered as a list
+        // that leaves out the others (200, empty); a key without `activate` is refused. Provisioning a lock's
+        // controller key is for super users and `manage` keys.
+        Endpoint(.get, "/v2/controller/handshakes?deviceIds=11,12", "401 200 403 200 200 200 200 200"),
+        Endpoint(
+            .get, "/v2/controller/commands?deviceIds=11,12&commandTypes=Activate", "401 200 403 200 200 200 200 200"),
+        Endpoint(.post, "/v2/devices/12/controller-key", "401 404 403 200 200 403 403 403"),
         // Events and webhooks: the `events` scope, or a super user. Every account is super user of its personal
         // organization, so its lists answer 200 — with nothing of organization 1 (EventTests checks that).
         Endpoint(.get, "/v2/events", "401 200 403 200 200 200 200 200"),
