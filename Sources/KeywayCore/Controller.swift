@@ -230,7 +230,8 @@ public struct ControllerService: Sendable {
     }
 
     /// The locks among `ids` the caller may open remotely at `now` (remote activation's rule) that have a
-    /// controller key, in id order, each with when what is signed for it must expire.
+    /// controller key, in id order, each with when what is signed for it must expire. Loads the devices, their
+    /// keys and their groups once each, and decides on the evaluation pool, as effective permissions do.
     func openable(_ ids: [DeviceID], by caller: Principal, at now: Date) async throws -> [Openable] {
         let access = try await access.resolve(caller)
         try access.require(.activate)
@@ -240,27 +241,46 @@ public struct ControllerService: Sendable {
         }
         guard !devices.isEmpty else { return [] }
         let secrets = try await store.controllerKeys(Set(devices.map(\.id)))
+        let candidates = devices.filter { secrets[$0.id] != nil }.sorted { $0.id.rawValue < $1.id.rawValue }
         // Whole seconds: the payload carries seconds, and `expiration` must say the same instant.
         let latest = Date(timeIntervalSince1970: (now.timeIntervalSince1970 + Self.lifetime).rounded(.down))
-        var result: [Openable] = []
-        for device in devices.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
-            guard let secret = secrets[device.id] else { continue }
-            var expires = latest
-            if case .account = caller, !access.isSuperUser(of: device.organizationID) {
-                guard
-                    let user = access.memberships.first(where: { $0.user.organizationID == device.organizationID })?
-                        .user
-                else { continue }
-                let decision = AccessEvaluator.decide(
-                    try await checks.question(device: device, user: user, caller: access), at: now)
-                guard decision.permissions.remoteActivate else { continue }
-                if let change = decision.changesAt {
-                    expires = min(expires, Date(timeIntervalSince1970: change.timeIntervalSince1970.rounded(.down)))
-                }
+        var expiries: [DeviceID: Date] = [:]
+        var questions: [AccessQuestion] = []
+        let isKey = if case .apiKey = caller { true } else { false }
+        let groupsOf =
+            isKey ? [:] : try await store.deviceGroups(containing: Set(candidates.map(\.id)))
+        for device in candidates {
+            if isKey || access.isSuperUser(of: device.organizationID) {
+                expiries[device.id] = latest
+                continue
             }
-            guard expires > now else { continue }
-            result.append(Openable(device: device, secret: secret, expires: expires))
+            guard let membership = access.memberships.first(where: { $0.user.organizationID == device.organizationID })
+            else { continue }
+            questions.append(
+                AccessQuestion(
+                    device: device, deviceGroups: Set(groupsOf.filter { $0.value.contains(device.id) }.keys),
+                    user: membership.user.id, userGroups: Set(membership.groups.keys), superUser: false,
+                    shares: access.received, defaultZone: checks.defaultZone))
         }
-        return result
+        // The cheap answer first; when the change is to be found, only for the locks the caller may open.
+        let decisions = await checks.evaluation.run { [questions] in
+            questions.map { question -> AccessDecision? in
+                guard AccessEvaluator.decide(question, at: now, findingChange: false).permissions.remoteActivate
+                else { return nil }
+                return AccessEvaluator.decide(question, at: now)
+            }
+        }
+        for (question, decision) in zip(questions, decisions) {
+            guard let decision, decision.permissions.remoteActivate else { continue }
+            var expires = latest
+            if let change = decision.changesAt {
+                expires = min(expires, Date(timeIntervalSince1970: change.timeIntervalSince1970.rounded(.down)))
+            }
+            expiries[question.device.id] = expires
+        }
+        return candidates.compactMap { device in
+            guard let expires = expiries[device.id], expires > now, let secret = secrets[device.id] else { return nil }
+            return Openable(device: device, secret: secret, expires: expires)
+        }
     }
 }
