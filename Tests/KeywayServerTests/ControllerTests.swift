@@ -156,6 +156,29 @@ struct ControllerTests {
         }
     }
 
+    @Test func aShareOnADeviceGroupToAUserGroupReachesBothLocksUntilItsEnd() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let (guest, token) = try await client.linkedUser(harness, email: "member@example.com")
+            let joined = try await client.send(.put, "/v1/user-groups/11/users/\(guest)", key: key)
+            #expect(joined.status == .ok, "\(joined.text)")
+            _ = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceGroupId": 11}, "receiver": {"userGroupId": 11}, "permissions": {"remoteActivate": true}, "endDate": "2026-03-10", "endTime": "18:00:00"}"#,
+                key: key)
+            let eleven = try await Self.provision(client, 11, key: key)
+            let twelve = try await Self.provision(client, 12, key: key)
+            let handshakes = try await client.send(.get, "/v2/controller/handshakes?deviceIds=12,11", key: token)
+            #expect(handshakes.array.map { $0["deviceId"] as? Int } == [11, 12], "\(handshakes.text)")
+            // Lock 11 is in Amsterdam: the share ends at 18:00 there, 17:00Z.
+            #expect(
+                Self.verifyHandshake(handshakes.array.first ?? [:], device: 11, secret: eleven) == 1_773_162_000)
+            let last = Self.verifyHandshake(handshakes.array.last ?? [:], device: 12, secret: twelve)
+            #expect(last > 1_773_135_218 && last < 1_773_135_218 + 86_400)
+        }
+    }
+
     @Test func superUsersAndKeysGetADayAndOthersNothing() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
