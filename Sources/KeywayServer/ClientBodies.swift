@@ -26,6 +26,8 @@ struct ClientBodyMiddleware<Context: RequestContext>: RouterMiddleware {
             let bytes = try ClientBodies.reencode(body, contentType: request.headers[.contentType], to: target)
             var head = request.head
             head.headerFields[.contentType] = target.mediaType
+            // The body is whole now, whatever framing it came in.
+            head.headerFields[.transferEncoding] = nil
             head.headerFields[.contentLength] = String(bytes.readableBytes)
             rewritten = Request(head: head, body: RequestBody(buffer: bytes))
             // The re-encoded body is checked again: a multipart or text/plain body was not read as a form before.
