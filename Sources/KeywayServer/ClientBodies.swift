@@ -79,7 +79,11 @@ enum ClientBodies {
     /// `acceptedTypes` (naming them) and for a body that does not parse as its type.
     static func reencode(_ body: ByteBuffer, contentType: String?, to target: Target) throws -> ByteBuffer {
         switch (try parse(body, contentType: contentType), target) {
-        case (.json(let bytes), .json), (.urlencoded(let bytes), .form):
+        case (.json(let bytes), .json):
+            return bytes
+        case (.urlencoded(let bytes), .form):
+            // Passed on as it came, once it is known to keep the same bounds as a form in any other encoding.
+            _ = try formFields(try decoding(bytes))
             return bytes
         case (.json(let bytes), .form):
             return ByteBuffer(string: encodeForm(try formFields(ofJSON: bytes)))

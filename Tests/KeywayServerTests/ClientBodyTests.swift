@@ -324,6 +324,7 @@ struct ClientBodyTests {
                 ("text/plain", "token=%zz", "percent"),
                 ("application/x-www-form-urlencoded", "", "required"),
                 ("text/plain", "token=a&token=b", "more than once"),
+                ("application/x-www-form-urlencoded", "token=a&token=b", "more than once"),
                 ("text/plain", "token=a%00b", "NUL"),
                 ("application/json", "[1, 2]", "JSON object"),
             ]
