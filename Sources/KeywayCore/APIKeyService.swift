@@ -36,13 +36,16 @@ public struct APIKeyService: Sendable {
         return (try await store.insertAPIKey(key), secret)
     }
 
-    /// The principal behind `secret`. Throws `DomainError.unauthorized` for an unknown or revoked key,
-    /// without saying which.
-    public func authenticate(_ secret: String) async throws -> Principal {
+    /// The principal behind `secret`; with `keyID` (HTTP Basic's `apiKeyId`), the key must also be that one.
+    /// Throws `DomainError.unauthorized` for an unknown or revoked key, or another key's id, without saying which.
+    public func authenticate(_ secret: String, keyID: String? = nil) async throws -> Principal {
         let hash = hasher.hash(secret)
         guard let key = try await store.apiKey(secretHash: hash), constantTimeEquals(key.secretHash, hash),
             key.dateRevoked == nil
         else { throw DomainError.unauthorized }
+        if let keyID, !constantTimeEquals(Array(keyID.utf8), Array(String(key.id.rawValue).utf8)) {
+            throw DomainError.unauthorized
+        }
         return .apiKey(key)
     }
 

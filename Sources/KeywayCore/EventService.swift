@@ -121,9 +121,15 @@ public struct EventService: Sendable {
 
     static let webhookNotFound = DomainError.notFound("WebhookNotFound", "Webhook not found")
 
-    public func webhooks(by caller: Principal) async throws -> [Webhook] {
-        let (_, organizations) = try await eventOrganizations(caller)
-        return try await store.webhooks(organizations: organizations)
+    /// The webhooks of the organizations the caller sees events of, narrowed to `organization` when given: one
+    /// the caller takes no part in is `referenceNotFound` (404), as in the other lists' filters; one where it
+    /// sees no events gives an empty list. Throws forbidden, referenceNotFound.
+    public func webhooks(organization: Int64? = nil, by caller: Principal) async throws -> [Webhook] {
+        let (access, organizations) = try await eventOrganizations(caller)
+        guard let organization else { return try await store.webhooks(organizations: organizations) }
+        let only = OrganizationID(organization)
+        guard access.takesPart(in: only) else { throw DomainError.referenceNotFound }
+        return try await store.webhooks(organizations: organizations.intersection([only]))
     }
 
     /// A new webhook; without `secretHttp` a random one is made. Throws forbidden, invalidInput (also for a URL

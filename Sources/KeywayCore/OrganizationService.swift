@@ -88,6 +88,27 @@ public struct OrganizationService: Sendable {
         return try await apiKeys.create(organization: id, scopes: scopes, name: name, creator: caller.accountID)
     }
 
+    /// Bold's way to make a key (`POST /v1/accounts/{accountId}/api-keys`): a signed-in account makes one for
+    /// itself in an organization where `createKey` lets it, with the widest scopes that endpoint would let it
+    /// grant (an account holds every scope, so all of them); `description` becomes the key's name. Another
+    /// account's id is `AccountNotFound` (404: accounts are not probed); an API key may not (403), as it may not
+    /// create organizations. Throws forbidden, `AccountNotFound`, `OrganizationNotFound`, invalidInput.
+    public func createKey(
+        forAccount account: AccountID, in organization: OrganizationID, description: String?, by caller: Principal
+    ) async throws -> (key: APIKey, secret: String) {
+        guard case .account(let session) = caller else {
+            throw DomainError.forbidden(
+                "Insufficient rights: API keys are made through /v1/accounts by signed-in accounts, for themselves")
+        }
+        guard session.accountID == account else {
+            throw DomainError.notFound("AccountNotFound", "Account \(account) not found")
+        }
+        if let description, description.utf8.count > 255 {
+            throw DomainError.invalidInput(field: "description", "description must be at most 255 bytes")
+        }
+        return try await createKey(in: organization, scopes: Set(Scope.allCases), name: description, by: caller)
+    }
+
     /// Throws forbidden, `OrganizationNotFound`, `APIKeyNotFound`.
     public func revokeKey(_ keyID: APIKeyID, in id: OrganizationID, by caller: Principal) async throws {
         _ = try await managed(id, by: caller)

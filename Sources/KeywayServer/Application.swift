@@ -17,6 +17,8 @@ public func buildRouter(_ keyway: Keyway) throws -> Router<KeywayRequestContext>
             parameters: try ParameterCatalog(yaml: document), maxBodyBytes: keyway.config.maxBodyBytes))
     router.middlewares.add(CredentialMiddleware())
     router.middlewares.add(ClientAddressMiddleware(trustForwardedFor: keyway.config.trustForwardedFor))
+    // Inside BoldResponse (which read the body within the limit and writes its refusals), before the router.
+    router.middlewares.add(ClientBodyMiddleware(maxBodyBytes: keyway.config.maxBodyBytes))
     let configuration = Configuration(
         dateTranscoder: MicrosecondDateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
     try KeywayAPIHandler(keyway: keyway, document: document)

@@ -164,7 +164,8 @@ extension KeywayAPIHandler {
     }
 
     func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
-        let webhooks = try await keyway.events.webhooks(by: try await caller())
+        let webhooks = try await keyway.events.webhooks(
+            organization: input.query.organizationId, by: try await caller())
         return .ok(.init(body: .json(webhooks.map(EventMapping.wire))))
     }
 

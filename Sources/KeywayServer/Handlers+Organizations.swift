@@ -80,4 +80,19 @@ extension KeywayAPIHandler {
         keyway.logger.info("api key revoked", metadata: ["api_key_id": "\(input.path.keyId)"])
         return .ok(.init(body: .json(.init())))
     }
+
+    func createAccountAPIKey(_ input: Operations.CreateAccountAPIKey.Input) async throws
+        -> Operations.CreateAccountAPIKey.Output
+    {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        let (key, secret) = try await keyway.organizations.createKey(
+            forAccount: AccountID(input.path.accountId), in: OrganizationID(body.organizationId),
+            description: body.description, by: try await caller())
+        keyway.logger.info(
+            "api key created", metadata: ["api_key_id": "\(key.id)", "organization_id": "\(key.organizationID)"])
+        return .created(.init(body: .json(.init(apiKeyId: key.id.rawValue, apiKeySecret: secret))))
+    }
 }

@@ -130,17 +130,28 @@ enum NulCharacter {
 /// The credential a request carries, for the handlers to verify when their operation needs one.
 enum RequestCredential {
     @TaskLocal static var secret: String?
+    /// Set when the credential came as HTTP Basic (Bold's API-key form): the key id its secret must belong to.
+    @TaskLocal static var apiKeyID: String?
 
-    /// `Authorization: Bearer <credential>`, or the legacy `X-Auth-Token: <credential>`.
-    static func extract(from headers: HTTPFields) -> String? {
+    /// `Authorization: Bearer <credential>`, `Authorization: Basic base64(apiKeyId:apiKeySecret)`, or the legacy
+    /// `X-Auth-Token: <credential>`. A Basic header that does not decode to `id:secret` still counts as a
+    /// credential (an empty one, refused with 401), never as none.
+    static func extract(from headers: HTTPFields) -> (secret: String, apiKeyID: String?)? {
         if let authorization = headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
                 let value = parts[1].trimmingCharacters(in: .whitespaces)
-                if !value.isEmpty { return value }
+                if !value.isEmpty { return (value, nil) }
+            }
+            if parts.count == 2, parts[0].lowercased() == "basic" {
+                let encoded = parts[1].trimmingCharacters(in: .whitespaces)
+                guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
+                    let colon = text.firstIndex(of: ":")
+                else { return ("", "") }
+                return (String(text[text.index(after: colon)...]), String(text[..<colon]))
             }
         }
-        if let name = HTTPField.Name("X-Auth-Token"), let token = headers[name], !token.isEmpty { return token }
+        if let name = HTTPField.Name("X-Auth-Token"), let token = headers[name], !token.isEmpty { return (token, nil) }
         return nil
     }
 }
@@ -149,8 +160,11 @@ struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        try await RequestCredential.$secret.withValue(RequestCredential.extract(from: request.headers)) {
-            try await next(request, context)
+        let credential = RequestCredential.extract(from: request.headers)
+        return try await RequestCredential.$secret.withValue(credential?.secret) {
+            try await RequestCredential.$apiKeyID.withValue(credential?.apiKeyID) {
+                try await next(request, context)
+            }
         }
     }
 }

@@ -181,6 +181,15 @@ struct SecretLoggingTests {
             // Failures are logged too: a wrong key, and an error response.
             _ = try await client.send(.get, "/v2/shares", key: "kw_wrong_\(secrets[1])")
             _ = try await client.send(.get, "/v2/shares?deviceId=abc", key: master)
+            // HTTP Basic (Bold's API-key form), right and wrong: neither the secret nor the encoded pair is logged.
+            let keyID = try #require(created.object["id"] as? Int)
+            let basic = Data("\(keyID):\(secrets[1])".utf8).base64EncodedString()
+            #expect(
+                try await client.send(.get, "/v2/shares", headers: [.authorization: "Basic \(basic)"]).status == .ok)
+            let wrongBasic = Data("999:\(secrets[1])".utf8).base64EncodedString()
+            #expect(
+                try await client.send(.get, "/v2/shares", headers: [.authorization: "Basic \(wrongBasic)"]).status
+                    == .unauthorized)
             // A 500 (the store gone) on requests carrying a bearer key and a password: its log line names the
             // operation and the error's type, never the decoded input or the headers.
             let password = "hunter2-\(UUID().uuidString)"
@@ -196,10 +205,19 @@ struct SecretLoggingTests {
                 .post, "/v1/invitations/\(UUID())/accept", key: master,
                 json: #"{"emailAddress": "log@example.com", "password": "\#(password)"}"#)
             expectErrorBody(accept, status: .internalServerError, code: "InternalError")
-            return secrets
+            // The same with the password in a multipart body, re-encoded before the handler reads it.
+            let multipartPassword = "hunter3-\(UUID().uuidString)"
+            let multipart = ClientBodyTests.formData(
+                [("grant_type", "password"), ("username", "log@example.com"), ("password", multipartPassword)],
+                boundary: "b")
+            let failedMultipart = try await ClientBodyTests.post(
+                client, "/v2/oauth/token", multipart, type: "multipart/form-data; boundary=b",
+                extra: [.authorization: "Basic \(basic)"])
+            expectErrorBody(failedMultipart, status: .internalServerError, code: "InternalError")
+            return secrets + [basic, wrongBasic, multipartPassword]
         }
         let secrets = found
-        #expect(secrets.count == 5)
+        #expect(secrets.count == 8)
         let text = log.text
         #expect(text.contains("share created"), "the capture must see Keyway's own lines")
         #expect(text.contains("request"))

@@ -22,6 +22,8 @@ struct PeopleWorld {
     let harness: Harness
     var tokens: [Caller: String] = [:]
     var users: [Caller: Int64] = [:]
+    /// The super user's account id, for the endpoints under `/v1/accounts/{accountId}`.
+    var superUserAccount: Int64 = 0
 
     static let password = "correct horse battery"
 
@@ -38,6 +40,8 @@ struct PeopleWorld {
             world.users[caller] = user
             world.tokens[caller] = token
         }
+        let account = try await client.send(.get, "/v1/account", key: world.tokens[.superUser]).object
+        world.superUserAccount = (account["id"] as? NSNumber)?.int64Value ?? 0
         let admin = world.users[.deviceAdmin] ?? 0
         _ = try await client.createShare(
             #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(admin)}, "permissions": {"administrate": true}}"#,
@@ -69,6 +73,8 @@ struct Fixture {
     let key: String
     /// The device administrator's user id.
     var deviceAdmin: Int64 = 0
+    /// The super user's account id.
+    var superUserAccount: Int64 = 0
 
     func id(_ reply: Reply, _ field: String) -> Int64 {
         #expect(reply.status.code < 300, "setup failed: \(reply.text)")
@@ -288,6 +294,12 @@ struct PermissionMatrixTests {
         },
         // Accounts and the public endpoints: a credential changes nothing there.
         Endpoint(.get, "/v1/account", "401 404 404 404 200 200 200 200"),
+        // Bold's way to make a key: an account for itself only (others' ids are 404), where it may create keys;
+        // API keys may not (403). The path names the super user's account in every cell.
+        Endpoint(
+            .post, "/v1/accounts/{accountId}/api-keys", "401 403 403 403 201 404 404 404",
+            body: #"{"organizationId": 1, "description": "d"}"#
+        ) { "/v1/accounts/\($0.superUserAccount)/api-keys" },
         // Access: the check is for super users, the device's administrators and the user itself.
         Endpoint(.get, "/v1/devices/11/access?userId=12", "401 404 200 200 200 200 403 403"),
         Endpoint(.get, "/v1/effective-device-permissions", "401 200 200 200 200 200 200 200"),
@@ -343,7 +355,9 @@ struct PermissionMatrixTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let world = try await PeopleWorld.make(client, harness)
-            let fixture = Fixture(client: client, key: harness.manageKey, deviceAdmin: world.users[.deviceAdmin] ?? 0)
+            let fixture = Fixture(
+                client: client, key: harness.manageKey, deviceAdmin: world.users[.deviceAdmin] ?? 0,
+                superUserAccount: world.superUserAccount)
             var wrong: [String] = []
             for endpoint in Self.endpoints {
                 #expect(endpoint.expected.count == Caller.allCases.count, "\(endpoint.name): one status per caller")
