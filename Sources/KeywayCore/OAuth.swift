@@ -208,7 +208,9 @@ public struct OAuthService: Sendable {
     public func check(_ request: AuthorizationRequest) async throws -> CheckedAuthorization {
         guard let clientID = request.clientID, !clientID.isEmpty, clientID.count <= Self.maxClientIDLength,
             let client = try await store.oauthClient(id: clientID)
-        else { throw AuthorizationRefusal.untrusted("This application (client_id) is not registered with this server.") }
+        else {
+            throw AuthorizationRefusal.untrusted("This application (client_id) is not registered with this server.")
+        }
         // Exactly as registered: no prefix, no wildcard, no normalization, so no open redirect.
         guard let redirectURI = request.redirectURI ?? (client.redirectURIs.count == 1 ? client.redirectURIs[0] : nil),
             client.redirectURIs.contains(redirectURI)
@@ -217,7 +219,8 @@ public struct OAuthService: Sendable {
                 "The redirect_uri is not one registered for this application, so this page will not send you there.")
         }
         if let state = request.state, state.count > Self.maxStateLength {
-            throw AuthorizationRefusal.redirect(uri: redirectURI, error: "invalid_request", description: "state is too long")
+            throw AuthorizationRefusal.redirect(
+                uri: redirectURI, error: "invalid_request", description: "state is too long")
         }
         guard request.responseType == "code" else {
             throw AuthorizationRefusal.redirect(
@@ -229,10 +232,12 @@ public struct OAuthService: Sendable {
                     uri: redirectURI, error: "invalid_request", description: "code_challenge_method must be S256")
             }
             // base64url of a SHA-256 digest, without padding.
-            guard challenge.count == 43, challenge.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) })
+            guard challenge.count == 43,
+                challenge.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) })
             else {
                 throw AuthorizationRefusal.redirect(
-                    uri: redirectURI, error: "invalid_request", description: "code_challenge must be 43 base64url characters")
+                    uri: redirectURI, error: "invalid_request",
+                    description: "code_challenge must be 43 base64url characters")
             }
         } else if request.codeChallengeMethod != nil {
             throw AuthorizationRefusal.redirect(

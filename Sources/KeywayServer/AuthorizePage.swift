@@ -90,7 +90,8 @@ enum AuthorizePage {
 
     /// RFC 3986's unreserved characters stay; everything else is percent-encoded.
     static func encode(_ text: String) -> String {
-        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        let unreserved = CharacterSet(
+            charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
         return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 
@@ -124,7 +125,8 @@ enum AuthorizePage {
     static func errorPage(_ message: String) -> String {
         document(
             title: "Sign-in refused",
-            body: "<h1>This sign-in link cannot be used</h1><p class=\"message\" role=\"alert\">\(WebKeyPage.escape(message))</p>"
+            body:
+                "<h1>This sign-in link cannot be used</h1><p class=\"message\" role=\"alert\">\(WebKeyPage.escape(message))</p>"
                 + "<p class=\"note\">Start again from the application that sent you here.</p>")
     }
 

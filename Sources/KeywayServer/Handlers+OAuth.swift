@@ -129,7 +129,8 @@ extension KeywayAPIHandler {
             return .seeOther(
                 .init(
                     headers: .init(
-                        location: AuthorizePage.redirect(checked.redirectURI, [("code", code), ("state", request.state)])
+                        location: AuthorizePage.redirect(
+                            checked.redirectURI, [("code", code), ("state", request.state)])
                     )))
         } catch let error as DomainError {
             let step: AuthorizePage.Step = secondStep ? .secondFactor : .password

@@ -83,8 +83,10 @@ extension PostgresStore {
                 let family = UUID(uuidString: try row.text("family") ?? "")
             else { return nil }
             return AuthorizationCode(
-                id: try row.requiredInt("id"), hash: try row.bytes("hash") ?? [], clientID: try row.text("client_id") ?? "",
-                redirectURI: try row.text("redirect_uri") ?? "", accountID: AccountID(try row.requiredInt("account_id")),
+                id: try row.requiredInt("id"), hash: try row.bytes("hash") ?? [],
+                clientID: try row.text("client_id") ?? "",
+                redirectURI: try row.text("redirect_uri") ?? "",
+                accountID: AccountID(try row.requiredInt("account_id")),
                 codeChallenge: try row.text("code_challenge"), family: family, expires: try row.requiredDate("expires"),
                 dateCreated: try row.requiredDate("date_created"), dateUsed: try row.date("date_used"))
         }

@@ -169,7 +169,9 @@ struct AuthorizationCodeTests {
             let page = try await Self.open(client, fields)
             // Its policy lets its form post here and then go to the redirect URI's origin, nowhere else.
             let policy = try #require(page.reply.headers[HTTPField.Name("Content-Security-Policy")!])
-            #expect(policy.contains("form-action 'self' https://app.example.com;") || policy.hasSuffix("form-action 'self' https://app.example.com"))
+            #expect(
+                policy.contains("form-action 'self' https://app.example.com;")
+                    || policy.hasSuffix("form-action 'self' https://app.example.com"))
             #expect(policy.contains("default-src 'none'") && !policy.contains("script-src"))
             #expect(page.reply.text.contains("The &lt;App&gt;"), "the client's name is escaped")
 
@@ -238,7 +240,10 @@ struct AuthorizationCodeTests {
                 "code_verifier": Self.verifier,
             ]
             let refusals: [([String: String], HTTPResponse.Status, String)] = [
-                (good.merging(["code_verifier": String(repeating: "a", count: 43)]) { $1 }, .badRequest, "invalid_grant"),
+                (
+                    good.merging(["code_verifier": String(repeating: "a", count: 43)]) { $1 }, .badRequest,
+                    "invalid_grant"
+                ),
                 (good.filter { $0.key != "code_verifier" }, .badRequest, "invalid_grant"),
                 (good.merging(["client_secret": "wrong-secret-0123456789"]) { $1 }, .unauthorized, "invalid_client"),
                 (good.filter { $0.key != "client_secret" }, .unauthorized, "invalid_client"),
@@ -264,7 +269,9 @@ struct AuthorizationCodeTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let (code, _) = try await Self.code(client, Self.authorizeQuery())
-            let fields = ["code": code, "redirect_uri": Self.redirect, "client_id": "app", "client_secret": Self.secret]
+            let fields = [
+                "code": code, "redirect_uri": Self.redirect, "client_id": "app", "client_secret": Self.secret,
+            ]
             let first = try await Self.exchange(client, fields)
             #expect(first.status == .ok)
             let access = try #require(first.object["access_token"] as? String)

@@ -187,7 +187,8 @@ struct CommandLineTests {
             #expect(server.stdout.contains(round == 0 ? "Demo data created" : "Demo data already present"))
             #expect(server.stdout.contains("curl -s -H 'Authorization: Bearer \(key)'"))
             // The public clients' OAuth ids are registered, with fresh secrets shown where the key is.
-            #expect(server.stdout.contains("BoldApp: secret (none: a public client), redirect URIs boldsmartlock://auth"))
+            #expect(
+                server.stdout.contains("BoldApp: secret (none: a public client), redirect URIs boldsmartlock://auth"))
             #expect(server.stdout.contains("home-assistant: secret "))
 
             let (status, shares) = try await Self.fetch(base + "/v2/shares?externalId=externalId", key: key)
@@ -270,7 +271,10 @@ struct CommandLineTests {
             (["--id", "x"], "redirect"),
             (["--id", String(repeating: "x", count: 101), "--redirect-uri", "app:/a"], "id"),
             (["--id", "x", "--redirect-uri", "app:/a", "--secret", "short"], "secret"),
-            (["--id", "x", "--redirect-uri", "app:/a", "--secret", "long enough secret!", "--generate-secret"], "not both"),
+            (
+                ["--id", "x", "--redirect-uri", "app:/a", "--secret", "long enough secret!", "--generate-secret"],
+                "not both"
+            ),
         ]
         for (arguments, mentioning) in refusals {
             let refused = try Run(["oauth-client", "add"] + database + arguments)

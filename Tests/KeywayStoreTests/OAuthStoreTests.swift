@@ -46,7 +46,8 @@ struct OAuthStoreTests {
         try await store.insertOAuthClient(client("app"), replacing: false)
         let family = UUID()
         let code = AuthorizationCode(
-            hash: Array(repeating: 3, count: 32), clientID: "app", redirectURI: "app.example:/auth", accountID: account.id,
+            hash: Array(repeating: 3, count: 32), clientID: "app", redirectURI: "app.example:/auth",
+            accountID: account.id,
             codeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", family: family,
             expires: now.addingTimeInterval(300), dateCreated: now)
         try await store.insertAuthorizationCode(code)
