@@ -291,7 +291,10 @@ public struct OAuthService: Sendable {
             throw invalid
         }
         guard stored.expires > now else { throw invalid }
-        guard redirectURI == stored.redirectURI else {
+        // RFC 6749 §4.1.3: required when the authorization request had it; a client with one registered URI may
+        // leave it out of both.
+        let sent = redirectURI ?? (client.redirectURIs.count == 1 ? client.redirectURIs[0] : nil)
+        guard sent == stored.redirectURI else {
             throw DomainError.oauth("invalid_grant", "redirect_uri differs from the one the code was issued for")
         }
         if let challenge = stored.codeChallenge {

@@ -50,10 +50,14 @@ extension KeywayAPIHandler {
         } catch let refusal as AuthorizationRefusal {
             return refuse(refusal, request)
         }
+        // The form carries the redirect URI even when the request left it to the client's only one, and the
+        // token is bound to what the form carries.
+        var bound = request
+        bound.redirectURI = checked.redirectURI
         // A cookie already set (another tab's) is kept, so that both tabs' forms stay valid.
         let nonce = AuthorizePage.nonce(fromCookieHeader: cookie) ?? AuthorizePage.newNonce(keyway.random)
         let html = AuthorizePage.form(
-            checked, request: request, token: AuthorizePage.token(nonce: nonce, for: request), step: .password)
+            checked, request: bound, token: AuthorizePage.token(nonce: nonce, for: bound), step: .password)
         return .page(
             .init(
                 headers: .init(
@@ -69,7 +73,7 @@ extension KeywayAPIHandler {
             switch input.body {
             case .urlEncodedForm(let value): value
             }
-        let request = AuthorizationRequest(
+        var request = AuthorizationRequest(
             clientID: form.clientId, redirectURI: form.redirectUri, responseType: form.responseType,
             state: form.state, codeChallenge: form.codeChallenge, codeChallengeMethod: form.codeChallengeMethod)
         let checked: CheckedAuthorization
@@ -82,6 +86,8 @@ extension KeywayAPIHandler {
             case .page(let page): return .ok(page)
             }
         }
+        // Bound as the page bound it: to the redirect URI its form carries.
+        request.redirectURI = checked.redirectURI
         let nonce = AuthorizePage.nonce(fromCookieHeader: input.headers.cookie)
         guard AuthorizePage.tokenMatches(form.csrf, nonce: nonce, for: request), let nonce else {
             return .forbidden(

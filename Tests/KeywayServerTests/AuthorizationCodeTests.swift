@@ -227,6 +227,14 @@ struct AuthorizationCodeTests {
                     "client_secret": "pgJFgnGB87f9ednFiiHygCbf",
                 ])
             #expect(exchanged.status == .ok, "\(exchanged.text)")
+
+            // bold2lox sends neither state nor, in some setups, redirect_uri: a client with one registered URI
+            // is sent to it, and may leave it out of the exchange too.
+            let bare = ["client_id": "BoldApp", "response_type": "code"]
+            let (second, bareLocation) = try await Self.code(client, bare)
+            #expect(bareLocation == "boldsmartlock://auth?code=" + second)
+            let exchangedBare = try await Self.exchange(client, ["code": second, "client_id": "BoldApp"])
+            #expect(exchangedBare.status == .ok, "\(exchangedBare.text)")
         }
     }
 
