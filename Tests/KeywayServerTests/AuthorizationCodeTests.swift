@@ -175,6 +175,10 @@ struct AuthorizationCodeTests {
             #expect(policy.contains("default-src 'none'") && !policy.contains("script-src"))
             #expect(page.reply.text.contains("The &lt;App&gt;"), "the client's name is escaped")
 
+            // The root answers as /authorize, for clients that open the authorize host's root.
+            let root = try await Self.open(client, fields, path: "/")
+            #expect(root.reply.text.contains("action=\"/authorize\""))
+
             let (code, location) = try await Self.code(client, fields)
             let items = URLComponents(string: location)?.queryItems ?? []
             #expect(items.first { $0.name == "state" }?.value == "a b&c=d/é", "state comes back unchanged")
