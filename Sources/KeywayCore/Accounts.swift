@@ -91,9 +91,11 @@ public struct AccountSession: Sendable, Hashable {
 
 /// OAuth 2.0's error codes (RFC 6749 §5.2), carried beside Keyway's own.
 extension DomainError {
-    static func oauth(_ error: String, _ description: String, kind: Kind = .invalidInput) -> DomainError {
+    static func oauth(_ error: String, _ description: String, kind: Kind = .invalidInput, code: String? = nil)
+        -> DomainError
+    {
         var domain = DomainError(
-            kind, code: kind == .rateLimited ? "TooManyRequests" : "InvalidGrant", message: description)
+            kind, code: code ?? (kind == .rateLimited ? "TooManyRequests" : "InvalidGrant"), message: description)
         domain.oauthError = error
         return domain
     }
@@ -179,6 +181,17 @@ public struct AccountService: Sendable {
     public func signIn(
         username: String, password: String, mfaToken: String? = nil, client: ClientAddress = .unknown
     ) async throws -> TokenPair {
+        let account = try await verifySignIn(username: username, password: password, mfaToken: mfaToken, client: client)
+        let (pair, tokens) = issue(for: account, family: random.uuid())
+        try await store.insertTokens(tokens)
+        return pair
+    }
+
+    /// The checks of `signIn` (throttles, slowdowns, password, second factor), without issuing tokens: the
+    /// signed-in account. The authorization-code grant signs people in through this too.
+    public func verifySignIn(
+        username: String, password: String, mfaToken: String?, client: ClientAddress
+    ) async throws -> AccountID {
         // No e-mail address or phone number is longer.
         try Text.limit(username, field: "username", max: 254)
         let now = time.now()
@@ -236,9 +249,7 @@ public struct AccountService: Sendable {
         try await store.clearAttempts(accountKey)
         try await store.forgetAttempt(id: addressAttempt)
         try await store.markAuthenticated(credentials.accountID, at: now)
-        let (pair, tokens) = issue(for: credentials.accountID, family: random.uuid())
-        try await store.insertTokens(tokens)
-        return pair
+        return credentials.accountID
     }
 
     /// `grant_type=refresh_token`: rotates the refresh token. Reusing one already rotated ends every
@@ -287,7 +298,7 @@ public struct AccountService: Sendable {
         )
     }
 
-    private func issue(for account: AccountID, family: UUID) -> (TokenPair, [IssuedToken]) {
+    func issue(for account: AccountID, family: UUID) -> (TokenPair, [IssuedToken]) {
         let now = time.now()
         let access = random.uuid().uuidString.lowercased()
         let refresh = random.uuid().uuidString.lowercased()

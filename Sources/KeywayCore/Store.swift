@@ -202,7 +202,7 @@ public struct PoolUsage: Sendable, Hashable {
 
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
 public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
-    InvitationStore, VerificationStore, AccessStore, EventStore, ThrottleStore, ControllerKeyStore
+    InvitationStore, VerificationStore, AccessStore, EventStore, ThrottleStore, ControllerKeyStore, OAuthStore
 {
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult

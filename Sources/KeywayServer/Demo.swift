@@ -9,7 +9,19 @@ public enum Demo {
         public var created: Bool
         public var organizationID: OrganizationID
         public var apiKey: String
+        /// The OAuth clients registered for the public Bold clients, with their secrets (nil for a public client).
+        public var oauthClients: [(id: String, secret: String?, redirectURIs: [String])]
     }
+
+    /// The client ids and redirect URIs the public Bold clients sign in with (authorization code): Bold's own
+    /// app id, which bold2lox, homebridge-bold-ble and homeassistant-bold-admin use with the app's custom
+    /// scheme; Home Assistant's shared redirect (ha-bold, homeassistant_bold, with credentials the user enters);
+    /// homebridge-bold's hosted callback.
+    public static let oauthClients: [(id: String, name: String, redirectURIs: [String], secret: Bool)] = [
+        ("BoldApp", "Bold app", ["boldsmartlock://auth", "com.boldsmartlock://auth"], false),
+        ("home-assistant", "Home Assistant", ["https://my.home-assistant.io/redirect/oauth"], true),
+        ("HomeBridge", "Homebridge Bold", ["https://bold.nienhuisdevelopment.com/oauth/callback"], true),
+    ]
 
     public static let organizationID = OrganizationID(1)
 
@@ -22,7 +34,15 @@ public enum Demo {
         // that asks for the demo gets a key of its own.
         let (_, secret) = try await keyway.apiKeys.create(
             organization: organizationID, scopes: Set(Scope.allCases), name: "demo")
-        return Result(created: created, organizationID: organizationID, apiKey: secret)
+        // Registered again at each start, like the API key, so that their secrets can be shown.
+        var clients: [(id: String, secret: String?, redirectURIs: [String])] = []
+        for client in oauthClients {
+            let secret = client.secret ? keyway.oauth.generateSecret() : nil
+            try await keyway.oauth.register(
+                id: client.id, redirectURIs: client.redirectURIs, secret: secret, name: client.name, replacing: true)
+            clients.append((client.id, secret, client.redirectURIs))
+        }
+        return Result(created: created, organizationID: organizationID, apiKey: secret, oauthClients: clients)
     }
 
     /// The demo graph. Share 1 mirrors the share in Bold's `GET /v2/shares` documentation, key for key.

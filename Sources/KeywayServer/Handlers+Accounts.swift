@@ -36,6 +36,18 @@ extension KeywayAPIHandler {
                 throw DomainError.invalidInput(field: "refresh_token", "grant_type=refresh_token needs refresh_token")
             }
             pair = try await keyway.accounts.refresh(token)
+        case .authorizationCode:
+            guard let code = form.code else {
+                throw DomainError.invalidInput(field: "code", "grant_type=authorization_code needs code")
+            }
+            // RFC 6749 §2.3.1: HTTP Basic client authentication, or the client's id and secret in the body.
+            let basic = RequestCredential.basicClient
+            pair = try await keyway.oauth.exchange(
+                code: code, redirectURI: form.redirectUri, clientID: basic?.id ?? form.clientId,
+                clientSecret: basic?.secret ?? form.clientSecret, codeVerifier: form.codeVerifier)
+            keyway.logger.info(
+                "signed in with an authorization code",
+                metadata: ["account_id": "\(pair.accountID)", "client_id": "\(basic?.id ?? form.clientId ?? "")"])
         }
         return .ok(
             .init(

@@ -22,6 +22,7 @@ public struct Keyway: Sendable {
     public let accounts: AccountService
     public let invitations: InvitationService
     public let verification: VerificationService
+    public let oauth: OAuthService
     public let access: AccessService
     public let remote: RemoteService
     public let controller: ControllerService
@@ -80,6 +81,8 @@ public struct Keyway: Sendable {
         self.accounts = AccountService(
             store: store, time: time, random: random, secrets: SHA256Hasher(), passwords: passwords, pause: pause,
             settings: signIn)
+        self.oauth = OAuthService(
+            store: store, time: time, random: random, sha256: SHA256Hasher(), accounts: self.accounts)
         self.invitations = InvitationService(store: store, time: time, passwords: passwords)
         var codes = VerificationService.Settings()
         codes.requestsPerAddress = config.codeRequestsPerAddress

@@ -51,7 +51,21 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
                 response = errorResponse(error, body: body, logger: context.logger)
             }
         }
+        let csp = HTTPField.Name("Content-Security-Policy")
+        let signInPage = request.uri.path == "/authorize" || request.uri.path == "/"
+        if signInPage {
+            // The generated server percent-encodes the values of the headers it sets; the sign-in page's
+            // redirect, cookie and policy must reach the browser as the handler wrote them.
+            for name in [HTTPField.Name.location, .setCookie] + (csp.map { [$0] } ?? []) {
+                if let value = response.headers[name], let decoded = value.removingPercentEncoding {
+                    response.headers[name] = decoded
+                }
+            }
+        }
+        // The sign-in page states its own policy, which depends on the request's redirect URI.
+        let ownPolicy = signInPage ? csp.flatMap { response.headers[$0] } : nil
         for (name, value) in StandardHeaders.all { response.headers[name] = value }
+        if let ownPolicy, let csp { response.headers[csp] = ownPolicy }
         // The web-key page runs its one script and style, known by their hashes, and calls only this server.
         if request.uri.path.hasPrefix("/webkey/"), let name = HTTPField.Name("Content-Security-Policy") {
             response.headers[name] = WebKeyPage.contentSecurityPolicy
@@ -133,6 +147,26 @@ enum RequestCredential {
     /// Set when the credential came as HTTP Basic (Bold's API-key form): the key id its secret must belong to.
     @TaskLocal static var apiKeyID: String?
 
+    /// An OAuth client's id and secret sent as HTTP Basic authentication (RFC 6749 §2.3.1), for the token
+    /// endpoint's authorization-code grant.
+    @TaskLocal static var basicClient: (id: String, secret: String)?
+
+    /// `Authorization: Basic base64(id:secret)`, each part form-url-encoded as RFC 6749 §2.3.1 says.
+    static func basic(from headers: HTTPFields) -> (id: String, secret: String)? {
+        guard let authorization = headers[.authorization] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic", parts[1].count <= 1000,
+            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: data, encoding: .utf8)
+        else { return nil }
+        let pair = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard pair.count == 2 else { return nil }
+        func decoded(_ part: Substring) -> String {
+            String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(part)
+        }
+        return (decoded(pair[0]), decoded(pair[1]))
+    }
+
     /// `Authorization: Bearer <credential>`, `Authorization: Basic base64(apiKeyId:apiKeySecret)`, or the legacy
     /// `X-Auth-Token: <credential>`. A Basic header that does not decode to `id:secret` still counts as a
     /// credential (an empty one, refused with 401), never as none.
@@ -163,7 +197,9 @@ struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
         let credential = RequestCredential.extract(from: request.headers)
         return try await RequestCredential.$secret.withValue(credential?.secret) {
             try await RequestCredential.$apiKeyID.withValue(credential?.apiKeyID) {
-                try await next(request, context)
+                try await RequestCredential.$basicClient.withValue(RequestCredential.basic(from: request.headers)) {
+                    try await next(request, context)
+                }
             }
         }
     }

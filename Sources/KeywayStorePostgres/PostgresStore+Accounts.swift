@@ -99,7 +99,7 @@ extension PostgresStore {
         try await writing { db in try await Self.insert(tokens, db) }
     }
 
-    private static func insert(_ tokens: [IssuedToken], _ db: SQLConnection) async throws {
+    static func insert(_ tokens: [IssuedToken], _ db: SQLConnection) async throws {
         for token in tokens {
             try await db.execute(
                 "INSERT INTO tokens (account_id, kind, hash, family, expires, date_created) VALUES (?, ?, ?, ?, ?, ?)",

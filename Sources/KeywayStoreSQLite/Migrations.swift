@@ -32,6 +32,9 @@ enum Migrations {
         migrator.registerMigration("0010_outbox_retry_retention") { db in
             try db.execute(sql: schema0010)
         }
+        migrator.registerMigration("0011_oauth_clients") { db in
+            try db.execute(sql: schema0011)
+        }
         migrator.registerMigration("0013_controller_keys") { db in
             try db.execute(sql: schema0013)
         }
@@ -77,6 +80,33 @@ enum Migrations {
         CREATE INDEX events_retention ON events(time);
         CREATE INDEX webhook_deliveries_event_retention ON webhook_deliveries(event_id);
         CREATE INDEX tokens_retention ON tokens(expires);
+        """
+
+    // Applications that sign people in with the authorization-code grant, each with its exact redirect URIs
+    // (a JSON array), and the codes issued to them (by hash; a used code is kept until a day past its expiry so
+    // that its second use is recognised).
+    static let schema0011 = """
+        CREATE TABLE oauth_clients (
+            id TEXT PRIMARY KEY,
+            secret_hash BLOB,
+            redirect_uris TEXT NOT NULL,
+            name TEXT,
+            date_created INTEGER NOT NULL
+        );
+        CREATE TABLE oauth_codes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            hash BLOB NOT NULL UNIQUE,
+            client_id TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+            redirect_uri TEXT NOT NULL,
+            account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            code_challenge TEXT,
+            family TEXT NOT NULL,
+            expires INTEGER NOT NULL,
+            date_created INTEGER NOT NULL,
+            date_used INTEGER
+        );
+        CREATE INDEX oauth_codes_client ON oauth_codes(client_id);
+        CREATE INDEX oauth_codes_expires ON oauth_codes(expires);
         """
 
     // Each lock's controller key: the secret Keyway signs its Bluetooth handshakes and commands with, kept as

@@ -103,7 +103,7 @@ extension SQLiteStore {
         try await writing { db in try Self.insert(tokens, db) }
     }
 
-    private static func insert(_ tokens: [IssuedToken], _ db: Database) throws {
+    static func insert(_ tokens: [IssuedToken], _ db: Database) throws {
         for token in tokens {
             try db.execute(
                 sql: """

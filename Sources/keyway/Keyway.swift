@@ -17,7 +17,8 @@ struct KeywayCommand: AsyncParsableCommand {
         commandName: "keyway",
         abstract: "A self-hosted access-sharing server for smart locks that speaks the Bold Smart Lock API.",
         subcommands: [
-            Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self, Outbox.self, BenchDataCommand.self,
+            Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self, OAuthClientCommand.self, Outbox.self,
+            BenchDataCommand.self,
         ],
         defaultSubcommand: Serve.self)
 }
@@ -282,6 +283,12 @@ struct Serve: AsyncParsableCommand {
                 ? "Demo data created in \(config.databaseDescription)." : "Demo data already present; left as it is.")
         say("Demo API key (organization \(result.organizationID), all scopes):")
         say(result.apiKey)
+        say("Demo OAuth clients (authorize URL \(base)/authorize, token URL \(base)/v2/oauth/token):")
+        for client in result.oauthClients {
+            say(
+                "  \(client.id): secret \(client.secret ?? "(none: a public client)"), redirect URIs "
+                    + client.redirectURIs.joined(separator: " "))
+        }
         say("Try:")
         say("  curl -s -H 'Authorization: Bearer \(result.apiKey)' '\(base)/v2/shares?externalId=externalId'")
     }
@@ -394,6 +401,76 @@ struct AccountCommand: AsyncParsableCommand {
             } catch let error as DomainError {
                 throw ValidationError(error.message)
             }
+        }
+    }
+}
+
+struct OAuthClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oauth-client",
+        abstract: "Register the applications that sign people in through /authorize (authorization code).",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a client with its exact redirect URIs.",
+            discussion: """
+                Redirect URIs are compared exactly (no prefix or wildcard): register each one the application \
+                sends. With --generate-secret the new secret is printed alone on its own line; it cannot be \
+                shown again. Without a secret the client is public (a phone or desktop app) and relies on PKCE.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The client_id the application sends.") var id: String
+        @Option(name: .customLong("redirect-uri"), help: "A redirect URI the application sends (repeat for more).")
+        var redirectURIs: [String] = []
+        @Option(help: "The client secret (prefer --generate-secret: a value given here stays in shell history).")
+        var secret: String?
+        @Flag(help: "Generate a random secret and print it.") var generateSecret = false
+        @Option(help: "The name the sign-in page shows.") var name: String?
+
+        func run() async throws {
+            guard !(generateSecret && secret != nil) else {
+                throw ValidationError("give --secret or --generate-secret, not both")
+            }
+            let keyway = try await APIKeyCommand.open(database)
+            let chosen = generateSecret ? keyway.oauth.generateSecret() : secret
+            do {
+                try await keyway.oauth.register(id: id, redirectURIs: redirectURIs, secret: chosen, name: name)
+            } catch let error as DomainError {
+                throw ValidationError(error.message)
+            }
+            FileHandle.standardError.write(
+                Data("registered OAuth client \(id) (\(chosen == nil ? "public, no secret" : "with a secret"))\n".utf8))
+            if generateSecret, let chosen { say(chosen) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the clients: id, whether it has a secret, redirect URIs, name (never secrets).")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let keyway = try await APIKeyCommand.open(database)
+            for client in try await keyway.oauth.clients() {
+                let kind = client.secretHash == nil ? "public" : "secret"
+                say("\(client.id)\t\(kind)\t\(client.redirectURIs.joined(separator: " "))\t\(client.name ?? "")")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a client and its unused codes (tokens already issued stay valid until revoked).")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The client's id.") var id: String
+
+        func run() async throws {
+            let keyway = try await APIKeyCommand.open(database)
+            guard try await keyway.oauth.remove(id: id) else {
+                throw ValidationError("no OAuth client has the id \(id)")
+            }
+            say("removed OAuth client \(id)")
         }
     }
 }

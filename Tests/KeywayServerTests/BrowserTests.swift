@@ -21,4 +21,19 @@ struct BrowserTests {
         #expect(status == 0, "\(text)")
         #expect(text.contains("web-key page: loaded, opened, event"), "\(text)")
     }
+
+    /// Tests/browser/authorize_page_test.py: sign-in through /authorize with the keyboard at 375 px, the
+    /// redirect (through the page's Content-Security-Policy) to a loopback redirect URI, and the exchange.
+    @Test(.enabled(if: enabled, "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed"))
+    func signInThroughAuthorizeArriveAtTheRedirectWithACodeAndExchangeIt() async throws {
+        let script = DocumentationTests.root.appendingPathComponent("Tests/browser/authorize_page_test.py")
+        let run = try CommandLineTests.Run(
+            ["python3", script.path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env")
+        )
+        defer { if run.process.isRunning { run.process.terminate() } }
+        let status = try await run.exitStatus(within: 300)
+        let text = run.stdout + run.stderr
+        #expect(status == 0, "\(text)")
+        #expect(text.contains("authorize page: signed in, redirected with code and state, exchanged"), "\(text)")
+    }
 }

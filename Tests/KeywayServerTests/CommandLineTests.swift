@@ -186,6 +186,10 @@ struct CommandLineTests {
             keys.append(key)
             #expect(server.stdout.contains(round == 0 ? "Demo data created" : "Demo data already present"))
             #expect(server.stdout.contains("curl -s -H 'Authorization: Bearer \(key)'"))
+            // The public clients' OAuth ids are registered, with fresh secrets shown where the key is.
+            #expect(
+                server.stdout.contains("BoldApp: secret (none: a public client), redirect URIs boldsmartlock://auth"))
+            #expect(server.stdout.contains("home-assistant: secret "))
 
             let (status, shares) = try await Self.fetch(base + "/v2/shares?externalId=externalId", key: key)
             #expect(status == 200)
@@ -223,6 +227,67 @@ struct CommandLineTests {
         let noPassword = try Run(["account", "create"] + database + ["--email", "x@example.com"], input: "")
         #expect(try await noPassword.endedInFailure(), "it must end, and fail")
         #expect(noPassword.stderr.contains("password"))
+    }
+
+    @Test func oauthClientAddListAndRemoveRegisterExactRedirectURIs() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try await TestDatabase.commandLineArguments(path: directory.file("clients.sqlite"))
+        let add = try Run(
+            ["oauth-client", "add"] + database + [
+                "--id", "home-assistant", "--redirect-uri", "https://my.home-assistant.io/redirect/oauth",
+                "--redirect-uri", "http://homeassistant.local:8123/auth/external/callback", "--generate-secret",
+                "--name", "Home Assistant",
+            ])
+        #expect(try await add.exitStatus() == 0, "\(add.stderr)")
+        let lines = add.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 2 && lines[1].isEmpty, "stdout must be the secret and a newline: \(add.stdout)")
+        let secret = String(lines[0])
+        #expect(secret.wholeMatch(of: /[A-Za-z0-9_-]{43}/) != nil)
+        let store = try await Self.store(directory.file("clients.sqlite"))
+        let client = try #require(try await store.oauthClient(id: "home-assistant"))
+        #expect(client.secretHash == SHA256Hasher().hash(secret), "only the secret's hash is kept")
+        #expect(
+            client.redirectURIs == [
+                "https://my.home-assistant.io/redirect/oauth", "http://homeassistant.local:8123/auth/external/callback",
+            ])
+
+        let publicClient = try Run(
+            ["oauth-client", "add"] + database + ["--id", "BoldApp", "--redirect-uri", "boldsmartlock://auth"])
+        #expect(try await publicClient.exitStatus() == 0, "\(publicClient.stderr)")
+        #expect(publicClient.stdout.isEmpty)
+
+        let list = try Run(["oauth-client", "list"] + database)
+        #expect(try await list.exitStatus() == 0)
+        #expect(list.stdout.contains("BoldApp\tpublic\tboldsmartlock://auth\t"))
+        #expect(list.stdout.contains("home-assistant\tsecret\thttps://my.home-assistant.io/redirect/oauth "))
+        #expect(!list.stdout.contains(secret))
+
+        let refusals: [([String], String)] = [
+            (["--id", "BoldApp", "--redirect-uri", "boldsmartlock://auth"], "exists"),
+            (["--id", "x", "--redirect-uri", "https://a.example.com/cb#fragment"], "fragment"),
+            (["--id", "x", "--redirect-uri", "javascript:alert(1)"], "javascript"),
+            (["--id", "x", "--redirect-uri", "/relative"], "absolute"),
+            (["--id", "x"], "redirect"),
+            (["--id", String(repeating: "x", count: 101), "--redirect-uri", "app:/a"], "id"),
+            (["--id", "x", "--redirect-uri", "app:/a", "--secret", "short"], "secret"),
+            (
+                ["--id", "x", "--redirect-uri", "app:/a", "--secret", "long enough secret!", "--generate-secret"],
+                "not both"
+            ),
+        ]
+        for (arguments, mentioning) in refusals {
+            let refused = try Run(["oauth-client", "add"] + database + arguments)
+            #expect(try await refused.endedInFailure(), "\(arguments) must end, and fail")
+            #expect(refused.stderr.contains(mentioning), "\(arguments): \(refused.stderr)")
+        }
+        #expect(try await store.oauthClient(id: "x") == nil)
+
+        let remove = try Run(["oauth-client", "remove"] + database + ["BoldApp"])
+        #expect(try await remove.exitStatus() == 0)
+        #expect(try await store.oauthClient(id: "BoldApp") == nil)
+        let again = try Run(["oauth-client", "remove"] + database + ["BoldApp"])
+        #expect(try await again.endedInFailure(), "it must end, and fail")
     }
 
     @Test func webhooksOnPrivateAddressesAreRefusedUnlessTheOperatorAllowsThem() async throws {

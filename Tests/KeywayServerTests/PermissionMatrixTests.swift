@@ -337,7 +337,17 @@ struct PermissionMatrixTests {
         Endpoint(
             .post, "/v2/oauth/token", "400 400 400 400 400 400 400 400",
             body: "grant_type=refresh_token&refresh_token=unknown"),
+        Endpoint(
+            .post, "/v2/oauth/token", "401 401 401 401 401 401 401 401",
+            body: "grant_type=authorization_code&code=unknown&client_id=nobody&redirect_uri=boldsmartlock://auth"),
         Endpoint(.post, "/v2/oauth/revoke", "200 200 200 200 200 200 200 200", body: "token=unknown"),
+        // The sign-in page is public and ignores any credential; an unregistered client is refused alike for
+        // everyone (AuthorizationCodeTests covers the registered ones).
+        Endpoint(.get, "/authorize?client_id=nobody&response_type=code", "400 400 400 400 400 400 400 400"),
+        Endpoint(.get, "/?client_id=nobody&response_type=code", "400 400 400 400 400 400 400 400"),
+        Endpoint(
+            .post, "/authorize", "400 400 400 400 400 400 400 400",
+            body: "client_id=nobody&response_type=code&username=a%40example.com&password=x"),
         Endpoint(
             .post, "/v1/invitations/{token}/accept", "404 404 404 404 404 404 404 404",
             body: #"{"firstName": "A", "lastName": "B", "emailAddress": "a@example.com", "password": "long enough pw"}"#
@@ -364,7 +374,9 @@ struct PermissionMatrixTests {
                 for caller in Caller.allCases {
                     let path = try await endpoint.path(fixture)
                     var headers: HTTPFields = [:]
-                    if endpoint.name.hasPrefix("/v2/oauth") { headers = Self.formHeaders }
+                    if endpoint.name.hasPrefix("/v2/oauth") || endpoint.name == "/authorize" {
+                        headers = Self.formHeaders
+                    }
                     let reply = try await client.send(
                         endpoint.method, path, key: world.credential(caller),
                         json: endpoint.body?.replacing("{unique}", with: UUID().uuidString).replacing(

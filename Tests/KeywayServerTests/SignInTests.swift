@@ -137,7 +137,7 @@ struct SignInTests {
                 code: "AccountNotFound")
             expectErrorBody(try await client.send(.get, "/v1/account"), status: .unauthorized)
             expectErrorBody(
-                try await Self.post(client, "/v2/oauth/token", ["grant_type": "authorization_code", "code": "x"]),
+                try await Self.post(client, "/v2/oauth/token", ["grant_type": "client_credentials", "code": "x"]),
                 status: .badRequest, mentioning: "grant_type")
             expectErrorBody(
                 try await Self.post(
