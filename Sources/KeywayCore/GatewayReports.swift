@@ -164,9 +164,9 @@ extension RemoteService {
                 }
                 tampers.append(type)
             }
-            if (entry.locked != nil || entry.rssi != nil) && device.type == .gateway {
+            if device.type == .gateway, let name = entry.locked != nil ? "locked" : entry.rssi != nil ? "rssi" : nil {
                 throw DomainError.invalidInput(
-                    field: "\(field).locked", "\(field): a gateway reports no bolt or signal of its own")
+                    field: "\(field).\(name)", "\(field).\(name): a gateway reports no bolt or signal of its own")
             }
 
             func event(_ type: EventType) -> Event {
