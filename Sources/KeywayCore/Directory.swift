@@ -282,6 +282,10 @@ public struct Device: Hashable, Sendable {
         }
     }
 
+    /// False only for a gateway without a controller function: what effective permissions mask `remoteActivate`
+    /// with (a lock's right stands even without a gateway, as Bold shows it).
+    public var isActivatableGateway: Bool { type != .gateway || controller }
+
     /// The gateway a command to this device goes through: a lock's gateway, or a controller gateway itself.
     public var commandGatewayID: DeviceID? {
         switch type {

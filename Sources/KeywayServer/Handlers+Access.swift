@@ -83,7 +83,7 @@ extension KeywayAPIHandler {
                             permissionAdministrate: item.decision.permissions.administrate,
                             // A gateway is opened only through its controller function.
                             permissionRemoteActivate: item.decision.permissions.remoteActivate
-                                && (device.type != .gateway || device.controller),
+                                && device.isActivatableGateway,
                             permissionAssignKeyfob: item.decision.permissions.assignKeyfob,
                             organizationSuperUser: item.organizationSuperUser,
                             gateway: item.gateway.map {
@@ -105,8 +105,11 @@ extension KeywayAPIHandler {
             .init(
                 body: .json(
                     items.map { item in
-                        .init(
-                            permissions: Self.permissions(item.decision.permissions),
+                        var permissions = item.decision.permissions
+                        // A gateway is opened only through its controller function (as in v1).
+                        permissions.remoteActivate = permissions.remoteActivate && item.device.isActivatableGateway
+                        return .init(
+                            permissions: Self.permissions(permissions),
                             device: .init(
                                 id: item.device.id.rawValue, name: item.device.name,
                                 owner: .init(organizationId: item.device.organizationID.rawValue),

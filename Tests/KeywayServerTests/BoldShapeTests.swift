@@ -165,6 +165,14 @@ struct BoldShapeTests {
             #expect(value(lock, "permissions.remoteActivate") as? Bool == true)
             let connect = try #require(entries.first { value($0, "device.id") as? Int == 13 })
             #expect(value(connect, "device.model.type.id") as? Int == 2)
+            // Without a controller function a gateway cannot be opened, whatever the caller's rights.
+            #expect(value(connect, "permissions.remoteActivate") as? Bool == false)
+            _ = try await client.send(.put, "/v2/devices/13", key: harness.manageKey, json: #"{"controller": true}"#)
+            let again = try await client.send(
+                .get, "/v2/effective-device-permissions", key: harness.manageKey
+            ).array
+            let controller = try #require(again.first { value($0, "device.id") as? Int == 13 })
+            #expect(value(controller, "permissions.remoteActivate") as? Bool == true)
         }
     }
 
