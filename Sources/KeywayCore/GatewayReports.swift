@@ -43,6 +43,9 @@ public struct GatewayReport: Sendable {
 
     /// The most entries one report may carry.
     public static let maximumDevices = 100
+    /// The shortest bridge secret a report is accepted with: a shorter one could be guessed online through this
+    /// unauthenticated endpoint, so such a gateway cannot report (its commands are still signed with it).
+    public static let minimumSecretBytes = 16
     /// How far a signed report's timestamp may be from the server's clock, seconds.
     public static let window: Int64 = 300
     static let voltages = 0...10_000
@@ -78,7 +81,8 @@ extension RemoteService {
         switch proof {
         case .signed(let signed, let verify):
             guard let gateway, gateway.type == .gateway, gateway.dateDecommissioned == nil,
-                let secret = gatewayState?.bridgeSecret, !secret.isEmpty, verify(secret)
+                let secret = gatewayState?.bridgeSecret, secret.utf8.count >= GatewayReport.minimumSecretBytes,
+                verify(secret)
             else { throw Self.badSignature }
             guard abs(signed - Int64(now.timeIntervalSince1970)) <= GatewayReport.window else {
                 throw DomainError(

@@ -306,6 +306,12 @@ struct BoldShapeTests {
             expectErrorBody(
                 try await Self.signedReport(client, body, timestamp: now), status: .unauthorized,
                 code: "InvalidSignature")
+            // A secret shorter than 16 bytes could be guessed here: such a gateway cannot report at all.
+            let short = try await client.send(.put, "/v2/devices/13", key: key, json: #"{"bridgeSecret": "short"}"#)
+            #expect(short.status == .ok)
+            expectErrorBody(
+                try await Self.signedReport(client, body, timestamp: now, secret: "short"), status: .unauthorized,
+                code: "InvalidSignature")
             try await Self.giveGatewayASecret(client, harness)
             expectErrorBody(
                 try await client.send(.post, "/v1/gateways/13/reports", key: key, json: body), status: .unauthorized,
