@@ -87,6 +87,8 @@ struct BoldShapeTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let key = harness.manageKey
+            let battery = try await client.send(.put, "/v2/devices/11", key: key, json: #"{"batteryLevel": "Medium"}"#)
+            #expect(battery.status == .ok, "\(battery.text)")
             let entries = try await client.send(.get, "/v1/effective-device-permissions?size=1000", key: key).array
             let lock = try #require(entries.first { $0["id"] as? Int == 11 })
             // homeassistant_bold: model.get("model"), type.get("id"), permissionRemoteActivate, gateway.gatewayId,
@@ -102,6 +104,8 @@ struct BoldShapeTests {
             #expect(value(lock, "gateway.gatewayId") as? Int == 13)
             #expect(lock["actualFirmwareVersion"] as? Int == 120)
             #expect(lock["requiredFirmwareVersion"] as? Int == 0)
+            #expect(lock["batteryLevel"] as? String == "Medium")
+            #expect(lock["batteryLastMeasurement"] as? String != nil)
             // homebridge-bold: id, name, featureSet.isActivatable, gateway present, settings.activationTime, serial.
             #expect(value(lock, "featureSet.isActivatable") as? Bool == true)
             #expect(value(lock, "settings.activationTime") as? Int == 7)
@@ -146,6 +150,34 @@ struct BoldShapeTests {
                 #"{"organizationId": 1, "source": {"deviceId": 13}, "receiver": {"userId": \#(plain)}, "permissions": {"remoteActivate": true}}"#,
                 key: key)
             #expect(try await listed().compactMap { $0["id"] as? Int } == [13])
+        }
+    }
+
+    /// A controller gateway's own relay: its bridge gets the signed command for the gateway itself.
+    @Test func aControllerGatewayOpensItsOwnRelayThroughItsBridge() async throws {
+        let bridge = RecordingServer()
+        try await bridge.serve { port in
+            let harness = try await Harness.make()
+            defer { harness.directory.remove() }
+            let key = harness.manageKey
+            try await harness.test { client in
+                let set = try await client.send(
+                    .put, "/v2/devices/13", key: key,
+                    json:
+                        #"{"controller": true, "bridgeUrl": "http://127.0.0.1:\#(port)/bridge", "bridgeSecret": "\#(Self.bridgeSecret)"}"#
+                )
+                #expect(set.status == .ok, "\(set.text)")
+                let opened = try await client.send(.post, "/v1/devices/13/remote-activation", key: key)
+                #expect(opened.object["errorCode"] as? String == "OK", "\(opened.text)")
+                let command = try #require(bridge.received.first)
+                #expect(RecordingServer.verify(command, secret: Self.bridgeSecret))
+                let body = command.json as? [String: Any] ?? [:]
+                #expect(body["command"] as? String == "activate")
+                #expect(body["deviceId"] as? Int == 13 && body["gatewayId"] as? Int == 13)
+                let closed = try await client.send(.post, "/v1/devices/13/remote-deactivation", key: key)
+                #expect(closed.object["errorCode"] as? String == "OK", "\(closed.text)")
+                #expect((bridge.received.last?.json as? [String: Any])?["command"] as? String == "deactivate")
+            }
         }
     }
 
