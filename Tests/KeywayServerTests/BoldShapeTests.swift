@@ -430,6 +430,34 @@ struct BoldShapeTests {
         }
     }
 
+    /// ha-bold asks for all of its `BoldEventType`s at once (space-separated, `from` as Python's `isoformat()`),
+    /// and subscribes its webhook to `PUSHED_EVENT_TYPES`.
+    @Test func haBoldsEventTypesAreAcceptedInQueriesAndWebhooks() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let key = harness.manageKey
+            let types = [
+                "DeviceActivation", "DeviceDeactivation", "DeviceLocked", "DeviceStatus", "DeviceDebug",
+                "DeviceTamperFaultyPin", "DeviceTamperRotations", "DeviceTamperVibration",
+            ]
+            let query =
+                "deviceId=11%2013&from=2020-01-01T00%3A00%3A00.000001%2B00%3A00&size=100&offset=0&type="
+                + types.joined(separator: "%20")
+            #expect(try await client.send(.post, "/v1/devices/11/remote-activation", key: key).status == .ok)
+            let events = try await client.send(.get, "/v2/events?" + query, key: key)
+            #expect(events.status == .ok, "\(events.text)")
+            #expect(events.array.compactMap { $0["type"] as? String } == ["DeviceActivation"])
+            let pushed = types.filter { $0 != "DeviceDebug" }.map { "\"\($0)\"" }.joined(separator: ", ")
+            let hook = try await client.send(
+                .post, "/v3/webhooks", key: key,
+                json: #"{"organizationId": 1, "webhookUrl": "https://hooks.example/ha", "types": [\#(pushed)]}"#)
+            #expect(hook.status == .ok, "\(hook.text)")
+            let listed = try await client.send(.get, "/v3/webhooks", key: key).array.first ?? [:]
+            #expect((listed["types"] as? [String])?.count == 7)
+        }
+    }
+
     /// The simulated gateway reports through the development endpoint, only with the manual clock.
     @Test func theSimulatedGatewayReportsOnlyWithTheManualClock() async throws {
         let harness = try await Harness.make { $0.manualClock = true }
