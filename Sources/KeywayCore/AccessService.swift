@@ -11,7 +11,10 @@ public struct AccessCheck: Sendable {
 /// One device the calling user may use now, with the shares that make it so.
 public struct EffectivePermission: Sendable {
     public var device: Device
+    /// The gateway the device is reached through; a gateway's is itself (Bold lists a Connect as its own).
     public var gateway: Device?
+    /// That gateway's live state (when it was last seen).
+    public var gatewayState: DeviceState?
     public var decision: AccessDecision
     /// The shares in force (their windows and schedules), for clients that judge offline.
     public var shares: [Share]
@@ -105,7 +108,8 @@ public struct AccessService: Sendable {
 
     /// The devices the caller may use now, with its rights on each: for a signed-in account, through its
     /// shares (and every device of the organizations it is super user of); for an API key, every device of
-    /// its organization, as its super user.
+    /// its organization, as its super user. Gateways are listed by the same rule as locks: a super user (or
+    /// key) sees its organizations' gateways, anyone else the gateways a share in force gives it.
     public func effectivePermissions(by caller: Principal, page: Page) async throws -> [EffectivePermission] {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -117,7 +121,7 @@ public struct AccessService: Sendable {
                 visibility: Visibility(organizations: access.superUserOf),
                 page: try Page(offset: 0, size: page.offset + page.size, maximum: .max)))
         var seen = Set<DeviceID>()
-        for device in superDevices where device.type != .gateway {
+        for device in superDevices {
             seen.insert(device.id)
             result.append(
                 EffectivePermission(
@@ -152,16 +156,21 @@ public struct AccessService: Sendable {
                 let granting = received.filter { decision.grantedBy.contains($0.id) }
                 result.append(
                     EffectivePermission(
-                        device: device, gateway: nil, decision: decision, shares: granting,
+                        device: device, gateway: nil, gatewayState: nil, decision: decision, shares: granting,
                         organizationSuperUser: false))
             }
         }
         result.sort { $0.device.id.rawValue < $1.device.id.rawValue }
         let pageItems = Array(result.dropFirst(page.offset).prefix(page.size))
-        let gateways = try await store.devices(Set(pageItems.compactMap(\.device.gatewayID)))
+        func gatewayID(of device: Device) -> DeviceID? { device.type == .gateway ? device.id : device.gatewayID }
+        let gatewayIDs = Set(pageItems.compactMap { gatewayID(of: $0.device) })
+        let gateways = try await store.devices(gatewayIDs)
+        let states = try await store.deviceStates(gatewayIDs)
         return pageItems.map { item in
             var item = item
-            item.gateway = gateways.first { $0.id == item.device.gatewayID }
+            let id = gatewayID(of: item.device)
+            item.gateway = gateways.first { $0.id == id }
+            item.gatewayState = id.flatMap { states[$0] }
             return item
         }
     }

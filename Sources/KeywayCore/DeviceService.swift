@@ -16,6 +16,8 @@ public struct DeviceInput: Sendable {
     public var batteryLevel: BatteryLevel?
     public var installed: Bool?
     public var activationTime: Int?
+    /// Gateways only: the gateway has a controller function (its own relay) and can be remote-activated.
+    public var controller: Bool?
     /// A gateway's connection settings (update only; refused for other device types).
     public var gateway: GatewaySettings
 
@@ -24,7 +26,7 @@ public struct DeviceInput: Sendable {
         location: String? = nil, remarks: String? = nil, carouselImageURL: String? = nil, model: String? = nil,
         actualFirmwareVersion: Int? = nil, requiredFirmwareVersion: Int? = nil, gatewayID: Int64? = nil,
         batteryLevel: BatteryLevel? = nil, installed: Bool? = nil, activationTime: Int? = nil,
-        gateway: GatewaySettings = GatewaySettings()
+        controller: Bool? = nil, gateway: GatewaySettings = GatewaySettings()
     ) {
         self.organizationID = organizationID
         self.name = name
@@ -40,6 +42,7 @@ public struct DeviceInput: Sendable {
         self.batteryLevel = batteryLevel
         self.installed = installed
         self.activationTime = activationTime
+        self.controller = controller
         self.gateway = gateway
     }
 }
@@ -115,7 +118,7 @@ public struct DeviceList: Sendable {
     public var includeGroups: Bool
     public var includeReachableGateways: Bool
     public var includeReachableDevices: Bool
-    /// The live state of the listed locks (open until, locked, last locked), where known.
+    /// The live state of the listed devices and their gateways (open until, locked, signal, last seen), where known.
     public var states: [DeviceID: DeviceState] = [:]
 }
 
@@ -178,7 +181,7 @@ public struct DeviceService: Sendable {
             devices: devices, relations: relations, includeGroups: filters.includeGroups,
             includeReachableGateways: filters.includeReachableGateways,
             includeReachableDevices: filters.includeReachableDevices,
-            states: try await store.deviceStates(Set(devices.map(\.id))))
+            states: try await store.deviceStates(Set(devices.map(\.id) + devices.compactMap(\.gatewayID))))
     }
 
     /// One device, decommissioned or not, with its groups and links. Throws forbidden, `DeviceNotFound`.
@@ -193,7 +196,8 @@ public struct DeviceService: Sendable {
         let relations = try await store.relations(of: [device], includeGroups: true, includeLinkedDevices: true)
         return DeviceList(
             devices: [device], relations: relations, includeGroups: true, includeReachableGateways: true,
-            includeReachableDevices: true, states: try await store.deviceStates([device.id]))
+            includeReachableDevices: true,
+            states: try await store.deviceStates(Set([device.id] + [device.gatewayID].compactMap { $0 })))
     }
 
     /// Applies the fields present, and a gateway's settings, in one write; organization and type never change.
@@ -286,6 +290,12 @@ public struct DeviceService: Sendable {
                 throw DomainError.invalidInput(field: "activationTime", "activationTime must be 1 to 3600 seconds")
             }
             device.activationTime = value
+        }
+        if let value = input.controller {
+            guard device.type == .gateway else {
+                throw DomainError.invalidInput(field: "controller", "controller applies to gateways only")
+            }
+            device.controller = value
         }
         if let value = input.gatewayID {
             guard device.type != .gateway else {

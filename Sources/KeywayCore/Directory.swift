@@ -190,12 +190,26 @@ public enum DeviceType: String, CaseIterable, Sendable {
     }
 }
 
-/// Bold's battery readings, best first; lists sort by this order.
+/// Bold's battery (and signal) levels, best first, in the words Bold's clients compare against (ha-bold's
+/// `LEVELS`: excellent, high, medium, low, critical); lists sort by this order. Keyway said Good, Fair and Poor
+/// before migration 0012: those stored values became High, Medium and Low.
 public enum BatteryLevel: String, CaseIterable, Sendable {
-    case excellent = "Excellent", good = "Good", fair = "Fair", poor = "Poor", critical = "Critical"
+    case excellent = "Excellent", high = "High", medium = "Medium", low = "Low", critical = "Critical"
 
     /// 0 for `Excellent` up to 4 for `Critical`.
     public var rank: Int { BatteryLevel.allCases.firstIndex(of: self) ?? 0 }
+
+    /// The level of a signal strength in dBm, on the same scale (Keyway's thresholds; Bold does not publish its
+    /// own): -55 and above Excellent, -67 High, -75 Medium, -85 Low, below that Critical.
+    public static func signal(rssi: Int) -> BatteryLevel {
+        switch rssi {
+        case (-55)...: .excellent
+        case (-67)...: .high
+        case (-75)...: .medium
+        case (-85)...: .low
+        default: .critical
+        }
+    }
 }
 
 /// A lock, gateway or keyfob, owned by one organization.
@@ -223,6 +237,9 @@ public struct Device: Hashable, Sendable {
     public var batteryLastMeasurement: Date?
     /// Seconds a remote activation keeps the lock open.
     public var activationTime: Int
+    /// A gateway with a controller function (its own relay, e.g. a gate or door opener wired to it): it is
+    /// listed as activatable and remote activation opens its relay through itself. Always false for others.
+    public var controller: Bool
     public var dateCreated: Date
     public var dateModified: Date?
 
@@ -231,8 +248,8 @@ public struct Device: Hashable, Sendable {
         location: String? = nil, remarks: String? = nil, carouselImageURL: String? = nil, model: String? = nil,
         actualFirmwareVersion: Int? = nil, requiredFirmwareVersion: Int? = nil, gatewayID: DeviceID? = nil,
         dateDecommissioned: Date? = nil, installed: Bool = true, batteryLevel: BatteryLevel? = nil,
-        batteryLastMeasurement: Date? = nil, activationTime: Int = Device.defaultActivationTime, dateCreated: Date,
-        dateModified: Date? = nil
+        batteryLastMeasurement: Date? = nil, activationTime: Int = Device.defaultActivationTime,
+        controller: Bool = false, dateCreated: Date, dateModified: Date? = nil
     ) {
         self.id = id
         self.organizationID = organizationID
@@ -251,9 +268,35 @@ public struct Device: Hashable, Sendable {
         self.batteryLevel = batteryLevel
         self.batteryLastMeasurement = batteryLastMeasurement
         self.activationTime = activationTime
+        self.controller = controller
         self.dateCreated = dateCreated
         self.dateModified = dateModified
     }
+
+    /// Whether remote activation applies: a lock behind a gateway, or a gateway with a controller function.
+    public var isActivatable: Bool {
+        switch type {
+        case .lock: gatewayID != nil
+        case .gateway: controller
+        case .keyfob: false
+        }
+    }
+
+    /// False only for a gateway without a controller function: what effective permissions mask `remoteActivate`
+    /// with (a lock's right stands even without a gateway, as Bold shows it).
+    public var isActivatableGateway: Bool { type != .gateway || controller }
+
+    /// The gateway a command to this device goes through: a lock's gateway, or a controller gateway itself.
+    public var commandGatewayID: DeviceID? {
+        switch type {
+        case .lock: gatewayID
+        case .gateway: controller ? id : nil
+        case .keyfob: nil
+        }
+    }
+
+    /// The device's model from the catalogue: the one `model` names, else the default of its type.
+    public var catalogueModel: DeviceModel { DeviceModel.resolve(model, type: type) }
 }
 
 public struct DeviceGroup: Hashable, Sendable {

@@ -26,6 +26,7 @@ public struct EventList: Sendable {
     public var devices: [DeviceID: Device]
     public var organizations: [OrganizationID: Organization]
     public var users: [UserID: User]
+    public var accounts: [AccountID: Account] = [:]
 }
 
 /// The event log and webhooks: for API keys with the `events` scope and super users.
@@ -92,7 +93,9 @@ public struct EventService: Sendable {
             matching: EventQuery(
                 organizations: organizations, deviceIDs: deviceIDs, types: types, from: filters.from, page: page))
         var devices: [DeviceID: Device] = [:]
-        for device in try await store.devices(Set(events.compactMap(\.deviceID))) { devices[device.id] = device }
+        for device in try await store.devices(Set(events.compactMap(\.deviceID) + events.compactMap(\.gatewayID))) {
+            devices[device.id] = device
+        }
         var organizationsByID: [OrganizationID: Organization] = [:]
         for id in Set(events.map(\.organizationID)) {
             if let organization = try await store.organization(id) { organizationsByID[id] = organization }
@@ -101,7 +104,12 @@ public struct EventService: Sendable {
         for id in Set(events.compactMap(\.userID)) {
             if let user = try await store.user(id) { users[id] = user }
         }
-        return EventList(events: events, devices: devices, organizations: organizationsByID, users: users)
+        var accounts: [AccountID: Account] = [:]
+        for id in Set(events.compactMap(\.accountID)) {
+            if let account = try await store.account(id) { accounts[id] = account }
+        }
+        return EventList(
+            events: events, devices: devices, organizations: organizationsByID, users: users, accounts: accounts)
     }
 
     // MARK: Webhooks

@@ -3,10 +3,20 @@ import Foundation
 public enum EventID: Sendable {}
 public enum WebhookID: Sendable {}
 
-/// What happened. Access events use Bold's type names; share events are Keyway's own.
+/// What happened. Access and device events use Bold's type names (ha-bold's `BoldEventType`); share events are
+/// Keyway's own. Device events come from a gateway bridge's reports (`POST /v1/gateways/{id}/reports`).
 public enum EventType: String, Sendable, CaseIterable {
     case deviceActivation = "DeviceActivation"
     case deviceDeactivation = "DeviceDeactivation"
+    /// The bolt was thrown or withdrawn: `status` is `Locked` or `Unlocked`.
+    case deviceLocked = "DeviceLocked"
+    /// The lock's periodic readings: `voltageIdle`, `voltageUnderLoad` (millivolts), `uptime` (seconds).
+    case deviceStatus = "DeviceStatus"
+    /// Diagnostic readings, in a `body`: `voltageIdle`, `uptime`.
+    case deviceDebug = "DeviceDebug"
+    case deviceTamperFaultyPin = "DeviceTamperFaultyPin"
+    case deviceTamperRotations = "DeviceTamperRotations"
+    case deviceTamperVibration = "DeviceTamperVibration"
     case shareCreated = "ShareCreated"
     case shareUpdated = "ShareUpdated"
     case shareDeleted = "ShareDeleted"
@@ -14,9 +24,24 @@ public enum EventType: String, Sendable, CaseIterable {
     public var category: String {
         switch self {
         case .deviceActivation, .deviceDeactivation: "AccessEvent"
+        case .deviceLocked, .deviceStatus, .deviceDebug: "DeviceEvent"
+        case .deviceTamperFaultyPin, .deviceTamperRotations, .deviceTamperVibration: "TamperEvent"
         case .shareCreated, .shareUpdated, .shareDeleted: "ShareEvent"
         }
     }
+}
+
+/// What a lock measured, as a report gave it (Bold's units: millivolts and seconds).
+public struct DeviceReadings: Hashable, Sendable {
+    public var voltageIdle: Int?
+    public var voltageUnderLoad: Int?
+    public var uptime: Int?
+    public init(voltageIdle: Int? = nil, voltageUnderLoad: Int? = nil, uptime: Int? = nil) {
+        self.voltageIdle = voltageIdle
+        self.voltageUnderLoad = voltageUnderLoad
+        self.uptime = uptime
+    }
+    public var isEmpty: Bool { voltageIdle == nil && voltageUnderLoad == nil && uptime == nil }
 }
 
 /// How an access attempt came in.
@@ -41,11 +66,20 @@ public struct Event: Hashable, Sendable {
     public var activationTime: Int?
     /// Deactivation sent from near the lock (Bold's `nearby`).
     public var nearby: Bool
+    /// The gateway (Bold Connect) a remote command went through, or that reported (Bold's `connect`).
+    public var gatewayID: DeviceID?
+    /// `DeviceLocked`: `Locked` or `Unlocked`.
+    public var status: String?
+    /// Until when a successful activation keeps the lock open (Bold's `keepActiveUntil`).
+    public var keepActiveUntil: Date?
+    /// `DeviceStatus` and `DeviceDebug` readings.
+    public var readings: DeviceReadings
 
     public init(
         type: EventType, time: Date, organizationID: OrganizationID, deviceID: DeviceID? = nil,
         shareID: ShareID? = nil, userID: UserID? = nil, accountID: AccountID? = nil, result: String = "Success",
-        method: AccessMethod? = nil, activationTime: Int? = nil, nearby: Bool = false
+        method: AccessMethod? = nil, activationTime: Int? = nil, nearby: Bool = false, gatewayID: DeviceID? = nil,
+        status: String? = nil, keepActiveUntil: Date? = nil, readings: DeviceReadings = DeviceReadings()
     ) {
         self.id = EntityID(0)
         self.type = type
@@ -59,6 +93,10 @@ public struct Event: Hashable, Sendable {
         self.method = method
         self.activationTime = activationTime
         self.nearby = nearby
+        self.gatewayID = gatewayID
+        self.status = status
+        self.keepActiveUntil = keepActiveUntil
+        self.readings = readings
     }
 }
 
@@ -78,10 +116,15 @@ public struct DeviceState: Hashable, Sendable {
     /// A real bridge: Keyway POSTs signed commands here instead of simulating.
     public var bridgeURL: String?
     public var bridgeSecret: String?
+    /// A lock's signal to its gateway in dBm, as last reported.
+    public var rssi: Int?
+    /// A gateway: the timestamp (seconds) of the last report accepted from its bridge; a report must be newer.
+    public var lastReport: Int64?
 
     public init(
         deviceID: DeviceID, isActiveUntil: Date? = nil, locked: LockState = .unknown, lastLocked: Date? = nil,
-        online: Bool = true, lastSeen: Date? = nil, bridgeURL: String? = nil, bridgeSecret: String? = nil
+        online: Bool = true, lastSeen: Date? = nil, bridgeURL: String? = nil, bridgeSecret: String? = nil,
+        rssi: Int? = nil, lastReport: Int64? = nil
     ) {
         self.deviceID = deviceID
         self.isActiveUntil = isActiveUntil
@@ -91,6 +134,43 @@ public struct DeviceState: Hashable, Sendable {
         self.lastSeen = lastSeen
         self.bridgeURL = bridgeURL
         self.bridgeSecret = bridgeSecret
+        self.rssi = rssi
+        self.lastReport = lastReport
+    }
+}
+
+/// What one accepted gateway report writes, in one transaction: the gateway's report timestamp and when it was
+/// seen (refused unless the timestamp is newer than the last accepted one, so a replayed report writes nothing),
+/// the devices' batteries, the locks' reported state (only `locked`, `lastLocked` and `rssi` of each state are
+/// written, so a concurrent activation's `isActiveUntil` is kept) and the events, queued for webhooks.
+public struct GatewayReportWrite: Sendable {
+    public struct Battery: Sendable, Hashable {
+        public var deviceID: DeviceID
+        public var level: BatteryLevel
+        public var measured: Date
+        public init(deviceID: DeviceID, level: BatteryLevel, measured: Date) {
+            self.deviceID = deviceID
+            self.level = level
+            self.measured = measured
+        }
+    }
+
+    public var gatewayID: DeviceID
+    public var timestamp: Int64
+    public var seen: Date
+    public var batteries: [Battery]
+    public var states: [DeviceState]
+    public var events: [Event]
+    public init(
+        gatewayID: DeviceID, timestamp: Int64, seen: Date, batteries: [Battery], states: [DeviceState],
+        events: [Event]
+    ) {
+        self.gatewayID = gatewayID
+        self.timestamp = timestamp
+        self.seen = seen
+        self.batteries = batteries
+        self.states = states
+        self.events = events
     }
 }
 
@@ -249,6 +329,9 @@ public protocol EventStore: Sendable {
     func deviceState(_ id: DeviceID) async throws -> DeviceState?
     func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState]
     func saveDeviceState(_ state: DeviceState) async throws
+    /// Applies a gateway report in one transaction (see `GatewayReportWrite`): nothing is written (nil) unless
+    /// `write.timestamp` is newer than the gateway's last accepted report. Returns the events with their ids.
+    func applyReport(_ write: GatewayReportWrite) async throws -> [Event]?
     /// Takes one of `device`'s `limit` activation slots of the `window` seconds before `now`, atomically (also
     /// across instances): returns the slot's id, or nil when all are taken. A slot is held until the window has
     /// passed, unless released.

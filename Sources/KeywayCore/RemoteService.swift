@@ -150,12 +150,22 @@ public struct RemoteService: Sendable {
         -> ActivationResult
     {
         var event = event
-        guard lock.type == .lock else {
-            throw DomainError.invalidInput(field: "id", "device \(lock.id) is a \(lock.type.rawValue), not a Lock")
+        // A lock opens through its gateway; a gateway with a controller function opens its own relay through
+        // itself (the bridge gets `deviceId` = `gatewayId`).
+        switch lock.type {
+        case .lock: break
+        case .gateway where lock.controller: break
+        case .gateway:
+            throw DomainError.invalidInput(
+                field: "id", "device \(lock.id) is a Gateway without a controller function, not a Lock")
+        case .keyfob:
+            throw DomainError.invalidInput(field: "id", "device \(lock.id) is a Keyfob, not a Lock")
         }
-        let gateway = try await lock.gatewayID.asyncMap { try await store.device($0) } ?? nil
+        let gateway =
+            lock.type == .gateway ? lock : try await lock.gatewayID.asyncMap { try await store.device($0) } ?? nil
+        event.gatewayID = gateway?.id
         let limits = command == .activate ? Self.activationFirmware : Self.deactivationFirmware
-        if let version = lock.actualFirmwareVersion, version <= limits.lock {
+        if lock.type == .lock, let version = lock.actualFirmwareVersion, version <= limits.lock {
             event.result = "DeviceFirmwareOutdated"
             try await store.record(event, state: nil)
             throw DomainError.rule(
@@ -199,6 +209,7 @@ public struct RemoteService: Sendable {
             state.isActiveUntil = now.addingTimeInterval(Double(lock.activationTime))
             state.locked = .unlocked
             event.activationTime = lock.activationTime
+            event.keepActiveUntil = state.isActiveUntil
         case .deactivate:
             state.isActiveUntil = nil
             state.locked = .locked

@@ -18,6 +18,19 @@ enum Signature {
     }
 }
 
+extension Signature {
+    /// Whether `signature` (`sha256=<hex>`) is the signature of `body` at `timestamp` under `secret`, compared in
+    /// constant time.
+    static func verify(_ signature: String, body: Data, timestamp: String, secret: String) -> Bool {
+        let expected = Array(sign(body, timestamp: timestamp, secret: secret).utf8)
+        let given = Array(signature.trimmingCharacters(in: .whitespaces).lowercased().utf8)
+        guard expected.count == given.count else { return false }
+        var difference: UInt8 = 0
+        for (left, right) in zip(expected, given) { difference |= left ^ right }
+        return difference == 0
+    }
+}
+
 /// Real bridges: a gateway whose state names a `bridgeUrl` gets a signed POST
 /// `{"command": "activate"|"deactivate", "deviceId", "gatewayId", "seconds"}`; a 2xx answer with
 /// `{"result": "OK"}` is success, anything else (or no answer within 5 s) is an unreachable gateway.
@@ -93,7 +106,29 @@ struct HTTPWebhookPoster: WebhookPoster {
         do {
             let events = batch.deliveries.map(\.event)
             var devices: [DeviceID: Device] = [:]
-            for device in try await store.devices(Set(events.compactMap(\.deviceID))) { devices[device.id] = device }
+            for device in try await store.devices(Set(events.compactMap(\.deviceID) + events.compactMap(\.gatewayID))) {
+                devices[device.id] = device
+            }
+            var people: [String: [String: Any]] = [:]
+            func person(id: Int64, _ first: String?, _ last: String?, _ email: String?) -> [String: Any] {
+                var object: [String: Any] = ["id": id]
+                if let first { object["firstName"] = first }
+                if let last { object["lastName"] = last }
+                if let email { object["emailAddress"] = email }
+                return object
+            }
+            for id in Set(events.compactMap(\.userID)) {
+                if let user = try await store.user(id) {
+                    people["user \(id)"] = person(
+                        id: id.rawValue, user.firstName, user.lastName, user.emailAddress)
+                }
+            }
+            for id in Set(events.compactMap(\.accountID)) {
+                if let account = try await store.account(id) {
+                    people["account \(id)"] = person(
+                        id: id.rawValue, account.firstName, account.lastName, account.emailAddress)
+                }
+            }
             let organization = try await store.organization(batch.webhook.organizationID)
             let payload: [[String: Any]] = events.map { event in
                 var object: [String: Any] = [
@@ -114,6 +149,24 @@ struct HTTPWebhookPoster: WebhookPoster {
                     object["remoteActivation"] = true
                 }
                 if let seconds = event.activationTime { object["activationTime"] = seconds }
+                if let user = event.userID, let found = people["user \(user)"] { object["user"] = found }
+                if let account = event.accountID, let found = people["account \(account)"] { object["account"] = found }
+                if let gateway = event.gatewayID {
+                    object["connect"] = ["id": gateway.rawValue, "name": devices[gateway]?.name ?? ""]
+                }
+                if let status = event.status { object["status"] = status }
+                if let until = event.keepActiveUntil {
+                    object["keepActiveUntil"] = MicrosecondDateTranscoder.format(until)
+                }
+                var readings: [String: Any] = [:]
+                if let value = event.readings.voltageIdle { readings["voltageIdle"] = value }
+                if let value = event.readings.voltageUnderLoad { readings["voltageUnderLoad"] = value }
+                if let value = event.readings.uptime { readings["uptime"] = value }
+                if event.type == .deviceDebug {
+                    if !readings.isEmpty { object["body"] = readings }
+                } else {
+                    object.merge(readings) { old, _ in old }
+                }
                 return object
             }
             let body = try JSONSerialization.data(

@@ -54,14 +54,23 @@ extension KeywayAPIHandler {
                 body: .json(
                     items.map { item in
                         let device = item.device
+                        let model = device.catalogueModel
                         return .init(
                             id: device.id.rawValue, deviceId: device.id.rawValue, name: device.name,
                             organizationId: device.organizationID.rawValue,
-                            owner: .init(organizationId: device.organizationID.rawValue), model: device.model,
+                            owner: .init(organizationId: device.organizationID.rawValue),
+                            model: .init(
+                                id: model.id, make: model.make, model: device.model ?? model.description,
+                                name: model.name, isCertified: model.isCertified,
+                                deviceType: .init(id: device.type.typeID, name: device.type.rawValue)),
+                            serial: String(device.id.rawValue),
                             _type: .init(id: device.type.typeID, name: device.type.rawValue),
-                            timeZone: device.timeZone, actualFirmwareVersion: device.actualFirmwareVersion,
-                            requiredFirmwareVersion: device.requiredFirmwareVersion,
+                            timeZone: device.timeZone,
+                            // Python clients compare the two (`actual < required`): both always sent.
+                            actualFirmwareVersion: device.actualFirmwareVersion ?? 0,
+                            requiredFirmwareVersion: device.requiredFirmwareVersion ?? 0,
                             batteryLevel: device.batteryLevel.flatMap { .init(rawValue: $0.rawValue) },
+                            batteryLastMeasurement: device.batteryLastMeasurement,
                             permissions: item.organizationSuperUser
                                 ? [.init(devicePermission: "UseDevice", schedule: [])]
                                 : item.shares.map { share in
@@ -72,12 +81,18 @@ extension KeywayAPIHandler {
                                         startTime: share.startTime?.description, endTime: share.endTime?.description)
                                 },
                             permissionAdministrate: item.decision.permissions.administrate,
-                            permissionRemoteActivate: item.decision.permissions.remoteActivate,
+                            // A gateway is opened only through its controller function.
+                            permissionRemoteActivate: item.decision.permissions.remoteActivate
+                                && device.isActivatableGateway,
                             permissionAssignKeyfob: item.decision.permissions.assignKeyfob,
                             organizationSuperUser: item.organizationSuperUser,
-                            gateway: item.gateway.map { .init(gatewayId: $0.id.rawValue, gatewayName: $0.name) },
+                            gateway: item.gateway.map {
+                                .init(
+                                    gatewayId: $0.id.rawValue, gatewayName: $0.name,
+                                    gatewayLastSeen: item.gatewayState?.lastSeen)
+                            },
                             settings: .init(activationTime: device.activationTime),
-                            featureSet: .init(isActivatable: device.gatewayID != nil))
+                            featureSet: .init(isActivatable: device.isActivatable))
                     })))
     }
 
@@ -90,12 +105,15 @@ extension KeywayAPIHandler {
             .init(
                 body: .json(
                     items.map { item in
-                        .init(
-                            permissions: Self.permissions(item.decision.permissions),
+                        var permissions = item.decision.permissions
+                        // A gateway is opened only through its controller function (as in v1).
+                        permissions.remoteActivate = permissions.remoteActivate && item.device.isActivatableGateway
+                        return .init(
+                            permissions: Self.permissions(permissions),
                             device: .init(
                                 id: item.device.id.rawValue, name: item.device.name,
                                 owner: .init(organizationId: item.device.organizationID.rawValue),
-                                model: .init(name: item.device.model, _type: .init(id: item.device.type.typeID)),
+                                model: DeviceMapping.model(item.device),
                                 actualFirmwareVersion: item.device.actualFirmwareVersion))
                     })))
     }
@@ -224,6 +242,56 @@ extension KeywayAPIHandler {
         return .ok(.init(body: .json(.init(now: MicrosecondDateTranscoder.format(clock.now())))))
     }
 
+    static func report(_ body: Components.Schemas.GatewayReport) -> GatewayReport {
+        GatewayReport(
+            devices: body.devices.map { entry in
+                GatewayReport.Entry(
+                    deviceID: entry.deviceId, locked: entry.locked, batteryLevel: entry.batteryLevel,
+                    voltageIdle: entry.voltageIdle, voltageUnderLoad: entry.voltageUnderLoad, uptime: entry.uptime,
+                    rssi: entry.rssi, tamper: entry.tamper ?? [],
+                    debug: entry.debug.map {
+                        DeviceReadings(
+                            voltageIdle: $0.voltageIdle, voltageUnderLoad: $0.voltageUnderLoad, uptime: $0.uptime)
+                    })
+            })
+    }
+
+    /// The bridge's report, checked against the exact bytes it signed (`RawRequestBody`).
+    func reportGateway(_ input: Operations.ReportGateway.Input) async throws -> Operations.ReportGateway.Output {
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        let timestampText = input.headers.xKeywayTimestamp ?? ""
+        let signature = input.headers.xKeywaySignature ?? ""
+        let raw = RawRequestBody.bytes.map { Data(buffer: $0) } ?? Data()
+        // Not a number: the signature cannot verify either; answered alike.
+        let timestamp = Int64(timestampText.trimmingCharacters(in: .whitespaces)) ?? Int64.min / 2
+        let events = try await keyway.remote.report(
+            Self.report(body), from: DeviceID(input.path.id),
+            proof: .signed(
+                timestamp: timestamp,
+                verify: { secret in
+                    Signature.verify(signature, body: raw, timestamp: timestampText, secret: secret)
+                }))
+        keyway.logger.info(
+            "gateway report", metadata: ["gateway_id": "\(input.path.id)", "events": "\(events.count)"])
+        return .ok(.init(body: .json(.init(eventIds: events.map(\.id.rawValue)))))
+    }
+
+    func simulateGatewayReport(_ input: Operations.SimulateGatewayReport.Input) async throws
+        -> Operations.SimulateGatewayReport.Output
+    {
+        _ = try manualClock()
+        let body =
+            switch input.body {
+            case .json(let value): value
+            }
+        let events = try await keyway.remote.report(
+            Self.report(body), from: DeviceID(input.path.id), proof: .development)
+        return .ok(.init(body: .json(.init(eventIds: events.map(\.id.rawValue)))))
+    }
+
     func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
         .ok(.init(body: .plainText(HTTPBody(await keyway.metrics.exposition(store: keyway.store)))))
     }
@@ -242,6 +310,9 @@ enum EventMapping {
         let device = event.deviceID.flatMap { list.devices[$0] }
         let organization = list.organizations[event.organizationID]
         let user = event.userID.flatMap { list.users[$0] }
+        let account = event.accountID.flatMap { list.accounts[$0] }
+        let readings = event.readings
+        let debug = event.type == .deviceDebug
         return .init(
             id: event.id.rawValue, _type: event.type.rawValue, category: event.type.category, time: event.time,
             device: event.deviceID.map { .init(id: $0.rawValue, name: device?.name) },
@@ -249,9 +320,19 @@ enum EventMapping {
             triggeredBy: .init(userId: event.userID?.rawValue, accountId: event.accountID?.rawValue),
             user: user.map {
                 .init(id: $0.id.rawValue, firstName: $0.firstName, lastName: $0.lastName, emailAddress: $0.emailAddress)
+            },
+            account: account.map {
+                .init(id: $0.id.rawValue, firstName: $0.firstName, lastName: $0.lastName, emailAddress: $0.emailAddress)
             }, shareId: event.shareID?.rawValue, result: event.result, method: event.method?.rawValue,
             remoteActivation: event.method != nil ? true : nil, nearby: event.nearby ? true : nil,
-            activationTime: event.activationTime)
+            activationTime: event.activationTime, keepActiveUntil: event.keepActiveUntil,
+            connect: event.gatewayID.map { .init(id: $0.rawValue, name: list.devices[$0]?.name) },
+            status: event.status, voltageIdle: debug ? nil : readings.voltageIdle,
+            voltageUnderLoad: debug ? nil : readings.voltageUnderLoad, uptime: debug ? nil : readings.uptime,
+            body: debug
+                ? .init(
+                    voltageIdle: readings.voltageIdle, voltageUnderLoad: readings.voltageUnderLoad,
+                    uptime: readings.uptime) : nil)
     }
 
     static func wire(_ webhook: Webhook) -> Components.Schemas.Webhook {

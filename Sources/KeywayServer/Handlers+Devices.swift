@@ -8,6 +8,27 @@ extension KeywayAPIHandler {
         return .ok(.init(body: .json(list.devices.map { DeviceMapping.wire($0, in: list) })))
     }
 
+    /// Bold's v1 list: `/v2/devices`' visibility, filters and paging, each device in the flat v1 shape.
+    func listDevicesV1(_ input: Operations.ListDevicesV1.Input) async throws -> Operations.ListDevicesV1.Output {
+        var filters = DeviceFilters()
+        filters.organizationID = input.query.organizationId
+        filters.search = input.query.search
+        filters.type = input.query.deviceType.flatMap { DeviceType(rawValue: $0.rawValue) }
+        filters.includeDecommissioned = input.query.includeDecommissioned ?? false
+        filters.sortBy = input.query.sortBy.flatMap { DeviceSortKey(rawValue: $0.rawValue) }
+        filters.sortDirection = input.query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) }
+        filters.offset = input.query.offset.map(Int.init)
+        filters.size = input.query.size.map(Int.init)
+        let list = try await keyway.devices.list(filters, by: try await caller())
+        return .ok(.init(body: .json(list.devices.map { DeviceMapping.wireV1($0, in: list) })))
+    }
+
+    func getDeviceV1(_ input: Operations.GetDeviceV1.Input) async throws -> Operations.GetDeviceV1.Output {
+        let list = try await keyway.devices.get(DeviceID(input.path.id), by: try await caller())
+        guard let device = list.devices.first else { throw DomainError.notFound("DeviceNotFound", "Device not found") }
+        return .ok(.init(body: .json(DeviceMapping.wireV1(device, in: list))))
+    }
+
     func registerDevice(_ input: Operations.RegisterDevice.Input) async throws -> Operations.RegisterDevice.Output {
         let body =
             switch input.body {

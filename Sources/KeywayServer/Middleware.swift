@@ -46,7 +46,7 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
                 let collected = try await collectBody(&request)
                 body = collected
                 try NulCharacter.refuse(in: request, body: collected)
-                response = try await next(request, context)
+                response = try await RawRequestBody.$bytes.withValue(collected) { try await next(request, context) }
             } catch {
                 response = errorResponse(error, body: body, logger: context.logger)
             }
@@ -139,6 +139,11 @@ enum NulCharacter {
     private static func refused(_ field: String) -> DomainError {
         .invalidInput(field: field, "\(field) must not hold the NUL character (U+0000)")
     }
+}
+
+/// The request's body exactly as it came (already read, within the limit): what a gateway bridge signed.
+enum RawRequestBody {
+    @TaskLocal static var bytes: ByteBuffer?
 }
 
 /// The credential a request carries, for the handlers to verify when their operation needs one.

@@ -12,6 +12,7 @@ enum PostgresMigrations {
         ("0005_throttles", schema0005),
         ("0006_outbox_retry_retention", schema0006),
         ("0007_oauth_clients", schema0007),
+        ("0008_device_telemetry", schema0008),
         ("0009_controller_keys", schema0009),
     ]
 
@@ -50,6 +51,25 @@ enum PostgresMigrations {
             secret BYTEA NOT NULL,
             date_created BIGINT NOT NULL
         );
+        """
+
+    /// Bold's words for battery levels (Good, Fair, Poor become High, Medium, Low); a gateway's controller
+    /// function; what gateway bridges report (a lock's signal, the last report's timestamp against replays); the
+    /// fields of Bold's device events (the gateway a command went through or that reported, a bolt's status,
+    /// until when an activation keeps the lock open, voltages and uptime).
+    static let schema0008 = """
+        UPDATE devices SET battery_level = CASE battery_level
+            WHEN 'Good' THEN 'High' WHEN 'Fair' THEN 'Medium' WHEN 'Poor' THEN 'Low' END
+        WHERE battery_level IN ('Good', 'Fair', 'Poor');
+        ALTER TABLE devices ADD COLUMN controller BOOLEAN NOT NULL DEFAULT FALSE;
+        ALTER TABLE device_state ADD COLUMN rssi BIGINT;
+        ALTER TABLE device_state ADD COLUMN last_report BIGINT;
+        ALTER TABLE events ADD COLUMN gateway_id BIGINT;
+        ALTER TABLE events ADD COLUMN status TEXT;
+        ALTER TABLE events ADD COLUMN keep_active_until BIGINT;
+        ALTER TABLE events ADD COLUMN voltage_idle BIGINT;
+        ALTER TABLE events ADD COLUMN voltage_under_load BIGINT;
+        ALTER TABLE events ADD COLUMN uptime BIGINT;
         """
 
     /// A webhook's health (failing since, disabled at); the activation slots a lock's per-minute limit is

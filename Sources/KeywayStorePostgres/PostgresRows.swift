@@ -89,6 +89,7 @@ enum DeviceColumns {
         "organization_id", "name", "device_type", "time_zone", "location", "remarks", "carousel_image_url", "model",
         "actual_firmware_version", "required_firmware_version", "gateway_id", "date_decommissioned", "installed",
         "battery_level", "battery_last_measurement", "activation_time", "date_created", "date_modified",
+        "controller",
     ]
     static let withoutID = names.joined(separator: ", ")
     static let all = "id, " + withoutID
@@ -100,7 +101,7 @@ enum DeviceColumns {
             device.requiredFirmwareVersion.map(Int64.init), device.gatewayID?.rawValue,
             micros(device.dateDecommissioned), device.installed, device.batteryLevel?.rawValue,
             micros(device.batteryLastMeasurement), Int64(device.activationTime),
-            StorageCoding.microseconds(device.dateCreated), micros(device.dateModified),
+            StorageCoding.microseconds(device.dateCreated), micros(device.dateModified), device.controller,
         ]
     }
 
@@ -122,7 +123,8 @@ enum DeviceColumns {
             batteryLevel: try row.text("battery_level").flatMap(BatteryLevel.init(rawValue:)),
             batteryLastMeasurement: try row.date("battery_last_measurement"),
             activationTime: Int(try row.int("activation_time") ?? Int64(Device.defaultActivationTime)),
-            dateCreated: try row.requiredDate("date_created"), dateModified: try row.date("date_modified"))
+            controller: try row.bool("controller") ?? false, dateCreated: try row.requiredDate("date_created"),
+            dateModified: try row.date("date_modified"))
     }
 }
 
@@ -234,7 +236,8 @@ enum EntityColumns {
 
 enum EventColumns {
     static let all =
-        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby"
+        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby, "
+        + "gateway_id, status, keep_active_until, voltage_idle, voltage_under_load, uptime"
 
     static func decode(_ row: SQLRow) throws -> Event {
         var event = Event(
@@ -245,7 +248,13 @@ enum EventColumns {
             userID: try row.int("user_id").map { UserID($0) },
             accountID: try row.int("account_id").map { AccountID($0) },
             result: try row.text("result") ?? "", method: try row.text("method").flatMap { AccessMethod(rawValue: $0) },
-            activationTime: try row.int("activation_time").map { Int($0) }, nearby: try row.bool("nearby") ?? false)
+            activationTime: try row.int("activation_time").map { Int($0) }, nearby: try row.bool("nearby") ?? false,
+            gatewayID: try row.int("gateway_id").map { DeviceID($0) }, status: try row.text("status"),
+            keepActiveUntil: try row.date("keep_active_until"),
+            readings: DeviceReadings(
+                voltageIdle: try row.int("voltage_idle").map { Int($0) },
+                voltageUnderLoad: try row.int("voltage_under_load").map { Int($0) },
+                uptime: try row.int("uptime").map { Int($0) }))
         event.id = EntityID<EventID>(try row.requiredInt("id"))
         return event
     }
@@ -269,7 +278,8 @@ enum WebhookColumns {
 }
 
 enum DeviceStateColumns {
-    static let all = "device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url, bridge_secret"
+    static let all =
+        "device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url, bridge_secret, rssi, last_report"
 
     static func decode(_ row: SQLRow) throws -> DeviceState {
         DeviceState(
@@ -277,6 +287,7 @@ enum DeviceStateColumns {
             locked: LockState(rawValue: try row.text("locked") ?? "") ?? .unknown,
             lastLocked: try row.date("last_locked"), online: try row.bool("online") ?? true,
             lastSeen: try row.date("last_seen"), bridgeURL: try row.text("bridge_url"),
-            bridgeSecret: try row.text("bridge_secret"))
+            bridgeSecret: try row.text("bridge_secret"), rssi: try row.int("rssi").map { Int($0) },
+            lastReport: try row.int("last_report"))
     }
 }

@@ -18,13 +18,16 @@ extension PostgresStore {
             try await db.scalar(
                 """
                 INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
-                    method, activation_time, nearby) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    method, activation_time, nearby, gateway_id, status, keep_active_until, voltage_idle,
+                    voltage_under_load, uptime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 [
                     event.organizationID.rawValue, event.type.rawValue, StorageCoding.microseconds(event.time),
                     event.deviceID?.rawValue, event.shareID?.rawValue, event.userID?.rawValue,
                     event.accountID?.rawValue, event.result, event.method?.rawValue,
-                    event.activationTime.map(Int64.init), event.nearby,
+                    event.activationTime.map(Int64.init), event.nearby, event.gatewayID?.rawValue, event.status,
+                    micros(event.keepActiveUntil), event.readings.voltageIdle.map(Int64.init),
+                    event.readings.voltageUnderLoad.map(Int64.init), event.readings.uptime.map(Int64.init),
                 ]) ?? 0)
         try await db.execute(
             """
@@ -36,19 +39,62 @@ extension PostgresStore {
         return stored
     }
 
+    /// Writes the state whole, except `lastReport`, which only an accepted report moves (forward).
     static func save(_ state: DeviceState, _ db: SQLConnection) async throws {
         try await db.execute(
             """
-            INSERT INTO device_state (\(DeviceStateColumns.all)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO device_state (device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url,
+                bridge_secret, rssi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (device_id) DO UPDATE SET is_active_until = excluded.is_active_until,
                 locked = excluded.locked, last_locked = excluded.last_locked, online = excluded.online,
                 last_seen = excluded.last_seen, bridge_url = excluded.bridge_url,
-                bridge_secret = excluded.bridge_secret
+                bridge_secret = excluded.bridge_secret, rssi = excluded.rssi
             """,
             [
                 state.deviceID.rawValue, micros(state.isActiveUntil), state.locked.rawValue, micros(state.lastLocked),
                 state.online, micros(state.lastSeen), state.bridgeURL, state.bridgeSecret,
+                state.rssi.map(Int64.init),
             ])
+    }
+
+    public func applyReport(_ write: GatewayReportWrite) async throws -> [Event]? {
+        try await writing { db in
+            // Taken only when newer than the last accepted report: a replay (or a report that lost a race to a
+            // newer one) writes nothing.
+            let taken = try await db.count(
+                """
+                INSERT INTO device_state (device_id, last_seen, last_report) VALUES (?, ?, ?)
+                ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
+                    last_report = excluded.last_report
+                WHERE device_state.last_report IS NULL OR device_state.last_report < excluded.last_report
+                RETURNING device_id
+                """,
+                [write.gatewayID.rawValue, StorageCoding.microseconds(write.seen), write.timestamp])
+            guard taken == 1 else { return nil }
+            for battery in write.batteries {
+                try await db.execute(
+                    "UPDATE devices SET battery_level = ?, battery_last_measurement = ? WHERE id = ?",
+                    [
+                        battery.level.rawValue, StorageCoding.microseconds(battery.measured),
+                        battery.deviceID.rawValue,
+                    ])
+            }
+            for state in write.states {
+                try await db.execute(
+                    """
+                    INSERT INTO device_state (device_id, locked, last_locked, rssi) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (device_id) DO UPDATE SET locked = excluded.locked,
+                        last_locked = excluded.last_locked, rssi = excluded.rssi
+                    """,
+                    [
+                        state.deviceID.rawValue, state.locked.rawValue, micros(state.lastLocked),
+                        state.rssi.map(Int64.init),
+                    ])
+            }
+            var events: [Event] = []
+            for event in write.events { events.append(try await Self.record(event, db)) }
+            return events
+        }
     }
 
     @discardableResult

@@ -164,8 +164,27 @@ public final class PostgresStore: KeywayStore {
         return usage
     }
 
+    /// Applies the migrations up to and including `name` only, then stops: for tests of what a migration does
+    /// to rows written before it.
     @discardableResult
-    public func migrate() async throws -> [String] {
+    public func migrate(upTo name: String) async throws -> [String] {
+        try await migrate(through: name)
+    }
+
+    /// Runs SQL as written, outside the store's types: for tests that write rows as an older schema had them.
+    public func executeForMigrationTest(_ sql: String) async throws {
+        try await writing { db in
+            for statement in sql.components(separatedBy: ";\n")
+            where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                try await db.execute(statement)
+            }
+        }
+    }
+
+    @discardableResult
+    public func migrate() async throws -> [String] { try await migrate(through: nil) }
+
+    private func migrate(through last: String?) async throws -> [String] {
         await waitUntilStarted()
         do {
             return try await client.withConnection { connection in
@@ -174,7 +193,7 @@ public final class PostgresStore: KeywayStore {
                 // so the second migrator's snapshot already sees what the first one applied.
                 try await db.execute("SELECT pg_advisory_lock(7105001, hashtext(current_schema()))")
                 do {
-                    let applied = try await migrateLocked(db)
+                    let applied = try await migrateLocked(db, through: last)
                     try await db.execute("SELECT pg_advisory_unlock(7105001, hashtext(current_schema()))")
                     return applied
                 } catch {
@@ -187,7 +206,7 @@ public final class PostgresStore: KeywayStore {
         }
     }
 
-    private func migrateLocked(_ db: SQLConnection) async throws -> [String] {
+    private func migrateLocked(_ db: SQLConnection, through last: String?) async throws -> [String] {
         try await db.execute("BEGIN")
         do {
             try await db.execute(
@@ -204,6 +223,7 @@ public final class PostgresStore: KeywayStore {
                     "INSERT INTO keyway_migrations (name, date_applied) VALUES (?, ?)",
                     [migration.name, StorageCoding.microseconds(Date())])
                 now.append(migration.name)
+                if migration.name == last { break }
             }
             try await db.execute("COMMIT")
             return now

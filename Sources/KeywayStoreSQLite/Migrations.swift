@@ -35,11 +35,33 @@ enum Migrations {
         migrator.registerMigration("0011_oauth_clients") { db in
             try db.execute(sql: schema0011)
         }
+        migrator.registerMigration("0012_device_telemetry") { db in
+            try db.execute(sql: schema0012)
+        }
         migrator.registerMigration("0013_controller_keys") { db in
             try db.execute(sql: schema0013)
         }
         return migrator
     }
+
+    // Bold's words for battery levels (Good, Fair, Poor become High, Medium, Low); a gateway's controller
+    // function; what gateway bridges report (a lock's signal, the last report's timestamp against replays); the
+    // fields of Bold's device events (the gateway a command went through or that reported, a bolt's status,
+    // until when an activation keeps the lock open, voltages and uptime).
+    static let schema0012 = """
+        UPDATE devices SET battery_level = CASE battery_level
+            WHEN 'Good' THEN 'High' WHEN 'Fair' THEN 'Medium' WHEN 'Poor' THEN 'Low' END
+        WHERE battery_level IN ('Good', 'Fair', 'Poor');
+        ALTER TABLE devices ADD COLUMN controller INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE device_state ADD COLUMN rssi INTEGER;
+        ALTER TABLE device_state ADD COLUMN last_report INTEGER;
+        ALTER TABLE events ADD COLUMN gateway_id INTEGER;
+        ALTER TABLE events ADD COLUMN status TEXT;
+        ALTER TABLE events ADD COLUMN keep_active_until INTEGER;
+        ALTER TABLE events ADD COLUMN voltage_idle INTEGER;
+        ALTER TABLE events ADD COLUMN voltage_under_load INTEGER;
+        ALTER TABLE events ADD COLUMN uptime INTEGER;
+        """
 
     // A webhook's health (failing since, disabled at); the activation slots a lock's per-minute limit is
     // reserved from before its gateway is called.

@@ -140,6 +140,7 @@ enum DeviceRow {
         "organization_id", "name", "device_type", "time_zone", "location", "remarks", "carousel_image_url", "model",
         "actual_firmware_version", "required_firmware_version", "gateway_id", "date_decommissioned", "installed",
         "battery_level", "battery_last_measurement", "activation_time", "date_created", "date_modified",
+        "controller",
     ]
     static let columnsWithoutID = columnNames.joined(separator: ", ")
     static let placeholdersWithoutID = placeholders(columnNames.count)
@@ -152,6 +153,7 @@ enum DeviceRow {
             device.requiredFirmwareVersion, device.gatewayID?.rawValue, micros(device.dateDecommissioned),
             device.installed, device.batteryLevel?.rawValue, micros(device.batteryLastMeasurement),
             device.activationTime, StorageCoding.microseconds(device.dateCreated), micros(device.dateModified),
+            device.controller,
         ]
         return StatementArguments(values)
     }
@@ -177,7 +179,7 @@ enum DeviceRow {
             batteryLevel: row.string(14).flatMap(BatteryLevel.init(rawValue:)),
             batteryLastMeasurement: row.int(15).map(StorageCoding.date(microseconds:)),
             activationTime: row.int(16).map { Int($0) } ?? Device.defaultActivationTime,
-            dateCreated: StorageCoding.date(microseconds: row.int(17) ?? 0),
+            controller: row.bool(19) ?? false, dateCreated: StorageCoding.date(microseconds: row.int(17) ?? 0),
             dateModified: row.int(18).map(StorageCoding.date(microseconds:)))
     }
 }

@@ -5,7 +5,8 @@ import KeywaySQL
 
 enum EventRow {
     static let columns =
-        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby"
+        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby, "
+        + "gateway_id, status, keep_active_until, voltage_idle, voltage_under_load, uptime"
 
     static func decode(_ row: Row) -> Event {
         let type: String = row["type"]
@@ -25,7 +26,12 @@ enum EventRow {
             shareID: share.map { ShareID($0) }, userID: user.map { UserID($0) },
             accountID: account.map { AccountID($0) }, result: row["result"],
             method: method.flatMap { AccessMethod(rawValue: $0) }, activationTime: seconds.map { Int($0) },
-            nearby: nearby != 0)
+            nearby: nearby != 0, gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) }, status: row["status"],
+            keepActiveUntil: (row["keep_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
+            readings: DeviceReadings(
+                voltageIdle: (row["voltage_idle"] as Int64?).map { Int($0) },
+                voltageUnderLoad: (row["voltage_under_load"] as Int64?).map { Int($0) },
+                uptime: (row["uptime"] as Int64?).map { Int($0) }))
         event.id = EntityID<EventID>(id)
         return event
     }
@@ -55,7 +61,8 @@ enum DeviceStateRow {
             lastLocked: (row["last_locked"] as Int64?).map(StorageCoding.date(microseconds:)),
             online: (row["online"] as Int64? ?? 1) != 0,
             lastSeen: (row["last_seen"] as Int64?).map(StorageCoding.date(microseconds:)), bridgeURL: row["bridge_url"],
-            bridgeSecret: row["bridge_secret"])
+            bridgeSecret: row["bridge_secret"], rssi: (row["rssi"] as Int64?).map { Int($0) },
+            lastReport: row["last_report"])
     }
 }
 
@@ -66,12 +73,15 @@ extension SQLiteStore {
         try db.execute(
             sql: """
                 INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
-                    method, activation_time, nearby) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    method, activation_time, nearby, gateway_id, status, keep_active_until, voltage_idle,
+                    voltage_under_load, uptime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 event.organizationID.rawValue, event.type.rawValue, StorageCoding.microseconds(event.time),
                 event.deviceID?.rawValue, event.shareID?.rawValue, event.userID?.rawValue, event.accountID?.rawValue,
-                event.result, event.method?.rawValue, event.activationTime, event.nearby,
+                event.result, event.method?.rawValue, event.activationTime, event.nearby, event.gatewayID?.rawValue,
+                event.status, event.keepActiveUntil.map(StorageCoding.microseconds), event.readings.voltageIdle,
+                event.readings.voltageUnderLoad, event.readings.uptime,
             ])
         var stored = event
         stored.id = EntityID(db.lastInsertedRowID)
@@ -86,21 +96,58 @@ extension SQLiteStore {
         return stored
     }
 
+    /// Writes the state whole, except `lastReport`, which only an accepted report moves (forward).
     static func save(_ state: DeviceState, _ db: Database) throws {
         try db.execute(
             sql: """
                 INSERT INTO device_state (device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url,
-                    bridge_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    bridge_secret, rssi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (device_id) DO UPDATE SET is_active_until = excluded.is_active_until,
                     locked = excluded.locked, last_locked = excluded.last_locked, online = excluded.online,
                     last_seen = excluded.last_seen, bridge_url = excluded.bridge_url,
-                    bridge_secret = excluded.bridge_secret
+                    bridge_secret = excluded.bridge_secret, rssi = excluded.rssi
                 """,
             arguments: [
                 state.deviceID.rawValue, state.isActiveUntil.map(StorageCoding.microseconds), state.locked.rawValue,
                 state.lastLocked.map(StorageCoding.microseconds), state.online,
-                state.lastSeen.map(StorageCoding.microseconds), state.bridgeURL, state.bridgeSecret,
+                state.lastSeen.map(StorageCoding.microseconds), state.bridgeURL, state.bridgeSecret, state.rssi,
             ])
+    }
+
+    public func applyReport(_ write: GatewayReportWrite) async throws -> [Event]? {
+        try await writing { db in
+            // Taken only when newer than the last accepted report: a replay writes nothing.
+            try db.execute(
+                sql: """
+                    INSERT INTO device_state (device_id, last_seen, last_report) VALUES (?, ?, ?)
+                    ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
+                        last_report = excluded.last_report
+                    WHERE device_state.last_report IS NULL OR device_state.last_report < excluded.last_report
+                    """,
+                arguments: [write.gatewayID.rawValue, StorageCoding.microseconds(write.seen), write.timestamp])
+            guard db.changesCount == 1 else { return nil }
+            for battery in write.batteries {
+                try db.execute(
+                    sql: "UPDATE devices SET battery_level = ?, battery_last_measurement = ? WHERE id = ?",
+                    arguments: [
+                        battery.level.rawValue, StorageCoding.microseconds(battery.measured), battery.deviceID.rawValue,
+                    ])
+            }
+            for state in write.states {
+                try db.execute(
+                    sql: """
+                        INSERT INTO device_state (device_id, locked, last_locked, rssi) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (device_id) DO UPDATE SET locked = excluded.locked,
+                            last_locked = excluded.last_locked, rssi = excluded.rssi
+                        """,
+                    arguments: [
+                        state.deviceID.rawValue, state.locked.rawValue,
+                        state.lastLocked.map(StorageCoding.microseconds),
+                        state.rssi,
+                    ])
+            }
+            return try write.events.map { try Self.record($0, db) }
+        }
     }
 
     @discardableResult

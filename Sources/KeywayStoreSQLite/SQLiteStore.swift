@@ -74,6 +74,17 @@ public final class SQLiteStore: KeywayStore {
         return migrator.migrations.filter { !applied.contains($0) }
     }
 
+    /// Applies the migrations up to and including `name` only, then stops: for tests of what a migration does
+    /// to rows written before it.
+    public func migrate(upTo name: String) async throws {
+        try Migrations.migrator.migrate(pool, upTo: name)
+    }
+
+    /// Runs SQL as written, outside the store's types: for tests that write rows as an older schema had them.
+    public func executeForMigrationTest(_ sql: String) async throws {
+        try await writing { db in try db.execute(sql: sql) }
+    }
+
     /// The migrations recorded as applied, in order.
     public func appliedMigrations() async throws -> [String] {
         try await reading { db in try Migrations.migrator.appliedMigrations(db) }

@@ -93,9 +93,9 @@ struct AccessAPITests {
             // Outside the schedule, nothing is usable.
             harness.time.advance(by: 3 * 3600)
             #expect(try await client.send(.get, "/v2/effective-device-permissions", key: token).array.isEmpty)
-            // A key acts as super user of its organization: every lock and keyfob, all rights.
+            // A key acts as super user of its organization: every lock, keyfob and gateway, all rights.
             let all = try await client.send(.get, "/v2/effective-device-permissions", key: key).array
-            #expect(all.compactMap { value($0, "device.id") as? Int } == [11, 12])
+            #expect(all.compactMap { value($0, "device.id") as? Int } == [11, 12, 13])
             expectErrorBody(
                 try await client.send(.get, "/v1/effective-device-permissions?size=1001", key: token),
                 status: .badRequest, mentioning: "size")

@@ -60,7 +60,7 @@ struct DeviceAPITests {
             let key = harness.manageKey
             let attic = try await Self.register(
                 client, key,
-                #"{"organizationId": 1, "name": "Attic", "deviceType": "Lock", "location": "Top floor", "remarks": "Dusty", "batteryLevel": "Poor", "gatewayId": 13}"#
+                #"{"organizationId": 1, "name": "Attic", "deviceType": "Lock", "location": "Top floor", "remarks": "Dusty", "batteryLevel": "Low", "gatewayId": 13}"#
             )
             let fob = try await Self.register(
                 client, key,
@@ -124,13 +124,13 @@ struct DeviceAPITests {
             harness.time.advance(by: 5)
             let changed = try await client.send(
                 .put, "/v2/devices/11", key: key,
-                json: #"{"remarks": "Repainted", "batteryLevel": "Good", "activationTime": 15}"#)
+                json: #"{"remarks": "Repainted", "batteryLevel": "High", "activationTime": 15}"#)
             #expect(changed.status == .ok && changed.object["deviceId"] as? Int == 11)
             let device = try await client.send(.get, "/v2/devices/11", key: key).object
             #expect(device["remarks"] as? String == "Repainted")
             #expect(device["name"] as? String == "Front door 1")
             #expect(device["timeZone"] as? String == "Europe/Amsterdam")
-            #expect(device["batteryLevel"] as? String == "Good")
+            #expect(device["batteryLevel"] as? String == "High")
             #expect(device["batteryLastMeasurement"] as? String == "2026-03-10T09:33:43.112874Z")
             #expect(value(device, "settings.activationTime") as? Int == 15)
             #expect(device["dateModified"] as? String == "2026-03-10T09:33:43.112874Z")

@@ -231,6 +231,9 @@ struct PermissionMatrixTests {
             .post, "/v2/devices", "401 404 403 200 200 403 403 403",
             body: #"{"organizationId": 1, "name": "New", "deviceType": "Lock"}"#),
         Endpoint(.get, "/v2/devices/11", "401 404 200 200 200 200 403 403"),
+        Endpoint(.get, "/v1/devices", "401 200 200 200 200 200 200 200"),
+        Endpoint(.get, "/v1/devices/11", "401 404 200 200 200 200 403 403"),
+        Endpoint(.get, "/v1/devices/12", "401 404 200 200 200 403 403 200"),
         Endpoint(.get, "/v2/devices/12", "401 404 200 200 200 403 403 200"),
         Endpoint(.put, "/v2/devices/{id}", "401 404 403 200 200 403 403 403", body: #"{"name": "Renamed"}"#) {
             "/v2/devices/\(try await $0.device())"
@@ -332,6 +335,14 @@ struct PermissionMatrixTests {
         },
         // The manual clock exists only with --manual-clock; the web-key page is public.
         Endpoint(.get, "/v1/dev/clock", "404 404 404 404 404 404 404 404"),
+        // Only with the manual clock (tests), and then without a credential.
+        Endpoint(
+            .post, "/v1/dev/gateways/13/reports", "404 404 404 404 404 404 404 404",
+            body: #"{"devices": [{"deviceId": 11, "locked": true}]}"#),
+        // The gateway's bridge is the only caller: its signature, never a token, is what counts.
+        Endpoint(
+            .post, "/v1/gateways/13/reports", "401 401 401 401 401 401 401 401",
+            body: #"{"devices": [{"deviceId": 11, "locked": true}]}"#),
         Endpoint(.put, "/v1/dev/clock", "404 404 404 404 404 404 404 404", body: #"{"now": "2030-01-01T00:00:00Z"}"#),
         Endpoint(.get, "/webkey/{uuid}", "200 200 200 200 200 200 200 200") { "/webkey/\(try await $0.webKey())" },
         Endpoint(

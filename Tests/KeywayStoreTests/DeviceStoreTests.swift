@@ -16,7 +16,7 @@ struct DeviceStoreTests {
             timeZone: "America/New_York", location: "Basement", remarks: "Roller door",
             carouselImageURL: "https://x/y.jpg",
             model: "SX-45", actualFirmwareVersion: 90, requiredFirmwareVersion: 95, gatewayID: Fixtures.gateway(1),
-            dateDecommissioned: now.addingTimeInterval(60), installed: false, batteryLevel: .fair,
+            dateDecommissioned: now.addingTimeInterval(60), installed: false, batteryLevel: .medium,
             batteryLastMeasurement: now, activationTime: 12, dateCreated: now, dateModified: now.addingTimeInterval(1))
         let stored = try await store.insertDevice(device)
         device.id = stored.id
@@ -94,9 +94,9 @@ struct DeviceStoreTests {
                     batteryLevel: battery, dateCreated: now)
             ).id.rawValue
         }
-        let attic = try await add("attic", location: "Top floor", battery: .poor)
+        let attic = try await add("attic", location: "Top floor", battery: .low)
         let cellar = try await add("Cellar", location: "Bottom 50%", battery: .excellent)
-        let box = try await add("Key box", .keyfob, battery: .good)
+        let box = try await add("Key box", .keyfob, battery: .high)
         let old = try await add("Old door", decommissioned: true)
         let spare = try await add("Spare lock", installed: false)
         let fixtures = [Fixtures.lock(1), Fixtures.secondLock(1), Fixtures.gateway(1)].map(\.rawValue)

@@ -251,7 +251,7 @@ struct SQLiteSpecificTests {
             "0001_directory_shares_credentials", "0002_device_state", "0003_accounts_sign_in", "0004_outbox",
             "0005_verification", "0006_events_webhooks_device_state", "0008_webhook_health_activation_slots",
             "0009_throttles",
-            "0010_outbox_retry_retention", "0011_oauth_clients", "0013_controller_keys",
+            "0010_outbox_retry_retention", "0011_oauth_clients", "0012_device_telemetry", "0013_controller_keys",
         ]
         #expect(try await store.migrate() == all)
         #expect(try await store.appliedMigrations() == all)
