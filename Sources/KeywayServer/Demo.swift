@@ -11,7 +11,14 @@ public enum Demo {
         public var apiKey: String
         /// The OAuth clients registered for the public Bold clients, with their secrets (nil for a public client).
         public var oauthClients: [(id: String, secret: String?, redirectURIs: [String])]
+        /// The password of the demo's manager account (`managerEmail`), when this start created it; only its hash
+        /// is kept, so later starts cannot show it.
+        public var managerPassword: String?
     }
+
+    /// A person who signs in (password grant, or through `/authorize` from a Bold client) as super user of the
+    /// demo organization: what a Home Assistant or Homebridge user of the demo signs in with.
+    public static let managerEmail = "manager@keyway.example"
 
     /// The client ids and redirect URIs the public Bold clients sign in with (authorization code): Bold's own
     /// app id, which bold2lox, homebridge-bold-ble and homeassistant-bold-admin use with the app's custom
@@ -32,7 +39,7 @@ public enum Demo {
         let created = try await keyway.store.importSeed(seed, onlyIfEmpty: true)
         // The secret of an earlier key cannot be shown again (only its hash is kept), so each start
         // that asks for the demo gets a key of its own.
-        let (_, secret) = try await keyway.apiKeys.create(
+        let (key, secret) = try await keyway.apiKeys.create(
             organization: organizationID, scopes: Set(Scope.allCases), name: "demo")
         // Registered again at each start, like the API key, so that their secrets can be shown.
         var clients: [(id: String, secret: String?, redirectURIs: [String])] = []
@@ -42,7 +49,27 @@ public enum Demo {
                 id: client.id, redirectURIs: client.redirectURIs, secret: secret, name: client.name, replacing: true)
             clients.append((client.id, secret, client.redirectURIs))
         }
-        return Result(created: created, organizationID: organizationID, apiKey: secret, oauthClients: clients)
+        var managerPassword: String?
+        if created {
+            // Invited by the demo's key as a super user and accepted with a random password, as a person would.
+            let password = keyway.oauth.generateSecret()
+            var input = UserInput()
+            input.organizationID = organizationID.rawValue
+            input.emailAddress = managerEmail
+            input.firstName = "Demo"
+            input.lastName = "Manager"
+            input.superUser = true
+            input.invitation = .init(sendEmail: false, sendSms: false)
+            let user = try await keyway.users.create(input, by: .apiKey(key))
+            if let token = user.invitation?.token {
+                _ = try await keyway.invitations.accept(
+                    token: token, .init(firstName: "Demo", lastName: "Manager", password: password))
+                managerPassword = password
+            }
+        }
+        return Result(
+            created: created, organizationID: organizationID, apiKey: secret, oauthClients: clients,
+            managerPassword: managerPassword)
     }
 
     /// The demo graph. Share 1 mirrors the share in Bold's `GET /v2/shares` documentation, key for key.
@@ -83,7 +110,7 @@ public enum Demo {
             Device(
                 id: DeviceID(3), organizationID: organizationID, name: "Gateway", type: .gateway, timeZone: amsterdam,
                 location: "Bold Office", model: "Bold Connect", actualFirmwareVersion: 60, requiredFirmwareVersion: 60,
-                dateCreated: now),
+                controller: true, dateCreated: now),
         ]
         seed.deviceGroups = [
             DeviceGroup(

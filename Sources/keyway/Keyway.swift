@@ -289,6 +289,12 @@ struct Serve: AsyncParsableCommand {
                 "  \(client.id): secret \(client.secret ?? "(none: a public client)"), redirect URIs "
                     + client.redirectURIs.joined(separator: " "))
         }
+        if let password = result.managerPassword {
+            say("Demo sign-in (super user of organization \(result.organizationID); the password is shown only now):")
+            say("  \(Demo.managerEmail) \(password)")
+        } else {
+            say("Demo sign-in: \(Demo.managerEmail) (its password was printed when the demo data was created)")
+        }
         say("Try:")
         say("  curl -s -H 'Authorization: Bearer \(result.apiKey)' '\(base)/v2/shares?externalId=externalId'")
     }
