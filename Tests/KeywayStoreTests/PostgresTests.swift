@@ -32,7 +32,8 @@ struct PostgresSpecificTests {
             applied.filter { !$0.isEmpty } == [
                 [
                     "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
-                    "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry", "0009_controller_keys",
+                    "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry",
+                    "0009_controller_keys",
                 ]
             ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
