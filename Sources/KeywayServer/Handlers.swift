@@ -23,6 +23,11 @@ struct KeywayAPIHandler: APIProtocol {
         ShareMapping(webKeyBaseURL: keyway.config.resolvedWebKeyBaseURL, now: keyway.time.now())
     }
 
+    /// Liveness: answers without touching the store, so that it measures the HTTP stack alone.
+    func getLivez(_ input: Operations.GetLivez.Input) async throws -> Operations.GetLivez.Output {
+        .ok(.init(body: .json(.init(status: "ok"))))
+    }
+
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
         try await keyway.store.ping()
         return .ok(.init(body: .json(.init(status: "ok"))))

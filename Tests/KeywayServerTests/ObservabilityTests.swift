@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import KeywayCore
 import KeywayServer
+import KeywayStoreSQLite
 import KeywayTestSupport
 import Logging
 import Testing
@@ -41,6 +42,26 @@ struct ObservabilityTests {
                     $0.hasPrefix("keyway_webhook_backlog ") && $0.hasSuffix(" 1.0") || $0 == "keyway_webhook_backlog 1"
                 })
             #expect(text.contains("keyway_db_pool_readers_max"))
+        }
+    }
+
+    /// `/livez` says only that the process answers: with the store gone it still answers, where `/health`
+    /// (readiness) does not.
+    @Test func livezAnswersWithoutTheStoreAndHealthNeedsIt() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let live = try await client.send(.get, "/livez")
+            #expect(live.status == .ok && live.object["status"] as? String == "ok", "\(live.text)")
+            expectStandardHeaders(live)
+            #expect(try await client.send(.get, "/health").status == .ok)
+
+            // The store goes away: SQLite's pool can be closed under the server (PostgresNIO's client, once shut
+            // down, leaves a ping waiting rather than failing, so on PostgreSQL the check stops here).
+            guard let sqlite = harness.keyway.store as? SQLiteStore else { return }
+            try sqlite.close()
+            #expect(try await client.send(.get, "/livez").status == .ok)
+            #expect(try await client.send(.get, "/health").status.code >= 500)
         }
     }
 

@@ -180,6 +180,7 @@ struct PermissionMatrixTests {
 
     // The one table. Columns: none, otherKey, readKey, manageKey, superUser, deviceAdmin, groupAdmin, plainUser.
     static let endpoints: [Endpoint] = [
+        Endpoint(.get, "/livez", "200 200 200 200 200 200 200 200"),
         Endpoint(.get, "/health", "200 200 200 200 200 200 200 200"),
         Endpoint(.get, "/openapi.yaml", "200 200 200 200 200 200 200 200"),
         Endpoint(.get, "/metrics", "200 200 200 200 200 200 200 200"),
