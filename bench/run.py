@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Keyway's HTTP benchmarks (issue 5): release build, data sets of N shares, wrk at 16 and 64 connections.
+"""Keyway's HTTP benchmarks (issues 5 and 13): release build, data sets of N shares, wrk and hey.
 
     python3 bench/run.py                       # 10 thousand, 100 thousand and 1 million shares
     python3 bench/run.py --sizes 10000 --seconds 5 --repeats 3
@@ -7,10 +7,14 @@
 
 For each size: `keyway bench-data` loads the data set into a fresh SQLite file (or, with --database-url, a
 fresh schema of that PostgreSQL database, made with psql), `keyway serve` serves it,
-and wrk measures each endpoint `--repeats` times for `--seconds` seconds at each connection count. The
-server's `GET /health` is measured in the same run as the baseline; every figure is the median of the
-repeats, and every endpoint is also given as a ratio to /health. The server's peak memory is its VmHWM.
-Writes a Markdown report to stdout (and bench/results/<date>.md). Needs `wrk` (apt-get install wrk).
+and wrk (`--threads`, one by default, so that the client leaves the server a core) measures each endpoint
+`--repeats` times for `--seconds` seconds at each connection count (16 by default). The server's static
+`GET /livez` (no store call) is measured in the same run as the baseline; every figure is the median of the
+repeats, and every endpoint is also given as a ratio to /livez. For each wrk run the server's CPU time (user +
+system, from /proc/PID/stat) is divided by the requests it answered: CPU per request. At saturation wrk's p99
+measures queueing, so each endpoint is also held by hey (`hey -q`) at half its own measured maximum rate, and
+that p99 is reported beside. The server's peak memory is its VmHWM.
+Writes a Markdown report to stdout (and bench/results/<date>.md). Needs `wrk` and `hey` (apt-get install).
 """
 import argparse
 import datetime
@@ -41,12 +45,22 @@ def to_ms(text):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url, connections, seconds, key, lua=None):
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far, in seconds (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, connections, seconds, key, lua=None, threads=1, pid=None):
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
                "-H", f"Authorization: Bearer {key}"]
     if lua:
         command += ["-s", lua]
+    before = cpu_seconds(pid) if pid else 0
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - before if pid else float("nan")
+    total = int(re.search(r"(\d+) requests in", output).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))
     p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))
@@ -59,7 +73,19 @@ def wrk(url, connections, seconds, key, lua=None):
         problems.append("socket errors: " + socket_errors.group(1).strip())
     if problems:
         print(f"wrk saw errors on {url}:\n{output}", file=sys.stderr, flush=True)
-    return rps, p50, p99, "; ".join(problems)
+    return rps, p50, p99, "; ".join(problems), cpu / max(total, 1) * 1e6
+
+
+def hey(url, rate, seconds, key, body=None, connections=16):
+    """p99 in ms with hey holding `rate` requests/s in all (spread over `connections` workers)."""
+    per_worker = max(rate / connections, 0.1)
+    command = ["hey", "-z", f"{seconds}s", "-c", str(connections), "-q", f"{per_worker:.2f}",
+               "-H", f"Authorization: Bearer {key}"]
+    if body is not None:
+        command += ["-m", "POST", "-T", "application/json", "-d", body]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"99%+ in ([\d.]+) secs", output)
+    return float(match.group(1)) * 1000 if match else float("nan")
 
 
 def post_json(url, body, headers=None, form=False):
@@ -124,7 +150,8 @@ def measure_size(binary, shares, args, lines):
             script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
                          'wrk.headers["Content-Type"] = "application/json"\n')
         endpoints = [
-            ("GET /health (baseline)", base + "/health", key, None),
+            ("GET /livez (baseline)", base + "/livez", key, None),
+            ("GET /health (one store ping)", base + "/health", key, None),
             ("GET /v2/shares?externalId=", f"{base}/v2/shares?externalId=booking-{middle}", key, None),
             ("GET /v2/shares/{id}", f"{base}/v2/shares/{middle}", key, None),
             ("POST /v2/shares", base + "/v2/shares", key, lua),
@@ -132,19 +159,22 @@ def measure_size(binary, shares, args, lines):
              base + "/v1/effective-device-permissions?size=1000", token, None),
             ("GET /v1/devices/{id}/access", f"{base}/v1/devices/{env['LOCK_ID']}/access", token, None),
         ]
-        for connections in (16, 64):
+        for connections in args.connections:
             baseline = None
             for name, url, credential, script in endpoints:
-                runs = [wrk(url, connections, args.seconds, credential, script) for _ in range(args.repeats)]
+                runs = [wrk(url, connections, args.seconds, credential, script, args.threads, server.pid)
+                        for _ in range(args.repeats)]
                 rps = statistics.median(r[0] for r in runs)
                 p50 = statistics.median(r[1] for r in runs)
                 p99 = statistics.median(r[2] for r in runs)
+                cpu = statistics.median(r[4] for r in runs)
                 if baseline is None:
                     baseline = (rps, p50, p99)
-                ratio = f"{rps / baseline[0]:.2f}x rps, {p50 / baseline[1]:.2f}x p50"
+                held = hey(url, rps / 2, args.seconds, credential, body if script else None, connections)
+                ratio = f"{rps / baseline[0]:.2f}x"
                 problems = "; ".join(f"run {i + 1}: {r[3]}" for i, r in enumerate(runs) if r[3]) or "none"
-                lines.append(f"| {shares:,} | {connections} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {ratio} "
-                             f"| {problems} |")
+                lines.append(f"| {shares:,} | {connections} | {name} | {rps:,.0f} | {ratio} | {cpu:,.0f} | {p50:.2f} "
+                             f"| {p99:.2f} | {held:.2f} | {problems} |")
                 print(lines[-1], file=sys.stderr, flush=True)
         memory = peak_memory_mb(server.pid)
     finally:
@@ -198,14 +228,17 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--connections", type=int, nargs="+", default=[16])
+    parser.add_argument("--threads", type=int, default=1, help="wrk's threads (the client's share of the cores)")
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--binary", help="the keyway to measure (default: a release build of this checkout)")
     parser.add_argument("--database-url", help="benchmark the PostgreSQL store on this database (a schema per run)")
     parser.add_argument("--load", action="store_true",
                         help="instead: 256 connections of mixed reads and writes for a minute on 100 thousand shares")
     args = parser.parse_args()
-    if not args.skip_build:
+    if not args.skip_build and not args.binary:
         subprocess.run(["swift", "build", "-c", "release", "--product", "keyway"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, ".build", "release", "keyway")
+    binary = args.binary or os.path.join(ROOT, ".build", "release", "keyway")
     if args.load:
         line, clean, output = load_test(binary, 100_000, 60, 256, args)
         print("| connections | duration | shares | requests | requests/s | p50 ms | p99 ms | non-2xx | socket errors | peak memory |")
@@ -230,11 +263,15 @@ def report(args, started, lines, extra):
         f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}; "
         f"{'PostgreSQL (same machine)' if args.database_url else 'SQLite'} store, release build.",
         f"Command: `python3 bench/run.py --sizes {' '.join(map(str, args.sizes))} --seconds {args.seconds} "
-        f"--repeats {args.repeats}{' --database-url ' + args.database_url if args.database_url else ''}`. "
-        f"wrk -t2 --timeout 10s; each figure is the median of {args.repeats} runs of {args.seconds} s.",
+        f"--repeats {args.repeats} --connections {' '.join(map(str, args.connections))} --threads {args.threads}"
+        f"{' --database-url ' + args.database_url if args.database_url else ''}`. "
+        f"wrk -t{args.threads} --timeout 10s; each figure is the median of {args.repeats} runs of {args.seconds} s; "
+        "CPU per request is the server's user + system time over the requests it answered; the last p99 is "
+        "hey's, holding half the endpoint's own maximum rate.",
         "",
-        "| shares | connections | endpoint | requests/s | p50 ms | p99 ms | vs /health | errors |",
-        "|---:|---:|---|---:|---:|---:|---|---|",
+        "| shares | connections | endpoint | requests/s | vs /livez | server CPU µs/request | p50 ms | p99 ms "
+        "| p99 ms at half rate | errors |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
         *lines,
         "",
         "| shares | load time (`keyway bench-data`) | server peak memory (VmHWM) |",
