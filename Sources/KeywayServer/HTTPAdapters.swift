@@ -31,6 +31,14 @@ extension Signature {
     }
 }
 
+/// HMAC-SHA256 for the controller's signatures (Core's `MessageAuthenticator`).
+public struct HMACAuthenticator: MessageAuthenticator {
+    public init() {}
+    public func authenticate(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+}
+
 /// Real bridges: a gateway whose state names a `bridgeUrl` gets a signed POST
 /// `{"command": "activate"|"deactivate", "deviceId", "gatewayId", "seconds"}`; a 2xx answer with
 /// `{"result": "OK"}` is success, anything else (or no answer within 5 s) is an unreachable gateway.

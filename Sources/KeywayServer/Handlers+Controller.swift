@@ -1,15 +1,6 @@
-import Crypto
 import Foundation
 import KeywayAPI
 import KeywayCore
-
-/// HMAC-SHA256 for the controller's signatures.
-public struct HMACAuthenticator: MessageAuthenticator {
-    public init() {}
-    public func authenticate(_ message: [UInt8], key: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
-    }
-}
 
 /// The controller (Bluetooth) endpoints: handshakes and signed commands for the locks a caller may open now,
 /// and the provisioning of a lock's controller key.

@@ -156,8 +156,9 @@ enum RequestCredential {
     /// endpoint's authorization-code grant.
     @TaskLocal static var basicClient: (id: String, secret: String)?
 
-    /// `Authorization: Basic base64(id:secret)`, each part form-url-encoded as RFC 6749 §2.3.1 says.
-    static func basic(from headers: HTTPFields) -> (id: String, secret: String)? {
+    /// `Authorization: Basic base64(id:secret)` as sent: nil when the header is not Basic or does not decode to
+    /// `id:secret`. Both readings below start here: an OAuth client's pair and an API key's.
+    private static func basicPair(_ headers: HTTPFields) -> (id: Substring, secret: Substring)? {
         guard let authorization = headers[.authorization] else { return nil }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic", parts[1].count <= 1000,
@@ -166,10 +167,16 @@ enum RequestCredential {
         else { return nil }
         let pair = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard pair.count == 2 else { return nil }
+        return (pair[0], pair[1])
+    }
+
+    /// An OAuth client's Basic pair, each part form-url-encoded as RFC 6749 §2.3.1 says.
+    static func basic(from headers: HTTPFields) -> (id: String, secret: String)? {
+        guard let pair = basicPair(headers) else { return nil }
         func decoded(_ part: Substring) -> String {
             String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(part)
         }
-        return (decoded(pair[0]), decoded(pair[1]))
+        return (decoded(pair.id), decoded(pair.secret))
     }
 
     /// `Authorization: Bearer <credential>`, `Authorization: Basic base64(apiKeyId:apiKeySecret)`, or the legacy
@@ -183,11 +190,8 @@ enum RequestCredential {
                 if !value.isEmpty { return (value, nil) }
             }
             if parts.count == 2, parts[0].lowercased() == "basic" {
-                let encoded = parts[1].trimmingCharacters(in: .whitespaces)
-                guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
-                    let colon = text.firstIndex(of: ":")
-                else { return ("", "") }
-                return (String(text[text.index(after: colon)...]), String(text[..<colon]))
+                guard let pair = basicPair(headers) else { return ("", "") }
+                return (String(pair.secret), String(pair.id))
             }
         }
         if let name = HTTPField.Name("X-Auth-Token"), let token = headers[name], !token.isEmpty { return (token, nil) }
