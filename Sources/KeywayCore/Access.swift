@@ -88,6 +88,9 @@ public struct Access: Sendable {
     public var administration: [DeviceID: Administration] = [:]
     /// The members of each administered device group.
     public var administeredGroupMembers: [DeviceGroupID: Set<DeviceID>] = [:]
+    /// What an account's access was derived from (nil for an API key): the devices and groups its shares reach,
+    /// so that a decision about them needs no further read.
+    public var facts: AccessFacts?
 
     public init(principal: Principal) {
         self.principal = principal
@@ -98,6 +101,12 @@ public struct Access: Sendable {
     }
 
     public var accountID: AccountID? { principal.accountID }
+
+    /// The device `id`: from the facts when the caller's shares reach it, else read from `store`.
+    public func device(_ id: DeviceID, from store: any KeywayStore) async throws -> Device? {
+        if let known = facts?.devices[id] { return known }
+        return try await store.device(id)
+    }
 
     /// An API key must hold `scope`; an account is judged by its roles instead. Throws forbidden.
     public func require(_ scope: Scope) throws {
@@ -210,8 +219,36 @@ public struct Access: Sendable {
     }
 }
 
-/// Builds an `Access` for a verified principal: nothing to read for an API key; for an account, its
-/// user records, groups, received shares, and the devices it administers now.
+/// What an account's access is made of, as the store holds it: its user records and groups, the shares it
+/// receives, and the devices and device groups those reach. It does not depend on the time: who administers what
+/// at an instant is derived from it per request (`AccessResolver.access(_:facts:at:)`). `CredentialCache` keeps it
+/// between requests while no write touches its organizations or its account.
+public struct AccessFacts: Sendable {
+    public var memberships: [AccountMembership] = []
+    public var received: [Share] = []
+    /// The members of each received device group.
+    public var receivedGroupMembers: [DeviceGroupID: [DeviceID]] = [:]
+    /// Every device a received share reaches (directly or through its group).
+    public var receivedDevices: Set<DeviceID> = []
+    /// Those devices and their gateways, by id.
+    public var devices: [DeviceID: Device] = [:]
+    /// Every device group holding a received device, with all its members.
+    public var groupsHolding: [DeviceGroupID: Set<DeviceID>] = [:]
+
+    public init() {}
+
+    /// The organizations the account has a user record in.
+    public var organizations: Set<OrganizationID> { Set(memberships.map(\.user.organizationID)) }
+
+    /// The device groups `device` belongs to, when the facts know (it is a received device); nil otherwise.
+    public func groups(of device: DeviceID) -> Set<DeviceGroupID>? {
+        guard receivedDevices.contains(device) else { return nil }
+        return Set(groupsHolding.filter { $0.value.contains(device) }.keys)
+    }
+}
+
+/// Builds an `Access` for a verified principal: nothing to read for an API key; for an account, its facts
+/// (user records, groups, received shares and what they reach), then who it administers now.
 public struct AccessResolver: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
@@ -223,11 +260,55 @@ public struct AccessResolver: Sendable {
         self.defaultZone = defaultZone
     }
 
+    /// The caller's `Access` now. An account's facts come from the request's credential check when it validated
+    /// them (`RequestAccess`), else from the store.
     public func resolve(_ principal: Principal) async throws -> Access {
+        guard case .account(let session) = principal else { return Access(principal: principal) }
+        let facts: AccessFacts
+        if let known = RequestAccess.current?.facts(of: session.accountID) {
+            facts = known
+        } else {
+            facts = try await load(session.accountID)
+        }
+        return access(principal, facts: facts, at: time.now())
+    }
+
+    /// Reads an account's facts: its user records and groups, the shares they receive, the members of the device
+    /// groups those reach, the devices reached and their gateways, and the groups holding those devices.
+    public func load(_ account: AccountID) async throws -> AccessFacts {
+        var facts = AccessFacts()
+        facts.memberships = try await store.memberships(of: account)
+        let users = Set(facts.memberships.map(\.user.id))
+        guard !users.isEmpty else { return facts }
+        let userGroups = Set(facts.memberships.flatMap(\.groups.keys))
+        facts.received = try await store.sharesReceived(users: users, userGroups: userGroups)
+        var groups: Set<DeviceGroupID> = []
+        for share in facts.received {
+            switch share.source {
+            case .device(let id): facts.receivedDevices.insert(id)
+            case .deviceGroup(let id): groups.insert(id)
+            }
+        }
+        for (group, members) in try await store.deviceGroupMembers(of: groups.sorted { $0.rawValue < $1.rawValue }) {
+            facts.receivedGroupMembers[group] = members.map(\.id)
+            for device in members { facts.devices[device.id] = device }
+            facts.receivedDevices.formUnion(members.map(\.id))
+        }
+        let direct = facts.receivedDevices.subtracting(facts.devices.keys)
+        for device in try await store.devices(direct) { facts.devices[device.id] = device }
+        let gateways = Set(facts.devices.values.compactMap(\.gatewayID)).subtracting(facts.devices.keys)
+        for gateway in try await store.devices(gateways) { facts.devices[gateway.id] = gateway }
+        facts.groupsHolding = try await store.deviceGroups(containing: facts.receivedDevices)
+        return facts
+    }
+
+    /// The `Access` that `facts` give `principal` at `now`: memberships and received shares as they are, and the
+    /// devices on which an `administrate` share is in force now, judged per device in its own zone. Pure.
+    public func access(_ principal: Principal, facts: AccessFacts, at now: Date) -> Access {
         var access = Access(principal: principal)
-        guard case .account(let session) = principal else { return access }
-        access.memberships = try await store.memberships(of: session.accountID)
-        for membership in access.memberships {
+        access.facts = facts
+        access.memberships = facts.memberships
+        for membership in facts.memberships {
             access.users.insert(membership.user.id)
             access.memberOf.insert(membership.user.organizationID)
             if membership.user.superUser { access.superUserOf.insert(membership.user.organizationID) }
@@ -236,33 +317,21 @@ public struct AccessResolver: Sendable {
                 if admin { access.adminGroups.insert(group) }
             }
         }
-        guard !access.users.isEmpty else { return access }
-        let received = try await store.sharesReceived(users: access.users, userGroups: access.userGroups)
-        access.received = received
-        var administrating: [Share] = []
-        for share in received {
+        access.received = facts.received
+        access.receivedDevices = facts.receivedDevices
+        for share in facts.received {
             access.receivedShares.insert(share.id)
-            switch share.source {
-            case .device(let id): access.receivedDevices.insert(id)
-            case .deviceGroup(let id): access.receivedDeviceGroups.insert(id)
-            }
-            if share.permissions.administrate { administrating.append(share) }
+            guard case .deviceGroup(let id) = share.source else { continue }
+            access.receivedDeviceGroups.insert(id)
         }
-        let groupMembers = try await store.deviceGroupMembers(of: Array(access.receivedDeviceGroups))
-        for members in groupMembers.values { access.receivedDevices.formUnion(members.map(\.id)) }
-        guard !administrating.isEmpty else { return access }
-        // An administrate share counts where it is in force now, judged per device in its own zone.
-        let now = time.now()
-        var devices: [DeviceID: Device] = [:]
-        for device in try await store.devices(access.receivedDevices) { devices[device.id] = device }
-        for share in administrating {
+        for share in facts.received where share.permissions.administrate {
             let targets: [DeviceID] =
                 switch share.source {
                 case .device(let id): [id]
-                case .deviceGroup(let id): groupMembers[id]?.map(\.id) ?? []
+                case .deviceGroup(let id): facts.receivedGroupMembers[id] ?? []
                 }
             for id in targets {
-                guard let device = devices[id], device.dateDecommissioned == nil else { continue }
+                guard let device = facts.devices[id], device.dateDecommissioned == nil else { continue }
                 let zone = AccessEvaluator.zone(of: device, default: defaultZone)
                 if AccessEvaluator.standing(of: share, at: now, zone: zone) == .inForce {
                     access.administeredDevices.insert(id)
@@ -270,7 +339,7 @@ public struct AccessResolver: Sendable {
                 }
             }
         }
-        for (group, members) in try await store.deviceGroups(containing: access.administeredDevices)
+        for (group, members) in facts.groupsHolding
         where !members.isEmpty && members.isSubset(of: access.administeredDevices) {
             access.administeredDeviceGroups.insert(group)
             access.administeredGroupMembers[group] = members

@@ -43,7 +43,7 @@ public struct AccessService: Sendable {
 
     /// The question for (device, user), everything loaded. When `user` is one of the resolved caller's own
     /// users, its groups and received shares come from `caller` (loaded when it was resolved) instead of
-    /// being read again.
+    /// being read again, and so do the device's groups when the caller's shares reach the device.
     public func question(device: Device, user: User, caller: Access? = nil) async throws -> AccessQuestion {
         let userGroups: Set<UserGroupID>
         let shares: [Share]
@@ -59,7 +59,12 @@ public struct AccessService: Sendable {
             userGroups = try await store.userGroupIDs(of: user.id)
             shares = try await store.sharesReceived(users: [user.id], userGroups: userGroups)
         }
-        let deviceGroups = Set(try await store.deviceGroups(containing: [device.id]).keys)
+        let deviceGroups: Set<DeviceGroupID>
+        if let known = caller?.facts?.groups(of: device.id) {
+            deviceGroups = known
+        } else {
+            deviceGroups = Set(try await store.deviceGroups(containing: [device.id]).keys)
+        }
         return AccessQuestion(
             device: device, deviceGroups: deviceGroups, user: user.id, userGroups: userGroups,
             superUser: user.superUser && user.organizationID == device.organizationID, shares: shares,
@@ -74,27 +79,26 @@ public struct AccessService: Sendable {
     {
         let access = try await access.resolve(caller)
         try access.require(.read)
-        guard let device = try await store.device(id) else { throw DeviceService.notFound }
+        guard let device = try await access.device(id, from: store) else { throw DeviceService.notFound }
         guard access.takesPart(in: device.organizationID) else { throw DeviceService.notFound }
         let userNotFound = DomainError.notFound("UserNotFound", "User not found")
         let user: User
         if let userID {
-            guard let found = try await store.user(userID), found.organizationID == device.organizationID else {
-                throw userNotFound
+            if let mine = access.memberships.first(where: { $0.user.id == userID })?.user {
+                user = mine
+            } else {
+                guard let found = try await store.user(userID) else { throw userNotFound }
+                user = found
             }
-            user = found
+            guard user.organizationID == device.organizationID else { throw userNotFound }
         } else {
             guard case .account = caller else {
                 throw DomainError.invalidInput(field: "userId", "userId is required when an API key asks")
             }
-            let mine = try await store.users(
-                matching: UserQuery(
-                    visibility: Visibility(
-                        organizations: [], ids: Set(access.users.map(\.rawValue)),
-                        onlyOrganization: device.organizationID),
-                    page: try Page(offset: 0, size: 1)))
-            guard let first = mine.first else { throw userNotFound }
-            user = first
+            // The caller's own user in the device's organization (an account has at most one per organization).
+            guard let mine = access.memberships.first(where: { $0.user.organizationID == device.organizationID })
+            else { throw userNotFound }
+            user = mine.user
         }
         let allowed =
             access.isSuperUser(of: device.organizationID) || access.administeredDevices.contains(device.id)
@@ -116,10 +120,13 @@ public struct AccessService: Sendable {
         let now = time.now()
         var result: [EffectivePermission] = []
         // Devices of super-user organizations, then devices reached through shares.
-        let superDevices = try await store.devices(
-            matching: DeviceQuery(
-                visibility: Visibility(organizations: access.superUserOf),
-                page: try Page(offset: 0, size: page.offset + page.size, maximum: .max)))
+        let superDevices =
+            access.superUserOf.isEmpty
+            ? []
+            : try await store.devices(
+                matching: DeviceQuery(
+                    visibility: Visibility(organizations: access.superUserOf),
+                    page: try Page(offset: 0, size: page.offset + page.size, maximum: .max)))
         var seen = Set<DeviceID>()
         for device in superDevices {
             seen.insert(device.id)
@@ -133,14 +140,14 @@ public struct AccessService: Sendable {
         }
         if case .account = caller {
             let memberships = access.memberships
-            let reached = try await store.devices(access.receivedDevices.subtracting(seen))
+            let facts = access.facts ?? AccessFacts()
+            let reached = access.receivedDevices.subtracting(seen).compactMap { facts.devices[$0] }
             let received = access.received
-            let groupsOf = try await store.deviceGroups(containing: Set(reached.map(\.id)))
             var questions: [AccessQuestion] = []
             for device in reached where device.dateDecommissioned == nil {
                 guard let membership = memberships.first(where: { $0.user.organizationID == device.organizationID })
                 else { continue }
-                let deviceGroups = Set(groupsOf.filter { $0.value.contains(device.id) }.keys)
+                let deviceGroups = facts.groups(of: device.id) ?? []
                 questions.append(
                     AccessQuestion(
                         device: device, deviceGroups: deviceGroups, user: membership.user.id,
@@ -164,7 +171,8 @@ public struct AccessService: Sendable {
         let pageItems = Array(result.dropFirst(page.offset).prefix(page.size))
         func gatewayID(of device: Device) -> DeviceID? { device.type == .gateway ? device.id : device.gatewayID }
         let gatewayIDs = Set(pageItems.compactMap { gatewayID(of: $0.device) })
-        let gateways = try await store.devices(gatewayIDs)
+        let known = gatewayIDs.compactMap { access.facts?.devices[$0] }
+        let gateways = known + (try await store.devices(gatewayIDs.subtracting(known.map(\.id))))
         let states = try await store.deviceStates(gatewayIDs)
         return pageItems.map { item in
             var item = item

@@ -279,12 +279,19 @@ public struct AccountService: Sendable {
 
     /// The session behind an access token. Throws `unauthorized` when unknown, expired or revoked.
     public func authenticate(_ value: String) async throws -> Principal {
+        let token = try await verifiedToken(value)
+        return .account(AccountSession(accountID: token.accountID, tokenID: token.id))
+    }
+
+    /// The live access token whose value is `value`. Throws `DomainError.unauthorized` for an unknown, revoked or
+    /// expired token, or a refresh token, without saying which.
+    public func verifiedToken(_ value: String) async throws -> IssuedToken {
         let hash = secrets.hash(value)
         guard let token = try await store.token(hash: hash), constantTimeEquals(token.hash, hash),
             token.kind == .access,
             token.dateRevoked == nil, token.expires > time.now()
         else { throw DomainError.unauthorized }
-        return .account(AccountSession(accountID: token.accountID, tokenID: token.id))
+        return token
     }
 
     /// The caller's own account and personal organization. Throws `AccountNotFound` (404) for an API key.

@@ -110,16 +110,19 @@ public struct RemoteService: Sendable {
                 type: type, time: now, organizationID: device.organizationID, deviceID: device.id, shareID: share.id,
                 method: .webKey, nearby: nearby)
             if case .user(let user) = share.receiver { event.userID = user }
-            let reaches: Bool
-            switch share.source {
-            case .device(let id): reaches = id == device.id
-            case .deviceGroup(let id):
-                reaches = try await store.deviceGroups(containing: [device.id]).keys.contains(id)
-            }
-            let zone = AccessEvaluator.zone(of: device, default: defaultZone)
-            let inForce =
-                reaches && device.dateDecommissioned == nil && share.permissions.remoteActivate
-                && AccessEvaluator.standing(of: share, at: now, zone: zone) == .inForce
+            // The web key holds its share's rights and nothing else: the one evaluator judges that share alone,
+            // as held by its receiver.
+            let receiver: (user: UserID, groups: Set<UserGroupID>) =
+                switch share.receiver {
+                case .user(let id): (id, [])
+                case .userGroup(let id): (UserID(0), [id])
+                }
+            let question = AccessQuestion(
+                device: device, deviceGroups: Set(try await store.deviceGroups(containing: [device.id]).keys),
+                user: receiver.user, userGroups: receiver.groups, superUser: false, shares: [share],
+                defaultZone: defaultZone)
+            let decision = AccessEvaluator.decide(question, at: now, findingChange: false)
+            let inForce = decision.allowed && decision.permissions.remoteActivate
             guard inForce else {
                 event.result = "NoPermission"
                 try await store.record(event, state: nil)

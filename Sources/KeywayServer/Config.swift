@@ -26,6 +26,10 @@ public struct KeywayConfig: Sendable {
     /// Threads that compute access decisions, apart from those serving requests (`--evaluation-threads`,
     /// `KEYWAY_EVALUATION_THREADS`; default: one per core).
     public var evaluationThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Verified credentials and their accounts' access kept between requests (`--credential-cache`,
+    /// `KEYWAY_CREDENTIAL_CACHE`; 0 turns it off), each checked against the store's access revisions on every
+    /// request (`CredentialCache`).
+    public var credentialCache: Int = 10_000
     /// Count the distinct SQL texts the store runs (`PoolUsage.distinctStatements`); for tests, no flag.
     public var recordStatements: Bool = false
     /// Create demo data on an empty database and print an API key to try it with.
@@ -145,6 +149,7 @@ extension KeywayConfig {
                 1...1000
             ),
             ("evaluation threads (--evaluation-threads, KEYWAY_EVALUATION_THREADS)", evaluationThreads, 1...256),
+            ("credential cache entries (--credential-cache, KEYWAY_CREDENTIAL_CACHE)", credentialCache, 0...1_000_000),
             ("connections (--max-connections, KEYWAY_MAX_CONNECTIONS)", maxConnections, 1...1_000_000),
             (
                 "event retention in days (--event-retention-days, KEYWAY_EVENT_RETENTION_DAYS)", eventRetentionDays,

@@ -12,11 +12,9 @@ struct KeywayAPIHandler: APIProtocol {
 
     func caller() async throws -> Principal {
         guard let secret = RequestCredential.secret else { throw DomainError.unauthorized }
-        // HTTP Basic names the key as well as its secret: only an API key, and only that one, may answer.
-        if let keyID = RequestCredential.apiKeyID { return try await keyway.apiKeys.authenticate(secret, keyID: keyID) }
-        // API keys carry their prefix; anything else is an account's access token.
-        if secret.hasPrefix(APIKeyService.prefix) { return try await keyway.apiKeys.authenticate(secret) }
-        return try await keyway.accounts.authenticate(secret)
+        // HTTP Basic names the key as well as its secret: only an API key, and only that one, may answer. API keys
+        // carry their prefix; anything else is an account's access token.
+        return try await keyway.authenticator.principal(secret: secret, keyID: RequestCredential.apiKeyID)
     }
 
     private var mapping: ShareMapping {

@@ -33,6 +33,8 @@ public struct Keyway: Sendable {
     /// Moves outbox messages to the configured notifier.
     public let outboxDelivery: OutboxDelivery
     public let resolver: AccessResolver
+    /// Every request's credential goes through here (`CredentialCache`).
+    public let authenticator: Authenticator
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -109,6 +111,9 @@ public struct Keyway: Sendable {
                 ])
         }
         self.organizations = OrganizationService(store: store, time: time, apiKeys: apiKeys, access: access)
+        self.authenticator = Authenticator(
+            store: store, time: time, hasher: SHA256Hasher(), apiKeys: apiKeys, accounts: accounts, resolver: access,
+            cache: CredentialCache(capacity: config.credentialCache, ages: SystemTime()))
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
             access: access)

@@ -204,12 +204,15 @@ struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
         async throws -> Response
     {
         let credential = RequestCredential.extract(from: request.headers)
-        return try await RequestCredential.$secret.withValue(credential?.secret) {
+        // The credential is verified (and an account's access found) at most once per request.
+        return try await RequestAccess.$current.withValue(RequestAccess()) {
+        try await RequestCredential.$secret.withValue(credential?.secret) {
             try await RequestCredential.$apiKeyID.withValue(credential?.apiKeyID) {
                 try await RequestCredential.$basicClient.withValue(RequestCredential.basic(from: request.headers)) {
                     try await next(request, context)
                 }
             }
+        }
         }
     }
 }

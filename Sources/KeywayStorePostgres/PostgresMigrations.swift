@@ -1,3 +1,5 @@
+import KeywaySQL
+
 /// Numbered, append-only migrations of the PostgreSQL store, recorded in `keyway_migrations`. Never edit
 /// or reorder one that has shipped; add the next number instead. They run in one transaction under an
 /// advisory lock, so instances started together do not race.
@@ -14,6 +16,8 @@ enum PostgresMigrations {
         ("0007_oauth_clients", schema0007),
         ("0008_device_telemetry", schema0008),
         ("0009_controller_keys", schema0009),
+        // Access changes (issue 13): triggers that note every write to what access is made of.
+        ("0010_access_changes", AccessRevisions.postgresSchema),
     ]
 
     /// Applications that sign people in with the authorization-code grant, each with its exact redirect URIs

@@ -449,6 +449,7 @@ extension PostgresStore {
                 DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)
                 RETURNING id
                 """, [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
+            _ = try await pruneAccessChanges(db, limit: cutoffs.limit)
             return report
         }
     }

@@ -1,4 +1,5 @@
 import GRDB
+import KeywaySQL
 
 /// Numbered, append-only migrations. GRDB records each applied name in `grdb_migrations`; never edit
 /// or reorder a migration that has shipped, add the next number instead.
@@ -40,6 +41,10 @@ enum Migrations {
         }
         migrator.registerMigration("0013_controller_keys") { db in
             try db.execute(sql: schema0013)
+        }
+        // Access revisions (issue 13): triggers that note every write to what access is made of.
+        migrator.registerMigration("0014_access_revisions") { db in
+            try db.execute(sql: AccessRevisions.sqliteSchema)
         }
         return migrator
     }

@@ -98,3 +98,21 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func accessStamp() async throws -> AccessStamp {
+        let seq = try await reading { db in
+            try Int64.fetchOne(try db.cachedStatement(sql: "SELECT seq FROM access_clock WHERE id = 1")) ?? 0
+        }
+        return AccessStamp(String(seq))
+    }
+
+    public func accessChanged(_ scopes: Set<AccessScope>, since stamp: AccessStamp) async throws -> Bool {
+        // A stamp this store did not make cannot vouch for anything.
+        guard let seq = Int64(stamp.value) else { return true }
+        let arguments = StatementArguments([.texts(scopes.map(\.key).sorted()), .int(seq)])
+        return try await reading { db in
+            try Bool.fetchOne(try db.cachedStatement(sql: AccessRevisions.sqliteChanged), arguments: arguments) ?? true
+        }
+    }
+}

@@ -42,11 +42,19 @@ public final class SQLiteStore: KeywayStore {
         FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
     }
 
-    /// Reads through the pool, counted for `GET /metrics`.
+    /// Reads through the pool, counted for `GET /metrics`, on the calling thread: a reader connection is taken
+    /// from the pool and its snapshot read in place. The store's reads are indexed and short, and handing each to a
+    /// reader's dispatch queue and back cost two thread switches per read, more than the read itself (issue 13,
+    /// BENCHMARKS.md). WAL readers never wait for the writer, so nothing here blocks on another request.
     func reading<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         usage.withLock { $0.readers += 1 }
         defer { usage.withLock { $0.readers -= 1 } }
-        return try await pool.read(body)
+        return try Self.readInPlace(pool, body)
+    }
+
+    /// GRDB's blocking read: from a synchronous function the compiler picks it over the asynchronous one.
+    private static func readInPlace<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
     }
 
     /// Writes (one transaction each) through the pool, counted for `GET /metrics`.

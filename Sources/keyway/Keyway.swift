@@ -154,6 +154,11 @@ struct Serve: AsyncParsableCommand {
             "Threads that compute access decisions, apart from those serving requests (env KEYWAY_EVALUATION_THREADS; default one per core)."
     )
     var evaluationThreads: Int?
+    @Option(
+        help:
+            "Verified credentials and their access kept between requests, each checked against the database's access revisions on every request (env KEYWAY_CREDENTIAL_CACHE; default 10000; 0 turns it off)."
+    )
+    var credentialCache: Int?
     @Option(help: "Seconds between webhook delivery rounds (default 1).") var webhookInterval: Double?
     @Option(help: "Seconds between housekeeping passes (default 60).") var housekeepingInterval: Double?
     @Flag(
@@ -203,6 +208,9 @@ struct Serve: AsyncParsableCommand {
         }
         if let value = try setting(evaluationThreads, "KEYWAY_EVALUATION_THREADS", as: Int.self) {
             config.evaluationThreads = value
+        }
+        if let value = try setting(credentialCache, "KEYWAY_CREDENTIAL_CACHE", as: Int.self) {
+            config.credentialCache = value
         }
         for (name, value) in [("webhook-interval", webhookInterval), ("housekeeping-interval", housekeepingInterval)] {
             if let value, !(0.01...86_400).contains(value) {

@@ -1,0 +1,202 @@
+import Foundation
+import Synchronization
+
+/// A part of the store whose writes change what a credential means or what an account's access is made of:
+/// an organization (its users, groups, devices, shares and API keys) or an account (its tokens and the user
+/// records linked to it).
+public enum AccessScope: Hashable, Sendable {
+    case organization(OrganizationID)
+    case account(AccountID)
+
+    /// How the stores name it (`o:<id>`, `a:<id>`).
+    public var key: String {
+        switch self {
+        case .organization(let id): "o:\(id.rawValue)"
+        case .account(let id): "a:\(id.rawValue)"
+        }
+    }
+}
+
+/// A position in the store's history of writes, read before the rows it vouches for: SQLite's change counter,
+/// PostgreSQL's snapshot. Opaque outside the store that made it.
+public struct AccessStamp: Sendable, Hashable {
+    public var value: String
+    public init(_ value: String) { self.value = value }
+}
+
+/// Revisions of access scopes, bumped by the database itself (triggers) in the transaction of every write.
+public protocol AccessRevisionStore: Sendable {
+    /// The store's position now. Read it before what it vouches for: a write committed between the two is then
+    /// seen as a change, never missed.
+    func accessStamp() async throws -> AccessStamp
+    /// Whether a write to any of `scopes` committed that `stamp` does not include. Every write acknowledged
+    /// before this call began is seen.
+    func accessChanged(_ scopes: Set<AccessScope>, since stamp: AccessStamp) async throws -> Bool
+}
+
+/// What the request's credential was found to be, once per request: the handlers' services read the caller's
+/// facts from here instead of the store. Bound by the server for each request.
+public final class RequestAccess: Sendable {
+    @TaskLocal public static var current: RequestAccess?
+
+    private let known = Mutex<(account: AccountID, facts: AccessFacts)?>(nil)
+    private let verified = Mutex<(hash: [UInt8], keyID: String?, principal: Principal)?>(nil)
+
+    public init() {}
+
+    func remember(_ principal: Principal, hash: [UInt8], keyID: String?) {
+        verified.withLock { $0 = (hash, keyID, principal) }
+    }
+
+    func principal(hash: [UInt8], keyID: String?) -> Principal? {
+        verified.withLock { known in
+            guard let known, known.keyID == keyID, constantTimeEquals(known.hash, hash) else { return nil }
+            return known.principal
+        }
+    }
+
+    func remember(_ facts: AccessFacts, of account: AccountID) { known.withLock { $0 = (account, facts) } }
+
+    func facts(of account: AccountID) -> AccessFacts? {
+        known.withLock { $0?.account == account ? $0?.facts : nil }
+    }
+}
+
+/// Verified credentials (by the hash of their secret) and, for an account, the facts of its access, each with
+/// the stamp read before it was loaded and the scopes whose writes make it stale. A request checks the scopes
+/// with one read (`AccessRevisionStore.accessChanged`) instead of verifying and resolving from scratch; any
+/// write to them (a revoked token or key, a changed share, membership or group) makes the next request load
+/// afresh, on this instance or any other on the same database. Bounded: at most `capacity` entries, none
+/// older than `maximumAge`.
+public final class CredentialCache: Sendable {
+    struct Entry: Sendable {
+        var hash: [UInt8]
+        var principal: Principal
+        var facts: AccessFacts?
+        var scopes: Set<AccessScope>
+        var stamp: AccessStamp
+        /// When it was loaded, by `ages`.
+        var loaded: Date
+        /// An access token's expiry; nil for an API key.
+        var expires: Date?
+    }
+
+    private let entries = Mutex<[[UInt8]: Entry]>([:])
+    let capacity: Int
+    let maximumAge: TimeInterval
+    /// The clock entries age by: the real one even when the service's clock is a test's, because the PostgreSQL
+    /// store forgets changes an hour old by its own clock.
+    let ages: any TimeSource
+
+    /// `capacity` 0 turns the cache off: every request verifies and resolves from the store.
+    public init(capacity: Int = 10_000, maximumAge: TimeInterval = 300, ages: any TimeSource) {
+        self.capacity = capacity
+        self.maximumAge = maximumAge
+        self.ages = ages
+    }
+
+    public var count: Int { entries.withLock { $0.count } }
+
+    /// The entry for `hash` unless it is too old or its token expired by `now` (the service's clock).
+    func entry(_ hash: [UInt8], at now: Date) -> Entry? {
+        guard let entry = entries.withLock({ $0[hash] }) else { return nil }
+        let age = ages.now().timeIntervalSince(entry.loaded)
+        guard (0..<maximumAge).contains(age), entry.expires.map({ now < $0 }) ?? true,
+            constantTimeEquals(entry.hash, hash)
+        else {
+            forget(hash)
+            return nil
+        }
+        return entry
+    }
+
+    func keep(_ entry: Entry) {
+        guard capacity > 0 else { return }
+        entries.withLock { entries in
+            // Full: start again rather than track use; the cache refills at one store read per credential.
+            if entries.count >= capacity, entries[entry.hash] == nil { entries.removeAll(keepingCapacity: true) }
+            entries[entry.hash] = entry
+        }
+    }
+
+    func forget(_ hash: [UInt8]) { _ = entries.withLock { $0.removeValue(forKey: hash) } }
+}
+
+/// Finds the principal behind a request's credential, through the `CredentialCache`: a known credential whose
+/// scopes saw no write since it was loaded costs one store read; any other is verified (`APIKeyService`,
+/// `AccountService`) and, for an account, its access facts loaded, after reading the stamp.
+public struct Authenticator: Sendable {
+    let store: any KeywayStore
+    let time: any TimeSource
+    let hasher: any SecretHasher
+    let apiKeys: APIKeyService
+    let accounts: AccountService
+    let resolver: AccessResolver
+    public let cache: CredentialCache
+
+    public init(
+        store: any KeywayStore, time: any TimeSource, hasher: any SecretHasher, apiKeys: APIKeyService,
+        accounts: AccountService, resolver: AccessResolver, cache: CredentialCache
+    ) {
+        self.store = store
+        self.time = time
+        self.hasher = hasher
+        self.apiKeys = apiKeys
+        self.accounts = accounts
+        self.resolver = resolver
+        self.cache = cache
+    }
+
+    /// The principal behind `secret`: an API key when `keyID` is given (HTTP Basic names the key) or the secret
+    /// carries the key prefix, else an account's access token. Remembers an account's facts for the request
+    /// (`RequestAccess`). Throws `DomainError.unauthorized` without saying why.
+    public func principal(secret: String, keyID: String? = nil) async throws -> Principal {
+        let hash = hasher.hash(secret)
+        if let known = RequestAccess.current?.principal(hash: hash, keyID: keyID) { return known }
+        let principal = try await verify(secret, hash: hash, keyID: keyID)
+        RequestAccess.current?.remember(principal, hash: hash, keyID: keyID)
+        return principal
+    }
+
+    private func verify(_ secret: String, hash: [UInt8], keyID: String?) async throws -> Principal {
+        let now = time.now()
+        let loaded = cache.ages.now()
+        if let entry = cache.entry(hash, at: now), Self.names(entry.principal, keyID) {
+            if try await !store.accessChanged(entry.scopes, since: entry.stamp) {
+                if case .account(let session) = entry.principal, let facts = entry.facts {
+                    RequestAccess.current?.remember(facts, of: session.accountID)
+                }
+                return entry.principal
+            }
+            cache.forget(hash)
+        }
+        // With the cache off nothing is kept, and nothing needs a stamp.
+        let stamp = cache.capacity > 0 ? try await store.accessStamp() : AccessStamp("")
+        if keyID != nil || secret.hasPrefix(APIKeyService.prefix) {
+            let principal = try await apiKeys.authenticate(secret, keyID: keyID)
+            guard case .apiKey(let key) = principal else { return principal }
+            cache.keep(
+                CredentialCache.Entry(
+                    hash: hash, principal: principal, scopes: [.organization(key.organizationID)], stamp: stamp,
+                    loaded: loaded))
+            return principal
+        }
+        let token = try await accounts.verifiedToken(secret)
+        let principal = Principal.account(AccountSession(accountID: token.accountID, tokenID: token.id))
+        let facts = try await resolver.load(token.accountID)
+        cache.keep(
+            CredentialCache.Entry(
+                hash: hash, principal: principal, facts: facts,
+                scopes: Set(facts.organizations.map(AccessScope.organization)).union([.account(token.accountID)]),
+                stamp: stamp, loaded: loaded, expires: token.expires))
+        RequestAccess.current?.remember(facts, of: token.accountID)
+        return principal
+    }
+
+    /// HTTP Basic names the key its secret must belong to; a bearer credential names none.
+    private static func names(_ principal: Principal, _ keyID: String?) -> Bool {
+        guard let keyID else { return true }
+        guard case .apiKey(let key) = principal else { return false }
+        return constantTimeEquals(Array(keyID.utf8), Array(String(key.id.rawValue).utf8))
+    }
+}

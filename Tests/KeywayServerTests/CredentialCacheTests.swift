@@ -1,0 +1,124 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import KeywayCore
+import KeywayServer
+import KeywayTestSupport
+import Testing
+
+/// The credential cache never serves a stale grant (issue 13): once a revoke or a change is acknowledged, the next
+/// request refuses, on the same instance and on another instance on the same database. Every request below
+/// carries a credential the cache already holds (checked), so each refusal comes from the revision check.
+@Suite("Cached credentials and access")
+struct CredentialCacheTests {
+    static func share(_ user: Int64, rights: String = #""remoteActivate": true"#) -> String {
+        #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(user)}, "permissions": {\#(rights)}}"#
+    }
+
+    static func allowed(_ client: any TestClientProtocol, _ token: String) async throws -> Bool? {
+        let reply = try await client.send(.get, "/v1/devices/11/access", key: token)
+        #expect(reply.status == .ok, "\(reply.text)")
+        return reply.object["allowed"] as? Bool
+    }
+
+    static func effectiveLocks(_ client: any TestClientProtocol, _ token: String) async throws -> [Int] {
+        let reply = try await client.send(.get, "/v1/effective-device-permissions", key: token)
+        #expect(reply.status == .ok, "\(reply.text)")
+        return reply.array.compactMap { $0["id"] as? Int }
+    }
+
+    @Test func aRevokeOrChangeIsRefusedAtTheNextRequestOnTheSameInstance() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let (user, token) = try await client.linkedUser(harness, email: "cached@example.com")
+            let share = try await client.createShare(Self.share(user), key: key)
+            #expect(try await Self.allowed(client, token) == true)
+            #expect(try await Self.allowed(client, token) == true)
+            #expect(harness.keyway.authenticator.cache.count >= 2, "the token and the manage key are kept")
+            #expect(try await Self.effectiveLocks(client, token).contains(11))
+
+            // Revoked: refused at once, and the lock leaves the effective permissions.
+            #expect(try await client.send(.delete, "/v2/shares/\(share)", key: key).status == .ok)
+            #expect(try await Self.allowed(client, token) == false)
+            #expect(try await !Self.effectiveLocks(client, token).contains(11))
+
+            // Through a user group: granted, then the user leaves the group.
+            let group = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userGroupId": 11}}"#, key: key)
+            #expect(try await client.send(.put, "/v1/user-groups/11/users/\(user)", key: key).status == .ok)
+            #expect(try await Self.allowed(client, token) == true)
+            #expect(try await client.send(.delete, "/v1/user-groups/11/users/\(user)", key: key).status == .ok)
+            #expect(try await Self.allowed(client, token) == false)
+            _ = group
+
+            // A change that narrows: the share's window moves into the past.
+            let narrowed = try await client.createShare(Self.share(user), key: key)
+            #expect(try await Self.allowed(client, token) == true)
+            let moved = try await client.send(
+                .put, "/v2/shares/\(narrowed)", key: key, json: #"{"endDate": "2026-03-01", "endTime": "00:00:00"}"#)
+            #expect(moved.status == .ok, "\(moved.text)")
+            #expect(try await Self.allowed(client, token) == false)
+
+            // The token revoked: 401 at once. An API key revoked: 401 at once.
+            let revoked = try await SignInTests.post(client, "/v2/oauth/revoke", ["token": token])
+            #expect(revoked.status == .ok, "\(revoked.text)")
+            #expect(try await client.send(.get, "/v1/devices/11/access", key: token).status == .unauthorized)
+            let spare = try await harness.keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: [.read])
+            #expect(try await client.send(.get, "/v2/shares", key: spare.secret).status == .ok)
+            #expect(try await client.send(.get, "/v2/shares", key: spare.secret).status == .ok)
+            #expect(
+                try await client.send(.delete, "/v1/organizations/1/api-keys/\(spare.key.id)", key: key).status == .ok)
+            #expect(try await client.send(.get, "/v2/shares", key: spare.secret).status == .unauthorized)
+        }
+    }
+
+    /// Two Keyway instances on one database (one SQLite file, or one PostgreSQL schema when the HTTP suites run on
+    /// PostgreSQL): the guest's credential is cached on the second; the first revokes; the second refuses at once.
+    @Test func aRevokeOnOneInstanceIsRefusedAtOnceOnAnother() async throws {
+        try await Self.revokeOnOneCheckOnTheOther(database: nil)
+    }
+
+    /// The same with the instances on a PostgreSQL database of their own, whichever backend the HTTP suites use.
+    @Test(.enabled(if: TestDatabase.postgresURL != nil))
+    func aRevokeOnOneInstanceIsRefusedAtOnceOnAnotherOnPostgreSQL() async throws {
+        let (url, drop) = try await TestDatabase.freshPostgres()
+        defer { drop() }
+        try await Self.revokeOnOneCheckOnTheOther(database: url)
+    }
+
+    static func revokeOnOneCheckOnTheOther(database url: String?) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("keyway.sqlite")
+        let configure: (inout KeywayConfig) -> Void = { config in
+            if let url {
+                config.databaseURL = url
+                config.databaseConnections = 2
+            }
+        }
+        let first = try await Harness.make(databasePath: path, directory: directory, configure: configure)
+        let second = try await Harness.make(databasePath: path, directory: directory, configure: configure)
+        #expect(first.keyway.authenticator.cache !== second.keyway.authenticator.cache)
+        try await first.test { one in
+            try await second.test { other in
+                let (user, token) = try await one.linkedUser(first, email: "twin@example.com")
+                let share = try await one.createShare(Self.share(user), key: first.manageKey)
+                #expect(try await Self.allowed(other, token) == true)
+                #expect(try await Self.allowed(other, token) == true)
+                #expect(second.keyway.authenticator.cache.count >= 1)
+
+                #expect(try await one.send(.delete, "/v2/shares/\(share)", key: first.manageKey).status == .ok)
+                #expect(try await Self.allowed(other, token) == false)
+
+                let again = try await one.createShare(Self.share(user), key: first.manageKey)
+                #expect(try await Self.allowed(other, token) == true)
+                let revoked = try await SignInTests.post(one, "/v2/oauth/revoke", ["token": token])
+                #expect(revoked.status == .ok)
+                #expect(try await other.send(.get, "/v1/devices/11/access", key: token).status == .unauthorized)
+                _ = again
+            }
+        }
+    }
+}

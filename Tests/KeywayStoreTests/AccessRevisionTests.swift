@@ -1,0 +1,123 @@
+import Foundation
+import KeywayCore
+import KeywayStorePostgres
+import KeywayStoreSQLite
+import KeywayTestSupport
+import Testing
+
+/// The access revisions behind the credential cache (issue 13): the database itself notes every write to what
+/// access is made of, per organization and per account, and a stamp read before a load tells afterwards whether
+/// anything it vouches for changed. On both stores; on PostgreSQL also for a write that commits after the stamp
+/// was read though it began before.
+@Suite("Access revisions")
+struct AccessRevisionTests {
+    let now = Date(timeIntervalSince1970: 1_773_135_218)
+    let one: Set<AccessScope> = [.organization(Fixtures.organization(1))]
+    let two: Set<AccessScope> = [.organization(Fixtures.organization(2))]
+    let firstAccount: Set<AccessScope> = [.account(AccountID(1))]
+
+    @Test(arguments: Backend.allCases)
+    func everyWriteToAnOrganizationOrAccountChangesItsScopeAndNoOther(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        var stamp = try await store.accessStamp()
+        #expect(try await !store.accessChanged(one.union(two).union(firstAccount), since: stamp))
+
+        // A share in organization 1.
+        let share = try await store.insertShare(Fixtures.share(1, now: now, externalID: "r"))
+        #expect(try await store.accessChanged(one, since: stamp))
+        #expect(try await !store.accessChanged(two, since: stamp))
+        #expect(try await !store.accessChanged(firstAccount, since: stamp))
+
+        // Its removal, a device leaving a group, a user leaving a group, an API key revoked: each its organization.
+        let writes: [(Set<AccessScope>, @Sendable () async throws -> Void)] = [
+            (one, { _ = try await store.deleteShare(share.id, organization: Fixtures.organization(1)) }),
+            (
+                two,
+                {
+                    _ = try await store.removeDeviceGroupMember(
+                        DeviceGroupMember(groupID: Fixtures.deviceGroup(2), deviceID: Fixtures.lock(2)))
+                }
+            ),
+            (
+                one,
+                {
+                    _ = try await store.removeUserGroupMember(
+                        groupID: Fixtures.userGroup(1), userID: Fixtures.invitedUser(1))
+                }
+            ),
+        ]
+        for (scope, write) in writes {
+            stamp = try await store.accessStamp()
+            try await write()
+            #expect(try await store.accessChanged(scope, since: stamp))
+            #expect(try await !store.accessChanged(scope == one ? two : one, since: stamp))
+        }
+
+        // An account's tokens: issuing and revoking change the account, not its organizations.
+        stamp = try await store.accessStamp()
+        let token = IssuedToken(
+            accountID: AccountID(1), kind: .access, hash: Array(repeating: 9, count: 32), family: UUID(),
+            expires: now.addingTimeInterval(3600), dateCreated: now)
+        try await store.insertTokens([token])
+        #expect(try await store.accessChanged(firstAccount, since: stamp))
+        #expect(try await !store.accessChanged(one, since: stamp))
+        stamp = try await store.accessStamp()
+        let stored = try #require(try await store.token(hash: token.hash))
+        try await store.revokeToken(id: stored.id, at: now)
+        #expect(try await store.accessChanged(firstAccount, since: stamp))
+
+        // A stamp the store did not make vouches for nothing.
+        #expect(try await store.accessChanged(one, since: AccessStamp("not a stamp")))
+    }
+
+    /// The hard case of a snapshot: a transaction that began writing before the stamp was read and commits after.
+    /// Its change must count, though its transaction id is older than the stamp.
+    @Test(.enabled(if: TestDatabase.postgresURL != nil))
+    func aWriteThatCommitsAfterTheStampCountsThoughItBeganBefore() async throws {
+        let (store, cleanup) = try await Backend.postgres.makeStore(now: now)
+        defer { cleanup() }
+        let postgres = try #require(store as? PostgresStore)
+        let slow = Task {
+            try await postgres.executeForMigrationTest(
+                "UPDATE devices SET name = 'Late door' WHERE organization_id = 1;\nSELECT pg_sleep(1);\n")
+        }
+        try await Task.sleep(for: .milliseconds(400))
+        let stamp = try await store.accessStamp()
+        #expect(try await !store.accessChanged(one, since: stamp), "nothing is committed yet")
+        try await slow.value
+        #expect(try await store.accessChanged(one, since: stamp))
+        #expect(try await !store.accessChanged(two, since: stamp))
+    }
+
+    /// Another instance on the same database (a second pool, or a second SQLite connection pool on the file)
+    /// sees the first one's write at once.
+    @Test(arguments: Backend.allCases)
+    func aSecondInstanceSeesTheWriteAtOnce(backend: Backend) async throws {
+        let (store, other, cleanup) = try await Self.twoStores(backend, now: now)
+        defer { cleanup() }
+        let stamp = try await other.accessStamp()
+        _ = try await store.insertShare(Fixtures.share(1, now: now, externalID: "elsewhere"))
+        #expect(try await other.accessChanged(one, since: stamp))
+    }
+
+    /// Two stores on one fresh, seeded database: two SQLite pools on one file, or two PostgreSQL pools.
+    static func twoStores(_ backend: Backend, now: Date) async throws -> (
+        any KeywayStore, any KeywayStore, cleanup: @Sendable () -> Void
+    ) {
+        switch backend {
+        case .sqlite:
+            let directory = try TemporaryDirectory()
+            let first = try SQLiteStore(path: directory.file("keyway.sqlite"))
+            try await first.migrate()
+            try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true)
+            return (first, try SQLiteStore(path: directory.file("keyway.sqlite")), { directory.remove() })
+        case .postgres:
+            let (url, drop) = try await TestDatabase.freshPostgres()
+            let first = try PostgresStore(url: url, maximumConnections: 4)
+            try await first.migrate()
+            try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true)
+            return (first, try PostgresStore(url: url, maximumConnections: 4), { drop() })
+        }
+    }
+}

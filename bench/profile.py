@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Where a hot endpoint's server CPU goes (issue 13): `perf record` on a release `keyway serve` under wrk.
+
+    python3 bench/profile.py                                  # 100 thousand shares, SQLite, the three hot reads
+    python3 bench/profile.py --database-url postgres://keyway@127.0.0.1:54329/keyway
+    python3 bench/profile.py --binary /path/to/keyway --shares 10000 --seconds 10
+
+For each endpoint: wrk (one thread, 16 connections) loads the server while perf samples it (`perf record -g`,
+999 Hz); the report groups the samples by shared object and lists the hottest symbols (self time), so the
+share of SQLite, PostgresNIO, Foundation's JSON encoding, NIO and the access evaluator can be read off.
+Needs `perf` (linux-perf) and `wrk`; writes to stdout.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (bench/run.py: the same data set, server and credentials)
+
+
+def report(data, limit):
+    by_object = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso",
+                                "--percent-limit", "2", "-g", "none"], capture_output=True, text=True).stdout
+    by_symbol = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol",
+                                "--percent-limit", str(limit), "-g", "none"], capture_output=True, text=True).stdout
+    def keep(text):
+        lines = (re.sub(r"(\s+-)*\s*$", "", re.sub(r"\s{2,}", "  ", line)) for line in text.splitlines())
+        return "\n".join(line for line in lines if line.strip() and not line.startswith("#"))
+    return keep(by_object), keep(by_symbol)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default=os.path.join(run.ROOT, ".build", "release", "keyway"))
+    parser.add_argument("--shares", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--database-url")
+    parser.add_argument("--limit", type=float, default=1.0, help="smallest symbol share listed, in percent")
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix="keyway-profile-")
+    database = run.database_arguments(args, folder, f"profile_{args.shares}")
+    loaded = subprocess.run([args.binary, "bench-data", "--shares", str(args.shares)] + database,
+                            capture_output=True, text=True, check=True).stdout
+    env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
+    port = run.free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([args.binary, "serve", "--port", str(port), "--log-level", "error"] + database,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        token = run.post_json(base + "/v2/oauth/token", {
+            "grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]},
+            form=True)["access_token"]
+        middle = min(args.shares, 10_000) // 2
+        endpoints = [
+            ("GET /v2/shares?externalId=", f"{base}/v2/shares?externalId=booking-{middle}", env["API_KEY"]),
+            ("GET /v1/devices/{id}/access", f"{base}/v1/devices/{env['LOCK_ID']}/access", token),
+            ("GET /v1/effective-device-permissions", base + "/v1/effective-device-permissions?size=1000", token),
+        ]
+        for name, url, credential in endpoints:
+            data = os.path.join(folder, "perf.data")
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", data, "-p", str(server.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            rps, _, _, _, cpu = run.wrk(url, 16, args.seconds, credential, None, 1, server.pid)
+            perf.send_signal(2)
+            perf.wait(timeout=60)
+            by_object, by_symbol = report(data, args.limit)
+            print(f"## {name}: {rps:,.0f} requests/s, {cpu:,.0f} µs server CPU per request\n")
+            print("By shared object (self time):\n```\n" + by_object + "\n```\n")
+            print(f"Hottest symbols (self time, ≥ {args.limit}%):\n```\n" + by_symbol + "\n```\n", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
