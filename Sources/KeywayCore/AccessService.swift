@@ -29,6 +29,11 @@ public struct AccessService: Sendable {
     let defaultZone: TimeZone
     /// Where decisions are computed, off the threads that serve requests.
     public let evaluation: EvaluationPool
+    /// The most shares reaching (device, user) for the access check to decide in place rather than on the pool:
+    /// each share's schedule is bounded (`ShareInput`), so a few of them bound the work.
+    static let inlineShares = 4
+    /// And the most schedule entries among them (a share stored before the cap may hold hundreds).
+    static let inlineEntries = 32
 
     public init(
         store: any KeywayStore, time: any TimeSource, access: AccessResolver, defaultZone: TimeZone,
@@ -106,7 +111,13 @@ public struct AccessService: Sendable {
         guard allowed else { throw DomainError.forbidden("Insufficient rights: you may check only yourself here") }
         let at = instant ?? time.now()
         let question = try await question(device: device, user: user, caller: access)
-        let decision = await evaluation.run { AccessEvaluator.decide(question, at: at) }
+        // A decision over a few shares costs microseconds, less than the hop to the pool and back; the pool is
+        // for the costly ones (many shares, each searched a year ahead for its next change).
+        let reaching = question.reachingShares
+        let decision =
+            reaching.count <= Self.inlineShares && reaching.reduce(0, { $0 + $1.schedule.count }) <= Self.inlineEntries
+            ? AccessEvaluator.decide(question, at: at)
+            : await evaluation.run { AccessEvaluator.decide(question, at: at) }
         return AccessCheck(device: device, user: user, at: at, decision: decision)
     }
 
@@ -142,7 +153,16 @@ public struct AccessService: Sendable {
             let memberships = access.memberships
             let facts = access.facts ?? AccessFacts()
             let reached = access.receivedDevices.subtracting(seen).compactMap { facts.devices[$0] }
-            let received = access.received
+            // Each received share indexed once under the devices it reaches, so that each (device, share) pair is
+            // judged once rather than every share filtered for every device.
+            var sharesOn: [DeviceID: [Share]] = [:]
+            for share in access.received {
+                switch share.source {
+                case .device(let id): sharesOn[id, default: []].append(share)
+                case .deviceGroup(let id):
+                    for device in facts.receivedGroupMembers[id] ?? [] { sharesOn[device, default: []].append(share) }
+                }
+            }
             var questions: [AccessQuestion] = []
             for device in reached where device.dateDecommissioned == nil {
                 guard let membership = memberships.first(where: { $0.user.organizationID == device.organizationID })
@@ -151,7 +171,7 @@ public struct AccessService: Sendable {
                 questions.append(
                     AccessQuestion(
                         device: device, deviceGroups: deviceGroups, user: membership.user.id,
-                        userGroups: Set(membership.groups.keys), superUser: false, shares: received,
+                        userGroups: Set(membership.groups.keys), superUser: false, shares: sharesOn[device.id] ?? [],
                         defaultZone: defaultZone))
             }
             let decisions = await evaluation.run { [questions] in
@@ -160,7 +180,7 @@ public struct AccessService: Sendable {
             for (question, decision) in zip(questions, decisions) {
                 let device = question.device
                 guard decision.allowed else { continue }
-                let granting = received.filter { decision.grantedBy.contains($0.id) }
+                let granting = question.shares.filter { decision.grantedBy.contains($0.id) }
                 result.append(
                     EffectivePermission(
                         device: device, gateway: nil, gatewayState: nil, decision: decision, shares: granting,

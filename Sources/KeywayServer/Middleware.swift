@@ -206,13 +206,13 @@ struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
         let credential = RequestCredential.extract(from: request.headers)
         // The credential is verified (and an account's access found) at most once per request.
         return try await RequestAccess.$current.withValue(RequestAccess()) {
-        try await RequestCredential.$secret.withValue(credential?.secret) {
-            try await RequestCredential.$apiKeyID.withValue(credential?.apiKeyID) {
-                try await RequestCredential.$basicClient.withValue(RequestCredential.basic(from: request.headers)) {
-                    try await next(request, context)
+            try await RequestCredential.$secret.withValue(credential?.secret) {
+                try await RequestCredential.$apiKeyID.withValue(credential?.apiKeyID) {
+                    try await RequestCredential.$basicClient.withValue(RequestCredential.basic(from: request.headers)) {
+                        try await next(request, context)
+                    }
                 }
             }
-        }
         }
     }
 }

@@ -10,6 +10,9 @@ public final class SQLiteStore: KeywayStore {
     let pool: DatabasePool
     private let usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: 0))
     private let statements: StatementLog?
+    /// Reads run on the calling thread (the default) rather than on a reader's dispatch queue. Only
+    /// `KEYWAY_SQLITE_READ_QUEUE=1` turns this off, for the benchmark that measures what it saves.
+    let readsInPlace = ProcessInfo.processInfo.environment["KEYWAY_SQLITE_READ_QUEUE"] != "1"
 
     /// Opens (creating if needed) the database at `path`. Does not migrate: call `migrate()`.
     /// `recordingStatements` counts the distinct SQL texts run (`PoolUsage.distinctStatements`), for tests.
@@ -49,7 +52,8 @@ public final class SQLiteStore: KeywayStore {
     func reading<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         usage.withLock { $0.readers += 1 }
         defer { usage.withLock { $0.readers -= 1 } }
-        return try Self.readInPlace(pool, body)
+        if readsInPlace { return try Self.readInPlace(pool, body) }
+        return try await pool.read(body)
     }
 
     /// GRDB's blocking read: from a synchronous function the compiler picks it over the asynchronous one.

@@ -68,11 +68,22 @@ struct EvaluationAndListLimitsTests {
         }
     }
 
-    /// With every evaluation thread taken, `/health` still answers and an access check waits for a thread
-    /// instead of taking one of the threads that serve requests.
+    /// With every evaluation thread taken, `/health` still answers and a costly access check (a share of 400
+    /// entries, stored before the cap) waits for a thread instead of taking one of the threads that serve requests.
+    /// (A check over a few small shares is decided in place: it costs less than the hop.)
     @Test func aBusyEvaluationPoolDoesNotHoldUpHealth() async throws {
         let harness = try await Harness.make { $0.evaluationThreads = 1 }
         defer { harness.directory.remove() }
+        var share = Fixtures.share(1, now: harness.time.now(), receiver: .user(Fixtures.invitedUser(1)))
+        share.schedule = (0..<400).map { index in
+            ScheduleEntry(
+                dayOfWeek: DayOfWeek.allCases[index % 7],
+                period: Period(
+                    startTime: LocalTime(hour: index % 24, minute: 0, second: 0)!,
+                    endTime: LocalTime(hour: index % 24, minute: 30, second: 0)!),
+                recurrence: .weekly)
+        }
+        _ = try await harness.keyway.store.insertShare(share, event: nil)
         let pool = harness.keyway.access.evaluation
         let gate = DispatchSemaphore(value: 0)
         // Let the blocked thread go on every path (a second signal is harmless).
