@@ -117,9 +117,27 @@ def database_arguments(args, folder, name):
     return ["--database-url", f"{args.database_url}{separator}schema={schema}"]
 
 
-def measure_size(binary, shares, args, lines):
+def parse_variant(text):
+    """`LABEL=BINARY [--serve-flag value ...] [env:NAME=VALUE ...]`: a build, or a build with a setting changed."""
+    label, rest = text.split("=", 1)
+    words = rest.split()
+    binary, flags, env = words[0], [], {}
+    for word in words[1:]:
+        if word.startswith("env:"):
+            name, value = word[4:].split("=", 1)
+            env[name] = value
+        else:
+            flags.append(word)
+    return label, binary, flags, env
+
+
+def measure_size(binary, shares, args, lines, label="", flags=(), extra_env=None, baselines=None):
+    """Measures one build on a fresh data set of `shares`. A build without /livez (before issue 13) is given as a
+    ratio to the /livez of the build measured before it in the same run (`baselines`)."""
+    baselines = {} if baselines is None else baselines
     folder = tempfile.mkdtemp(prefix="keyway-bench-")
-    database = database_arguments(args, folder, f"size_{shares}")
+    name = f"size_{shares}" + ("_" + re.sub(r"\W+", "_", label).strip("_").lower() if label else "")
+    database = database_arguments(args, folder, name)
     started = time.time()
     loaded = subprocess.run(
         [binary, "bench-data", "--shares", str(shares)] + database,
@@ -129,8 +147,8 @@ def measure_size(binary, shares, args, lines):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [binary, "serve", "--port", str(port), "--log-level", "error"] + database,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [binary, "serve", "--port", str(port), "--log-level", "error"] + database + list(flags),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **(extra_env or {})))
     try:
         for _ in range(100):
             try:
@@ -159,8 +177,14 @@ def measure_size(binary, shares, args, lines):
              base + "/v1/effective-device-permissions?size=1000", token, None),
             ("GET /v1/devices/{id}/access", f"{base}/v1/devices/{env['LOCK_ID']}/access", token, None),
         ]
+        try:
+            has_livez = urllib.request.urlopen(base + "/livez", timeout=5).status == 200
+        except OSError:
+            has_livez = False
+        if not has_livez:
+            endpoints = endpoints[1:]
         for connections in args.connections:
-            baseline = None
+            baseline = None if has_livez else baselines.get((shares, connections))
             for name, url, credential, script in endpoints:
                 runs = [wrk(url, connections, args.seconds, credential, script, args.threads, server.pid)
                         for _ in range(args.repeats)]
@@ -170,10 +194,11 @@ def measure_size(binary, shares, args, lines):
                 cpu = statistics.median(r[4] for r in runs)
                 if baseline is None:
                     baseline = (rps, p50, p99)
+                    baselines[(shares, connections)] = baseline
                 held = hey(url, rps / 2, args.seconds, credential, body if script else None, connections)
-                ratio = f"{rps / baseline[0]:.2f}x"
+                ratio = f"{rps / baseline[0]:.2f}x" if baseline else "–"
                 problems = "; ".join(f"run {i + 1}: {r[3]}" for i, r in enumerate(runs) if r[3]) or "none"
-                lines.append(f"| {shares:,} | {connections} | {name} | {rps:,.0f} | {ratio} | {cpu:,.0f} | {p50:.2f} "
+                lines.append(f"| {label or 'this build'} | {shares:,} | {connections} | {name} | {rps:,.0f} | {ratio} | {cpu:,.0f} | {p50:.2f} "
                              f"| {p99:.2f} | {held:.2f} | {problems} |")
                 print(lines[-1], file=sys.stderr, flush=True)
         memory = peak_memory_mb(server.pid)
@@ -233,6 +258,10 @@ def main():
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--binary", help="the keyway to measure (default: a release build of this checkout)")
     parser.add_argument("--database-url", help="benchmark the PostgreSQL store on this database (a schema per run)")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="measure this build or setting too, in the same run: "
+                             "'LABEL=BINARY [--serve-flag value ...] [env:NAME=VALUE ...]' (repeatable; "
+                             "with variants, only they are measured)")
     parser.add_argument("--load", action="store_true",
                         help="instead: 256 connections of mixed reads and writes for a minute on 100 thousand shares")
     args = parser.parse_args()
@@ -249,10 +278,13 @@ def main():
     lines = []
     extra = []
     started = datetime.datetime.now(datetime.timezone.utc)
+    variants = [parse_variant(v) for v in args.variant] or [("this build", binary, [], {})]
+    baselines = {}
     for size in args.sizes:
-        load_seconds, memory = measure_size(binary, size, args, lines)
-        extra.append(f"| {size:,} | {load_seconds:.0f} s | {memory:.0f} MB |")
-        text = report(args, started, lines, extra)  # written after every size, so a long run keeps what it measured
+        for label, variant_binary, flags, env in variants:
+            load_seconds, memory = measure_size(variant_binary, size, args, lines, label, flags, env, baselines)
+            extra.append(f"| {label} | {size:,} | {load_seconds:.0f} s | {memory:.0f} MB |")
+            text = report(args, started, lines, extra)  # after every data set: a long run keeps what it measured
     print(text)
 
 
@@ -264,18 +296,19 @@ def report(args, started, lines, extra):
         f"{'PostgreSQL (same machine)' if args.database_url else 'SQLite'} store, release build.",
         f"Command: `python3 bench/run.py --sizes {' '.join(map(str, args.sizes))} --seconds {args.seconds} "
         f"--repeats {args.repeats} --connections {' '.join(map(str, args.connections))} --threads {args.threads}"
-        f"{' --database-url ' + args.database_url if args.database_url else ''}`. "
+        f"{' --database-url ' + args.database_url if args.database_url else ''}"
+        f"{''.join(' --variant ' + repr(v) for v in args.variant)}`. "
         f"wrk -t{args.threads} --timeout 10s; each figure is the median of {args.repeats} runs of {args.seconds} s; "
         "CPU per request is the server's user + system time over the requests it answered; the last p99 is "
         "hey's, holding half the endpoint's own maximum rate.",
         "",
-        "| shares | connections | endpoint | requests/s | vs /livez | server CPU µs/request | p50 ms | p99 ms "
-        "| p99 ms at half rate | errors |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "| build | shares | connections | endpoint | requests/s | vs /livez | server CPU µs/request | p50 ms "
+        "| p99 ms | p99 ms at half rate | errors |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
         *lines,
         "",
-        "| shares | load time (`keyway bench-data`) | server peak memory (VmHWM) |",
-        "|---:|---:|---:|",
+        "| build | shares | load time (`keyway bench-data`) | server peak memory (VmHWM) |",
+        "|---|---:|---:|---:|",
         *extra,
     ]) + "\n"
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)

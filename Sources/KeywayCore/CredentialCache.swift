@@ -79,10 +79,25 @@ public final class CredentialCache: Sendable {
         var loaded: Date
         /// An access token's expiry; nil for an API key.
         var expires: Date?
+
+        /// What it holds, in rows (shares, devices, group members, user records), for the cache's bound on memory.
+        var weight: Int {
+            guard let facts else { return 1 }
+            return 1 + facts.received.count + facts.devices.count + facts.memberships.count
+                + facts.groupsHolding.values.reduce(0) { $0 + $1.count }
+        }
     }
 
-    private let entries = Mutex<[[UInt8]: Entry]>([:])
+    private struct Contents {
+        var entries: [[UInt8]: Entry] = [:]
+        var weight = 0
+    }
+
+    private let contents = Mutex(Contents())
     let capacity: Int
+    /// The most rows all entries may hold together (about 100 MB): an account that receives many shares, signed in
+    /// many times, cannot make the cache grow past it.
+    static let maximumWeight = 200_000
     let maximumAge: TimeInterval
     /// The clock entries age by: the real one even when the service's clock is a test's, because the PostgreSQL
     /// store forgets changes an hour old by its own clock.
@@ -95,11 +110,11 @@ public final class CredentialCache: Sendable {
         self.ages = ages
     }
 
-    public var count: Int { entries.withLock { $0.count } }
+    public var count: Int { contents.withLock { $0.entries.count } }
 
     /// The entry for `hash` unless it is too old or its token expired by `now` (the service's clock).
     func entry(_ hash: [UInt8], at now: Date) -> Entry? {
-        guard let entry = entries.withLock({ $0[hash] }) else { return nil }
+        guard let entry = contents.withLock({ $0.entries[hash] }) else { return nil }
         let age = ages.now().timeIntervalSince(entry.loaded)
         guard (0..<maximumAge).contains(age), entry.expires.map({ now < $0 }) ?? true,
             constantTimeEquals(entry.hash, hash)
@@ -111,15 +126,25 @@ public final class CredentialCache: Sendable {
     }
 
     func keep(_ entry: Entry) {
-        guard capacity > 0 else { return }
-        entries.withLock { entries in
+        let weight = entry.weight
+        guard capacity > 0, weight <= Self.maximumWeight else { return }
+        contents.withLock { contents in
+            if let old = contents.entries.removeValue(forKey: entry.hash) { contents.weight -= old.weight }
             // Full: start again rather than track use; the cache refills at one store read per credential.
-            if entries.count >= capacity, entries[entry.hash] == nil { entries.removeAll(keepingCapacity: true) }
-            entries[entry.hash] = entry
+            if contents.entries.count >= capacity || contents.weight + weight > Self.maximumWeight {
+                contents.entries.removeAll(keepingCapacity: true)
+                contents.weight = 0
+            }
+            contents.entries[entry.hash] = entry
+            contents.weight += weight
         }
     }
 
-    func forget(_ hash: [UInt8]) { _ = entries.withLock { $0.removeValue(forKey: hash) } }
+    func forget(_ hash: [UInt8]) {
+        contents.withLock { contents in
+            if let old = contents.entries.removeValue(forKey: hash) { contents.weight -= old.weight }
+        }
+    }
 }
 
 /// Finds the principal behind a request's credential, through the `CredentialCache`: a known credential whose

@@ -429,23 +429,54 @@ public final class PostgresStore: KeywayStore {
 
 /// Loads directory entities by id, a whole page's worth in one query per kind.
 enum Relations {
+    /// Every kind in one statement (one round trip instead of six): each table's rows as JSON objects, tagged
+    /// with their kind, and the accounts of the shares' creators and of the users among them.
+    static let loadStatement = """
+        SELECT 'o' AS kind, row_to_json(t)::text AS row FROM (SELECT * FROM organizations WHERE id = ANY(?)) t
+        UNION ALL SELECT 'd', row_to_json(t)::text FROM (SELECT \(DeviceColumns.all) FROM devices WHERE id = ANY(?)) t
+        UNION ALL SELECT 'g', row_to_json(t)::text FROM (SELECT * FROM device_groups WHERE id = ANY(?)) t
+        UNION ALL SELECT 'G', row_to_json(t)::text FROM (SELECT * FROM user_groups WHERE id = ANY(?)) t
+        UNION ALL SELECT 'u', row_to_json(t)::text FROM (SELECT \(UserColumns.all) FROM users WHERE id = ANY(?)) t
+        UNION ALL SELECT 'a', row_to_json(t)::text FROM (SELECT \(EntityColumns.accountColumns) FROM accounts
+            WHERE id = ANY(?) OR id IN (SELECT account_id FROM users WHERE id = ANY(?))) t
+        """
+
     static func load(for shares: [Share], _ db: SQLConnection) async throws -> ShareRelations {
         var relations = ShareRelations()
         let references = ShareReferences(shares)
-        var accounts = references.accounts
-        for organization in try await organizations(references.organizations, db) {
-            relations.organizations[organization.id] = organization
+        func ids<T>(_ set: Set<EntityID<T>>) -> SQLValue { .ints(set.map(\.rawValue).sorted()) }
+        let rows = try await db.query(
+            loadStatement,
+            [
+                ids(references.organizations), ids(references.devices), ids(references.deviceGroups),
+                ids(references.userGroups), ids(references.users), ids(references.accounts), ids(references.users),
+            ])
+        for row in rows {
+            guard let text = try row.text("row"),
+                let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            else { continue }
+            let entity = SQLRow(json: object)
+            switch try row.text("kind") {
+            case "o":
+                let organization = try EntityColumns.organization(entity)
+                relations.organizations[organization.id] = organization
+            case "d":
+                let device = try DeviceColumns.decode(entity)
+                relations.devices[device.id] = device
+            case "g":
+                let group = try EntityColumns.deviceGroup(entity)
+                relations.deviceGroups[group.id] = group
+            case "G":
+                let group = try EntityColumns.userGroup(entity)
+                relations.userGroups[group.id] = group
+            case "u":
+                let user = try UserColumns.decode(entity)
+                relations.users[user.id] = user
+            default:
+                let account = try EntityColumns.account(entity)
+                relations.accounts[account.id] = account
+            }
         }
-        for device in try await self.devices(references.devices, db) { relations.devices[device.id] = device }
-        for group in try await self.deviceGroups(references.deviceGroups, db) {
-            relations.deviceGroups[group.id] = group
-        }
-        for group in try await self.userGroups(references.userGroups, db) { relations.userGroups[group.id] = group }
-        for user in try await self.users(references.users, db) {
-            relations.users[user.id] = user
-            if let account = user.accountID { accounts.insert(account) }
-        }
-        for account in try await self.accounts(accounts, db) { relations.accounts[account.id] = account }
         return relations
     }
 

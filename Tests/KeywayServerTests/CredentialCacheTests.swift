@@ -121,4 +121,39 @@ struct CredentialCacheTests {
             }
         }
     }
+
+    /// Memory per distinct credential is bounded: only credentials that verified are kept, never more than the
+    /// setting; with the setting at 0 nothing is kept and every request verifies from the store.
+    @Test func theCacheKeepsOnlyVerifiedCredentialsAndNoMoreThanItsSize() async throws {
+        let harness = try await Harness.make { $0.credentialCache = 2 }
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            for n in 0..<20 {
+                let reply = try await client.send(
+                    .get, "/v2/shares", key: "kw_\(String(repeating: "0", count: 62))\(n)")
+                #expect(reply.status == .unauthorized)
+                #expect(try await client.send(.get, "/v2/shares", key: "not-a-token-\(n)").status == .unauthorized)
+            }
+            #expect(harness.keyway.authenticator.cache.count == 0)
+            var keys: [String] = []
+            for _ in 0..<3 {
+                keys.append(
+                    try await harness.keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: [.read])
+                        .secret)
+            }
+            for key in keys + keys {
+                #expect(try await client.send(.get, "/v2/shares", key: key).status == .ok)
+                #expect(harness.keyway.authenticator.cache.count <= 2)
+            }
+        }
+        let off = try await Harness.make { $0.credentialCache = 0 }
+        defer { off.directory.remove() }
+        try await off.test { client in
+            let spare = try await off.keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: [.read])
+            #expect(try await client.send(.get, "/v2/shares", key: spare.secret).status == .ok)
+            #expect(off.keyway.authenticator.cache.count == 0)
+            try await off.keyway.apiKeys.revoke(spare.key.id, organization: Fixtures.organization(1))
+            #expect(try await client.send(.get, "/v2/shares", key: spare.secret).status == .unauthorized)
+        }
+    }
 }
