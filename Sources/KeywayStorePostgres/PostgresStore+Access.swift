@@ -37,10 +37,10 @@ extension PostgresStore {
         let statement = AccessChangedStatement(scopes: scopes.map(\.key).sorted(), snapshot: stamp.value)
         return try await reading { db in
             db.statements?.note(AccessChangedStatement.sql)
-            for try await changed in try await db.connection.execute(statement, logger: db.logger) {
-                return changed
-            }
-            return true
+            // Read to the end, so the connection goes back to the pool with nothing pending.
+            var changed = true
+            for try await answer in try await db.connection.execute(statement, logger: db.logger) { changed = answer }
+            return changed
         }
     }
 

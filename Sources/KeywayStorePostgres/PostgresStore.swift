@@ -279,10 +279,32 @@ public final class PostgresStore: KeywayStore {
         }
     }
 
+    /// A share by id, prepared once per connection (the most frequent single read).
+    struct ShareByID: PostgresPreparedStatement {
+        static let sql = "SELECT \(ShareColumns.all) FROM shares WHERE id = $1"
+        typealias Row = Share
+        var id: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(id)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Share {
+            try ShareColumns.decode(SQLRow(row: PostgresRandomAccessRow(row)))
+        }
+    }
+
     public func share(_ id: ShareID) async throws -> Share? {
         try await reading { db in
-            try await db.query("SELECT \(ShareColumns.all) FROM shares WHERE id = ?", [id.rawValue]).first
-                .map(ShareColumns.decode)
+            db.statements?.note(ShareByID.sql)
+            // Read to the end, so the connection goes back to the pool with nothing pending.
+            var found: Share?
+            for try await share in try await db.connection.execute(ShareByID(id: id.rawValue), logger: db.logger) {
+                found = share
+            }
+            return found
         }
     }
 
@@ -441,22 +463,36 @@ enum Relations {
             WHERE id = ANY(?) OR id IN (SELECT account_id FROM users WHERE id = ANY(?))) t
         """
 
+    /// `loadStatement`, prepared once per connection: its six subqueries were planned afresh on every page.
+    struct Statement: PostgresPreparedStatement {
+        static let sql = numbered(loadStatement)
+        typealias Row = (String, String)
+        var ids: [[Int64]]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: ids.count)
+            for list in ids { bindings.append(list) }
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode((String, String).self) }
+    }
+
     static func load(for shares: [Share], _ db: SQLConnection) async throws -> ShareRelations {
         var relations = ShareRelations()
         let references = ShareReferences(shares)
-        func ids<T>(_ set: Set<EntityID<T>>) -> SQLValue { .ints(set.map(\.rawValue).sorted()) }
-        let rows = try await db.query(
-            loadStatement,
-            [
-                ids(references.organizations), ids(references.devices), ids(references.deviceGroups),
-                ids(references.userGroups), ids(references.users), ids(references.accounts), ids(references.users),
-            ])
-        for row in rows {
-            guard let text = try row.text("row"),
-                let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-            else { continue }
+        func ids<T>(_ set: Set<EntityID<T>>) -> [Int64] { set.map(\.rawValue).sorted() }
+        db.statements?.note(loadStatement)
+        let statement = Statement(ids: [
+            ids(references.organizations), ids(references.devices), ids(references.deviceGroups),
+            ids(references.userGroups), ids(references.users), ids(references.accounts), ids(references.users),
+        ])
+        for try await (kind, text) in try await db.connection.execute(statement, logger: db.logger) {
+            guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+                continue
+            }
             let entity = SQLRow(json: object)
-            switch try row.text("kind") {
+            switch kind {
             case "o":
                 let organization = try EntityColumns.organization(entity)
                 relations.organizations[organization.id] = organization
