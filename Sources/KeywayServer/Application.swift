@@ -21,8 +21,9 @@ public func buildRouter(_ keyway: Keyway) throws -> Router<KeywayRequestContext>
     router.middlewares.add(ClientBodyMiddleware(maxBodyBytes: keyway.config.maxBodyBytes))
     let configuration = Configuration(
         dateTranscoder: MicrosecondDateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
-    try KeywayAPIHandler(keyway: keyway, document: document)
-        .registerHandlers(on: router, configuration: configuration)
+    let handler = KeywayAPIHandler(keyway: keyway, document: document)
+    router.middlewares.add(DirectResponseMiddleware(handler: handler))
+    try handler.registerHandlers(on: router, configuration: configuration)
     return router
 }
 
