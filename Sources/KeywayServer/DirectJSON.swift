@@ -8,12 +8,33 @@ import KeywayAPI
 /// `GET /v1/effective-device-permissions` showed `JSONEncoder` at 64% of the server's CPU (issue 13 point 5;
 /// BENCHMARKS.md). `DirectJSONTests` holds it byte for byte to `JSONEncoder` on every shape it writes.
 struct DirectJSON {
-    /// A value: its bytes, or nil to leave its key out.
-    typealias Field = (key: String, value: [UInt8]?)
+    /// A value to write; nil in a field leaves its key out.
+    enum Value {
+        case text(String)
+        case integer(Int64)
+        case flag(Bool)
+        case date(Date)
+        /// Already written (an object or an array).
+        case written([UInt8])
+    }
 
-    static func string(_ text: String) -> [UInt8] {
-        var out: [UInt8] = [0x22]
-        out.reserveCapacity(text.utf8.count + 2)
+    typealias Field = (key: String, value: Value?)
+
+    static func string(_ text: String) -> Value { .text(text) }
+    static func string(_ text: String?) -> Value? { text.map { .text($0) } }
+    static func int(_ value: Int) -> Value { .integer(Int64(value)) }
+    static func int(_ value: Int64) -> Value { .integer(value) }
+    static func int(_ value: Int?) -> Value? { value.map { .integer(Int64($0)) } }
+    static func int(_ value: Int64?) -> Value? { value.map { .integer($0) } }
+    static func bool(_ value: Bool) -> Value { .flag(value) }
+    static func bool(_ value: Bool?) -> Value? { value.map { .flag($0) } }
+    static func date(_ value: Date?) -> Value? { value.map { .date($0) } }
+
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// A string as `JSONEncoder` escapes it: quote, backslash and control characters; `/` and non-ASCII as they are.
+    static func write(_ text: String, into out: inout [UInt8]) {
+        out.append(0x22)
         for byte in text.utf8 {
             switch byte {
             case 0x22: out += [0x5C, 0x22]
@@ -23,53 +44,68 @@ struct DirectJSON {
             case 0x0A: out += [0x5C, 0x6E]
             case 0x0D: out += [0x5C, 0x72]
             case 0x09: out += [0x5C, 0x74]
-            case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            case 0x00..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
             default: out.append(byte)
             }
         }
         out.append(0x22)
-        return out
     }
 
-    static func string(_ text: String?) -> [UInt8]? { text.map { string($0) } }
-    static func int(_ value: Int) -> [UInt8] { Array(String(value).utf8) }
-    static func int(_ value: Int64) -> [UInt8] { Array(String(value).utf8) }
-    static func int(_ value: Int?) -> [UInt8]? { value.map { Array(String($0).utf8) } }
-    static func int(_ value: Int64?) -> [UInt8]? { value.map { Array(String($0).utf8) } }
-    static func bool(_ value: Bool) -> [UInt8] { Array((value ? "true" : "false").utf8) }
-    static func bool(_ value: Bool?) -> [UInt8]? { value.map { bool($0) } }
-    static func date(_ value: Date?) -> [UInt8]? { value.map { string(MicrosecondDateTranscoder.format($0)) } }
+    static func write(_ value: Value, into out: inout [UInt8]) {
+        switch value {
+        case .text(let text): write(text, into: &out)
+        case .integer(let number):
+            if number < 0 { out.append(0x2D) }
+            var magnitude = number.magnitude
+            let start = out.count
+            repeat {
+                out.append(UInt8(0x30 + magnitude % 10))
+                magnitude /= 10
+            } while magnitude > 0
+            out[start...].reverse()
+        case .flag(let flag): out += flag ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65]
+        case .date(let date): write(MicrosecondDateTranscoder.format(date), into: &out)
+        case .written(let bytes): out += bytes
+        }
+    }
 
     /// An object: its present fields, keys in the order of their UTF-8 bytes (as `.sortedKeys` orders them).
-    static func object(_ fields: [Field]) -> [UInt8] {
-        let present = fields.compactMap { field in field.value.map { (Array(field.key.utf8), $0) } }
-            .sorted { $0.0.lexicographicallyPrecedes($1.0) }
+    static func object(_ fields: [Field]) -> Value {
+        var present: [(key: String, value: Value)] = []
+        present.reserveCapacity(fields.count)
+        for field in fields { if let value = field.value { present.append((field.key, value)) } }
+        present.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         var out: [UInt8] = [0x7B]
-        for (index, (key, value)) in present.enumerated() {
+        out.reserveCapacity(32 * present.count)
+        for (index, field) in present.enumerated() {
             if index > 0 { out.append(0x2C) }
-            out += string(String(decoding: key, as: UTF8.self))
+            write(field.key, into: &out)
             out.append(0x3A)
-            out += value
+            write(field.value, into: &out)
         }
         out.append(0x7D)
-        return out
+        return .written(out)
     }
 
-    static func array(_ items: [[UInt8]]) -> [UInt8] {
+    static func array(_ items: [Value]) -> Value {
         var out: [UInt8] = [0x5B]
         for (index, item) in items.enumerated() {
             if index > 0 { out.append(0x2C) }
-            out += item
+            write(item, into: &out)
         }
         out.append(0x5D)
-        return out
+        return .written(out)
+    }
+
+    /// A response's bytes: an array of written items.
+    static func document(_ items: [Value]) -> [UInt8] {
+        guard case .written(let bytes) = array(items) else { return [] }
+        return bytes
     }
 
     typealias Schemas = Components.Schemas
 
-    static func scheduleEntry(_ entry: Schemas.ScheduleEntry) -> [UInt8] {
+    static func scheduleEntry(_ entry: Schemas.ScheduleEntry) -> Value {
         object([
             ("dayOfWeek", string(entry.dayOfWeek?.rawValue)),
             (
@@ -80,7 +116,7 @@ struct DirectJSON {
         ])
     }
 
-    static func window(_ window: Schemas.DevicePermissionWindow) -> [UInt8] {
+    static func window(_ window: Schemas.DevicePermissionWindow) -> Value {
         object([
             ("devicePermission", string(window.devicePermission)),
             ("schedule", window.schedule.map { array($0.map(scheduleEntry)) }),
@@ -89,7 +125,7 @@ struct DirectJSON {
         ])
     }
 
-    static func effectivePermission(_ item: Schemas.EffectivePermissionV1) -> [UInt8] {
+    static func effectivePermission(_ item: Schemas.EffectivePermissionV1) -> Value {
         object([
             ("id", int(item.id)), ("deviceId", int(item.deviceId)), ("name", string(item.name)),
             ("organizationId", int(item.organizationId)),
@@ -154,7 +190,7 @@ struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         else { return try await next(request, context) }
         var context = context
         context.coreContext.endpointPath.value = Self.path
-        let body = DirectJSON.array(items.map(DirectJSON.effectivePermission))
+        let body = DirectJSON.document(items.map(DirectJSON.effectivePermission))
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
