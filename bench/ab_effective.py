@@ -17,13 +17,8 @@ env = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
 results = {k: [] for k in bins}
 for round in range(3):
     for label, binary in bins.items():
-        port = run.free_port(); base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "error", "--database", db], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1); break
-            except OSError: time.sleep(0.2)
-        token = run.post_json(base + "/v2/oauth/token", {"grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]}, form=True)["access_token"]
+        server, base = run.serve(binary, ["--database", db])
+        token = run.sign_in(base, env)
         r = run.wrk(base + "/v1/effective-device-permissions?size=1000", 16, 5, token, None, 1, server.pid)
         livez = run.wrk(base + "/livez", 16, 5, token, None, 1, server.pid)
         results[label].append((r[0], r[4], livez[0]))

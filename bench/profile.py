@@ -47,20 +47,9 @@ def main():
     loaded = subprocess.run([args.binary, "bench-data", "--shares", str(args.shares)] + database,
                             capture_output=True, text=True, check=True).stdout
     env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
-    port = run.free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([args.binary, "serve", "--port", str(port), "--log-level", "error"] + database,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, base = run.serve(args.binary, database)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        token = run.post_json(base + "/v2/oauth/token", {
-            "grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]},
-            form=True)["access_token"]
+        token = run.sign_in(base, env)
         middle = min(args.shares, 10_000) // 2
         endpoints = [
             ("GET /v2/shares?externalId=", f"{base}/v2/shares?externalId=booking-{middle}", env["API_KEY"]),

@@ -117,6 +117,29 @@ def database_arguments(args, folder, name):
     return ["--database-url", f"{args.database_url}{separator}schema={schema}"]
 
 
+def serve(binary, database, flags=(), extra_env=None):
+    """Starts `keyway serve` on a free port with `database` (flags), waits until /health answers; (process, base URL)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [binary, "serve", "--port", str(port), "--log-level", "error"] + list(database) + list(flags),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **(extra_env or {})))
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, base
+
+
+def sign_in(base, env):
+    """The bench account's access token (`env`: what `keyway bench-data` printed)."""
+    return post_json(base + "/v2/oauth/token", {
+        "grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]},
+        form=True)["access_token"]
+
+
 def parse_variant(text):
     """`LABEL=BINARY [--serve-flag value ...] [env:NAME=VALUE ...]`: a build, or a build with a setting changed."""
     label, rest = text.split("=", 1)
@@ -144,22 +167,10 @@ def measure_size(binary, shares, args, lines, label="", flags=(), extra_env=None
         capture_output=True, text=True, check=True).stdout
     load_seconds = time.time() - started
     env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [binary, "serve", "--port", str(port), "--log-level", "error"] + database + list(flags),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **(extra_env or {})))
+    server, base = serve(binary, database, flags, extra_env)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         key = env["API_KEY"]
-        token = post_json(base + "/v2/oauth/token", {
-            "grant_type": "password", "username": env["USER_EMAIL"], "password": env["USER_PASSWORD"]},
-            form=True)["access_token"]
+        token = sign_in(base, env)
         middle = min(shares, 10_000) // 2  # a share of organization 1000, the bench key's
         lua = os.path.join(folder, "post.lua")
         with open(lua, "w") as script:
@@ -215,21 +226,13 @@ def load_test(binary, shares, seconds, connections, args):
     loaded = subprocess.run([binary, "bench-data", "--shares", str(shares)] + database,
                             capture_output=True, text=True, check=True).stdout
     env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
-    port = free_port()
-    server = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "error"] + database,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, base = serve(binary, database)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         environment = dict(os.environ, KEYWAY_BENCH_KEY=env["API_KEY"], KEYWAY_BENCH_SHARES=str(shares),
                            KEYWAY_BENCH_LOCK=env["LOCK_ID"])
         output = subprocess.run(
             ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-             "-s", os.path.join(ROOT, "bench", "mixed.lua"), f"http://127.0.0.1:{port}"],
+             "-s", os.path.join(ROOT, "bench", "mixed.lua"), base],
             capture_output=True, text=True, check=True, env=environment).stdout
         memory = peak_memory_mb(server.pid)
     finally:

@@ -43,7 +43,7 @@ public struct APIKeyService: Sendable {
         guard let key = try await store.apiKey(secretHash: hash), constantTimeEquals(key.secretHash, hash),
             key.dateRevoked == nil
         else { throw DomainError.unauthorized }
-        if let keyID, !constantTimeEquals(Array(keyID.utf8), Array(String(key.id.rawValue).utf8)) {
+        if let keyID, !key.isNamed(by: keyID) {
             throw DomainError.unauthorized
         }
         return .apiKey(key)

@@ -277,12 +277,6 @@ public struct AccountService: Sendable {
         try await store.revokeToken(id: token.id, at: time.now())
     }
 
-    /// The session behind an access token. Throws `unauthorized` when unknown, expired or revoked.
-    public func authenticate(_ value: String) async throws -> Principal {
-        let token = try await verifiedToken(value)
-        return .account(AccountSession(accountID: token.accountID, tokenID: token.id))
-    }
-
     /// The live access token whose value is `value`. Throws `DomainError.unauthorized` for an unknown, revoked or
     /// expired token, or a refresh token, without saying which.
     public func verifiedToken(_ value: String) async throws -> IssuedToken {

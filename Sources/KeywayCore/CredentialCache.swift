@@ -222,6 +222,6 @@ public struct Authenticator: Sendable {
     private static func names(_ principal: Principal, _ keyID: String?) -> Bool {
         guard let keyID else { return true }
         guard case .apiKey(let key) = principal else { return false }
-        return constantTimeEquals(Array(keyID.utf8), Array(String(key.id.rawValue).utf8))
+        return key.isNamed(by: keyID)
     }
 }

@@ -31,6 +31,11 @@ public enum Scope: String, CaseIterable, Sendable, Comparable {
 
 /// An organization's API key. Only the hash of its secret is kept; the secret is shown once.
 public struct APIKey: Hashable, Sendable {
+    /// Whether `keyID` (HTTP Basic's `apiKeyId`) names this key, compared in constant time.
+    public func isNamed(by keyID: String) -> Bool {
+        constantTimeEquals(Array(keyID.utf8), Array(String(id.rawValue).utf8))
+    }
+
     public var id: APIKeyID
     public var organizationID: OrganizationID
     public var name: String?
