@@ -112,7 +112,12 @@ struct TwoInstanceTests {
                     ))
                 let loggedShares = logged.compactMap(\.shareID)
                 #expect(Set(loggedShares).count == loggedShares.count, "a share was removed twice")
-                #expect(runs.map(\.sharesRemoved).reduce(0, +) == loggedShares.count)
+                // The log keeps 30 days by the clock, which moves an hour a second here: on a slow machine the
+                // demo share's early pass (March) falls out of it. The passes since April 1 are all still there.
+                let passesSinceApril = runs.filter { $0.started >= april }
+                let removedSinceApril = logged.filter { $0.time >= april }.compactMap(\.shareID)
+                #expect(passesSinceApril.map(\.sharesRemoved).reduce(0, +) == removedSinceApril.count)
+                #expect(removedSinceApril.count >= count)
                 #expect(Set(runs.map(\.instance)).count == 2, "only one instance ever kept house")
                 #expect(try await store.undeliveredCount() == 0)
             } catch {
