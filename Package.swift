@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         // The PostgreSQL store for several instances on one database (issue 5).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The console's HTML (issue 14): templates that escape every value unless told not to.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The domain: Foundation only. Every other target points inward at this one.
@@ -56,7 +58,7 @@ let package = Package(
         .target(
             name: "KeywayServer",
             dependencies: [
-                "KeywayCore", "KeywayAPI", "KeywayStoreSQLite", "KeywayStorePostgres",
+                "KeywayCore", "KeywayAPI", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -68,6 +70,18 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        // The console (issue 14): pages for people who run doors, on the same services and rules as the API.
+        .target(
+            name: "KeywayConsole",
+            dependencies: [
+                "KeywayCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("templates"), .copy("static")]
         ),
         .executableTarget(
             name: "keyway",

@@ -65,6 +65,8 @@ public protocol AccountStore: Sendable {
     func credentials(username: String) async throws -> AccountCredentials?
     func personalOrganization(of account: AccountID) async throws -> Organization?
     func markAuthenticated(_ account: AccountID, at date: Date) async throws
+    /// Replaces the account's password (its hash); the account's tokens stay as they are.
+    func setPasswordHash(_ hash: String, of account: AccountID) async throws
     func lastAuthentication(of account: AccountID) async throws -> Date?
 
     func insertTokens(_ tokens: [IssuedToken]) async throws
@@ -250,6 +252,14 @@ public struct AccountService: Sendable {
         try await store.forgetAttempt(id: addressAttempt)
         try await store.markAuthenticated(credentials.accountID, at: now)
         return credentials.accountID
+    }
+
+    /// Gives the account whose username is `username` the password `password` (the demo's manager gets a fresh one
+    /// at each start). Returns false when no account has that username.
+    public func setPassword(_ password: String, username: String) async throws -> Bool {
+        guard let credentials = try await store.credentials(username: username) else { return false }
+        try await store.setPasswordHash(try await passwords.hash(password), of: credentials.accountID)
+        return true
     }
 
     /// `grant_type=refresh_token`: rotates the refresh token. Reusing one already rotated ends every

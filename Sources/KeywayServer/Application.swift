@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KeywayAPI
+import KeywayConsole
 import KeywayCore
 import Logging
 import OpenAPIHummingbird
@@ -24,6 +25,7 @@ public func buildRouter(_ keyway: Keyway) throws -> Router<KeywayRequestContext>
     let handler = KeywayAPIHandler(keyway: keyway, document: document)
     router.middlewares.add(DirectResponseMiddleware(handler: handler))
     try handler.registerHandlers(on: router, configuration: configuration)
+    try Console(services: keyway.consoleServices).register(on: router)
     return router
 }
 

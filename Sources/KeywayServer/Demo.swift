@@ -66,6 +66,10 @@ public enum Demo {
                     token: token, .init(firstName: "Demo", lastName: "Manager", password: password))
                 managerPassword = password
             }
+        } else {
+            // The password printed at creation is long gone (only its hash is kept): a fresh one, like the key.
+            let password = keyway.oauth.generateSecret()
+            if try await keyway.accounts.setPassword(password, username: managerEmail) { managerPassword = password }
         }
         return Result(
             created: created, organizationID: organizationID, apiKey: secret, oauthClients: clients,

@@ -1,4 +1,5 @@
 import Foundation
+import KeywayConsole
 import KeywayCore
 import KeywayStorePostgres
 import KeywayStoreSQLite
@@ -117,6 +118,17 @@ public struct Keyway: Sendable {
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
             access: access)
+    }
+
+    /// What the console (`/console`) works with: these same services.
+    public var consoleServices: ConsoleServices {
+        ConsoleServices(
+            accounts: accounts, authenticator: authenticator, verification: verification, organizations: organizations,
+            devices: devices, shares: shares, users: users, userGroups: userGroups, access: access, remote: remote,
+            events: events, time: time, logger: logger, defaultZone: config.defaultTimeZone,
+            webKeyBaseURL: config.resolvedWebKeyBaseURL,
+            secureCookies: config.resolvedWebKeyBaseURL.hasPrefix("https:"),
+            clientAddress: { RequestClient.address })
     }
 
     /// Opens the configured database and applies pending migrations before anything takes traffic.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import KeywayConsole
 import KeywayCore
 import Logging
 
@@ -69,6 +70,10 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         // The web-key page runs its one script and style, known by their hashes, and calls only this server.
         if request.uri.path.hasPrefix("/webkey/"), let name = HTTPField.Name("Content-Security-Policy") {
             response.headers[name] = WebKeyPage.contentSecurityPolicy
+        }
+        // The console's pages use their own stylesheet and script and post their forms here.
+        if request.uri.path == "/console" || request.uri.path.hasPrefix("/console/"), let csp {
+            response.headers[csp] = Console.contentSecurityPolicy
         }
         return response
     }

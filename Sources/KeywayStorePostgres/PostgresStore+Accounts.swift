@@ -88,6 +88,12 @@ extension PostgresStore {
         }
     }
 
+    public func setPasswordHash(_ hash: String, of account: AccountID) async throws {
+        try await writing { db in
+            try await db.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", [hash, account.rawValue])
+        }
+    }
+
     public func lastAuthentication(of account: AccountID) async throws -> Date? {
         try await reading { db in
             try await db.scalar("SELECT date_last_authentication FROM accounts WHERE id = ?", [account.rawValue])

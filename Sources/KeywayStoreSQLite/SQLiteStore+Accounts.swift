@@ -90,6 +90,13 @@ extension SQLiteStore {
         }
     }
 
+    public func setPasswordHash(_ hash: String, of account: AccountID) async throws {
+        try await writing { db in
+            try db.execute(
+                sql: "UPDATE accounts SET password_hash = ? WHERE id = ?", arguments: [hash, account.rawValue])
+        }
+    }
+
     public func lastAuthentication(of account: AccountID) async throws -> Date? {
         try await reading { db in
             try Int64.fetchOne(

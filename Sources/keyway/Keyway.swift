@@ -280,7 +280,11 @@ struct Serve: AsyncParsableCommand {
             printDemo(result, config: config)
         }
         let host = config.host
-        let app = try buildApplication(keyway) { port in say("Keyway listening on http://\(host):\(port)") }
+        let demo = config.demo
+        let app = try buildApplication(keyway) { port in
+            say("Keyway listening on http://\(host):\(port)")
+            say("Console: http://\(host):\(port)/console" + (demo ? " (sign in with the demo sign-in above)" : ""))
+        }
         try await app.runService()
     }
 
@@ -298,7 +302,7 @@ struct Serve: AsyncParsableCommand {
                     + client.redirectURIs.joined(separator: " "))
         }
         if let password = result.managerPassword {
-            say("Demo sign-in (super user of organization \(result.organizationID); the password is shown only now):")
+            say("Demo sign-in (super user of organization \(result.organizationID); a fresh password at each start):")
             say("  \(Demo.managerEmail) \(password)")
         } else {
             say("Demo sign-in: \(Demo.managerEmail) (its password was printed when the demo data was created)")

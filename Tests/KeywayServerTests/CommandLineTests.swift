@@ -180,6 +180,7 @@ struct CommandLineTests {
         defer { directory.remove() }
         let database = try await TestDatabase.commandLineArguments(path: directory.file("demo.sqlite"))
         var keys: [String] = []
+        var passwords: [String] = []
         for round in 0..<2 {
             let (server, base, key) = try await Self.serveDemo(database)
             defer { if server.process.isRunning { server.process.terminate() } }
@@ -190,24 +191,27 @@ struct CommandLineTests {
             #expect(
                 server.stdout.contains("BoldApp: secret (none: a public client), redirect URIs boldsmartlock://auth"))
             #expect(server.stdout.contains("home-assistant: secret "))
-            // The demo's manager signs in with the password printed when the demo was created (a Bold client's
-            // user signs in with it), and sees the demo's locks; later starts cannot show it again.
-            if round == 0 {
-                let line = try #require(
-                    server.stdout.split(separator: "\n").first { $0.hasPrefix("  \(Demo.managerEmail) ") },
-                    "\(server.stdout)")
-                let password = String(line.split(separator: " ").last ?? "")
-                let (signedIn, token) = await CrashTests.send(
+            // The demo's manager signs in with the password printed at this start (a Bold client's user signs in
+            // with it), and sees the demo's locks; each start prints a fresh one and the one before stops working.
+            let line = try #require(
+                server.stdout.split(separator: "\n").first { $0.hasPrefix("  \(Demo.managerEmail) ") },
+                "\(server.stdout)")
+            let password = String(line.split(separator: " ").last ?? "")
+            func signIn(_ password: String) async -> (Int, [String: Any]) {
+                await CrashTests.send(
                     "POST", base + "/v2/oauth/token", key: "",
                     json:
                         #"{"grant_type": "password", "username": "\#(Demo.managerEmail)", "password": "\#(password)"}"#)
-                #expect(signedIn == 200, "\(token)")
-                let (_, permissions) = try await Self.fetch(
-                    base + "/v1/effective-device-permissions", key: token["access_token"] as? String ?? "")
-                #expect(permissions.contains { $0["id"] as? Int == 1 }, "\(permissions)")
-            } else {
-                #expect(server.stdout.contains("Demo sign-in: \(Demo.managerEmail) (its password was printed"))
             }
+            let (signedIn, token) = await signIn(password)
+            #expect(signedIn == 200, "\(token)")
+            let (_, permissions) = try await Self.fetch(
+                base + "/v1/effective-device-permissions", key: token["access_token"] as? String ?? "")
+            #expect(permissions.contains { $0["id"] as? Int == 1 }, "\(permissions)")
+            if let previous = passwords.last { #expect(await signIn(previous).0 == 401) }
+            passwords.append(password)
+            let console = try await server.line { $0.hasPrefix("Console: ") }
+            #expect(console == "Console: \(base)/console (sign in with the demo sign-in above)")
 
             let (status, shares) = try await Self.fetch(base + "/v2/shares?externalId=externalId", key: key)
             #expect(status == 200)
