@@ -18,6 +18,7 @@ public struct ConsoleServices: Sendable {
     public var access: AccessService
     public var remote: RemoteService
     public var events: EventService
+    public var webhookDelivery: WebhookDelivery
     public var time: any TimeSource
     public var logger: Logger
     public var defaultZone: TimeZone
@@ -32,7 +33,8 @@ public struct ConsoleServices: Sendable {
         accounts: AccountService, authenticator: Authenticator, verification: VerificationService,
         organizations: OrganizationService, devices: DeviceService, shares: ShareService, users: UserService,
         userGroups: UserGroupService, access: AccessService, remote: RemoteService, events: EventService,
-        time: any TimeSource, logger: Logger, defaultZone: TimeZone, webKeyBaseURL: String, secureCookies: Bool,
+        webhookDelivery: WebhookDelivery, time: any TimeSource, logger: Logger, defaultZone: TimeZone,
+        webKeyBaseURL: String, secureCookies: Bool,
         clientAddress: @escaping @Sendable () -> ClientAddress
     ) {
         self.accounts = accounts
@@ -46,6 +48,7 @@ public struct ConsoleServices: Sendable {
         self.access = access
         self.remote = remote
         self.events = events
+        self.webhookDelivery = webhookDelivery
         self.time = time
         self.logger = logger
         self.defaultZone = defaultZone
@@ -158,6 +161,36 @@ public struct Console: Sendable {
         group.post("shares/:id/web-key/revoke") { request, context in
             let id = context.parameters.get("id", as: Int64.self)
             return await self.guarded(request) { try await self.webKey(id, create: false, request, $0) }
+        }
+        group.get("groups") { request, _ in await self.guarded(request) { try await self.groups(request, $0) } }
+        group.post("groups") { request, _ in await self.guarded(request) { try await self.addGroup(request, $0) } }
+        group.get("groups/:id") { request, context in
+            let id = context.parameters.get("id", as: Int64.self)
+            return await self.guarded(request) { try await self.group(id, request, $0) }
+        }
+        group.post("groups/:id/members") { request, context in
+            let id = context.parameters.get("id", as: Int64.self)
+            return await self.guarded(request) { try await self.addMember(id, request, $0) }
+        }
+        group.post("groups/:id/members/:user/remove") { request, context in
+            let id = context.parameters.get("id", as: Int64.self)
+            let user = context.parameters.get("user", as: Int64.self)
+            return await self.guarded(request) { try await self.removeMember(id, user, request, $0) }
+        }
+        group.get("settings") { request, _ in await self.guarded(request) { try await self.settings(request, $0) } }
+        group.post("webhooks") { request, _ in await self.guarded(request) { try await self.addWebhook(request, $0) } }
+        group.post("webhooks/:id/delete") { request, context in
+            let id = context.parameters.get("id", as: Int64.self)
+            return await self.guarded(request) { try await self.removeWebhook(id, request, $0) }
+        }
+        group.post("webhooks/:id/test") { request, context in
+            let id = context.parameters.get("id", as: Int64.self)
+            return await self.guarded(request) { try await self.testWebhook(id, request, $0) }
+        }
+        group.post("api-keys") { request, _ in await self.guarded(request) { try await self.addKey(request, $0) } }
+        group.post("api-keys/:id/revoke") { request, context in
+            let id = context.parameters.get("id", as: Int64.self)
+            return await self.guarded(request) { try await self.revokeKey(id, request, $0) }
         }
         group.get("why") { request, _ in await self.guarded(request) { try await self.why(request, $0) } }
         group.get("events") { request, _ in await self.guarded(request) { try await self.eventsPage(request, $0) } }

@@ -178,6 +178,25 @@ public struct EventService: Sendable {
         return webhook
     }
 
+    /// The organization's webhooks (as `webhooks`) with what each is still owed.
+    public func webhooksWithBacklog(organization: Int64, by caller: Principal) async throws
+        -> [(webhook: Webhook, backlog: WebhookBacklog)]
+    {
+        let webhooks = try await webhooks(organization: organization, by: caller)
+        let backlogs = try await store.webhookBacklogs(Set(webhooks.map(\.id)))
+        return webhooks.map {
+            ($0, backlogs[$0.id] ?? WebhookBacklog(undelivered: 0, attempts: 0, nextAttempt: nil))
+        }
+    }
+
+    /// Sends the webhook a test delivery now (see `WebhookDelivery.sendTest`), for whoever may change it. Returns
+    /// whether the receiver answered 2xx. Throws forbidden, `WebhookNotFound`.
+    public func testWebhook(_ id: EntityID<WebhookID>, through delivery: WebhookDelivery, by caller: Principal)
+        async throws -> Bool
+    {
+        await delivery.sendTest(try await managedWebhook(id, by: caller))
+    }
+
     public func deleteWebhook(_ id: EntityID<WebhookID>, by caller: Principal) async throws {
         _ = try await managedWebhook(id, by: caller)
         guard try await store.deleteWebhook(id) else { throw Self.webhookNotFound }
@@ -247,6 +266,12 @@ public final class WebhookDelivery: Sendable {
         self.store = store
         self.time = time
         self.poster = poster
+    }
+
+    /// A test delivery: an empty batch (`[]`), posted and signed like every delivery, outside the queue (nothing is
+    /// marked delivered or failed, the webhook's health is unchanged). True when the receiver answered 2xx.
+    public func sendTest(_ webhook: Webhook) async -> Bool {
+        await poster.post(WebhookBatch(webhook: webhook, deliveries: [], attempts: 0))
     }
 
     public static func backoff(afterAttempts attempts: Int) -> TimeInterval {

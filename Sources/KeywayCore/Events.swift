@@ -253,6 +253,18 @@ public struct WebhookHealth: Hashable, Sendable {
 }
 
 /// The next events a webhook is owed, oldest first.
+/// What a webhook is still owed: its undelivered events, the failed attempts of the oldest, and when it is next tried.
+public struct WebhookBacklog: Hashable, Sendable {
+    public var undelivered: Int
+    public var attempts: Int
+    public var nextAttempt: Date?
+    public init(undelivered: Int, attempts: Int, nextAttempt: Date?) {
+        self.undelivered = undelivered
+        self.attempts = attempts
+        self.nextAttempt = nextAttempt
+    }
+}
+
 public struct WebhookBatch: Sendable {
     public var webhook: Webhook
     public var deliveries: [(deliveryID: Int64, event: Event)]
@@ -360,6 +372,8 @@ public protocol EventStore: Sendable {
     /// Counts a failed attempt and puts the batch off until `retryAt`.
     func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws
     func undeliveredCount() async throws -> Int
+    /// What each of `ids` is still owed (webhooks owed nothing are left out).
+    func webhookBacklogs(_ ids: Set<EntityID<WebhookID>>) async throws -> [EntityID<WebhookID>: WebhookBacklog]
 
     /// Removes shares past their `autoRemoveDate` (recording `ShareDeleted`), users whose `autoRemoveAfter`
     /// has passed since their creation (created before `cutoffs[period]`) and who receive no share any more,

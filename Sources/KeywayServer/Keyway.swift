@@ -125,7 +125,8 @@ public struct Keyway: Sendable {
         ConsoleServices(
             accounts: accounts, authenticator: authenticator, verification: verification, organizations: organizations,
             devices: devices, shares: shares, users: users, userGroups: userGroups, access: access, remote: remote,
-            events: events, time: time, logger: logger, defaultZone: config.defaultTimeZone,
+            events: events, webhookDelivery: webhookDelivery, time: time, logger: logger,
+            defaultZone: config.defaultTimeZone,
             webKeyBaseURL: config.resolvedWebKeyBaseURL,
             secureCookies: config.resolvedWebKeyBaseURL.hasPrefix("https:"),
             clientAddress: { RequestClient.address })

@@ -336,6 +336,29 @@ extension PostgresStore {
         }
     }
 
+    public func webhookBacklogs(_ ids: Set<EntityID<WebhookID>>) async throws
+        -> [EntityID<WebhookID>: WebhookBacklog]
+    {
+        guard !ids.isEmpty else { return [:] }
+        return try await reading { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            var result: [EntityID<WebhookID>: WebhookBacklog] = [:]
+            for row in try await db.query(
+                """
+                SELECT webhook_id::bigint AS webhook_id, count(*) AS undelivered, max(attempts)::bigint AS attempts,
+                min(next_attempt)::bigint AS next_attempt FROM webhook_deliveries
+                WHERE date_delivered IS NULL AND webhook_id IN (\(marks)) GROUP BY webhook_id
+                """, ids.map(\.rawValue))
+            {
+                result[EntityID(try row.requiredInt("webhook_id"))] = WebhookBacklog(
+                    undelivered: Int(try row.requiredInt("undelivered")),
+                    attempts: Int(try row.requiredInt("attempts")),
+                    nextAttempt: try row.int("next_attempt").map(StorageCoding.date(microseconds:)))
+            }
+            return result
+        }
+    }
+
     // MARK: Housekeeping
 
     /// A housekeeping pass as `housekeeping_runs` keeps it.

@@ -383,6 +383,30 @@ extension SQLiteStore {
         }
     }
 
+    public func webhookBacklogs(_ ids: Set<EntityID<WebhookID>>) async throws
+        -> [EntityID<WebhookID>: WebhookBacklog]
+    {
+        guard !ids.isEmpty else { return [:] }
+        return try await reading { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT webhook_id, count(*) AS undelivered, max(attempts) AS attempts,
+                    min(next_attempt) AS next_attempt FROM webhook_deliveries
+                    WHERE date_delivered IS NULL AND webhook_id IN (\(marks)) GROUP BY webhook_id
+                    """, arguments: StatementArguments(ids.map(\.rawValue)))
+            var result: [EntityID<WebhookID>: WebhookBacklog] = [:]
+            for row in rows {
+                let next: Int64? = row["next_attempt"]
+                result[EntityID(row["webhook_id"] as Int64)] = WebhookBacklog(
+                    undelivered: row["undelivered"], attempts: row["attempts"],
+                    nextAttempt: next.map(StorageCoding.date(microseconds:)))
+            }
+            return result
+        }
+    }
+
     // MARK: Housekeeping
 
     public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws

@@ -16,6 +16,7 @@ With KEYWAY_SCREENSHOTS=DIR, saves a screenshot of each page there (scripts/cons
 Usage: console_test.py PATH_TO_KEYWAY_BINARY
 Exits 0 on success; prints what failed otherwise.
 """
+import http.server
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -100,7 +102,7 @@ def main():
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [binary, "serve", "--demo", "--manual-clock", "--port", str(port), "--database",
-         os.path.join(folder, "k.sqlite"), "--log-level", "warning"],
+         os.path.join(folder, "k.sqlite"), "--log-level", "warning", "--allow-private-targets"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     driver = None
     try:
@@ -275,10 +277,73 @@ def main():
         driver.get(f"{base}/console/people/{person}")
         shot(driver, "person")
 
+        # Groups: a new group with Noor in it.
+        driver.get(base + "/console/groups")
+        driver.find_element(By.ID, "group-name").send_keys("Gardeners")
+        driver.find_element(By.ID, "add-group").click()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Gardeners"))
+        group = int(re.search(r"/console/groups/(\d+)$", driver.current_url).group(1))
+        Select(driver.find_element(By.ID, "member")).select_by_value(str(person))
+        driver.find_element(By.ID, "add-member").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "members"), "Noor Bakker"))
+        members = call("GET", f"{base}/v1/user-groups/{group}?includeMembers=true", key)
+        assert "Noor" in json.dumps(members), members
+        shot(driver, "group")
+        driver.set_window_size(1280, 900)
+
+        # Webhooks: one to a receiver on loopback, sent a test delivery; an API key, its secret shown once.
+        received = []
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append((self.headers.get("X-Keyway-Signature"), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        hook_url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        driver.get(base + "/console/settings")
+        driver.find_element(By.ID, "webhookUrl").send_keys(hook_url)
+        driver.find_element(By.ID, "add-webhook").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "webhooks"), hook_url))
+        driver.find_element(By.CSS_SELECTOR, "#webhooks button.small").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "note"), "answered the test delivery"))
+        assert any(body == b"[]" and signature for signature, body in received), received
+        driver.find_element(By.ID, "key-name").send_keys("console test")
+        for box in driver.find_elements(By.CSS_SELECTOR, "input[name=scopes]"):
+            if box.get_attribute("value") != "read" and box.is_selected():
+                box.click()
+        driver.find_element(By.ID, "add-key").click()
+        wait.until(EC.presence_of_element_located((By.ID, "new-key-secret")))
+        secret = driver.find_element(By.ID, "new-key-secret").get_attribute("value")
+        assert secret.startswith("kw_"), secret
+        assert call("GET", base + "/v2/devices", secret), "the new key reads nothing"
+        shot(driver, "settings")
+        driver.set_window_size(1280, 900)
+        driver.get(base + "/console/settings")
+        assert secret not in driver.page_source, "the key's secret is shown again"
+        rows = driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr")
+        row = next(r for r in rows if "console test" in r.text)
+        row.find_element(By.TAG_NAME, "button").click()
+        driver.switch_to.alert.accept()
+        wait.until(lambda d: "console test" not in d.find_element(By.ID, "keys").text)
+        try:
+            call("GET", base + "/v2/devices", secret)
+            raise AssertionError("a revoked key still reads")
+        except urllib.error.HTTPError as error:
+            assert error.code == 401, error.code
+        receiver.shutdown()
+
         # At a phone's width nothing scrolls sideways.
         driver.set_window_size(375, 812)
-        for path in ["", "/locks", f"/locks/{lock}", "/people", f"/people/{person}", "/shares", "/shares/new",
-                     f"/shares/{share}", f"/why?person={person}&lock={lock}", "/events"]:
+        for path in ["", "/locks", f"/locks/{lock}", "/people", f"/people/{person}", "/groups", f"/groups/{group}",
+                     "/shares", "/shares/new", f"/shares/{share}", f"/why?person={person}&lock={lock}", "/events",
+                     "/settings"]:
             no_sideways_scroll(driver, base + "/console" + path)
         driver.get(f"{base}/console/locks/{lock}")
         shot(driver, "lock-phone")
@@ -303,7 +368,8 @@ def main():
         driver.get(base + "/console/locks/1")
         assert "Not possible" in driver.find_element(By.TAG_NAME, "h1").text, driver.page_source[:500]
         print(f"console: signed in, lock {lock}, person {person}, share {share} on the week chart, "
-              "opened by web key and seen live, CSRF refused, 375 px, device administrator sees its lock only")
+              "opened by web key and seen live, group, webhook tested, key shown once and revoked, CSRF refused, "
+              "375 px, device administrator sees its lock only")
     finally:
         if driver:
             driver.quit()
