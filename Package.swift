@@ -105,7 +105,7 @@ let package = Package(
             name: "KeywayServerTests",
             dependencies: [
                 "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite", "KeywayStorePostgres",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "KeywayConsole", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -20,38 +20,39 @@ extension Console {
         return try await services.devices.list(filters, by: caller.principal)
     }
 
-    /// The newest events (up to `limit`) since `since`, of the caller's organization; nil when the caller may not
-    /// read the event log (only super users and event keys may).
+    /// The newest events (up to `limit`, newest first) since `since` of the caller's organization; nil when the
+    /// caller may not read its event log (only its super users may).
     func recentEvents(_ caller: Caller, since: Date, devices: [DeviceID] = [], types: [EventType] = [], limit: Int = 50)
         async throws -> EventList?
     {
+        guard caller.superUser else { return nil }
         var collected: EventList?
-        // Oldest first, a hundred a page: at most ten pages are read, the newest kept.
-        for page in 0..<10 {
+        var offset = 0
+        while offset < limit {
+            let size = min(100, limit - offset)
             let filters = EventFilters(
                 deviceIDs: devices.isEmpty ? nil : devices.map { String($0.rawValue) }.joined(separator: " "),
                 types: types.isEmpty ? nil : types.map(\.rawValue).joined(separator: " "), from: since,
-                offset: page * 100, size: 100)
+                offset: offset, size: size, organizationID: caller.organization.id.rawValue, newestFirst: true)
             let list: EventList
             do {
                 list = try await services.events.list(filters, by: caller.principal)
             } catch let error as DomainError where error.kind == .forbidden {
                 return nil
             }
-            if collected == nil {
-                collected = list
+            if var all = collected {
+                all.events += list.events
+                all.devices.merge(list.devices) { a, _ in a }
+                all.users.merge(list.users) { a, _ in a }
+                all.accounts.merge(list.accounts) { a, _ in a }
+                collected = all
             } else {
-                collected?.events += list.events
-                collected?.devices.merge(list.devices) { a, _ in a }
-                collected?.users.merge(list.users) { a, _ in a }
-                collected?.accounts.merge(list.accounts) { a, _ in a }
+                collected = list
             }
-            if list.events.count < 100 { break }
+            offset += list.events.count
+            if list.events.count < size { break }
         }
-        guard var result = collected else { return nil }
-        result.events = Array(
-            result.events.filter { $0.organizationID == caller.organization.id }.suffix(limit).reversed())
-        return result
+        return collected
     }
 
     func eventRows(_ list: EventList, zone: TimeZone) -> [[String: Any]] {
@@ -108,17 +109,18 @@ extension Console {
                 "labelX": hour * 20 + 10,
             ]
         }
-        // Shares ending in the next seven days (of the first hundred, newest first).
+        // Shares ending in the next seven days (of the hundred newest), in their locks' zones.
         let shares = try await services.shares.list(
             ShareFilters(
                 organizationID: caller.organization.id.rawValue, sortBy: .dateCreated, sortDirection: .desc,
                 size: 100), by: caller.principal)
         let horizon = now.addingTimeInterval(7 * 86_400)
         let ending: [[String: Any]] = shares.shares.compactMap { share in
-            guard let end = share.windowEnd?.instant(in: zone), end > now, end <= horizon else { return nil }
+            let lockZone = self.zone(of: share, shares.relations)
+            guard let end = share.windowEnd?.instant(in: lockZone), end > now, end <= horizon else { return nil }
             return [
                 "id": share.id.rawValue, "who": receiverName(share.receiver, share.receiverName, shares.relations),
-                "lock": sourceName(share.source, shares.relations), "ends": Self.local(end, zone),
+                "lock": sourceName(share.source, shares.relations), "ends": Self.local(end, lockZone),
             ]
         }
         return render(
@@ -126,6 +128,7 @@ extension Console {
             [
                 "attention": attention, "noAttention": attention.isEmpty, "hours": bars,
                 "opened": hours.reduce(0, +), "failed": failed, "eventsReadable": events != nil,
+                "capped": (events?.events.count ?? 0) >= 1000,
                 "ending": ending, "noEnding": ending.isEmpty, "zone": zone.identifier,
             ])
     }
@@ -179,7 +182,6 @@ extension Console {
         }
         var values: [String: Any] = [
             "locks": rows, "noLocks": rows.isEmpty, "gateways": gateways, "hasGateways": !gateways.isEmpty,
-            "canRegister": caller.organizations.contains { $0.id == caller.organization.id },
             "name": form?["name"] ?? "", "location": form?["location"] ?? "", "timeZone": form?["timeZone"] ?? "",
         ]
         if let message { values["message"] = message }
@@ -206,7 +208,7 @@ extension Console {
     }
 
     /// The lock, its week ("who can open this door this week"), its latest events and its Open button.
-    func lock(_ id: Int64?, _ request: Request, _ caller: Caller, note: String? = nil) async throws -> Response {
+    func lock(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
         guard let id else { throw Console.lockNotFound }
         let list = try await services.devices.get(DeviceID(id), by: caller.principal)
         guard let device = list.devices.first else { throw Console.lockNotFound }
@@ -233,9 +235,13 @@ extension Console {
             relations.deviceGroups.merge(found.relations.deviceGroups) { a, _ in a }
         }
         let names = Dictionary(shares.map { ($0.receiver, $0.receiverName) }, uniquingKeysWith: { a, _ in a })
-        let chart = WeekChart.build(
-            shares: shares, names: { self.receiverName($0, names[$0] ?? ReceiverName(), relations) },
-            containing: shown, zone: zone)
+        let labels = Dictionary(
+            names.map { ($0.key, self.receiverName($0.key, $0.value, relations)) }, uniquingKeysWith: { a, _ in a })
+        let drawn = Array(shares.prefix(WeekChart.maximumShares))
+        // Judged where every access decision is (off the request threads), like the access check's costly ones.
+        let chart = await services.access.evaluation.run {
+            WeekChart.build(shares: drawn, names: { labels[$0] ?? "" }, containing: shown, zone: zone)
+        }
         let events = try await recentEvents(
             caller, since: now.addingTimeInterval(-30 * 86_400), devices: [device.id], limit: 20)
         let state = list.states[device.id]
@@ -251,7 +257,12 @@ extension Console {
             "previousWeek": "\(previous)", "nextWeek": "\(next)",
             "events": events.map { eventRows($0, zone: zone) } ?? [], "eventsReadable": events != nil,
         ]
-        if let note { values["note"] = note }
+        if query["opened"] == "1" { values["note"] = "Opened. The event is in the list below." }
+        if shares.count > drawn.count || chart.truncated {
+            values["chartNote"] =
+                "Only the first \(drawn.count) shares reaching this lock are drawn"
+                + (chart.truncated ? ", and at most \(WeekChart.maximumBars) stretches" : "") + "."
+        }
         return render("lock", title: device.name, caller: caller, values)
     }
 
@@ -312,9 +323,9 @@ extension Console {
 
     func open(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
         guard let id else { throw Console.lockNotFound }
-        let result = try await services.remote.send(
+        _ = try await services.remote.send(
             .activate, to: DeviceID(id), webKey: nil, nearby: false, by: caller.principal)
-        _ = result
-        return try await lock(id, request, caller, note: "Opened. The event is in the list below.")
+        // A redirect, so that reloading the page that follows does not open the door again.
+        return Self.redirect("/console/locks/\(id)?opened=1")
     }
 }

@@ -45,44 +45,61 @@ extension Console {
         }
     }
 
+    /// The most locks a person's page checks (one access decision each).
+    static let checkedDoors = 25
+
     func person(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
         guard let id else { throw DomainError.notFound("UserNotFound", "User not found") }
         let user = try await services.users.get(UserID(id), by: caller.principal)
         let now = services.time.now()
-        // The doors this person can open now: the access check on each lock of the organization (the first 100).
+        // The doors this person can open now: the access check on the organization's locks, at most `checkedDoors`
+        // of them (each is a decision, at worst a year's search ahead); the page says so when it stopped short.
         var doors: [[String: Any]] = []
-        for device in try await devices(of: caller, type: .lock).devices {
-            guard
-                let check = try? await services.access.check(
-                    device: device.id, userID: user.id, at: now, by: caller.principal), check.decision.allowed
-            else { continue }
-            doors.append([
+        let locks = try await devices(of: caller, type: .lock).devices
+        var doorsNote: String?
+        for device in locks.prefix(Self.checkedDoors) {
+            let check: AccessCheck
+            do {
+                check = try await services.access.check(
+                    device: device.id, userID: user.id, at: now, by: caller.principal)
+            } catch let error as DomainError where error.kind == .forbidden {
+                doorsNote = "You may not check this person's access."
+                break
+            }
+            guard check.decision.allowed else { continue }
+            var door: [String: Any] = [
                 "id": device.id.rawValue, "name": device.name, "reason": Self.reason(check.decision.reason),
-                "until": Self.local(
-                    check.decision.changesAt, AccessEvaluator.zone(of: device, default: services.defaultZone)),
-            ])
+            ]
+            // (An empty string counts as true in a template's section: empty values are left out instead.)
+            if let changes = check.decision.changesAt {
+                door["until"] = Self.local(changes, AccessEvaluator.zone(of: device, default: services.defaultZone))
+            }
+            doors.append(door)
+        }
+        if locks.count > Self.checkedDoors, doorsNote == nil {
+            doorsNote = "Only the first \(Self.checkedDoors) locks were checked; ask Why? about the others."
         }
         let shares = try await services.shares.list(
             ShareFilters(organizationID: caller.organization.id.rawValue, userID: id, size: 100), by: caller.principal)
         let events = try await recentEvents(caller, since: now.addingTimeInterval(-30 * 86_400), limit: 500)
         var mine = events
         mine?.events = (events?.events ?? []).filter { $0.userID == user.id }.prefix(20).map { $0 }
-        return render(
-            "person", title: Self.name(user), caller: caller,
-            [
-                "id": id, "name": Self.name(user), "email": user.emailAddress ?? "", "doors": doors,
-                // As the API shows it (to a super user, or to the person): the link that accepts the invitation.
-                "invitation": user.registered ? "" : user.invitation?.url ?? "",
-                "noDoors": doors.isEmpty,
-                "shares": shares.shares.map { share in
-                    [
-                        "id": share.id.rawValue, "externalId": share.externalID ?? "",
-                        "lock": sourceName(share.source, shares.relations),
-                    ] as [String: Any]
-                },
-                "events": mine.map { eventRows($0, zone: services.defaultZone) } ?? [],
-                "eventsReadable": events != nil,
-            ])
+        var values: [String: Any] = [
+            "id": id, "name": Self.name(user), "email": user.emailAddress ?? "", "doors": doors,
+            "noDoors": doors.isEmpty && doorsNote == nil,
+            "shares": shares.shares.map { share in
+                [
+                    "id": share.id.rawValue, "externalId": share.externalID ?? "",
+                    "lock": sourceName(share.source, shares.relations),
+                ] as [String: Any]
+            },
+            "events": mine.map { eventRows($0, zone: services.defaultZone) } ?? [],
+            "eventsReadable": events != nil,
+        ]
+        if let doorsNote { values["doorsNote"] = doorsNote }
+        // As the API shows it (to a super user, or to the person): the link that accepts the invitation.
+        if !user.registered, let url = user.invitation?.url { values["invitation"] = url }
+        return render("person", title: Self.name(user), caller: caller, values)
     }
 
     static func reason(_ reason: AccessReason) -> String {
@@ -137,12 +154,14 @@ extension Console {
             values["reason"] = Self.reason(check.decision.reason)
             values["grantedBy"] = check.decision.grantedBy.map { ["id": $0.rawValue] }
             values["hasGrants"] = !check.decision.grantedBy.isEmpty
-            values["changes"] = Self.local(check.decision.changesAt, zone)
-            values["rights"] = [
+            // (An empty string counts as true in a template's section: empty values are left out instead.)
+            if let changes = check.decision.changesAt { values["changes"] = Self.local(changes, zone) }
+            let rights = [
                 check.decision.permissions.administrate ? "administrate" : nil,
                 check.decision.permissions.remoteActivate ? "open remotely" : nil,
                 check.decision.permissions.assignKeyfob ? "assign a keyfob" : nil,
-            ].compactMap { $0 }.joined(separator: ", ")
+            ].compactMap { $0 }
+            if !rights.isEmpty { values["rights"] = rights.joined(separator: ", ") }
         }
         return render("why", title: "Why?", caller: caller, values)
     }
@@ -201,53 +220,68 @@ extension Console {
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
         headers[.contentDisposition] = "attachment; filename=\"keyway-events.csv\""
+        headers[.cacheControl] = "no-store"
         return Response(
             status: .ok, headers: headers,
             body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\r\n") + "\r\n")))
     }
 
-    /// Server-sent events: each new event of the organization (with the page's filters) as an HTML-free JSON line,
-    /// checked every second for five minutes; the browser's EventSource then reconnects on its own.
+    /// Server-sent events: each new event of the organization (with the page's filters) as JSON, checked every second
+    /// for five minutes (the browser's EventSource then reconnects). Each round reads only what came after the last
+    /// one and writes at least a comment line, so a closed tab ends the stream at the next round. At most
+    /// `streams.perSession` streams per session and `streams.total` in all are open (429 beyond).
     func eventStream(_ request: Request, _ caller: Caller) async throws -> Response {
         let query = FormFields(request.uri.query ?? "")
         let (devices, types) = eventFilters(query)
-        guard
-            try await recentEvents(caller, since: services.time.now(), devices: devices, types: types, limit: 1) != nil
-        else { throw DomainError.forbidden("Insufficient rights: the event log is for super users") }
+        guard caller.superUser else {
+            throw DomainError.forbidden("Insufficient rights: the event log is for super users")
+        }
+        let session = ConsoleSession.formToken(secret: caller.token, purpose: "console-stream")
+        guard streams.take(session) else {
+            var refused = DomainError(
+                .rateLimited, code: "TooManyRequests", message: "Too many live event lists are open; close one")
+            refused.retryAfter = 5
+            throw refused
+        }
         let start = services.time.now().addingTimeInterval(-1)
         let services = self.services
         let console = self
+        let streams = self.streams
+        let filters = EventFilters(
+            deviceIDs: devices.isEmpty ? nil : devices.map { String($0.rawValue) }.joined(separator: " "),
+            types: types.isEmpty ? nil : types.map(\.rawValue).joined(separator: " "), from: start, size: 100,
+            organizationID: caller.organization.id.rawValue)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         return Response(
             status: .ok, headers: headers,
             body: .init { writer in
-                var seen = Set<Int64>()
+                defer { streams.give(session) }
+                var seen = 0
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 for _ in 0..<300 {
-                    // Each round is a request of its own: the credential checked again (a session revoked meanwhile
+                    // Each round is a request of its own: the credential checked again (a session ended meanwhile
                     // ends the stream), nothing remembered from the round before.
                     let list = try await RequestAccess.$current.withValue(RequestAccess()) {
                         () async throws -> EventList? in
                         guard (try? await services.authenticator.principal(secret: caller.token)) != nil else {
                             return nil
                         }
-                        return try await console.recentEvents(
-                            caller, since: start, devices: devices, types: types, limit: 100)
+                        var page = filters
+                        page.offset = seen
+                        return try await services.events.list(page, by: caller.principal)
                     }
                     guard let list else { break }
-                    do {
-                        for row in console.eventRows(list, zone: services.defaultZone).reversed() {
-                            guard let id = row["id"] as? Int64, !seen.contains(id) else { continue }
-                            seen.insert(id)
-                            let object = row.mapValues { "\($0)" }
-                            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                            try await writer.write(
-                                ByteBuffer(
-                                    string: "event: keyway\ndata: " + String(decoding: data, as: UTF8.self) + "\n\n"))
-                        }
+                    seen += list.events.count
+                    var text = ": keep-alive\n\n"
+                    for row in console.eventRows(list, zone: services.defaultZone) {
+                        let object = row.mapValues { "\($0)" }
+                        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                        text += "event: keyway\ndata: " + String(decoding: data, as: UTF8.self) + "\n\n"
                     }
+                    try await writer.write(ByteBuffer(string: text))
+                    if list.events.count == 100 { continue }  // more are waiting: no pause
                     try await Task.sleep(for: .seconds(1))
                 }
                 try await writer.finish(nil)

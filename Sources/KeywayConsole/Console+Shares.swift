@@ -80,6 +80,8 @@ extension Console {
         var administrate = false
         var remoteActivate = true
         var assignKeyfob = false
+        /// Why the editor cannot show this share faithfully (saving it from the form would change it), if it cannot.
+        var notEditable: String?
 
         init() {}
 
@@ -117,6 +119,19 @@ extension Console {
             }
             for (index, period) in periods.prefix(Console.scheduleRows).enumerated() {
                 rows[index] = (period.0, period.1, days[index] ?? [])
+            }
+            // What the form cannot hold: saving it would silently change the share.
+            let seconds =
+                [share.startTime, share.endTime]
+                + share.schedule.flatMap { [$0.period?.startTime, $0.period?.endTime] }
+            if case .deviceGroup = share.source {
+                notEditable = "it is on a group of locks"
+            } else if periods.count > Console.scheduleRows {
+                notEditable = "its schedule has more than \(Console.scheduleRows) periods"
+            } else if Set(share.schedule.map { $0.recurrence == .biWeekly }).count > 1 {
+                notEditable = "its schedule mixes weekly and every-other-week entries"
+            } else if seconds.contains(where: { ($0?.second ?? 0) != 0 }) {
+                notEditable = "its times have seconds"
             }
         }
 
@@ -235,11 +250,20 @@ extension Console {
             context["who"] = receiverName(share.receiver, share.receiverName, relations)
         }
         if let note { context["note"] = note }
+        if FormFields(request.uri.query ?? "")["saved"] == "1", error == nil { context["note"] = "Saved." }
+        if let reason = values.notEditable {
+            context["notEditable"] = "This share cannot be changed here because \(reason); change it through the API."
+        }
         var status: HTTPResponse.Status = .ok
         if let error {
             context["error"] = error.message
             context["error_" + Self.formField(error.field)] = error.message
-            status = error.kind == .invalidInput ? .badRequest : .conflict
+            status =
+                switch error.kind {
+                case .invalidInput: .badRequest
+                case .forbidden: .forbidden
+                default: .conflict
+                }
         }
         return render(
             "share", title: id.map { "Share \($0)" } ?? "New share", caller: caller, status: status, context)
@@ -250,16 +274,43 @@ extension Console {
         let values = ShareFormValues(form)
         let input = values.input(organization: caller.organization.id)
         do {
+            // A period with no day ticked would be dropped, and a schedule left empty means "at any time".
+            for (index, row) in values.rows.enumerated() where row.2.isEmpty && !(row.0.isEmpty && row.1.isEmpty) {
+                throw DomainError.invalidInput(
+                    field: "schedule", "Period \(index + 1) has times but no day: tick its days, or clear its times")
+            }
             let share: Share
             if let id {
+                let current = try await services.shares.get(ShareID(id), by: caller.principal).shares.first
+                if let current {
+                    let editable = ShareFormValues(current)
+                    if let reason = editable.notEditable {
+                        throw DomainError.invalidInput(
+                            field: "form",
+                            "This share cannot be changed here because \(reason); change it through the API")
+                    }
+                    // The API keeps a field that is absent: an emptied field cannot clear it, so say so.
+                    for (field, had, now) in [
+                        ("startDate", editable.startDate, values.startDate),
+                        ("startTime", editable.startTime, values.startTime),
+                        ("endDate", editable.endDate, values.endDate), ("endTime", editable.endTime, values.endTime),
+                        ("externalId", editable.externalID, values.externalID),
+                    ] where !had.isEmpty && now.isEmpty {
+                        throw DomainError.invalidInput(
+                            field: field,
+                            "\(field) cannot be removed from a share once set: give another value, or revoke the share and create a new one"
+                        )
+                    }
+                }
                 share = try await services.shares.update(ShareID(id), with: input, by: caller.principal)
             } else {
                 share = try await services.shares.create(input, by: caller.principal)
             }
             services.logger.info("share saved in the console", metadata: ["share_id": "\(share.id)"])
             return Self.redirect("/console/shares/\(share.id.rawValue)?saved=1")
-        } catch let error as DomainError where [.invalidInput, .conflict].contains(error.kind) {
-            // Nothing was written; the form comes back as it was sent, the message beside its field.
+        } catch let error as DomainError where [.invalidInput, .conflict, .forbidden].contains(error.kind) {
+            // Nothing was written; the form comes back as it was sent, the message beside its field (a refusal to
+            // grant more than the caller holds too).
             return try await shareForm(id, request, caller, values: values, error: error)
         }
     }

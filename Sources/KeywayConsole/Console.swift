@@ -4,11 +4,14 @@ import Hummingbird
 import KeywayCore
 import Logging
 import Mustache
+import Synchronization
 
 /// What the console works with: the same services (and so the same rules of who may do what) as the API.
 public struct ConsoleServices: Sendable {
     public var accounts: AccountService
     public var authenticator: Authenticator
+    /// Who the caller is in each organization (super user or not), as every service resolves it.
+    public var resolver: AccessResolver
     public var verification: VerificationService
     public var organizations: OrganizationService
     public var devices: DeviceService
@@ -24,21 +27,26 @@ public struct ConsoleServices: Sendable {
     public var defaultZone: TimeZone
     /// Where a web key's page lives (`…/webkey`), as the API gives it.
     public var webKeyBaseURL: String
-    /// Cookies are marked `Secure` when the console is served over TLS (a public https URL).
+    /// Cookies are marked `Secure` (and named `__Secure-…`) when the console is served over TLS: a public https URL,
+    /// or, with `trustForwardedProto`, a request the proxy in front says came over https.
     public var secureCookies: Bool
+    /// Whether `X-Forwarded-Proto` is believed (the operator's `--trust-forwarded-for`: a proxy sets it).
+    public var trustForwardedProto: Bool
     /// The caller's address, for the sign-in throttle (the server's middleware knows it).
     public var clientAddress: @Sendable () -> ClientAddress
 
     public init(
-        accounts: AccountService, authenticator: Authenticator, verification: VerificationService,
+        accounts: AccountService, authenticator: Authenticator, resolver: AccessResolver,
+        verification: VerificationService,
         organizations: OrganizationService, devices: DeviceService, shares: ShareService, users: UserService,
         userGroups: UserGroupService, access: AccessService, remote: RemoteService, events: EventService,
         webhookDelivery: WebhookDelivery, time: any TimeSource, logger: Logger, defaultZone: TimeZone,
-        webKeyBaseURL: String, secureCookies: Bool,
+        webKeyBaseURL: String, secureCookies: Bool, trustForwardedProto: Bool,
         clientAddress: @escaping @Sendable () -> ClientAddress
     ) {
         self.accounts = accounts
         self.authenticator = authenticator
+        self.resolver = resolver
         self.verification = verification
         self.organizations = organizations
         self.devices = devices
@@ -54,6 +62,7 @@ public struct ConsoleServices: Sendable {
         self.defaultZone = defaultZone
         self.webKeyBaseURL = webKeyBaseURL
         self.secureCookies = secureCookies
+        self.trustForwardedProto = trustForwardedProto
         self.clientAddress = clientAddress
     }
 }
@@ -65,6 +74,8 @@ public struct Console: Sendable {
     let services: ConsoleServices
     let library: MustacheLibrary
     let staticFiles: [String: (contentType: String, body: String)]
+    /// Live event streams open now, per session and in all.
+    let streams = StreamLimits(perSession: 2, total: 64)
 
     /// The policy of every console answer: its own stylesheet and script, nothing inline, forms posting only here.
     public static let contentSecurityPolicy =
@@ -210,12 +221,34 @@ public struct Console: Sendable {
         var organizations: [Organization]
         var organization: Organization
         var account: Account?
+        /// Super user of `organization` (the event log, webhooks and keys are theirs).
+        var superUser: Bool
+        /// Whether the request came over TLS (the cookies it is given are then `Secure`).
+        var secure: Bool
+    }
+
+    /// The form a POST carried, read once (by `guarded`, which checks its token) for the page that handles it.
+    enum PostedForm {
+        @TaskLocal static var fields: FormFields?
+    }
+
+    func isSecure(_ request: Request) -> Bool {
+        if services.secureCookies { return true }
+        guard services.trustForwardedProto, let name = HTTPField.Name("X-Forwarded-Proto") else { return false }
+        return request.headers[name]?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces).lowercased()
+            == "https"
+    }
+
+    /// The session cookie's name: `__Secure-` over TLS, so that no plain-http page or sibling site can set it.
+    static func sessionCookie(secure: Bool) -> String {
+        secure ? "__Secure-" + ConsoleSession.cookie : ConsoleSession.cookie
     }
 
     /// Runs `page` for a signed-in caller; sends anyone else to the sign-in page, and turns a refusal into a page
     /// that says what was refused (never a stack trace, never a credential).
     func guarded(_ request: Request, _ page: (Caller) async throws -> Response) async -> Response {
-        guard let token = ConsoleSession.cookie(ConsoleSession.cookie, in: request.headers) else {
+        let secure = isSecure(request)
+        guard let token = ConsoleSession.cookie(Self.sessionCookie(secure: secure), in: request.headers) else {
             return Self.redirect("/console/sign-in")
         }
         let caller: Caller
@@ -232,14 +265,18 @@ public struct Console: Sendable {
                     ?? organizations.first(where: { !$0.personal }) ?? organizations.first
             else { return Self.redirect("/console/sign-in") }
             let account = try? await services.accounts.current(principal).0
+            let access = try await services.resolver.resolve(principal)
             caller = Caller(
                 token: token, principal: principal, formToken: ConsoleSession.formToken(secret: token),
-                organizations: organizations, organization: organization, account: account)
+                organizations: Array(organizations.prefix(Self.maximumOrganizations)), organization: organization,
+                account: account, superUser: access.isSuperUser(of: organization.id), secure: secure)
         } catch {
             return Self.redirect("/console/sign-in")
         }
+        var posted: FormFields?
         if request.method == .post {
             let form = await Self.form(request)
+            posted = form
             guard ConsoleSession.formTokenMatches(form["csrf"], secret: token) else {
                 return render(
                     "message", title: "Refused", caller: caller, status: .forbidden,
@@ -251,7 +288,7 @@ public struct Console: Sendable {
             }
         }
         do {
-            return try await page(caller)
+            return try await PostedForm.$fields.withValue(posted) { try await page(caller) }
         } catch let error as DomainError {
             let status: HTTPResponse.Status =
                 switch error.kind {
@@ -318,10 +355,15 @@ public struct Console: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// A form body (already read within the server's limit) or, for GET, the query string.
+    /// The organizations offered by the switcher (an account may take part in many).
+    static let maximumOrganizations = 50
+
+    /// A form body or, for GET, the query string. A POST's body is read once: the server's outermost middleware has
+    /// already read it whole within the server's body limit, and `guarded` keeps what it parsed for the page.
     static func form(_ request: Request) async -> FormFields {
         if request.method == .get { return FormFields(request.uri.query ?? "") }
-        guard let buffer = try? await request.body.collect(upTo: 1 << 20) else { return FormFields("") }
+        if let posted = PostedForm.fields { return posted }
+        guard let buffer = try? await request.body.collect(upTo: .max) else { return FormFields("") }
         return FormFields(String(buffer: buffer))
     }
 
@@ -347,7 +389,7 @@ public struct Console: Sendable {
             ?? ConsoleSession.base64URL((0..<32).map { _ in UInt8.random(in: 0...255) })
         var headers = HTTPFields()
         headers[.setCookie] = ConsoleSession.setCookie(
-            ConsoleSession.preCookie, nonce, maxAge: 3600, secure: services.secureCookies, strict: true)
+            ConsoleSession.preCookie, nonce, maxAge: 3600, secure: isSecure(request), strict: true)
         var values: [String: Any] = [
             "signInToken": ConsoleSession.formToken(secret: nonce, purpose: "console-sign-in"), "username": username,
             "secondFactor": secondFactor,
@@ -390,12 +432,13 @@ public struct Console: Sendable {
             // The console keeps only the access token; the refresh token is ended at once.
             try await services.accounts.revoke(pair.refreshToken)
             services.logger.info("console signed in", metadata: ["account_id": "\(pair.accountID)"])
+            let secure = isSecure(request)
             return Self.redirect(
                 "/console",
                 cookies: [
                     ConsoleSession.setCookie(
-                        ConsoleSession.cookie, pair.accessToken, maxAge: pair.expiresIn, secure: services.secureCookies),
-                    ConsoleSession.setCookie(ConsoleSession.preCookie, "", maxAge: 0, secure: services.secureCookies),
+                        Self.sessionCookie(secure: secure), pair.accessToken, maxAge: pair.expiresIn, secure: secure),
+                    ConsoleSession.setCookie(ConsoleSession.preCookie, "", maxAge: 0, secure: secure),
                 ])
         } catch let error as DomainError {
             switch error.kind {
@@ -431,7 +474,10 @@ public struct Console: Sendable {
         try await services.accounts.revoke(caller.token)
         return Self.redirect(
             "/console/sign-in",
-            cookies: [ConsoleSession.setCookie(ConsoleSession.cookie, "", maxAge: 0, secure: services.secureCookies)])
+            cookies: [
+                ConsoleSession.setCookie(
+                    Self.sessionCookie(secure: caller.secure), "", maxAge: 0, secure: caller.secure)
+            ])
     }
 
     func switchOrganization(_ request: Request, _ caller: Caller) async throws -> Response {
@@ -442,7 +488,35 @@ public struct Console: Sendable {
             "/console",
             cookies: [
                 ConsoleSession.setCookie(
-                    ConsoleSession.organizationCookie, String(id), maxAge: 30 * 86_400, secure: services.secureCookies)
+                    ConsoleSession.organizationCookie, String(id), maxAge: 30 * 86_400, secure: caller.secure)
             ])
+    }
+}
+
+/// How many live event streams are open, per session and in all: each one reads the store every second.
+final class StreamLimits: Sendable {
+    let perSession: Int
+    let total: Int
+    private let open = Mutex<[String: Int]>([:])
+
+    init(perSession: Int, total: Int) {
+        self.perSession = perSession
+        self.total = total
+    }
+
+    /// Takes a place for `session`, or returns false when its places, or all places, are taken.
+    func take(_ session: String) -> Bool {
+        open.withLock { open in
+            guard open[session, default: 0] < perSession, open.values.reduce(0, +) < total else { return false }
+            open[session, default: 0] += 1
+            return true
+        }
+    }
+
+    func give(_ session: String) {
+        open.withLock { open in
+            open[session, default: 1] -= 1
+            if open[session] == 0 { open[session] = nil }
+        }
     }
 }

@@ -25,10 +25,15 @@ public struct WeekChart: Sendable {
     public var midnights: [Date]
     public var rows: [Row]
     public var zone: TimeZone
+    /// Whether `maximumBars` cut the drawing short.
+    public var truncated = false
 
     /// At most this many in-force stretches per share are drawn (a share of fifteen-minute slots every day of the
     /// week has 7 × 96); more would not be readable anyway.
     static let maximumBarsPerShare = 700
+    /// At most this many stretches in all, and this many shares (the page says when there were more).
+    public static let maximumBars = 5_000
+    public static let maximumShares = 300
 
     /// The week holding `instant` in `zone`, with the bars of `shares` (those reaching the lock).
     public static func build(
@@ -43,8 +48,15 @@ public struct WeekChart: Sendable {
         let end = midnights[7]
         var rows: [ShareReceiver: Row] = [:]
         var order: [ShareReceiver] = []
-        for share in shares {
-            let bars = stretches(of: share, from: start, to: end, zone: zone)
+        var drawn = 0
+        var truncated = false
+        for share in shares.prefix(maximumShares) {
+            guard drawn < maximumBars else {
+                truncated = true
+                break
+            }
+            let bars = Array(stretches(of: share, from: start, to: end, zone: zone).prefix(maximumBars - drawn))
+            drawn += bars.count
             if rows[share.receiver] == nil {
                 order.append(share.receiver)
                 rows[share.receiver] = Row(label: names(share.receiver), receiver: share.receiver, bars: [], shares: [])
@@ -53,22 +65,15 @@ public struct WeekChart: Sendable {
             rows[share.receiver]?.shares.append(share.id)
         }
         return WeekChart(
-            weekStart: start, weekEnd: end, midnights: midnights, rows: order.compactMap { rows[$0] }, zone: zone)
+            weekStart: start, weekEnd: end, midnights: midnights, rows: order.compactMap { rows[$0] }, zone: zone,
+            truncated: truncated || shares.count > maximumShares)
     }
 
     /// The stretches of [from, to) in which `share` is in force, by the evaluator's own standing and next change.
     static func stretches(of share: Share, from start: Date, to end: Date, zone: TimeZone) -> [Bar] {
-        var bars: [Bar] = []
-        var cursor = start
-        var inForce = AccessEvaluator.standing(of: share, at: cursor, zone: zone) == .inForce
-        while cursor < end, bars.count < maximumBarsPerShare {
-            let next = AccessEvaluator.nextChange(of: share, after: cursor, zone: zone).map { min($0, end) } ?? end
-            guard next > cursor else { break }
-            if inForce { bars.append(Bar(start: cursor, end: next, shareID: share.id)) }
-            cursor = next
-            inForce = AccessEvaluator.standing(of: share, at: cursor, zone: zone) == .inForce
+        AccessEvaluator.inForceStretches(of: share, from: start, to: end, zone: zone, limit: maximumBarsPerShare).map {
+            Bar(start: $0.lowerBound, end: $0.upperBound, shareID: share.id)
         }
-        return bars
     }
 
     /// Where `instant` falls on the week, from 0 to 1.

@@ -198,6 +198,26 @@ public enum AccessEvaluator {
         return timeline.nextChange(after: instant, now: timeline.standing(at: instant, work: &work), work: &work)
     }
 
+    /// The stretches of [start, end) in which `share` is in force (at most `limit` of them), from one timeline: the
+    /// console's week chart draws these.
+    public static func inForceStretches(of share: Share, from start: Date, to end: Date, zone: TimeZone, limit: Int)
+        -> [Range<Date>]
+    {
+        var work = EvaluationWork()
+        let timeline = ShareTimeline(share, zone: zone, work: &work)
+        var stretches: [Range<Date>] = []
+        var cursor = start
+        var standing = timeline.standing(at: cursor, work: &work)
+        while cursor < end, stretches.count < limit {
+            let next = timeline.nextChange(after: cursor, now: standing, work: &work).map { min($0, end) } ?? end
+            guard next > cursor else { break }
+            if standing == .inForce { stretches.append(cursor..<next) }
+            cursor = next
+            standing = timeline.standing(at: cursor, work: &work)
+        }
+        return stretches
+    }
+
     public static func weekday(of day: LocalDate) -> DayOfWeek {
         // 1970-01-01 was a Thursday; index 0 = Monday.
         DayOfWeek.allCases[weekdayIndex(of: day)]

@@ -10,13 +10,21 @@ public struct EventFilters: Sendable {
     public var from: Date?
     public var offset: Int?
     public var size: Int?
-    public init(deviceIDs: String? = nil, types: String? = nil, from: Date? = nil, offset: Int? = nil, size: Int? = nil)
-    {
+    /// One organization's events only (the console's); one the caller is not super user of is forbidden.
+    public var organizationID: Int64?
+    /// Newest first instead of oldest first.
+    public var newestFirst = false
+    public init(
+        deviceIDs: String? = nil, types: String? = nil, from: Date? = nil, offset: Int? = nil, size: Int? = nil,
+        organizationID: Int64? = nil, newestFirst: Bool = false
+    ) {
         self.deviceIDs = deviceIDs
         self.types = types
         self.from = from
         self.offset = offset
         self.size = size
+        self.organizationID = organizationID
+        self.newestFirst = newestFirst
     }
 }
 
@@ -64,7 +72,13 @@ public struct EventService: Sendable {
     /// Throws forbidden, invalidInput naming `deviceId` (also for more than `EventFilters.maximumDeviceIDs` ids),
     /// `type` or paging fields.
     public func list(_ filters: EventFilters, by caller: Principal) async throws -> EventList {
-        let (_, organizations) = try await eventOrganizations(caller)
+        var (_, organizations) = try await eventOrganizations(caller)
+        if let only = filters.organizationID.map({ OrganizationID($0) }) {
+            guard organizations.contains(only) else {
+                throw DomainError.forbidden("Insufficient rights: the event log is for super users and event keys")
+            }
+            organizations = [only]
+        }
         var deviceIDs = Set<DeviceID>()
         let deviceList = (filters.deviceIDs ?? "").split(whereSeparator: { $0 == " " || $0 == "," })
         guard deviceList.count <= EventFilters.maximumDeviceIDs else {
@@ -91,7 +105,8 @@ public struct EventService: Sendable {
         let page = try Page(offset: filters.offset, size: filters.size)
         let events = try await store.events(
             matching: EventQuery(
-                organizations: organizations, deviceIDs: deviceIDs, types: types, from: filters.from, page: page))
+                organizations: organizations, deviceIDs: deviceIDs, types: types, from: filters.from, page: page,
+                newestFirst: filters.newestFirst))
         var devices: [DeviceID: Device] = [:]
         for device in try await store.devices(Set(events.compactMap(\.deviceID) + events.compactMap(\.gatewayID))) {
             devices[device.id] = device

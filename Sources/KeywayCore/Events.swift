@@ -195,15 +195,18 @@ public struct EventQuery: Hashable, Sendable {
     public var types: Set<EventType>
     public var from: Date?
     public var page: Page
+    /// Newest first (the console's latest events) instead of oldest first (the API's order).
+    public var newestFirst: Bool
     public init(
         organizations: Set<OrganizationID>, deviceIDs: Set<DeviceID> = [], types: Set<EventType> = [],
-        from: Date? = nil, page: Page
+        from: Date? = nil, page: Page, newestFirst: Bool = false
     ) {
         self.organizations = organizations
         self.deviceIDs = deviceIDs
         self.types = types
         self.from = from
         self.page = page
+        self.newestFirst = newestFirst
     }
 }
 

@@ -259,7 +259,7 @@ public struct GroupTable: Sendable {
 }
 
 extension EventQuery {
-    /// The page of events this query asks for, oldest first, with its values in order; nil when it names
+    /// The page of events this query asks for, oldest first (or newest first), with its values in order; nil when it names
     /// no organization (and so can match nothing). `columns` includes the id.
     public func listStatement(columns: String, dialect: SQLDialect) -> (sql: String, values: [SQLValue])? {
         guard !organizations.isEmpty else { return nil }
@@ -282,7 +282,8 @@ extension EventQuery {
         }
         values += [.int(Int64(page.size)), .int(Int64(page.offset))]
         let sql =
-            "SELECT \(columns) FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ? OFFSET ?"
+            "SELECT \(columns) FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id"
+            + (newestFirst ? " DESC" : "") + " LIMIT ? OFFSET ?"
         return (sql, values)
     }
 }

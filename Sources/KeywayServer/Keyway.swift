@@ -123,12 +123,14 @@ public struct Keyway: Sendable {
     /// What the console (`/console`) works with: these same services.
     public var consoleServices: ConsoleServices {
         ConsoleServices(
-            accounts: accounts, authenticator: authenticator, verification: verification, organizations: organizations,
+            accounts: accounts, authenticator: authenticator, resolver: resolver, verification: verification,
+            organizations: organizations,
             devices: devices, shares: shares, users: users, userGroups: userGroups, access: access, remote: remote,
             events: events, webhookDelivery: webhookDelivery, time: time, logger: logger,
             defaultZone: config.defaultTimeZone,
             webKeyBaseURL: config.resolvedWebKeyBaseURL,
             secureCookies: config.resolvedWebKeyBaseURL.hasPrefix("https:"),
+            trustForwardedProto: config.trustForwardedFor,
             clientAddress: { RequestClient.address })
     }
 

@@ -4,7 +4,7 @@ import Testing
 /// The web-key page in a real headless Chromium (Tests/browser/webkey_page_test.py, Selenium). It needs
 /// Debian's `chromium` and `chromium-driver` and Selenium from PyPI, which `.ci/run` installs and then sets
 /// `KEYWAY_BROWSER_TESTS=1`; elsewhere the test is reported as skipped, never as passed.
-@Suite("The web-key page in a browser", .timeLimit(.minutes(5)))
+@Suite("Pages in a browser", .timeLimit(.minutes(5)))
 struct BrowserTests {
     static let enabled = ProcessInfo.processInfo.environment["KEYWAY_BROWSER_TESTS"] == "1"
 
@@ -35,5 +35,21 @@ struct BrowserTests {
         let text = run.stdout + run.stderr
         #expect(status == 0, "\(text)")
         #expect(text.contains("authorize page: signed in, redirected with code and state, exchanged"), "\(text)")
+    }
+
+    /// Tests/browser/console_test.py: the console's journey (sign in, register a lock, invite, a share with a schedule
+    /// on the week chart at the right hours, a web-key opening appearing live on the events page, groups, webhooks,
+    /// API keys), a forged form refused, 375 px without sideways scrolling, a device administrator's narrower view.
+    @Test(.enabled(if: enabled, "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed"))
+    func theConsoleJourneyInABrowser() async throws {
+        let script = DocumentationTests.root.appendingPathComponent("Tests/browser/console_test.py")
+        let run = try CommandLineTests.Run(
+            ["python3", script.path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env")
+        )
+        defer { if run.process.isRunning { run.process.terminate() } }
+        let status = try await run.exitStatus(within: 300)
+        let text = run.stdout + run.stderr
+        #expect(status == 0, "\(text)")
+        #expect(text.contains("console: signed in, lock"), "\(text)")
     }
 }
