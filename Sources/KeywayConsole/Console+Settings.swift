@@ -30,6 +30,7 @@ extension Console {
                 ]
                 // (An empty string counts as true in a template's section: absent values are left out instead.)
                 if let since = webhook.health.failingSince { row["failingSince"] = Self.local(since, zone) }
+                if let error = webhook.health.lastError { row["lastError"] = error }
                 if backlog.undelivered > 0, let next = backlog.nextAttempt {
                     row["nextAttempt"] = Self.local(next, zone)
                 }
@@ -90,13 +91,13 @@ extension Console {
 
     func testWebhook(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
         guard let id else { throw DomainError.notFound("WebhookNotFound", "Webhook not found") }
-        let answered = try await services.events.testWebhook(
+        let attempt = try await services.events.testWebhook(
             EntityID(id), through: services.webhookDelivery, by: caller.principal)
         return try await settings(
             request, caller,
-            note: answered
+            note: attempt.delivered
                 ? "Webhook \(id) answered the test delivery (an empty, signed batch) with success."
-                : "Webhook \(id) did not answer the test delivery with success (no answer, or not 2xx, within the timeout)."
+                : "Webhook \(id) did not take the test delivery: \(attempt.error ?? "it failed")."
         )
     }
 

@@ -299,6 +299,7 @@ public struct Console: Sendable {
                 case .rateLimited: .tooManyRequests
                 case .unauthorized: .unauthorized
                 case .payloadTooLarge: .contentTooLarge
+                case .unprocessable: .unprocessableContent
                 case .unavailable: .serviceUnavailable
                 }
             return render(

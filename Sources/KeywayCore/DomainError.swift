@@ -8,6 +8,7 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         case notFound  // 404
         case conflict  // 409
         case payloadTooLarge  // 413
+        case unprocessable  // 422
         case rateLimited  // 429
         case unavailable  // 503
     }

@@ -204,10 +204,10 @@ public struct EventService: Sendable {
         }
     }
 
-    /// Sends the webhook a test delivery now (see `WebhookDelivery.sendTest`), for whoever may change it. Returns
-    /// whether the receiver answered 2xx. Throws forbidden, `WebhookNotFound`.
+    /// Sends the webhook a test delivery now (see `WebhookDelivery.sendTest`), for whoever may change it: whether
+    /// the receiver answered 2xx, and why not. Throws forbidden, `WebhookNotFound`.
     public func testWebhook(_ id: EntityID<WebhookID>, through delivery: WebhookDelivery, by caller: Principal)
-        async throws -> Bool
+        async throws -> WebhookAttempt
     {
         await delivery.sendTest(try await managedWebhook(id, by: caller))
     }
@@ -257,6 +257,24 @@ public struct EventService: Sendable {
 /// Sends one batch of events to a webhook; true when the receiver answered 2xx.
 public protocol WebhookPoster: Sendable {
     func post(_ batch: WebhookBatch) async -> Bool
+    /// The attempt with why it failed, if it did (a poster that cannot tell says only that it failed).
+    func attempt(_ batch: WebhookBatch) async -> WebhookAttempt
+}
+
+/// One delivery attempt: success (a 2xx answer in time), or why not.
+public struct WebhookAttempt: Sendable, Equatable {
+    public var delivered: Bool
+    public var error: String?
+    public init(delivered: Bool, error: String? = nil) {
+        self.delivered = delivered
+        self.error = error
+    }
+}
+
+extension WebhookPoster {
+    public func attempt(_ batch: WebhookBatch) async -> WebhookAttempt {
+        await post(batch) ? WebhookAttempt(delivered: true) : WebhookAttempt(delivered: false, error: "Delivery failed")
+    }
 }
 
 /// Delivers the durable webhook queue: each webhook gets its events in order, at least once; a failing
@@ -285,8 +303,8 @@ public final class WebhookDelivery: Sendable {
 
     /// A test delivery: an empty batch (`[]`), posted and signed like every delivery, outside the queue (nothing is
     /// marked delivered or failed, the webhook's health is unchanged). True when the receiver answered 2xx.
-    public func sendTest(_ webhook: Webhook) async -> Bool {
-        await poster.post(WebhookBatch(webhook: webhook, deliveries: [], attempts: 0))
+    public func sendTest(_ webhook: Webhook) async -> WebhookAttempt {
+        await poster.attempt(WebhookBatch(webhook: webhook, deliveries: [], attempts: 0))
     }
 
     public static func backoff(afterAttempts attempts: Int) -> TimeInterval {
@@ -323,7 +341,8 @@ public final class WebhookDelivery: Sendable {
         defer { _ = inFlight.withLock { $0.remove(batch.webhook.id.rawValue) } }
         let ids = batch.deliveries.map(\.deliveryID)
         let health = batch.webhook.health
-        if await poster.post(batch) {
+        let attempt = await poster.attempt(batch)
+        if attempt.delivered {
             try await store.markDelivered(ids, at: time.now())
             if health.failingSince != nil {
                 _ = try await store.replaceWebhookHealth(batch.webhook.id, from: health, to: WebhookHealth())
@@ -341,6 +360,7 @@ public final class WebhookDelivery: Sendable {
         } else {
             next.failingSince = now
         }
+        next.lastError = attempt.error.map { String($0.prefix(200)) }
         if next != health { _ = try await store.replaceWebhookHealth(batch.webhook.id, from: health, to: next) }
         return 0
     }

@@ -242,10 +242,14 @@ public struct Webhook: Hashable, Sendable {
 public struct WebhookHealth: Hashable, Sendable {
     public var failingSince: Date?
     public var dateDisabled: Date?
+    /// Why the last attempt failed (an HTTP status, no answer in time, an address not allowed), while failing.
+    /// Never the URL or a header: they may carry the receiver's credentials.
+    public var lastError: String?
 
-    public init(failingSince: Date? = nil, dateDisabled: Date? = nil) {
+    public init(failingSince: Date? = nil, dateDisabled: Date? = nil, lastError: String? = nil) {
         self.failingSince = failingSince
         self.dateDisabled = dateDisabled
+        self.lastError = lastError
     }
 
     public enum Status: String, Sendable {
@@ -312,6 +316,8 @@ public struct RetentionCutoffs: Hashable, Sendable {
     public var deliveriesDeliveredBefore: Date
     public var tokensExpiredBefore: Date
     public var signInFailuresBefore: Date
+    /// Idempotency keys past their day.
+    public var idempotencyKeysExpiredBefore: Date
     /// The most rows of each kind one pass removes.
     public var limit: Int
 
@@ -320,6 +326,7 @@ public struct RetentionCutoffs: Hashable, Sendable {
         deliveriesDeliveredBefore = now.addingTimeInterval(-retention.deliveredWebhookDeliveries)
         tokensExpiredBefore = now.addingTimeInterval(-retention.expiredTokens)
         signInFailuresBefore = now.addingTimeInterval(-retention.signInFailures)
+        idempotencyKeysExpiredBefore = now
         limit = retention.batch
     }
 }
@@ -330,8 +337,11 @@ public struct RetentionReport: Hashable, Sendable {
     public var webhookDeliveries = 0
     public var tokens = 0
     public var signInFailures = 0
+    public var idempotencyKeys = 0
     public init() {}
-    public var isEmpty: Bool { events == 0 && webhookDeliveries == 0 && tokens == 0 && signInFailures == 0 }
+    public var isEmpty: Bool {
+        events == 0 && webhookDeliveries == 0 && tokens == 0 && signInFailures == 0 && idempotencyKeys == 0
+    }
 }
 
 /// Events, device state, webhooks and their durable delivery queue, and housekeeping. Every write that
@@ -362,7 +372,8 @@ public protocol EventStore: Sendable {
     /// Writes `webhook` (its health too) over the stored row and makes everything it is owed due at once, with
     /// its attempts counted from zero; false when there is no such webhook.
     func replaceWebhook(_ webhook: Webhook) async throws -> Bool
-    /// Sets the webhook's health to `new` if it is still `old`; false otherwise (changed meanwhile, or gone).
+    /// Sets the webhook's health to `new` if it is still `old` (its dates: `lastError` is written, not compared);
+    /// false otherwise (changed meanwhile, or gone).
     func replaceWebhookHealth(_ id: EntityID<WebhookID>, from old: WebhookHealth, to new: WebhookHealth) async throws
         -> Bool
     /// Deletes the webhook and what it is still owed.

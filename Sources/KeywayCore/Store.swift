@@ -203,7 +203,7 @@ public struct PoolUsage: Sendable, Hashable {
 /// Everything Keyway keeps. One implementation per backend; all pass the same contract suite.
 public protocol KeywayStore: ShareStore, DirectoryStore, GroupStore, UserStore, CredentialStore, AccountStore,
     InvitationStore, VerificationStore, AccessStore, EventStore, ThrottleStore, ControllerKeyStore, OAuthStore,
-    AccessRevisionStore
+    AccessRevisionStore, IdempotencyStore
 {
     /// Applies pending numbered migrations and returns the names of those applied now.
     @discardableResult

@@ -13,11 +13,16 @@ public func buildRouter(_ keyway: Keyway) throws -> Router<KeywayRequestContext>
     // Order matters: logging sees the final status; BoldResponse must wrap everything that can throw.
     router.middlewares.add(ObservabilityMiddleware(metrics: keyway.metrics))
     let document = try KeywayAPIDocument.yaml()
-    router.middlewares.add(
-        BoldResponseMiddleware(
-            parameters: try ParameterCatalog(yaml: document), maxBodyBytes: keyway.config.maxBodyBytes))
+    let bold = BoldResponseMiddleware<KeywayRequestContext>(
+        parameters: try ParameterCatalog(yaml: document), maxBodyBytes: keyway.config.maxBodyBytes)
+    router.middlewares.add(bold)
     router.middlewares.add(CredentialMiddleware())
     router.middlewares.add(ClientAddressMiddleware(trustForwardedFor: keyway.config.trustForwardedFor))
+    // Where the credential and the raw body are known, before anything re-encodes the body.
+    router.middlewares.add(
+        IdempotencyMiddleware(
+            service: keyway.idempotency, authenticator: keyway.authenticator,
+            errorResponse: { bold.errorResponse($0, body: $1, logger: $2) }))
     // Inside BoldResponse (which read the body within the limit and writes its refusals), before the router.
     router.middlewares.add(ClientBodyMiddleware(maxBodyBytes: keyway.config.maxBodyBytes))
     let configuration = Configuration(
@@ -55,6 +60,7 @@ public func buildApplication(
                         "invitations": "\(report.invitations)", "events": "\(report.pruned.events)",
                         "webhook_deliveries": "\(report.pruned.webhookDeliveries)",
                         "tokens": "\(report.pruned.tokens)", "sign_in_failures": "\(report.pruned.signInFailures)",
+                        "idempotency_keys": "\(report.pruned.idempotencyKeys)",
                     ])
             }
         })

@@ -2,28 +2,19 @@ import Crypto
 import Foundation
 import KeywayCore
 
-/// The sign-in page of the authorization-code grant (`GET /authorize`, `POST /authorize`). Plain HTML with one
-/// style known by its hash and no script at all; every value from the request goes through `escape`.
+/// The sign-in page of the authorization-code grant (`GET /authorize`, `POST /authorize`). Plain HTML in the console's
+/// look (its stylesheet, `/console/static/console.css`) and no script at all; every value from the request goes
+/// through `escape`.
 enum AuthorizePage {
-    static let style = """
-        body{font-family:system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem;color:#222}
-        h1{font-size:1.4rem}label{display:block;margin-top:1rem;font-weight:600}
-        input{box-sizing:border-box;width:100%;font-size:1.1rem;padding:.5rem;margin-top:.3rem;border:1px solid #777;
-        border-radius:.3rem}button{font-size:1.1rem;padding:.6rem 1.6rem;margin-top:1.2rem;margin-right:.6rem;
-        border-radius:.4rem;border:0;background:#1d6b3a;color:#fff;cursor:pointer}button.secondary{background:#555}
-        :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}.message{color:#a31515;font-weight:600}
-        .note{color:#444}code{word-break:break-all}
-        """
-
     static let cookieName = "keyway_authorize"
 
-    /// The policy of every `/authorize` answer: its one style, no script, no framing, and forms that may
+    /// The policy of every `/authorize` answer: the console's stylesheet, no script, no framing, and forms that may
     /// post only to this server and then be redirected only to `redirect`'s origin (or, for an application's
     /// own scheme, that scheme). Without a redirect URI (an error page), forms may go nowhere.
     static func contentSecurityPolicy(redirect: String?) -> String {
         var targets = "'none'"
         if let redirect, let source = formSource(redirect) { targets = "'self' " + source }
-        return "default-src 'none'; style-src \(WebKeyPage.hash(style)); frame-ancestors 'none'; base-uri 'none'; "
+        return "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
             + "form-action \(targets)"
     }
 
@@ -117,8 +108,8 @@ enum AuthorizePage {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(WebKeyPage.escape(title))</title><style>\(style)</style></head>
-        <body><main>\(body)</main></body></html>
+        <title>\(WebKeyPage.escape(title))</title><link rel="stylesheet" href="/console/static/console.css"></head>
+        <body><main id="main"><div class="narrow">\(body)</div></main></body></html>
         """
     }
 
@@ -152,7 +143,7 @@ enum AuthorizePage {
         if let message { body += "<p class=\"message\" role=\"alert\" id=\"message\">\(escape(message))</p>" }
         if let note { body += "<p class=\"note\" role=\"status\" id=\"note\">\(escape(note))</p>" }
         body += """
-            <form method="post" action="/authorize">\(fields)
+            <form method="post" action="/authorize" class="stack">\(fields)
             <label for="username">E-mail address or phone number</label>
             <input id="username" name="username" type="text" autocomplete="username" required maxlength="254" \
             value="\(escape(username))"\(username.isEmpty ? " autofocus" : "")>

@@ -110,7 +110,10 @@ struct HTTPWebhookPoster: WebhookPoster {
     let logger: Logger
     let timeout: Duration
 
-    func post(_ batch: WebhookBatch) async -> Bool {
+    func post(_ batch: WebhookBatch) async -> Bool { await attempt(batch).delivered }
+
+    /// Why an attempt failed, in words that name neither the URL nor a header (either may carry credentials).
+    func attempt(_ batch: WebhookBatch) async -> WebhookAttempt {
         do {
             let events = batch.deliveries.map(\.event)
             var devices: [DeviceID: Device] = [:]
@@ -189,11 +192,42 @@ struct HTTPWebhookPoster: WebhookPoster {
                 name: "X-Keyway-Signature",
                 value: Signature.sign(body, timestamp: timestamp, secret: batch.webhook.secret))
             request.body = .bytes(body)
-            return (200..<300).contains(try await http.execute(request, timeout: timeout).status)
+            let status = try await http.execute(request, timeout: timeout).status
+            guard (200..<300).contains(status) else {
+                return WebhookAttempt(delivered: false, error: "The receiver answered HTTP \(status)")
+            }
+            return WebhookAttempt(delivered: true)
         } catch {
             logger.debug("webhook delivery failed", metadata: ["webhook_id": "\(batch.webhook.id)"])
-            return false
+            return WebhookAttempt(delivered: false, error: Self.describe(error))
         }
+    }
+}
+
+extension HTTPWebhookPoster {
+    static func describe(_ error: any Error) -> String {
+        if error is OutboundHTTP.Refused {
+            return "The address is not allowed (not public, or it does not resolve); see --allow-private-targets"
+        }
+        if let refused = error as? DomainError { return refused.message }
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
+                return "No answer within the timeout"
+            default: return "The connection failed (\(client.shortDescription))"
+            }
+        }
+        if error is CancellationError { return "No answer within the timeout" }
+        return "The connection failed (\(String(describing: type(of: error))))"
+    }
+}
+
+extension HTTPClientError {
+    /// The case's name only (`remoteConnectionClosed`), never an address or URL.
+    var shortDescription: String {
+        let text = String(describing: self)
+        return String(text.split(separator: "(").first ?? Substring(text)).replacingOccurrences(
+            of: "HTTPClientError.", with: "")
     }
 }
 

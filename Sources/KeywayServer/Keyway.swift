@@ -36,6 +36,8 @@ public struct Keyway: Sendable {
     public let resolver: AccessResolver
     /// Every request's credential goes through here (`CredentialCache`).
     public let authenticator: Authenticator
+    /// `Idempotency-Key` on POSTs.
+    public let idempotency: IdempotencyService
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -115,6 +117,7 @@ public struct Keyway: Sendable {
         self.authenticator = Authenticator(
             store: store, time: time, hasher: SHA256Hasher(), apiKeys: apiKeys, accounts: accounts, resolver: access,
             cache: CredentialCache(capacity: config.credentialCache, ages: SystemTime()))
+        self.idempotency = IdempotencyService(store: store, time: time)
         self.users = UserService(
             store: store, time: time, random: random, invitationBaseURL: config.resolvedInvitationBaseURL,
             access: access)

@@ -18,6 +18,26 @@ enum PostgresMigrations {
         ("0009_controller_keys", schema0009),
         // Access changes (issue 13): triggers that note every write to what access is made of.
         ("0010_access_changes", AccessRevisions.postgresSchema),
+        // Why a failing webhook's last attempt failed, for the console (issue 14).
+        ("0011_webhook_last_error", "ALTER TABLE webhooks ADD COLUMN last_error TEXT;"),
+        // Idempotency keys (issue 15): the first answer to a POST, per caller and key, kept a day.
+        (
+            "0012_idempotency_keys",
+            """
+            CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint BYTEA NOT NULL,
+                claimed BIGINT NOT NULL,
+                expires BIGINT NOT NULL,
+                status INTEGER,
+                content_type TEXT,
+                body BYTEA,
+                PRIMARY KEY (scope, key)
+            );
+            CREATE INDEX idempotency_keys_expires ON idempotency_keys(expires);
+            """
+        ),
     ]
 
     /// Applications that sign people in with the authorization-code grant, each with its exact redirect URIs

@@ -261,7 +261,7 @@ enum EventColumns {
 }
 
 enum WebhookColumns {
-    static let all = "id, organization_id, url, types, secret, date_created, failing_since, date_disabled"
+    static let all = "id, organization_id, url, types, secret, date_created, failing_since, date_disabled, last_error"
 
     static func decode(_ row: SQLRow) throws -> Webhook {
         let types = (try row.text("types") ?? "").split(separator: " ").compactMap { EventType(rawValue: String($0)) }
@@ -271,7 +271,8 @@ enum WebhookColumns {
             url: try row.text("url") ?? "", types: Set(types), secret: try row.text("secret") ?? "",
             dateCreated: try row.requiredDate("date_created"),
             health: WebhookHealth(
-                failingSince: try row.date("failing_since"), dateDisabled: try row.date("date_disabled")))
+                failingSince: try row.date("failing_since"), dateDisabled: try row.date("date_disabled"),
+                lastError: try row.text("last_error")))
     }
 
     static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }

@@ -203,12 +203,12 @@ extension PostgresStore {
             guard
                 try await db.count(
                     """
-                    UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?
-                    WHERE id = ? RETURNING id
+                    UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?,
+                    last_error = ? WHERE id = ? RETURNING id
                     """,
                     [
                         webhook.url, WebhookColumns.types(webhook), webhook.secret, micros(webhook.health.failingSince),
-                        micros(webhook.health.dateDisabled), webhook.id.rawValue,
+                        micros(webhook.health.dateDisabled), webhook.health.lastError, webhook.id.rawValue,
                     ]) == 1
             else { return false }
             try await db.execute(
@@ -226,12 +226,13 @@ extension PostgresStore {
         try await writing(.readCommitted) { db in
             try await db.count(
                 """
-                UPDATE webhooks SET failing_since = ?, date_disabled = ?
+                UPDATE webhooks SET failing_since = ?, date_disabled = ?, last_error = ?
                 WHERE id = ? AND failing_since IS NOT DISTINCT FROM ? AND date_disabled IS NOT DISTINCT FROM ?
                 RETURNING id
                 """,
                 [
-                    micros(new.failingSince), micros(new.dateDisabled), id.rawValue, micros(old.failingSince),
+                    micros(new.failingSince), micros(new.dateDisabled), new.lastError, id.rawValue,
+                    micros(old.failingSince),
                     micros(old.dateDisabled),
                 ]) == 1
         }
@@ -472,6 +473,11 @@ extension PostgresStore {
                 DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)
                 RETURNING id
                 """, [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
+            report.idempotencyKeys = try await db.count(
+                """
+                DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key FROM idempotency_keys
+                    WHERE expires < ? LIMIT ?) RETURNING 1
+                """, [StorageCoding.microseconds(cutoffs.idempotencyKeysExpiredBefore), cutoffs.limit])
             _ = try await pruneAccessChanges(db, limit: cutoffs.limit)
             return report
         }

@@ -46,6 +46,28 @@ enum Migrations {
         migrator.registerMigration("0014_access_revisions") { db in
             try db.execute(sql: AccessRevisions.sqliteSchema)
         }
+        // Why a failing webhook's last attempt failed, for the console (issue 14).
+        migrator.registerMigration("0015_webhook_last_error") { db in
+            try db.execute(sql: "ALTER TABLE webhooks ADD COLUMN last_error TEXT")
+        }
+        // Idempotency keys (issue 15): the first answer to a POST, per caller and key, kept a day.
+        migrator.registerMigration("0016_idempotency_keys") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE idempotency_keys (
+                        scope TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        fingerprint BLOB NOT NULL,
+                        claimed INTEGER NOT NULL,
+                        expires INTEGER NOT NULL,
+                        status INTEGER,
+                        content_type TEXT,
+                        body BLOB,
+                        PRIMARY KEY (scope, key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX idempotency_keys_expires ON idempotency_keys(expires);
+                    """)
+        }
         return migrator
     }
 

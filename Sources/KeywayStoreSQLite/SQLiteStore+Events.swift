@@ -46,7 +46,8 @@ enum WebhookRow {
             dateCreated: StorageCoding.date(microseconds: row["date_created"]),
             health: WebhookHealth(
                 failingSince: (row["failing_since"] as Int64?).map(StorageCoding.date(microseconds:)),
-                dateDisabled: (row["date_disabled"] as Int64?).map(StorageCoding.date(microseconds:))))
+                dateDisabled: (row["date_disabled"] as Int64?).map(StorageCoding.date(microseconds:)),
+                lastError: row["last_error"]))
     }
 
     static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
@@ -262,13 +263,14 @@ extension SQLiteStore {
         try await writing { db in
             try db.execute(
                 sql: """
-                    UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?
-                    WHERE id = ?
+                    UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?,
+                    last_error = ? WHERE id = ?
                     """,
                 arguments: [
                     webhook.url, WebhookRow.types(webhook), webhook.secret,
                     webhook.health.failingSince.map(StorageCoding.microseconds),
-                    webhook.health.dateDisabled.map(StorageCoding.microseconds), webhook.id.rawValue,
+                    webhook.health.dateDisabled.map(StorageCoding.microseconds), webhook.health.lastError,
+                    webhook.id.rawValue,
                 ])
             guard db.changesCount == 1 else { return false }
             try db.execute(
@@ -286,12 +288,12 @@ extension SQLiteStore {
         try await writing { db in
             try db.execute(
                 sql: """
-                    UPDATE webhooks SET failing_since = ?, date_disabled = ?
+                    UPDATE webhooks SET failing_since = ?, date_disabled = ?, last_error = ?
                     WHERE id = ? AND failing_since IS ? AND date_disabled IS ?
                     """,
                 arguments: [
                     new.failingSince.map(StorageCoding.microseconds), new.dateDisabled.map(StorageCoding.microseconds),
-                    id.rawValue, old.failingSince.map(StorageCoding.microseconds),
+                    new.lastError, id.rawValue, old.failingSince.map(StorageCoding.microseconds),
                     old.dateDisabled.map(StorageCoding.microseconds),
                 ])
             return db.changesCount == 1
@@ -476,6 +478,13 @@ extension SQLiteStore {
                     "DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)",
                 arguments: [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
             report.signInFailures = db.changesCount
+            try db.execute(
+                sql: """
+                    DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key FROM idempotency_keys
+                        WHERE expires < ? LIMIT ?)
+                    """,
+                arguments: [StorageCoding.microseconds(cutoffs.idempotencyKeysExpiredBefore), cutoffs.limit])
+            report.idempotencyKeys = db.changesCount
             return report
         }
     }

@@ -353,6 +353,83 @@ struct ConsoleTests {
         }
     }
 
+    @Test func anAccountWithASecondFactorSignsInWithACodeSentToItsAddress() async throws {
+        let harness = try await Self.harness()
+        defer { harness.directory.remove() }
+        try await harness.keyway.store.setRequiresMFA(AccountID(1), true)
+        try await harness.test { client in
+            let browser = Browser(client)
+            let asked = try await browser.signIn("owner1@example.com", Self.password)
+            #expect(asked.status == .unauthorized)
+            #expect(asked.text.contains(#"name="verificationCode""#) && asked.text.contains(#"value="send-code""#))
+            #expect(browser.cookies["keyway_console"] == nil)
+            let token = Browser.token(asked)
+            let sent = try await browser.send(
+                .post, "/console/sign-in",
+                form: [("csrf", token), ("username", "owner1@example.com"), ("action", "send-code")])
+            #expect(sent.status == .ok, "\(sent.text)")
+            let code = try await VerificationTests.lastCode(harness, to: "owner1@example.com")
+            func attempt(_ code: String) async throws -> Reply {
+                try await browser.send(
+                    .post, "/console/sign-in",
+                    form: [
+                        ("csrf", token), ("username", "owner1@example.com"), ("password", Self.password),
+                        ("verificationCode", code), ("action", "sign-in"),
+                    ])
+            }
+            let wrong = try await attempt(code == "000000" ? "111111" : "000000")
+            #expect(wrong.status == .unauthorized && browser.cookies["keyway_console"] == nil)
+            let signedIn = try await attempt(code)
+            #expect(signedIn.status == .seeOther, "\(signedIn.text)")
+            #expect(try await browser.send(.get, "/console").status == .ok)
+        }
+    }
+
+    @Test func aWebhookIsAddedTestedAndShowsWhyItFails() async throws {
+        let receiver = RecordingServer()
+        try await receiver.serve { port in
+            let harness = try await Self.harness()
+            defer { harness.directory.remove() }
+            try await harness.test { client in
+                let browser = Browser(client)
+                _ = try await browser.signIn("owner1@example.com", Self.password)
+                let token = Browser.token(try await browser.send(.get, "/console/settings"))
+                let added = try await browser.send(
+                    .post, "/console/webhooks",
+                    form: [("csrf", token), ("webhookUrl", "http://127.0.0.1:\(port)/hook"), ("types", "ShareCreated")])
+                #expect(added.status == .seeOther, "\(added.text)")
+                let bad = try await browser.send(
+                    .post, "/console/webhooks", form: [("csrf", token), ("webhookUrl", "ftp://example.com/x")])
+                #expect(bad.status == .badRequest && bad.text.contains("webhookUrl must be an http or https URL"))
+                let webhook = try #require(
+                    try await harness.keyway.store.webhooks(organizations: [Fixtures.organization(1)]).first)
+                #expect(webhook.types == [.shareCreated])
+
+                receiver.failNext(1)
+                let failed = try await browser.send(
+                    .post, "/console/webhooks/\(webhook.id.rawValue)/test", form: [("csrf", token)])
+                #expect(failed.text.contains("did not take the test delivery: The receiver answered HTTP 500"))
+                let passed = try await browser.send(
+                    .post, "/console/webhooks/\(webhook.id.rawValue)/test", form: [("csrf", token)])
+                #expect(passed.text.contains("answered the test delivery"), "\(passed.text)")
+                #expect(receiver.received.last.map { String(decoding: $0.body, as: UTF8.self) } == "[]")
+                // A test is outside the queue: nothing is owed, the webhook's health is untouched.
+                #expect(try await harness.keyway.store.webhook(webhook.id)?.health == WebhookHealth())
+
+                // A real delivery that fails shows on the page: state, backlog, the last error.
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 11}}"#,
+                    key: harness.manageKey)
+                receiver.failNext(1)
+                #expect(try await harness.keyway.webhookDelivery.deliverDue() == 0)
+                let page = try await browser.send(.get, "/console/settings")
+                #expect(page.text.contains("Failing, failing since"), "\(page.text)")
+                #expect(page.text.contains("Last error: The receiver answered HTTP 500"))
+                #expect(page.text.contains("1 undelivered, 1 failed attempts, next"))
+            }
+        }
+    }
+
     @Test func liveEventListsAreLimitedPerSessionAndInAll() {
         let limits = StreamLimits(perSession: 2, total: 3)
         #expect(limits.take("a") && limits.take("a"))

@@ -70,6 +70,11 @@ struct WebhookHealthTests {
             #expect(shown["status"] as? String == "Failing", "\(shown)")
             let startText = String(ISO8601DateFormatter().string(from: start).prefix(19))
             #expect((shown["failingSince"] as? String)?.hasPrefix(startText) == true, "\(shown)")
+            // Why it failed is kept for the console, in words without the URL.
+            func lastError() async throws -> String? {
+                try await harness.keyway.store.webhook(EntityID(Int64(id)))?.health.lastError
+            }
+            #expect(try await lastError() == "The receiver answered HTTP 500")
             // A day and a half of failures, then one success: the count of days starts again.
             harness.time.advance(by: 36 * 3600)
             #expect(try await delivery.deliverDue() == 0)
@@ -77,6 +82,7 @@ struct WebhookHealthTests {
             harness.time.advance(by: 300)
             #expect(try await delivery.deliverDue() == 1)
             #expect(try await webhook()["status"] as? String == "Active")
+            #expect(try await lastError() == nil)
 
             // Then failures only. After three days without a success the webhook is disabled, once it has also
             // failed ten times in a row (a Keyway stopped for three days does not disable on its first retry).
@@ -119,6 +125,7 @@ struct WebhookHealthTests {
             }
             shown = try await webhook()
             #expect(shown["status"] as? String == "Active" && shown["disabledReason"] == nil, "\(shown)")
+            #expect(try await lastError() == nil)
             #expect(try await delivery.deliverDue() == 1)
             #expect(try await harness.keyway.store.undeliveredCount() == 0)
         }
