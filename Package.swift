@@ -5,7 +5,9 @@ let package = Package(
     name: "keyway",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "keyway", targets: ["keyway"])
+        .executable(name: "keyway", targets: ["keyway"]),
+        // A Swift client of a running Keyway (issue 15), generated from the same contract.
+        .library(name: "KeywayClient", targets: ["KeywayClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -31,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // The console's HTML (issue 14): templates that escape every value unless told not to.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The generated client's transport (issue 15), on the async-http-client already in the graph.
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
     ],
     targets: [
         // The domain: Foundation only. Every other target points inward at this one.
@@ -83,11 +87,23 @@ let package = Package(
             ],
             resources: [.copy("templates"), .copy("static")]
         ),
+        // The client: the contract's client mode over async-http-client, behind a small facade.
+        .target(
+            name: "KeywayClient",
+            dependencies: [
+                "KeywayAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
         .executableTarget(
             name: "keyway",
             dependencies: [
-                "KeywayServer",
+                "KeywayServer", "KeywayClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(name: "KeywayTestSupport", dependencies: ["KeywayCore", "KeywayStorePostgres"]),
@@ -105,7 +121,7 @@ let package = Package(
             name: "KeywayServerTests",
             dependencies: [
                 "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite", "KeywayStorePostgres",
-                "KeywayConsole", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "KeywayConsole", "KeywayClient", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),

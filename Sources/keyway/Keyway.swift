@@ -19,6 +19,9 @@ struct KeywayCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Migrate.self, APIKeyCommand.self, AccountCommand.self, OAuthClientCommand.self, Outbox.self,
             BenchDataCommand.self,
+            // These speak to a running server over HTTP (--url, --api-key or `keyway login`).
+            Login.self, SharesCommand.self, DevicesCommand.self, UsersCommand.self, OpenCommand.self,
+            AccessCommand.self, EventsCommand.self, ImportCommand.self,
         ],
         defaultSubcommand: Serve.self)
 }
