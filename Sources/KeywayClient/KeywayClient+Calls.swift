@@ -186,9 +186,10 @@ extension KeywayClient {
         try await call { try await client.listWebhooks(query: .init(organizationId: organizationID)).ok.body.json }
     }
 
+    /// Creates a webhook; the answer carries its id and, when the server made one, its secret (shown only now).
     @discardableResult
-    public func createWebhook(_ webhook: NewWebhook) async throws -> Int64 {
-        try await call { try await client.createWebhook(body: .json(webhook)).ok.body.json.id }
+    public func createWebhook(_ webhook: NewWebhook) async throws -> Components.Schemas.WebhookCreated {
+        try await call { try await client.createWebhook(body: .json(webhook)).ok.body.json }
     }
 
     public func deleteWebhook(_ id: Int64) async throws {

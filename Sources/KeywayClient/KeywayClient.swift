@@ -46,6 +46,9 @@ public struct KeywayClient: Sendable {
             if let server = error.underlyingError as? KeywayError { throw server }
             throw KeywayError(
                 status: 0, code: "ClientError", message: "\(error.operationID): \(error.underlyingError)")
+        } catch {
+            // Anything else (an answer the contract does not describe, say) is still one error type.
+            throw KeywayError(status: 0, code: "ClientError", message: "\(error)")
         }
     }
 }

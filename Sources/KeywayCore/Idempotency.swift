@@ -14,14 +14,21 @@ public struct IdempotentAnswer: Sendable, Hashable {
 
 /// What claiming a key found.
 public enum IdempotencyClaim: Sendable, Hashable {
-    /// This request runs; its answer is then kept (`completeIdempotencyKey`) or the claim let go.
-    case claimed
+    /// This request runs; its answer is then kept (`completeIdempotencyKey`) or the claim let go. The value names this
+    /// claim (its instant, in microseconds), so that a claim taken over by another request is not touched.
+    case claimed(Int64)
     /// The first request's answer, to be sent again.
     case replay(IdempotentAnswer)
     /// The key was used for another request (another method, path, query or body).
     case mismatch
     /// The first request with this key is still running.
     case running
+
+    /// The claim's token when this request runs, else nil.
+    public var claim: Int64? {
+        if case .claimed(let token) = self { return token }
+        return nil
+    }
 }
 
 /// Keys of retried POSTs, per caller, with the first answer to each. Every call is one transaction; a claim is atomic
@@ -34,15 +41,16 @@ public protocol IdempotencyStore: Sendable {
     func claimIdempotencyKey(
         scope: String, key: String, fingerprint: [UInt8], at now: Date, expires: Date, staleBefore: Date
     ) async throws -> IdempotencyClaim
-    /// Keeps `answer` for the claimed (`scope`, `key`).
-    func completeIdempotencyKey(scope: String, key: String, answer: IdempotentAnswer) async throws
-    /// Lets the claim go (the request failed in a way worth retrying), so that the key can run again.
-    func releaseIdempotencyKey(scope: String, key: String) async throws
+    /// Keeps `answer` for (`scope`, `key`) if `claim` still holds it.
+    func completeIdempotencyKey(scope: String, key: String, claim: Int64, answer: IdempotentAnswer) async throws
+    /// Lets `claim` go (the request did not succeed), so that the key can run again; nothing if it was taken over.
+    func releaseIdempotencyKey(scope: String, key: String, claim: Int64) async throws
 }
 
-/// Idempotency keys, as payment APIs have them: the first answer to a POST carrying `Idempotency-Key` is kept for a day
-/// and sent again for the same key and the same request, by the same caller; the same key with another request is
-/// refused; a request arriving while the first still runs waits for its answer.
+/// Idempotency keys, as payment APIs have them: the first successful answer to a POST carrying `Idempotency-Key` is
+/// kept for a day and sent again for the same key and the same request, by the same caller; the same key with another
+/// request is refused; a request arriving while the first still runs waits for its answer. An answer that is not a
+/// success is not kept (the request may be retried and succeed), so nothing stays behind from a refused request.
 public struct IdempotencyService: Sendable {
     let store: any IdempotencyStore
     let time: any TimeSource
@@ -77,12 +85,12 @@ public struct IdempotencyService: Sendable {
             staleBefore: now.addingTimeInterval(-Self.lease))
     }
 
-    public func complete(scope: String, key: String, answer: IdempotentAnswer) async throws {
-        try await store.completeIdempotencyKey(scope: scope, key: key, answer: answer)
+    public func complete(scope: String, key: String, claim: Int64, answer: IdempotentAnswer) async throws {
+        try await store.completeIdempotencyKey(scope: scope, key: key, claim: claim, answer: answer)
     }
 
-    public func release(scope: String, key: String) async throws {
-        try await store.releaseIdempotencyKey(scope: scope, key: key)
+    public func release(scope: String, key: String, claim: Int64) async throws {
+        try await store.releaseIdempotencyKey(scope: scope, key: key, claim: claim)
     }
 
     public static let mismatch = DomainError(

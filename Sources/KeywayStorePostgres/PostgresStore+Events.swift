@@ -11,8 +11,11 @@ extension PostgresStore {
     /// Callers record last, after their own row changes, so the lock is always the last one taken.
     @discardableResult
     static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
+        // Per schema too: deployments (and test databases) sharing one PostgreSQL database in schemas of their own
+        // must not queue behind each other's organizations of the same id.
         try await db.execute(
-            "SELECT pg_advisory_xact_lock(7105003, (? % 2147483647)::INTEGER)", [event.organizationID.rawValue])
+            "SELECT pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':' || ?::TEXT))",
+            [String(event.organizationID.rawValue)])
         var stored = event
         stored.id = EntityID(
             try await db.scalar(
@@ -135,7 +138,8 @@ extension PostgresStore {
     {
         try await writing(.readCommitted) { db in
             try await db.execute(
-                "SELECT pg_advisory_xact_lock(7105004, (? % 2147483647)::INTEGER)", [device.rawValue])
+                "SELECT pg_advisory_xact_lock(7105007, hashtext(current_schema() || ':' || ?::TEXT))",
+                [String(device.rawValue)])
             try await db.execute(
                 "DELETE FROM activation_slots WHERE device_id = ? AND time < ?",
                 [device.rawValue, StorageCoding.microseconds(now.addingTimeInterval(-window))])

@@ -36,21 +36,27 @@ extension PostgresStore {
                 ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, claimed = excluded.claimed,
                 expires = excluded.expires, status = NULL, content_type = NULL, body = NULL
                 """, [scope, key, Bytes(fingerprint), nowValue, expiresValue])
-            return .claimed
+            return .claimed(nowValue)
         }
     }
 
-    public func completeIdempotencyKey(scope: String, key: String, answer: IdempotentAnswer) async throws {
+    public func completeIdempotencyKey(scope: String, key: String, claim: Int64, answer: IdempotentAnswer)
+        async throws
+    {
         try await writing(.readCommitted) { db in
             try await db.execute(
-                "UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE scope = ? AND key = ?",
-                [Int64(answer.status), answer.contentType, Bytes(answer.body), scope, key])
+                """
+                UPDATE idempotency_keys SET status = ?, content_type = ?, body = ?
+                WHERE scope = ? AND key = ? AND claimed = ? AND status IS NULL
+                """, [Int64(answer.status), answer.contentType, Bytes(answer.body), scope, key, claim])
         }
     }
 
-    public func releaseIdempotencyKey(scope: String, key: String) async throws {
+    public func releaseIdempotencyKey(scope: String, key: String, claim: Int64) async throws {
         try await writing(.readCommitted) { db in
-            try await db.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", [scope, key])
+            try await db.execute(
+                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claimed = ? AND status IS NULL",
+                [scope, key, claim])
         }
     }
 }

@@ -34,21 +34,27 @@ extension SQLiteStore {
                     ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, claimed = excluded.claimed,
                     expires = excluded.expires, status = NULL, content_type = NULL, body = NULL
                     """, arguments: [scope, key, Data(fingerprint), nowValue, expiresValue])
-            return .claimed
+            return .claimed(nowValue)
         }
     }
 
-    public func completeIdempotencyKey(scope: String, key: String, answer: IdempotentAnswer) async throws {
+    public func completeIdempotencyKey(scope: String, key: String, claim: Int64, answer: IdempotentAnswer)
+        async throws
+    {
         try await writing { db in
             try db.execute(
-                sql: "UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE scope = ? AND key = ?",
-                arguments: [answer.status, answer.contentType, Data(answer.body), scope, key])
+                sql: """
+                    UPDATE idempotency_keys SET status = ?, content_type = ?, body = ?
+                    WHERE scope = ? AND key = ? AND claimed = ? AND status IS NULL
+                    """, arguments: [answer.status, answer.contentType, Data(answer.body), scope, key, claim])
         }
     }
 
-    public func releaseIdempotencyKey(scope: String, key: String) async throws {
+    public func releaseIdempotencyKey(scope: String, key: String, claim: Int64) async throws {
         try await writing { db in
-            try db.execute(sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
+            try db.execute(
+                sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claimed = ? AND status IS NULL",
+                arguments: [scope, key, claim])
         }
     }
 }

@@ -45,7 +45,9 @@ struct ImportShares: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw ValidationError("Cannot read \(file)")
         }
-        let records = try CSV.parse(String(decoding: data, as: UTF8.self))
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // the byte-order mark spreadsheets write
+        let records = try CSV.parse(text)
         guard let header = records.first else { throw ValidationError("\(file) is empty") }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if let unknown = names.first(where: { !Self.columns.contains($0) }) {
@@ -107,12 +109,13 @@ struct ImportShares: AsyncParsableCommand {
                     spec.to = values["to"]
                     spec.rights = values["rights"]
                     spec.everyOtherWeek = ["yes", "true", "1"].contains(values["everyotherweek"]?.lowercased() ?? "")
-                    _ = try spec.newShare(organization: organization)
-                    // The row's content (and the organization) make its key: the same row, the same key.
-                    let content =
-                        "\(organization)\n" + names.map { "\($0)=\(values[$0] ?? "")" }.joined(separator: "\n")
-                    let key =
-                        "import-" + SHA256.hash(data: Data(content.utf8)).map { String(format: "%02x", $0) }.joined()
+                    // The share the row makes (as sent, keys sorted) makes its key: the same share, the same key, however
+                    // the file spells it (columns reordered or added, a lock by name or by id).
+                    let body = try spec.newShare(organization: organization)
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    let digest = SHA256.hash(data: try encoder.encode(body))
+                    let key = "import-" + digest.map { String(format: "%02x", $0) }.joined()
                     rows.append(Row(line: record.line, spec: spec, key: key))
                 } catch let fault as ShareSpec.Fault {
                     faults.append("line \(record.line): \(fault.field): \(fault.message)")
@@ -226,7 +229,7 @@ enum CSV {
                         quoted = false
                     }
                 } else {
-                    if character == "\n" || character == "\r\n" { line += 1 }
+                    if character == "\n" || character == "\r\n" || character == "\r" { line += 1 }
                     field.append(character)
                 }
                 continue

@@ -9,7 +9,10 @@ struct RemoteOptions: ParsableArguments {
 
     @Option(
         name: .customLong("api-key"),
-        help: "An API key (env KEYWAY_API_KEY); without one, the tokens `keyway login` keeps are used.")
+        help: """
+            An API key (better: env KEYWAY_API_KEY, as an option shows in the process list and the shell's history); \
+            without one, the tokens `keyway login` keeps are used.
+            """)
     var apiKey: String?
 
     @Flag(name: .long, help: "Print JSON, for scripts, instead of a table.")
@@ -28,9 +31,14 @@ struct RemoteOptions: ParsableArguments {
     /// A client with the API key given, else the signed-in account's tokens (refreshed when about to expire).
     func client() async throws -> KeywayClient {
         let url = try serverURL()
+        Self.warnIfPlain(url)
         if let key = apiKey ?? environment["KEYWAY_API_KEY"], !key.isEmpty {
             return KeywayClient(url: url, credential: .apiKey(key))
         }
+        // One refresh at a time among this user's `keyway` processes: a refresh token is spent once, and another
+        // process spending it again would end the sign-in.
+        let lock = SavedLogin.lock()
+        defer { if lock >= 0 { flock(lock, LOCK_UN); close(lock) } }
         guard var saved = try SavedLogin.read(), saved.url == url.absoluteString else {
             throw ValidationError(
                 "No credential: pass --api-key (or set KEYWAY_API_KEY), or run `keyway login --url \(url.absoluteString)`"
@@ -42,6 +50,16 @@ struct RemoteOptions: ParsableArguments {
             try saved.write()
         }
         return KeywayClient(url: url, credential: .bearer(saved.accessToken))
+    }
+
+    /// Credentials for a server on another machine should travel over TLS: say so when they would not.
+    static func warnIfPlain(_ url: URL) {
+        guard url.scheme == "http", let host = url.host, !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host)
+        else { return }
+        FileHandle.standardError.write(
+            Data(
+                "keyway: warning: \(url.absoluteString) is plain http; the credential crosses the network unencrypted\n"
+                    .utf8))
     }
 
     /// Prints `value` as JSON (`--json`) or as `table` otherwise.
@@ -94,7 +112,8 @@ struct SavedLogin: Codable {
         return try? decoder.decode(SavedLogin.self, from: data)
     }
 
-    /// Written with mode 0600 from the start (created empty with that mode, then filled), in a 0700 folder.
+    /// Written whole or not at all: a new file made with mode 0600, written, flushed, then renamed over the old one,
+    /// in a folder only its owner may enter.
     func write() throws {
         let path = Self.path
         let folder = (path as NSString).deletingLastPathComponent
@@ -103,11 +122,27 @@ struct SavedLogin: Codable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         let data = try encoder.encode(self)
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw ValidationError("Cannot write \(path)") }
-        defer { close(descriptor) }
-        fchmod(descriptor, 0o600)
-        _ = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        let temporary = path + ".new"
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else { throw ValidationError("Cannot write \(temporary)") }
+        let written = data.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        let flushed = fsync(descriptor)
+        close(descriptor)
+        guard written == data.count, flushed == 0, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ValidationError("Cannot write \(path)")
+        }
+    }
+
+    /// An exclusive lock beside the file, held while its tokens are read, refreshed and written back.
+    static func lock() -> Int32 {
+        let folder = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let descriptor = open(path + ".lock", O_RDWR | O_CREAT, 0o600)
+        if descriptor >= 0 { flock(descriptor, LOCK_EX) }
+        return descriptor
     }
 }
 
@@ -147,7 +182,21 @@ struct Login: AsyncParsableCommand {
     func run() async throws {
         let options = try RemoteOptions.parse(url.map { ["--url", $0] } ?? [])
         let url = try options.serverURL()
-        let password = (readLine(strippingNewline: true) ?? "")
+        // Typed at a terminal: not echoed.
+        let terminal = isatty(STDIN_FILENO) == 1
+        var settings = termios()
+        if terminal {
+            FileHandle.standardError.write(Data("Password: ".utf8))
+            tcgetattr(STDIN_FILENO, &settings)
+            var silent = settings
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSANOW, &silent)
+        }
+        let password = readLine(strippingNewline: true) ?? ""
+        if terminal {
+            tcsetattr(STDIN_FILENO, TCSANOW, &settings)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
         try await serverErrorsExit {
             let tokens = try await KeywayClient.signIn(url: url, username: username, password: password)
             let saved = SavedLogin(url: url.absoluteString, tokens: tokens)

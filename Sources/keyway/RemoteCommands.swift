@@ -41,9 +41,11 @@ struct ShareSpec {
     static func date(_ text: String?, _ field: String) throws -> String? {
         guard let text, !text.isEmpty else { return nil }
         let parts = text.split(separator: "-")
+        let days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let month = Int(parts[1]), (1...12).contains(month), let day = Int(parts[2]), (1...31).contains(day),
-            Int(parts[0]) != nil
+            let year = Int(parts[0]), let month = Int(parts[1]), (1...12).contains(month), let day = Int(parts[2]),
+            day >= 1,
+            day <= days[month - 1] + (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 1 : 0)
         else { throw Fault(field: field, message: "expected a date such as 2026-12-24, not '\(text)'") }
         return text
     }
@@ -390,8 +392,17 @@ struct OpenCommand: AsyncParsableCommand {
             let result = try await remote.client().open(device: lock)
             try remote.show(
                 result,
-                table: { [[String(result.deviceId), result.activationTime.map { "\($0) s" } ?? "", "opened"]] },
+                table: {
+                    [
+                        [
+                            String(result.deviceId), result.activationTime.map { "\($0) s" } ?? "",
+                            result.errorCode == "OK" ? "opened" : "\(result.errorCode): \(result.errorMessage)",
+                        ]
+                    ]
+                },
                 headers: ["LOCK", "OPEN FOR", "RESULT"])
+            // The gateway did not carry it out (unreachable, busy): the answer says why, and the command fails.
+            if result.errorCode != "OK" { throw ExitCode(1) }
         }
     }
 }
@@ -459,7 +470,6 @@ struct EventsCommand: AsyncParsableCommand {
             let client = try await remote.client()
             let devices = lock.map { [$0] } ?? []
             let types = type.map { [$0] } ?? []
-            var seen = 0
             var printedHeader = false
             func show(_ batch: [Event]) throws {
                 if remote.json {
@@ -469,7 +479,8 @@ struct EventsCommand: AsyncParsableCommand {
                 let rows = batch.map { event in
                     [
                         String(event.id), event.time.formatted(Date.ISO8601FormatStyle()), event._type,
-                        event.device.map { "\($0.id) \($0.name ?? "")" } ?? "", event.result, event.method ?? "",
+                        event.device.map { "\($0.id.map(String.init) ?? "") \($0.name ?? "")" } ?? "", event.result,
+                        event.method ?? "",
                     ]
                 }
                 let lines = Table.render(headers: ["ID", "TIME", "TYPE", "LOCK", "RESULT", "HOW"], rows: rows)
@@ -477,15 +488,24 @@ struct EventsCommand: AsyncParsableCommand {
                 for line in printedHeader ? Array(lines.dropFirst(2)) : lines { say(String(line)) }
                 printedHeader = true
             }
-            // Page by page from where the last round stopped, so that each round reads only what is new.
+            // Each round reads from the time of the last event shown (a time, not an offset: housekeeping removes
+            // old events, which would shift offsets), page by page, and skips the events already shown at that time.
+            var since = start
+            var shownAtSince = Set<Int64>()
             repeat {
                 var batch: [Event] = []
+                var offset = 0
                 while true {
                     let page = try await client.eventPage(
-                        deviceIDs: devices, types: types, from: start, offset: seen, size: 100)
-                    batch += page
-                    seen += page.count
+                        deviceIDs: devices, types: types, from: since, offset: offset, size: 100)
+                    batch += page.filter { !shownAtSince.contains($0.id) }
+                    offset += page.count
                     if page.count < 100 { break }
+                }
+                if let last = batch.map(\.time).max() {
+                    if last != since { shownAtSince = [] }
+                    since = last
+                    shownAtSince.formUnion(batch.filter { $0.time == last }.map(\.id))
                 }
                 if !batch.isEmpty || !printedHeader { try show(batch) }
                 if follow { try await Task.sleep(for: .seconds(2)) }

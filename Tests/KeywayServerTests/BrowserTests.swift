@@ -1,4 +1,5 @@
 import Foundation
+import KeywayTestSupport
 import Testing
 
 /// The web-key page in a real headless Chromium (Tests/browser/webkey_page_test.py, Selenium). It needs
@@ -6,9 +7,16 @@ import Testing
 /// `KEYWAY_BROWSER_TESTS=1`; elsewhere the test is reported as skipped, never as passed.
 @Suite("Pages in a browser", .timeLimit(.minutes(5)))
 struct BrowserTests {
-    static let enabled = ProcessInfo.processInfo.environment["KEYWAY_BROWSER_TESTS"] == "1"
+    /// The pages' scripts start servers on SQLite files of their own: the second run of the HTTP suites (on PostgreSQL)
+    /// would only repeat them, on a machine that is busy enough then.
+    static let enabled =
+        ProcessInfo.processInfo.environment["KEYWAY_BROWSER_TESTS"] == "1" && !TestDatabase.serverSuitesOnPostgres
 
-    @Test(.enabled(if: enabled, "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed"))
+    @Test(
+        .enabled(
+            if: enabled,
+            "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
+        ))
     func loadPressOpenSeeTheSuccessAndTheEvent() async throws {
         let script = DocumentationTests.root.appendingPathComponent("Tests/browser/webkey_page_test.py")
         // Waits without blocking a thread of the test pool (a blocking wait here starved other tests' requests).
@@ -24,7 +32,11 @@ struct BrowserTests {
 
     /// Tests/browser/authorize_page_test.py: sign-in through /authorize with the keyboard at 375 px, the
     /// redirect (through the page's Content-Security-Policy) to a loopback redirect URI, and the exchange.
-    @Test(.enabled(if: enabled, "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed"))
+    @Test(
+        .enabled(
+            if: enabled,
+            "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
+        ))
     func signInThroughAuthorizeArriveAtTheRedirectWithACodeAndExchangeIt() async throws {
         let script = DocumentationTests.root.appendingPathComponent("Tests/browser/authorize_page_test.py")
         let run = try CommandLineTests.Run(
@@ -40,7 +52,11 @@ struct BrowserTests {
     /// Tests/browser/console_test.py: the console's journey (sign in, register a lock, invite, a share with a schedule
     /// on the week chart at the right hours, a web-key opening appearing live on the events page, groups, webhooks,
     /// API keys), a forged form refused, 375 px without sideways scrolling, a device administrator's narrower view.
-    @Test(.enabled(if: enabled, "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed"))
+    @Test(
+        .enabled(
+            if: enabled,
+            "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
+        ))
     func theConsoleJourneyInABrowser() async throws {
         let script = DocumentationTests.root.appendingPathComponent("Tests/browser/console_test.py")
         let run = try CommandLineTests.Run(
