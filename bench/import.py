@@ -70,7 +70,7 @@ def main():
             out.write("externalId,lock,email,startDate,endDate,days,from,to,rights\n")
             for n in range(args.rows):
                 day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][n % 7]
-                out.write(f"booking-{n},{1 + n % 2},{people[n % 100]},2030-01-01,2030-12-31,{day},09:00,17:00,open\n")
+                out.write(f"import-{n},{1 + n % 2},{people[n % 100]},2030-01-01,2030-12-31,{day},09:00,17:00,open\n")
         environment = dict(os.environ, KEYWAY_URL=base, KEYWAY_API_KEY=key)
         rows = []
         for label, extra in [("--dry-run", ["--dry-run"]), ("first run", []), ("same file again", [])]:
@@ -85,7 +85,7 @@ def main():
         offset = 0
         while True:
             page = call("GET", f"{base}/v2/shares?organizationId=1&offset={offset}&size=100", key)
-            shares += sum(1 for s in page if (s.get("externalId") or "").startswith("booking-"))
+            shares += sum(1 for s in page if (s.get("externalId") or "").startswith("import-"))
             if len(page) < 100:
                 break
             offset += 100
@@ -97,7 +97,7 @@ def main():
         for label, elapsed, said in rows:
             print(f"| {label} | {elapsed:.1f} s | {said} |")
         print()
-        print(f"Shares with a booking-* externalId on the server afterwards: {shares}")
+        print(f"Shares with an import-* externalId on the server afterwards: {shares}")
         if shares != args.rows:
             raise SystemExit(f"expected {args.rows} imported shares, found {shares}")
     finally:
