@@ -11,7 +11,9 @@ import Testing
 
 /// The console (`/console`) through the real router: sessions, form tokens, the same rules as the API, escaping,
 /// bad input. (Tests/browser/console_test.py drives it in Chromium; these check what a browser cannot show.)
-@Suite("The console")
+/// The console's pages do not depend on the store (they call the services): they run with the SQLite run of the HTTP
+/// suites, not again in the PostgreSQL rerun, which is busy enough.
+@Suite("The console", .disabled(if: TestDatabase.serverSuitesOnPostgres, "run once, with the SQLite run of the suites"))
 struct ConsoleTests {
     static let password = "a long console password"
 

@@ -132,7 +132,12 @@ struct IdempotencyTests {
         }
     }
 
-    @Test func twoConcurrentRequestsWithOneKeyRunOnce() async throws {
+    /// On PostgreSQL the same race is run by `acrossTwoInstancesOnOnePostgreSQLDatabase` (in both runs, on a database
+    /// of its own) and by the store's contract; the PostgreSQL rerun of the HTTP suites leaves this one out.
+    @Test(
+        .disabled(
+            if: TestDatabase.serverSuitesOnPostgres, "timing under load; run once, with the SQLite run of the suites"))
+    func twoConcurrentRequestsWithOneKeyRunOnce() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
         try await harness.test(.live) { client in
