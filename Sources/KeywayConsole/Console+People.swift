@@ -24,7 +24,7 @@ extension Console {
         if let error {
             values["error"] = error.message
             values["error_" + Self.formField(error.field)] = error.message
-            status = error.kind == .invalidInput ? .badRequest : .conflict
+            status = Self.status(of: error)
         }
         return render("people", title: "People", caller: caller, status: status, values)
     }

@@ -64,7 +64,7 @@ extension Console {
         if let error {
             values["error"] = error.message
             values["error_" + Self.formField(error.field)] = error.message
-            status = error.kind == .invalidInput ? .badRequest : error.kind == .conflict ? .conflict : .forbidden
+            status = Self.status(of: error)
         }
         return render("settings", title: "Webhooks and API keys", caller: caller, status: status, values)
     }
@@ -148,7 +148,7 @@ extension Console {
         var status: HTTPResponse.Status = .ok
         if let error {
             values["error"] = error.message
-            status = error.kind == .invalidInput ? .badRequest : .conflict
+            status = Self.status(of: error)
         }
         return render("groups", title: "Groups", caller: caller, status: status, values)
     }
@@ -186,7 +186,7 @@ extension Console {
         var status: HTTPResponse.Status = .ok
         if let error {
             values["error"] = error.message
-            status = error.kind == .invalidInput ? .badRequest : .conflict
+            status = Self.status(of: error)
         }
         return render("group", title: group.name, caller: caller, status: status, values)
     }

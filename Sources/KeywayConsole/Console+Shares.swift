@@ -258,12 +258,7 @@ extension Console {
         if let error {
             context["error"] = error.message
             context["error_" + Self.formField(error.field)] = error.message
-            status =
-                switch error.kind {
-                case .invalidInput: .badRequest
-                case .forbidden: .forbidden
-                default: .conflict
-                }
+            status = Self.status(of: error)
         }
         return render(
             "share", title: id.map { "Share \($0)" } ?? "New share", caller: caller, status: status, context)

@@ -290,18 +290,7 @@ public struct Console: Sendable {
         do {
             return try await PostedForm.$fields.withValue(posted) { try await page(caller) }
         } catch let error as DomainError {
-            let status: HTTPResponse.Status =
-                switch error.kind {
-                case .notFound: .notFound
-                case .forbidden: .forbidden
-                case .invalidInput: .badRequest
-                case .conflict: .conflict
-                case .rateLimited: .tooManyRequests
-                case .unauthorized: .unauthorized
-                case .payloadTooLarge: .contentTooLarge
-                case .unprocessable: .unprocessableContent
-                case .unavailable: .serviceUnavailable
-                }
+            let status = Self.status(of: error)
             return render(
                 "message", title: "Not possible", caller: caller, status: status,
                 ["heading": "Not possible", "message": error.message])
@@ -354,6 +343,21 @@ public struct Console: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The status of a page that shows `error`: the one the API answers for it (`ErrorMapping` in the server).
+    static func status(of error: DomainError) -> HTTPResponse.Status {
+        switch error.kind {
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .invalidInput: .badRequest
+        case .conflict: .conflict
+        case .rateLimited: .tooManyRequests
+        case .unauthorized: .unauthorized
+        case .payloadTooLarge: .contentTooLarge
+        case .unprocessable: .unprocessableContent
+        case .unavailable: .serviceUnavailable
+        }
     }
 
     /// The organizations offered by the switcher (an account may take part in many).
