@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "KeywayCore", "KeywaySQL", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(

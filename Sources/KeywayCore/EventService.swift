@@ -312,7 +312,8 @@ public final class WebhookDelivery: Sendable {
     }
 
     /// One round, waited for: every due webhook's next batch, webhooks in parallel. Returns how many events
-    /// were delivered. (Tests use this; the server uses `dispatchDue`.)
+    /// were delivered. (Tests use this; the server's delivery service
+    /// uses `claimDue` and `deliver` and does not wait for a slow receiver before its next round.)
     @discardableResult
     public func deliverDue() async throws -> Int {
         let batches = try await claimDue()
@@ -322,22 +323,21 @@ public final class WebhookDelivery: Sendable {
         }
     }
 
-    /// One round, not waited for: each due webhook's batch goes out on its own task, so a receiver that
-    /// takes its full timeout delays nobody else's next round.
-    public func dispatchDue() async throws {
-        for batch in try await claimDue() {
-            Task { try? await self.deliver(batch) }
-        }
-    }
-
-    private func claimDue() async throws -> [WebhookBatch] {
+    /// The due batches, one per webhook that has none on the way; each must then go to `deliver(_:)`, which
+    /// frees its webhook for the next round. The server's delivery service runs each on a child task of its
+    /// own, so a receiver that takes its full timeout delays nobody else's next round.
+    public func claimDue() async throws -> [WebhookBatch] {
         let due = try await store.dueDeliveries(now: time.now(), limit: Self.batchSize)
         return inFlight.withLock { busy in
             due.filter { busy.insert($0.webhook.id.rawValue).inserted }
         }
     }
 
-    private func deliver(_ batch: WebhookBatch) async throws -> Int {
+    /// Posts one claimed batch and records the outcome (delivered, or failed with its backoff, the webhook's
+    /// health, disabled after three days of failures). Returns how many events were delivered.
+    /// - Throws: what the store throws while recording; the batch is then retried when next due.
+    @discardableResult
+    public func deliver(_ batch: WebhookBatch) async throws -> Int {
         defer { _ = inFlight.withLock { $0.remove(batch.webhook.id.rawValue) } }
         let ids = batch.deliveries.map(\.deliveryID)
         let health = batch.webhook.health

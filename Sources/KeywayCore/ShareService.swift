@@ -50,13 +50,19 @@ public struct ShareService: Sendable {
     /// How often a change is retried when a concurrent write got there first. Each retry waits a little
     /// longer, with jitter, so that writers racing for one share take turns rather than collide again.
     let maxAttempts = 32
+    /// The wait between those retries (injected: Core reads no real clock, and tests need not wait).
+    let pause: any Pause
     let access: AccessResolver
 
-    public init(store: any KeywayStore, time: any TimeSource, random: any RandomSource, defaultTimeZone: TimeZone) {
+    public init(
+        store: any KeywayStore, time: any TimeSource, random: any RandomSource, defaultTimeZone: TimeZone,
+        pause: any Pause
+    ) {
         self.store = store
         self.time = time
         self.random = random
         self.defaultTimeZone = defaultTimeZone
+        self.pause = pause
         self.access = AccessResolver(store: store, time: time, defaultZone: defaultTimeZone)
     }
 
@@ -275,7 +281,8 @@ public struct ShareService: Sendable {
     ) async throws -> Share {
         for attempt in 0..<maxAttempts {
             if attempt > 0 {
-                try await Task.sleep(nanoseconds: UInt64.random(in: 0...UInt64(min(attempt, 10)) * 500_000))
+                try Task.checkCancellation()
+                await pause.pause(seconds: Self.retryWait(attempt: attempt, random: random))
             }
             let current = try await administered(id, by: access)
             var share = try await transform(current)
@@ -291,6 +298,13 @@ public struct ShareService: Sendable {
             }
         }
         throw DomainError.conflict("ConcurrentModification", "The share kept changing; try again")
+    }
+
+    /// Up to half a millisecond per attempt so far (at most 5 ms), drawn at random so that racing writers spread.
+    static func retryWait(attempt: Int, random: any RandomSource) -> Double {
+        let bytes = random.bytes(2)
+        let fraction = Double(UInt16(bytes.first ?? 0) << 8 | UInt16(bytes.last ?? 0)) / Double(UInt16.max)
+        return fraction * Double(min(attempt, 10)) * 0.000_5
     }
 
     private func apply(_ input: ShareInput, to current: Share) throws -> Share {

@@ -35,9 +35,16 @@ public func buildRouter(_ keyway: Keyway) throws -> Router<KeywayRequestContext>
 }
 
 /// The whole HTTP application, as `keyway serve` runs it and as the tests drive it.
-/// `onServerRunning` is told the port actually bound (useful with port 0).
+/// `beforeServerStarts` runs once the database is migrated and before the server takes traffic (the demo
+/// data, say); `onServerRunning` is told the port actually bound (useful with port 0).
+///
+/// The services, in order: the PostgreSQL connection pool first (a group stops its services in reverse, so
+/// the pool closes after everything that uses it), then the outbox, webhook deliveries and housekeeping,
+/// which wait for the migrations; SIGTERM stops the server taking requests, lets the requests and deliveries
+/// on the way finish, then stops the rest.
 public func buildApplication(
-    _ keyway: Keyway, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    _ keyway: Keyway, beforeServerStarts: @escaping @Sendable () async throws -> Void = {},
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let router = try buildRouter(keyway)
     var app = Application(
@@ -45,15 +52,27 @@ public func buildApplication(
         configuration: .init(address: .hostname(keyway.config.host, port: keyway.config.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? keyway.config.port) },
         logger: keyway.logger)
+    if let pool = keyway.postgres { app.addServices(pool) }
+    app.beforeServerStarts {
+        try await keyway.migrate()
+        try await beforeServerStarts()
+    }
+    let logger = keyway.logger
     app.addServices(
-        OutboxService(delivery: keyway.outboxDelivery, interval: keyway.config.outboxInterval, logger: keyway.logger),
-        PeriodicService(name: "webhook delivery", interval: keyway.config.webhookInterval, logger: keyway.logger) {
-            try await keyway.webhookDelivery.dispatchDue()
+        PeriodicService(
+            name: "outbox delivery", interval: keyway.config.outboxInterval, ready: keyway.ready, logger: logger
+        ) {
+            try await keyway.outboxDelivery.deliverPending()
         },
-        PeriodicService(name: "housekeeping", interval: keyway.config.housekeepingInterval, logger: keyway.logger) {
+        WebhookDeliveryService(
+            delivery: keyway.webhookDelivery, interval: keyway.config.webhookInterval, ready: keyway.ready,
+            logger: logger),
+        PeriodicService(
+            name: "housekeeping", interval: keyway.config.housekeepingInterval, ready: keyway.ready, logger: logger
+        ) {
             let report = try await keyway.housekeeping.run()
             if !report.shares.isEmpty || !report.users.isEmpty || report.invitations > 0 || !report.pruned.isEmpty {
-                keyway.logger.info(
+                logger.info(
                     "housekeeping removed expired entries",
                     metadata: [
                         "shares": "\(report.shares.count)", "users": "\(report.users.count)",

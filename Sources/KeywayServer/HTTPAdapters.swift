@@ -230,22 +230,3 @@ extension HTTPClientError {
             of: "HTTPClientError.", with: "")
     }
 }
-
-/// Runs `round` every `interval` while the server runs; a failed round is logged and retried next time.
-struct PeriodicService: Service {
-    let name: String
-    let interval: Duration
-    let logger: Logger
-    let round: @Sendable () async throws -> Void
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await round()
-            } catch {
-                logger.warning("\(name) failed; will retry", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
-    }
-}

@@ -38,6 +38,8 @@ public struct Keyway: Sendable {
     public let authenticator: Authenticator
     /// `Idempotency-Key` on POSTs.
     public let idempotency: IdempotencyService
+    /// Opens once the database is migrated; the background services start their rounds after it.
+    public let ready = Gate()
 
     public init(
         config: KeywayConfig, store: any KeywayStore, time: any TimeSource = SystemTime(),
@@ -51,7 +53,7 @@ public struct Keyway: Sendable {
         self.random = random
         self.logger = logger
         self.shares = ShareService(
-            store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone)
+            store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone, pause: pause)
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
         self.resolver = access
         let checks = AccessService(
@@ -137,12 +139,13 @@ public struct Keyway: Sendable {
             clientAddress: { RequestClient.address })
     }
 
-    /// Opens the configured database and applies pending migrations before anything takes traffic.
-    public static func open(
+    /// Builds Keyway on the configured database without touching it yet: `keyway serve` runs the store's
+    /// connection pool as a service and migrates before the server takes traffic (`buildApplication`).
+    public static func make(
         _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
         logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause(),
         resolver: any HostResolver = SystemResolver(), passwordWork: (any BlockingPasswordHasher)? = nil
-    ) async throws -> Keyway {
+    ) throws -> Keyway {
         let store: any KeywayStore
         if let url = config.databaseURL {
             // A lease well past the delivery timeout: another instance takes a webhook over only when the
@@ -154,14 +157,42 @@ public struct Keyway: Sendable {
         } else {
             store = try SQLiteStore(path: config.databasePath, recordingStatements: config.recordStatements)
         }
-        let applied = try await store.migrate()
-        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
-        if config.allowPrivateTargets {
-            logger.notice("webhooks and gateway bridges may call private addresses (--allow-private-targets)")
-        }
         let clock = time ?? (config.manualClock ? ManualClock(SystemTime().now()) : SystemTime())
         return Keyway(
             config: config, store: store, time: clock, random: random, logger: logger, pause: pause, resolver: resolver,
             passwordWork: passwordWork)
+    }
+
+    /// Opens the configured database, runs its connection pool on the store's own task (one-shot commands and
+    /// tests have no service group) and applies pending migrations.
+    public static func open(
+        _ config: KeywayConfig, time: (any TimeSource)? = nil, random: any RandomSource = SystemRandom(),
+        logger: Logger = Logger(label: "keyway"), pause: any Pause = TaskPause(),
+        resolver: any HostResolver = SystemResolver(), passwordWork: (any BlockingPasswordHasher)? = nil
+    ) async throws -> Keyway {
+        let keyway = try make(
+            config, time: time, random: random, logger: logger, pause: pause, resolver: resolver,
+            passwordWork: passwordWork)
+        keyway.postgres?.start()
+        try await keyway.migrate()
+        return keyway
+    }
+
+    /// The PostgreSQL store, whose connection pool is a long-lived service; nil on SQLite.
+    var postgres: PostgresStore? { store as? PostgresStore }
+
+    /// Applies pending migrations, then opens `ready`.
+    public func migrate() async throws {
+        let applied = try await store.migrate()
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
+        if config.allowPrivateTargets && !ready.isOpen {
+            logger.notice("webhooks and gateway bridges may call private addresses (--allow-private-targets)")
+        }
+        ready.open()
+    }
+
+    /// Closes the store's connections when `open` started them (one-shot commands and tests).
+    public func close() async {
+        await postgres?.shutdown()
     }
 }

@@ -3,7 +3,6 @@ import Foundation
 import KeywayCore
 import Logging
 import NIOCore
-import ServiceLifecycle
 
 /// The `log` notifier: says a message is ready in the outbox, without its body (which carries links and
 /// codes that are secrets); the operator reads it with `keyway outbox`.
@@ -41,25 +40,5 @@ struct WebhookSender: MessageSender {
         request.body = .bytes(try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]))
         let status = try await http.execute(request, timeout: .seconds(10)).status
         guard (200..<300).contains(status) else { throw Failed(status: status) }
-    }
-}
-
-/// Delivers the outbox every few seconds while the server runs; stops with it on SIGTERM.
-struct OutboxService: Service {
-    let delivery: OutboxDelivery
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        // A shutdown ends the wait between rounds, not a delivery in flight; then the service returns
-        // normally, so that SIGTERM still exits 0.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await delivery.deliverPending()
-            } catch {
-                logger.warning("outbox delivery failed; will retry", metadata: ["error": "\(error)"])
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
     }
 }

@@ -3,19 +3,29 @@ import KeywayCore
 import KeywaySQL
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 
 /// The shared store: PostgreSQL through a PostgresNIO connection pool, for several stateless Keyway
 /// instances on one database. Every write is one SERIALIZABLE transaction, retried when PostgreSQL reports
 /// a serialization failure or deadlock, so concurrent writers see the same outcomes as SQLite's single
 /// writer gives (no lost update, no two accounts with one e-mail address).
-public final class PostgresStore: KeywayStore {
+///
+/// The connection pool is a ServiceLifecycle service: `keyway serve` runs the store first in its service group,
+/// so it starts before and stops after everything that reads or writes through it; one-shot commands and tests,
+/// which have no group, call `start()` and `shutdown()`. Until the pool runs, operations wait for it.
+public final class PostgresStore: KeywayStore, Service {
     let client: PostgresClient
     let logger: Logger
-    private let running: Task<Void, Never>
-    /// Set once the pool runs: leasing a connection before that only earns a warning, so the first
+    /// Opens when the pool runs: leasing a connection before that only earns a warning, so the first
     /// operations wait for it.
-    private let started: StartFlag
+    private let started = Gate()
+    /// Who runs the pool: nobody yet, a service group (`run()`), or the store's own task (`start()`).
+    private let runner = Mutex<Runner>(.none)
+    private enum Runner {
+        case none, service
+        case task(Task<Void, Never>)
+    }
     private let usage: Mutex<PoolUsage>
     private let statements: StatementLog?
     /// Names this process in `housekeeping_runs`.
@@ -39,21 +49,42 @@ public final class PostgresStore: KeywayStore {
         self.instance = instance
         self.webhookLease = webhookLease
         usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: maximumConnections))
-        let client = self.client
-        let started = StartFlag()
-        self.started = started
-        running = Task {
-            started.value.store(true, ordering: .releasing)
-            await client.run()
-        }
     }
 
-    deinit { running.cancel() }
+    deinit {
+        if case .task(let task) = runner.withLock({ $0 }) { task.cancel() }
+    }
 
-    /// Closes the pool's connections.
+    /// Runs the connection pool until the service group shuts down gracefully (or the task is cancelled),
+    /// then closes its connections. A store already started with `start()` is not run twice.
+    public func run() async throws {
+        let first = runner.withLock { runner -> Bool in
+            guard case .none = runner else { return false }
+            runner = .service
+            return true
+        }
+        // Already running on its own task: stay, as a service must, until the group shuts down.
+        guard first else { return try await gracefulShutdown() }
+        started.open()
+        await client.run()
+    }
+
+    /// For one-shot commands and tests, which run no service group: runs the pool on a task the store owns,
+    /// until `shutdown()`. Does nothing when the pool already runs.
+    public func start() {
+        runner.withLock { runner in
+            guard case .none = runner else { return }
+            let client = self.client
+            runner = .task(Task { await client.run() })
+        }
+        started.open()
+    }
+
+    /// Closes the pool's connections, when `start()` opened them (a service group closes its own).
     public func shutdown() async {
-        running.cancel()
-        await running.value
+        guard case .task(let task) = runner.withLock({ $0 }) else { return }
+        task.cancel()
+        await task.value
     }
 
     /// Whether `url` names a PostgreSQL database rather than a SQLite file.
@@ -155,7 +186,7 @@ public final class PostgresStore: KeywayStore {
     }
 
     private func waitUntilStarted() async {
-        while !started.value.load(ordering: .acquiring) { await Task.yield() }
+        await started.wait()
     }
 
     public func poolUsage() -> PoolUsage {
@@ -555,10 +586,6 @@ enum Relations {
     {
         try await fetch(ids, table: "device_groups", columns: "*", db, decode: EntityColumns.deviceGroup)
     }
-}
-
-final class StartFlag: Sendable {
-    let value = Atomic(false)
 }
 
 /// A PostgreSQL failure, told by its SQLSTATE and the server's message (PostgresNIO's own description is

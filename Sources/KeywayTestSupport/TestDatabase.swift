@@ -25,6 +25,7 @@ public enum TestDatabase {
             {
                 Task.detached {
                     guard let admin = try? PostgresStore(url: base, maximumConnections: 1) else { return }
+                    admin.start()
                     try? await admin.dropSchema(schema)
                     await admin.shutdown()
                 }
@@ -56,6 +57,7 @@ extension TestDatabase {
     /// Creates `schema` on the server at `base` and returns the URL that opens it.
     private static func url(of schema: String, on base: String, ifNotExists: Bool) async throws -> String {
         let admin = try PostgresStore(url: base, maximumConnections: 1)
+        admin.start()
         try await admin.createSchema(schema, ifNotExists: ifNotExists)
         await admin.shutdown()
         return base + (base.contains("?") ? "&" : "?") + "schema=" + schema

@@ -276,22 +276,25 @@ struct Serve: AsyncParsableCommand {
                 "--manual-clock: PUT /v1/dev/clock needs no credential, so anyone who reaches this server can move its clock (share windows, token expiry, housekeeping); for test suites only, never in production"
             )
         }
-        let keyway = try await Keyway.open(config, logger: logger)
-        try await keyway.accounts.prepare()
-        if config.demo {
-            let result = try await Demo.install(keyway)
-            printDemo(result, config: config)
-        }
+        // Nothing touches the database before the service group runs its connection pool.
+        let keyway = try Keyway.make(config, logger: logger)
         let host = config.host
         let demo = config.demo
-        let app = try buildApplication(keyway) { port in
+        let settings = config
+        let app = try buildApplication(
+            keyway,
+            beforeServerStarts: {
+                try await keyway.accounts.prepare()
+                if demo { Self.printDemo(try await Demo.install(keyway), config: settings) }
+            }
+        ) { port in
             say("Keyway listening on http://\(host):\(port)")
             say("Console: http://\(host):\(port)/console" + (demo ? " (sign in with the demo sign-in above)" : ""))
         }
         try await app.runService()
     }
 
-    private func printDemo(_ result: Demo.Result, config: KeywayConfig) {
+    private static func printDemo(_ result: Demo.Result, config: KeywayConfig) {
         let base = "http://\(config.host):\(config.port)"
         say(
             result.created

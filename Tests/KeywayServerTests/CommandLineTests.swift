@@ -228,6 +228,38 @@ struct CommandLineTests {
         #expect(keys.count == 2 && keys[0] != keys[1])
     }
 
+    /// SIGTERM drains: the server stops taking requests, the webhook batch on its way is answered and recorded,
+    /// and only then does the process exit 0 (a delivery cut off would be due again after the restart).
+    @Test func sigtermLetsTheWebhookDeliveryOnItsWayFinishAndBeRecordedBeforeExiting() async throws {
+        let receiver = RecordingServer()
+        receiver.answerAfter(.seconds(2))
+        try await receiver.serve { port in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let path = directory.file("drain.sqlite")
+            let database = try await TestDatabase.commandLineArguments(path: path)
+            let (server, base, key) = try await Self.serveDemo(
+                database + ["--webhook-interval", "0.1"], environment: ["KEYWAY_ALLOW_PRIVATE_TARGETS": "true"])
+            defer { if server.process.isRunning { server.process.terminate() } }
+            let created = try await SocketClient.send(
+                .POST, base + "/v3/webhooks", key: key,
+                json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:\#(port)/hook"}"#)
+            #expect(created.status == 200)
+            let opened = try await SocketClient.send(.POST, base + "/v1/devices/1/remote-activation", key: key)
+            #expect(opened.status == 200)
+            let deadline = Date().addingTimeInterval(20)
+            while receiver.attempts == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try #require(receiver.attempts == 1, "the delivery never arrived: \(server.stderr)")
+            #expect(receiver.received.isEmpty, "still waiting for its answer when the signal comes")
+
+            kill(server.process.processIdentifier, SIGTERM)
+            #expect(try await server.exitStatus() == 0, "graceful shutdown: \(server.stderr)")
+            #expect(receiver.received.count == 1, "answered before the process ended")
+            let store = try await Self.store(path)
+            #expect(try await store.dueDeliveries(now: .distantFuture, limit: 10).isEmpty, "recorded as delivered")
+        }
+    }
+
     @Test func accountCreateReadsThePasswordFromStandardInputAndPrintsTheId() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -72,6 +72,7 @@ struct TwoInstanceTests {
             let deadline = Date().addingTimeInterval(150)  // generous: the whole suite runs beside this on two cores
             func events() -> [[String: Any]] { receiver.received.flatMap { ($0.json as? [[String: Any]]) ?? [] } }
             let store = try PostgresStore(url: url, maximumConnections: 1)
+            store.start()
             do {
                 var hour: TimeInterval = 1
                 let april = Date(timeIntervalSince1970: 1_901_260_800)  // 2030-04-01T08:00:00Z

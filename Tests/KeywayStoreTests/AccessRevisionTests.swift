@@ -118,9 +118,12 @@ struct AccessRevisionTests {
         case .postgres:
             let (url, drop) = try await TestDatabase.freshPostgres()
             let first = try PostgresStore(url: url, maximumConnections: 4)
+            first.start()
             try await first.migrate()
             try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true)
-            return (first, try PostgresStore(url: url, maximumConnections: 4), { drop() })
+            let second = try PostgresStore(url: url, maximumConnections: 4)
+            second.start()
+            return (first, second, { drop() })
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KeywayCore
 import KeywayStoreSQLite
 import KeywayTestSupport
+import Synchronization
 import Testing
 
 /// Partial updates read, change and write back a share; done at once, none may drop another's field.
@@ -12,12 +13,24 @@ struct ConcurrentUpdateTests {
         func bytes(_ count: Int) -> [UInt8] { Array(repeating: 1, count: count) }
     }
 
+    /// Waits as asked (the writers really race) and keeps what it was asked: Core's retries wait through it.
+    final class SleepingPause: Pause {
+        private let asked = Mutex<[Double]>([])
+        var pauses: [Double] { asked.withLock { $0 } }
+        func pause(seconds: Double) async {
+            asked.withLock { $0.append(seconds) }
+            try? await Task.sleep(for: .microseconds(Int(seconds * 1_000_000)))
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func everyFieldWrittenByConcurrentUpdatesSurvives(backend: Backend) async throws {
         let time = FixedTime()
         let (store, cleanup) = try await backend.makeStore(now: time.now())
         defer { cleanup() }
-        let service = ShareService(store: store, time: time, random: NoRandom(), defaultTimeZone: .gmt)
+        let pause = SleepingPause()
+        let service = ShareService(
+            store: store, time: time, random: NoRandom(), defaultTimeZone: .gmt, pause: pause)
         let key = APIKey(
             id: APIKeyID(1), organizationID: Fixtures.organization(1), scopes: [.read, .manage], secretHash: [],
             dateCreated: time.now())
@@ -51,5 +64,9 @@ struct ConcurrentUpdateTests {
             #expect(final.schedule.count == 1)
             #expect(final.version == 1 + updates.count)
         }
+        // Eight writers on one share collide, and each retry waited through the injected pause, never longer
+        // than 5 ms (NoRandom's bytes give 1/255 of the most).
+        #expect(!pause.pauses.isEmpty)
+        #expect(pause.pauses.allSatisfy { $0 > 0 && $0 <= 0.005 })
     }
 }

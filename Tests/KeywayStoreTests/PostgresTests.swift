@@ -22,8 +22,10 @@ struct PostgresSpecificTests {
     ) {
         let (url, drop) = try await TestDatabase.freshPostgres()
         let first = try PostgresStore(url: url, maximumConnections: 4, webhookLease: webhookLease, instance: "first")
+        first.start()
         let second = try PostgresStore(
             url: url, maximumConnections: 4, webhookLease: webhookLease, instance: "second")
+        second.start()
         // Both migrate at once, as two instances starting together do: one applies, the other finds it done.
         async let a = first.migrate()
         async let b = second.migrate()
@@ -52,6 +54,7 @@ struct PostgresSpecificTests {
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
         let reopened = try PostgresStore(url: url, maximumConnections: 2)
+        reopened.start()
         #expect(try await reopened.migrate().isEmpty)
         #expect(try await reopened.share(id)?.externalID == "kept")
         // Ids continue after the seed's chosen ones.

@@ -27,6 +27,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .postgres:
             let (url, drop) = try await TestDatabase.freshPostgres()
             let store = try PostgresStore(url: url, maximumConnections: 8)
+            store.start()
             try await store.migrate()
             if seeded { try await store.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
             return (store, { drop() })

@@ -39,6 +39,7 @@ struct TelemetryStoreTests {
         case .postgres:
             let (url, drop) = try await TestDatabase.freshPostgres()
             let postgres = try PostgresStore(url: url, maximumConnections: 2)
+            postgres.start()
             try await postgres.migrate(upTo: "0006_outbox_retry_retention")
             try await postgres.executeForMigrationTest(rows)
             try await postgres.migrate()
