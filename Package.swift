@@ -64,6 +64,7 @@ let package = Package(
             name: "KeywayServer",
             dependencies: [
                 "KeywayCore", "KeywayAPI", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayConsole",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),

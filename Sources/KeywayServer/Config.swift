@@ -1,4 +1,5 @@
 import Foundation
+import KeywayCore
 import KeywayStorePostgres
 import Logging
 
@@ -13,6 +14,7 @@ public struct KeywayConfig: Sendable {
     }
 
     public enum Notifier: String, Sendable, CaseIterable { case log, webhook }
+    public enum LogFormat: String, Sendable, CaseIterable { case text, json }
 
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
@@ -41,6 +43,8 @@ public struct KeywayConfig: Sendable {
     /// Request bodies over this size get 413.
     public var maxBodyBytes: Int = 1 << 20
     public var logLevel: Logger.Level = .info
+    /// Log lines as text, or as JSON objects, one a line (`JSONLogHandler`); the executable bootstraps it.
+    public var logFormat: LogFormat = .text
     /// Where outbox messages go: the log (default), or POSTed to `notifierURL`.
     public var notifier: Notifier = .log
     public var notifierURL: String?
@@ -99,8 +103,8 @@ public struct KeywayConfig: Sendable {
     }
 }
 
-/// A setting that cannot be used; the message names it.
-public struct ConfigError: Error, CustomStringConvertible {
+/// A setting that cannot be used; the message names it (`Setting.label`: the flag and the environment variable).
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
     public var setting: String
     public var problem: String
     public init(setting: String, problem: String) {
@@ -111,79 +115,94 @@ public struct ConfigError: Error, CustomStringConvertible {
 }
 
 extension KeywayConfig {
-    /// Checks the values that can be checked before anything starts.
+    /// Checks every value that can be checked before anything starts.
     public func validated() throws -> KeywayConfig {
         guard (0...65535).contains(port) else {
-            throw ConfigError(setting: "port (--port, KEYWAY_PORT)", problem: "must be 0 to 65535, got \(port)")
+            throw ConfigError(setting: Setting.port.label, problem: "must be 0 to 65535, got \(port)")
         }
         guard !host.isEmpty else {
-            throw ConfigError(setting: "host (--host, KEYWAY_HOST)", problem: "must not be empty")
+            throw ConfigError(setting: Setting.host.label, problem: "must not be empty")
         }
-        if let databaseURL, !PostgresStore.isPostgresURL(databaseURL) {
-            throw ConfigError(
-                setting: "database URL (--database-url, KEYWAY_DATABASE_URL)",
-                problem: "must start with postgres:// or postgresql://")
-        }
-        guard !databasePath.isEmpty else {
-            throw ConfigError(setting: "database (--database, KEYWAY_DATABASE)", problem: "must not be empty")
-        }
+        try checkDatabase()
         for (setting, value) in [
-            ("idle timeout (--idle-timeout, KEYWAY_IDLE_TIMEOUT)", idleTimeout),
-            ("request head timeout (--request-head-timeout, KEYWAY_REQUEST_HEAD_TIMEOUT)", requestHeadTimeout),
-        ] where !(Duration.milliseconds(10)...Duration.seconds(86_400)).contains(value) {
-            throw ConfigError(setting: setting, problem: "must be between 0.01 and 86400 seconds, got \(value)")
+            (Setting.webhookInterval, webhookInterval), (.housekeepingInterval, housekeepingInterval),
+            (.idleTimeout, idleTimeout), (.requestHeadTimeout, requestHeadTimeout),
+        ] {
+            let (seconds, attoseconds) = value.components
+            try Self.checkSeconds(Double(seconds) + Double(attoseconds) / 1e18, setting)
         }
         if notifier == .webhook {
             guard let url = notifierURL.flatMap(URL.init(string:)), let scheme = url.scheme,
                 ["http", "https"].contains(scheme)
             else {
                 throw ConfigError(
-                    setting: "notifier URL (--notifier-url, KEYWAY_NOTIFIER_URL)",
+                    setting: Setting.notifierURL.label,
                     problem: "the webhook notifier needs an http(s) URL, got '\(notifierURL ?? "")'")
             }
         }
         // Every whole-number setting and the values it may take.
         for (setting, value, range) in [
-            (
-                "database connections (--database-connections, KEYWAY_DATABASE_CONNECTIONS)", databaseConnections,
-                1...1000
-            ),
-            ("evaluation threads (--evaluation-threads, KEYWAY_EVALUATION_THREADS)", evaluationThreads, 1...256),
-            ("credential cache entries (--credential-cache, KEYWAY_CREDENTIAL_CACHE)", credentialCache, 0...1_000_000),
-            ("connections (--max-connections, KEYWAY_MAX_CONNECTIONS)", maxConnections, 1...1_000_000),
-            (
-                "event retention in days (--event-retention-days, KEYWAY_EVENT_RETENTION_DAYS)", eventRetentionDays,
-                1...36_500
-            ),
-            ("outbox attempts (--outbox-max-attempts, KEYWAY_OUTBOX_MAX_ATTEMPTS)", outboxMaxAttempts, 1...100),
-            ("password checks (--password-checks, KEYWAY_PASSWORD_CHECKS)", passwordChecks, 1...256),
-            ("password queue (--password-queue, KEYWAY_PASSWORD_QUEUE)", passwordQueue, 0...100_000),
-            (
-                "sign-in attempts per address (--sign-in-attempts-per-address, KEYWAY_SIGN_IN_ATTEMPTS_PER_ADDRESS)",
-                signInAttemptsPerAddress, 1...1_000_000
-            ),
-            (
-                "code requests per address (--code-requests-per-address, KEYWAY_CODE_REQUESTS_PER_ADDRESS)",
-                codeRequestsPerAddress, 1...1_000_000
-            ),
+            (Setting.evaluationThreads, evaluationThreads, 1...256),
+            (.credentialCache, credentialCache, 0...1_000_000),
+            (.maxConnections, maxConnections, 1...1_000_000),
+            (.eventRetentionDays, eventRetentionDays, 1...36_500),
+            (.outboxMaxAttempts, outboxMaxAttempts, 1...100),
+            (.passwordChecks, passwordChecks, 1...256),
+            (.passwordQueue, passwordQueue, 0...100_000),
+            (.signInAttemptsPerAddress, signInAttemptsPerAddress, 1...1_000_000),
+            (.codeRequestsPerAddress, codeRequestsPerAddress, 1...1_000_000),
         ] where !range.contains(value) {
             throw ConfigError(
-                setting: setting, problem: "must be \(range.lowerBound) to \(range.upperBound), got \(value)")
+                setting: setting.label, problem: "must be \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
+        guard activationsPerMinute >= 1 else {
+            throw ConfigError(
+                setting: Setting.activationsPerMinute.label, problem: "must be at least 1, got \(activationsPerMinute)")
         }
         if let base = webKeyBaseURL {
             guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme) else {
                 throw ConfigError(
-                    setting: "web-key base URL (--web-key-base-url, KEYWAY_WEB_KEY_BASE_URL)",
-                    problem: "must be an http(s) URL, got '\(base)'")
+                    setting: Setting.webKeyBaseURL.label, problem: "must be an http(s) URL, got '\(base)'")
             }
         }
         return self
     }
 
+    /// Checks where the database is, as every command that opens it does before opening it: a PostgreSQL URL
+    /// that PostgreSQL's client could not use is refused here, naming the setting, rather than when connecting.
+    /// The URL itself stays out of the message (it may hold a password).
+    public func checkDatabase() throws {
+        if let databaseURL {
+            guard PostgresStore.isPostgresURL(databaseURL) else {
+                throw ConfigError(
+                    setting: Setting.databaseURL.label, problem: "must start with postgres:// or postgresql://")
+            }
+            do {
+                try PostgresStore.checkURL(databaseURL)
+            } catch let error as DomainError {
+                throw ConfigError(setting: Setting.databaseURL.label, problem: error.message)
+            }
+        }
+        guard !databasePath.isEmpty else {
+            throw ConfigError(setting: Setting.database.label, problem: "must not be empty")
+        }
+        guard (1...1000).contains(databaseConnections) else {
+            throw ConfigError(
+                setting: Setting.databaseConnections.label, problem: "must be 1 to 1000, got \(databaseConnections)")
+        }
+    }
+
+    /// Intervals and timeouts: from a hundredth of a second to a day.
+    static func checkSeconds(_ seconds: Double, _ setting: Setting) throws {
+        guard seconds.isFinite, (0.01...86_400).contains(seconds) else {
+            throw ConfigError(setting: setting.label, problem: "must be between 0.01 and 86400 seconds, got \(seconds)")
+        }
+    }
+
     /// A zone from its IANA name, or a `ConfigError` naming `setting`.
-    public static func timeZone(named name: String, setting: String) throws -> TimeZone {
+    static func timeZone(named name: String, _ setting: Setting) throws -> TimeZone {
         guard let zone = TimeZone(identifier: name) else {
-            throw ConfigError(setting: setting, problem: "unknown IANA time zone '\(name)'")
+            throw ConfigError(setting: setting.label, problem: "unknown IANA time zone '\(name)'")
         }
         return zone
     }

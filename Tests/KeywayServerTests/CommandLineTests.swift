@@ -445,4 +445,19 @@ struct CommandLineTests {
         #expect(try await proxy.endedInFailure(), "it must end, and fail")
         #expect(proxy.stderr.contains("KEYWAY_TRUST_FORWARDED_FOR"))
     }
+
+    @Test func aBadDatabaseURLStopsEveryLocalCommandBeforeItOpensNamingTheSetting() async throws {
+        let url = "postgres://keyway:hunter2@/keyway"
+        for arguments in [
+            ["serve"], ["migrate"], ["apikey", "list", "--organization", "1"], ["outbox"], ["oauth-client", "list"],
+        ] {
+            let run = try Run(arguments, environment: ["KEYWAY_DATABASE_URL": url])
+            #expect(try await run.exitStatus() == 64, "\(arguments): \(run.stderr)")
+            #expect(run.stderr.contains("database URL (--database-url, KEYWAY_DATABASE_URL)"), "\(run.stderr)")
+            #expect(!run.stderr.contains("hunter2") && !run.stderr.contains("DomainError"), "\(run.stderr)")
+        }
+        let sslmode = try Run(["migrate", "--database-url", "postgres://keyway@127.0.0.1:1/keyway?sslmode=always"])
+        #expect(try await sslmode.exitStatus() == 64)
+        #expect(sslmode.stderr.contains("--database-url") && sslmode.stderr.contains("sslmode"), "\(sslmode.stderr)")
+    }
 }
