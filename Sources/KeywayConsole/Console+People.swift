@@ -49,7 +49,7 @@ extension Console {
     static let checkedDoors = 25
 
     func person(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
-        guard let id else { throw DomainError.notFound("UserNotFound", "User not found") }
+        guard let id else { throw DomainError.userNotFound }
         let user = try await services.users.get(UserID(id), by: caller.principal)
         let now = services.time.now()
         // The doors this person can open now: the access check on the organization's locks, at most `checkedDoors`
@@ -239,7 +239,7 @@ extension Console {
         let session = ConsoleSession.formToken(secret: caller.token, purpose: "console-stream")
         guard streams.take(session) else {
             var refused = DomainError(
-                .rateLimited, code: "TooManyRequests", message: "Too many live event lists are open; close one")
+                .rateLimited, code: .tooManyRequests, message: "Too many live event lists are open; close one")
             refused.retryAfter = 5
             throw refused
         }

@@ -84,13 +84,13 @@ extension Console {
     }
 
     func removeWebhook(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
-        guard let id else { throw DomainError.notFound("WebhookNotFound", "Webhook not found") }
+        guard let id else { throw DomainError.webhookNotFound }
         try await services.events.deleteWebhook(EntityID(id), by: caller.principal)
         return Self.redirect("/console/settings")
     }
 
     func testWebhook(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
-        guard let id else { throw DomainError.notFound("WebhookNotFound", "Webhook not found") }
+        guard let id else { throw DomainError.webhookNotFound }
         let attempt = try await services.events.testWebhook(
             EntityID(id), through: services.webhookDelivery, by: caller.principal)
         return try await settings(
@@ -123,7 +123,7 @@ extension Console {
     }
 
     func revokeKey(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
-        guard let id else { throw DomainError.notFound("APIKeyNotFound", "API key not found") }
+        guard let id else { throw DomainError.notFound(.apiKeyNotFound, "API key not found") }
         try await services.organizations.revokeKey(APIKeyID(id), in: caller.organization.id, by: caller.principal)
         return Self.redirect("/console/settings")
     }
@@ -165,10 +165,10 @@ extension Console {
     }
 
     func group(_ id: Int64?, _ request: Request, _ caller: Caller, error: DomainError? = nil) async throws -> Response {
-        guard let id else { throw DomainError.notFound("UserGroupNotFound", "User group not found") }
+        guard let id else { throw DomainError.userGroupNotFound }
         let list = try await services.userGroups.get(UserGroupID(id), by: caller.principal)
         guard let group = list.groups.first else {
-            throw DomainError.notFound("UserGroupNotFound", "User group not found")
+            throw DomainError.userGroupNotFound
         }
         let members = list.members?[group.id] ?? []
         let memberIDs = Set(members.map(\.user.id))
@@ -192,7 +192,7 @@ extension Console {
     }
 
     func addMember(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
-        guard let id else { throw DomainError.notFound("UserGroupNotFound", "User group not found") }
+        guard let id else { throw DomainError.userGroupNotFound }
         let form = await Self.form(request)
         guard let user = form.int("userId") else {
             return try await group(id, request, caller, error: .invalidInput(field: "userId", "Choose a person"))
@@ -207,7 +207,7 @@ extension Console {
     }
 
     func removeMember(_ id: Int64?, _ userID: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
-        guard let id, let userID else { throw DomainError.notFound("UserGroupNotFound", "User group not found") }
+        guard let id, let userID else { throw DomainError.userGroupNotFound }
         try await services.userGroups.removeUser(UserID(userID), from: UserGroupID(id), by: caller.principal)
         return Self.redirect("/console/groups/\(id)")
     }

@@ -106,7 +106,7 @@ public struct Console: Sendable {
 
     enum ConsoleError: Error { case resourcesMissing }
 
-    static let lockNotFound = DomainError.notFound("DeviceNotFound", "Device not found")
+    static let lockNotFound = DomainError.deviceNotFound
 
     /// Adds every console route to `router`, under `/console`.
     public func register<Context: RequestContext>(on router: Router<Context>) {
@@ -463,7 +463,7 @@ public struct Console: Sendable {
                             "This account also needs a verification code: send one to your address, then enter it here with your password.",
                         username: username, secondFactor: true, status: .unauthorized)
                 }
-                if error.code == "InvalidCode" {
+                if error.code == .invalidCode {
                     return signInPage(
                         request, message: "That verification code is wrong or used up.", username: username,
                         secondFactor: true, status: .unauthorized)

@@ -27,7 +27,7 @@ public struct APIKeyService: Sendable {
             throw DomainError.invalidInput(field: "scope", "an API key needs at least one scope")
         }
         guard let org = try await store.organization(organization) else {
-            throw DomainError.notFound("OrganizationNotFound", "Organization \(organization) not found")
+            throw DomainError.notFound(.organizationNotFound, "Organization \(organization) not found")
         }
         let secret = APIKeyService.prefix + random.bytes(32).hexString
         let key = APIKey(
@@ -56,7 +56,7 @@ public struct APIKeyService: Sendable {
     /// Throws `APIKeyNotFound` (404) when no such live key exists in the organization.
     public func revoke(_ id: APIKeyID, organization: OrganizationID) async throws {
         guard try await store.revokeAPIKey(id, organization: organization, at: time.now()) else {
-            throw DomainError.notFound("APIKeyNotFound", "API key \(id) not found")
+            throw DomainError.notFound(.apiKeyNotFound, "API key \(id) not found")
         }
     }
 }

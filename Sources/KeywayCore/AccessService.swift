@@ -86,7 +86,7 @@ public struct AccessService: Sendable {
         try access.require(.read)
         guard let device = try await access.device(id, from: store) else { throw DeviceService.notFound }
         guard access.takesPart(in: device.organizationID) else { throw DeviceService.notFound }
-        let userNotFound = DomainError.notFound("UserNotFound", "User not found")
+        let userNotFound = DomainError.userNotFound
         let user: User
         if let userID {
             if let mine = access.memberships.first(where: { $0.user.id == userID })?.user {

@@ -93,11 +93,11 @@ public struct AccountSession: Sendable, Hashable {
 
 /// OAuth 2.0's error codes (RFC 6749 §5.2), carried beside Keyway's own.
 extension DomainError {
-    static func oauth(_ error: String, _ description: String, kind: Kind = .invalidInput, code: String? = nil)
+    static func oauth(_ error: String, _ description: String, kind: Kind = .invalidInput, code: ErrorCode? = nil)
         -> DomainError
     {
         var domain = DomainError(
-            kind, code: code ?? (kind == .rateLimited ? "TooManyRequests" : "InvalidGrant"), message: description)
+            kind, code: code ?? (kind == .rateLimited ? .tooManyRequests : .invalidGrant), message: description)
         domain.oauthError = error
         return domain
     }
@@ -301,7 +301,7 @@ public struct AccountService: Sendable {
     /// The caller's own account and personal organization. Throws `AccountNotFound` (404) for an API key.
     public func current(_ caller: Principal) async throws -> (Account, Organization?, lastAuthentication: Date?) {
         guard case .account(let session) = caller, let account = try await store.account(session.accountID) else {
-            throw DomainError.notFound("AccountNotFound", "This credential belongs to no account")
+            throw DomainError.notFound(.accountNotFound, "This credential belongs to no account")
         }
         return (
             account, try await store.personalOrganization(of: account.id),

@@ -116,7 +116,7 @@ public struct ControllerService: Sendable {
         self.mac = mac
     }
 
-    static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
+    static let notFound = DomainError.deviceNotFound
 
     /// Splits `deviceIds` as Bold's clients send it (comma-separated; spaces also separate). Throws
     /// `invalidInput` naming `deviceIds` when it is missing, empty, holds a non-id, or more than 100 distinct ids.

@@ -229,7 +229,7 @@ public struct DeviceService: Sendable {
         guard try await store.replaceDevice(device) else { throw DeviceService.notFound }
     }
 
-    static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
+    static let notFound = DomainError.deviceNotFound
 
     private func existingDevice(_ id: DeviceID) async throws -> Device {
         guard let device = try await store.device(id) else { throw DeviceService.notFound }

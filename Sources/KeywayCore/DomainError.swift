@@ -14,8 +14,8 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var kind: Kind
-    /// A stable machine code, e.g. `InvalidInput`, `ShareNotFound`, `WebKeyExists`.
-    public var code: String
+    /// A stable machine code from the catalogue (`ErrorCode`), e.g. `InvalidInput`, `ShareNotFound`.
+    public var code: ErrorCode
     /// A human message that names the offending field or entity.
     public var message: String
     /// The request field at fault, when there is one (`source.deviceId`, `schedule[0].period.endTime`).
@@ -27,41 +27,41 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
     /// For 429 and 503: the seconds the caller should wait, sent as `Retry-After`.
     public var retryAfter: Int?
 
-    public init(_ kind: Kind, code: String, message: String, field: String? = nil) {
+    public init(_ kind: Kind, code: ErrorCode, message: String, field: String? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
         self.field = field
     }
 
-    public var description: String { "\(code): \(message)" }
+    public var description: String { "\(code.rawValue): \(message)" }
 
     public static func invalidInput(field: String, _ message: String) -> DomainError {
-        DomainError(.invalidInput, code: "InvalidInput", message: message, field: field)
+        DomainError(.invalidInput, code: .invalidInput, message: message, field: field)
     }
 
-    public static func rule(_ code: String, _ message: String) -> DomainError {
+    public static func rule(_ code: ErrorCode, _ message: String) -> DomainError {
         DomainError(.invalidInput, code: code, message: message)
     }
 
     public static let unauthorized = DomainError(
-        .unauthorized, code: "Unauthorized", message: "Invalid authentication token")
+        .unauthorized, code: .unauthorized, message: "Invalid authentication token")
 
     public static func forbidden(_ message: String = "Insufficient rights") -> DomainError {
-        DomainError(.forbidden, code: "Forbidden", message: message)
+        DomainError(.forbidden, code: .forbidden, message: message)
     }
 
     /// Bold's own text for a share's missing or foreign source, receiver or organization.
     public static let referenceNotFound = DomainError(
-        .notFound, code: "NotFound", message: "User/user group/organization/device/device group not found")
+        .notFound, code: .notFound, message: "User/user group/organization/device/device group not found")
 
-    public static let shareNotFound = DomainError(.notFound, code: "ShareNotFound", message: "Share not found")
+    public static let shareNotFound = DomainError(.notFound, code: .shareNotFound, message: "Share not found")
 
-    public static func notFound(_ code: String, _ message: String) -> DomainError {
+    public static func notFound(_ code: ErrorCode, _ message: String) -> DomainError {
         DomainError(.notFound, code: code, message: message)
     }
 
-    public static func conflict(_ code: String, _ message: String, ids: [String: Int64] = [:]) -> DomainError {
+    public static func conflict(_ code: ErrorCode, _ message: String, ids: [String: Int64] = [:]) -> DomainError {
         var error = DomainError(.conflict, code: code, message: message)
         error.ids = ids
         return error

@@ -142,7 +142,7 @@ public struct EventService: Sendable {
         }
     }
 
-    static let webhookNotFound = DomainError.notFound("WebhookNotFound", "Webhook not found")
+    static let webhookNotFound = DomainError.webhookNotFound
 
     /// The webhooks of the organizations the caller sees events of, narrowed to `organization` when given: one
     /// the caller takes no part in is `referenceNotFound` (404), as in the other lists' filters; one where it
@@ -171,7 +171,7 @@ public struct EventService: Sendable {
         try await targets.vet(target, field: "webhookUrl")
         guard let stored = try await store.insertWebhook(webhook, limit: Self.maximumWebhooks) else {
             throw DomainError.conflict(
-                "WebhookLimitReached",
+                .webhookLimitReached,
                 "An organization has at most \(Self.maximumWebhooks) webhooks; delete one before adding another")
         }
         return stored

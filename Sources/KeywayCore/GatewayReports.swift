@@ -64,7 +64,7 @@ extension RemoteService {
     /// The answer to a signature that does not verify, whatever the reason (no such gateway, no bridge secret,
     /// a wrong signature): the caller learns nothing about which ids exist.
     static let badSignature = DomainError(
-        .unauthorized, code: "InvalidSignature",
+        .unauthorized, code: .invalidSignature,
         message: "The report's signature does not verify (X-Keyway-Timestamp, X-Keyway-Signature)")
 
     /// Applies a gateway's report: updates the devices' battery, bolt state and signal, and records (and queues
@@ -86,7 +86,7 @@ extension RemoteService {
             else { throw Self.badSignature }
             guard abs(signed - Int64(now.timeIntervalSince1970)) <= GatewayReport.window else {
                 throw DomainError(
-                    .unauthorized, code: "StaleReport",
+                    .unauthorized, code: .staleReport,
                     message: "X-Keyway-Timestamp is more than \(GatewayReport.window) seconds from the server's clock")
             }
             timestamp = signed
@@ -98,7 +98,7 @@ extension RemoteService {
         let write = try await plan(report, gateway: gateway, timestamp: timestamp, at: now)
         guard let events = try await store.applyReport(write) else {
             throw DomainError(
-                .unauthorized, code: "StaleReport",
+                .unauthorized, code: .staleReport,
                 message: "X-Keyway-Timestamp must be newer than the gateway's last report (a replay?)")
         }
         return events

@@ -117,7 +117,7 @@ public struct DeviceGroupService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
     let access: AccessResolver
-    static let notFound = DomainError.notFound("DeviceGroupNotFound", "Device group not found")
+    static let notFound = DomainError.deviceGroupNotFound
 
     public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver) {
         self.store = store
@@ -183,7 +183,7 @@ public struct DeviceGroupService: Sendable {
     public func removeDevice(_ deviceID: DeviceID, from id: DeviceGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller)
         guard try await store.removeDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: deviceID)) else {
-            throw DomainError.notFound("MemberNotFound", "Device \(deviceID) is not in this group")
+            throw DomainError.notFound(.memberNotFound, "Device \(deviceID) is not in this group")
         }
     }
 
@@ -213,7 +213,7 @@ public struct UserGroupService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
     let access: AccessResolver
-    static let notFound = DomainError.notFound("UserGroupNotFound", "User group not found")
+    static let notFound = DomainError.userGroupNotFound
 
     public init(store: any KeywayStore, time: any TimeSource, access: AccessResolver) {
         self.store = store
@@ -277,7 +277,7 @@ public struct UserGroupService: Sendable {
     public func removeUser(_ userID: UserID, from id: UserGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller, membershipOnly: true)
         guard try await store.removeUserGroupMember(groupID: group.id, userID: userID) else {
-            throw DomainError.notFound("MemberNotFound", "User \(userID) is not in this group")
+            throw DomainError.notFound(.memberNotFound, "User \(userID) is not in this group")
         }
     }
 

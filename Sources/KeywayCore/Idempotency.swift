@@ -94,11 +94,11 @@ public struct IdempotencyService: Sendable {
     }
 
     public static let mismatch = DomainError(
-        .unprocessable, code: "IdempotencyKeyReused",
+        .unprocessable, code: .idempotencyKeyReused,
         message: "Idempotency-Key was already used for another request (another method, path or body)")
     public static func running() -> DomainError {
         var error = DomainError(
-            .conflict, code: "IdempotencyKeyInUse",
+            .conflict, code: .idempotencyKeyInUse,
             message: "A request with this Idempotency-Key is still running; retry in a moment")
         error.field = "Idempotency-Key"
         error.retryAfter = 1

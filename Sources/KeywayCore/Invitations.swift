@@ -167,14 +167,14 @@ public struct InvitationService: Sendable {
         UserID, AccountID
     ) {
         guard let user = try await store.user(invitationToken: token), let invitation = user.invitation else {
-            throw DomainError.notFound("InvitationNotFound", "Invitation not found")
+            throw DomainError.invitationNotFound
         }
         let now = time.now()
         guard invitation.dateAccepted == nil, !user.registered else {
-            throw DomainError.rule("InvitationUsed", "This invitation has been accepted already")
+            throw DomainError.invitationUsed
         }
         guard !invitation.isExpired(at: now) else {
-            throw DomainError.rule("InvitationExpired", "This invitation has expired")
+            throw DomainError.rule(.invitationExpired, "This invitation has expired")
         }
         if let signedIn {
             guard case .account(let session) = signedIn, let account = try await store.account(session.accountID)
@@ -221,7 +221,7 @@ public struct InvitationService: Sendable {
         }
         if try await store.credentials(username: username) != nil {
             throw DomainError.conflict(
-                "AccountExists",
+                .accountExists,
                 "An account with the invited address exists: sign in and accept the invitation with your access token")
         }
         let account = Account(

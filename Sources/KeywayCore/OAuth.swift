@@ -273,7 +273,7 @@ public struct OAuthService: Sendable {
         code: String, redirectURI: String?, clientID: String?, clientSecret: String?, codeVerifier: String?
     ) async throws -> TokenPair {
         let invalidClient = DomainError.oauth(
-            "invalid_client", "Unknown client or wrong client_secret", kind: .unauthorized, code: "InvalidClient")
+            "invalid_client", "Unknown client or wrong client_secret", kind: .unauthorized, code: .invalidClient)
         guard let clientID, clientID.count <= Self.maxClientIDLength,
             let client = try await store.oauthClient(id: clientID)
         else { throw invalidClient }

@@ -5,7 +5,7 @@ public struct OrganizationService: Sendable {
     let store: any KeywayStore
     let time: any TimeSource
     let apiKeys: APIKeyService
-    static let notFound = DomainError.notFound("OrganizationNotFound", "Organization not found")
+    static let notFound = DomainError.organizationNotFound
 
     let access: AccessResolver
 
@@ -101,7 +101,7 @@ public struct OrganizationService: Sendable {
                 "Insufficient rights: API keys are made through /v1/accounts by signed-in accounts, for themselves")
         }
         guard session.accountID == account else {
-            throw DomainError.notFound("AccountNotFound", "Account \(account) not found")
+            throw DomainError.notFound(.accountNotFound, "Account \(account) not found")
         }
         if let description, description.utf8.count > 255 {
             throw DomainError.invalidInput(field: "description", "description must be at most 255 bytes")

@@ -68,7 +68,7 @@ public struct RemoteService: Sendable {
         self.defaultZone = defaultZone
     }
 
-    static let notFound = DomainError.notFound("DeviceNotFound", "Device not found")
+    static let notFound = DomainError.deviceNotFound
     /// The gateway status reads the gateway's devices this many at a time.
     static let statusPage = 1000
 
@@ -100,7 +100,7 @@ public struct RemoteService: Sendable {
         } else {
             guard let webKey else { throw DomainError.unauthorized }
             guard let share = try await store.share(webKey: webKey) else {
-                throw DomainError(.unauthorized, code: "Unauthorized", message: "Unknown or revoked web key")
+                throw DomainError(.unauthorized, code: .unauthorized, message: "Unknown or revoked web key")
             }
             guard let device = try await store.device(deviceID), device.organizationID == share.organizationID else {
                 throw Self.notFound
@@ -169,25 +169,26 @@ public struct RemoteService: Sendable {
         event.gatewayID = gateway?.id
         let limits = command == .activate ? Self.activationFirmware : Self.deactivationFirmware
         if lock.type == .lock, let version = lock.actualFirmwareVersion, version <= limits.lock {
-            event.result = "DeviceFirmwareOutdated"
+            event.result = ErrorCode.deviceFirmwareOutdated.rawValue
             try await store.record(event, state: nil)
             throw DomainError.rule(
-                "DeviceFirmwareOutdated", "Lock firmware \(version) is too old; more than \(limits.lock) is needed")
+                .deviceFirmwareOutdated, "Lock firmware \(version) is too old; more than \(limits.lock) is needed")
         }
         if let gateway, let version = gateway.actualFirmwareVersion, version <= limits.gateway {
-            event.result = "DeviceFirmwareOutdated"
+            event.result = ErrorCode.deviceFirmwareOutdated.rawValue
             try await store.record(event, state: nil)
             throw DomainError.rule(
-                "DeviceFirmwareOutdated",
+                .deviceFirmwareOutdated,
                 "Gateway firmware \(version) is too old; more than \(limits.gateway) is needed")
         }
-        func answer(_ code: String, _ message: String) async throws -> ActivationResult {
-            event.result = code
+        func answer(_ code: ErrorCode, _ message: String) async throws -> ActivationResult {
+            event.result = code.rawValue
             try await store.record(event, state: nil)
-            return ActivationResult(deviceID: lock.id, errorCode: code, errorMessage: message, activationTime: nil)
+            return ActivationResult(
+                deviceID: lock.id, errorCode: code.rawValue, errorMessage: message, activationTime: nil)
         }
         guard let gateway, gateway.dateDecommissioned == nil else {
-            return try await answer("gatewayNotFoundError", "This lock has no gateway")
+            return try await answer(.gatewayNotFound, "This lock has no gateway")
         }
         // The slot is taken before the gateway is called and given back if it fails: a count of past successes
         // let every one of many concurrent activations through while the first ones waited for the gateway.
@@ -196,7 +197,7 @@ public struct RemoteService: Sendable {
             slot = try await store.reserveActivation(
                 device: lock.id, at: now, window: 60, limit: activationsPerMinute)
             if slot == nil {
-                return try await answer("TooManyRequests", "Too many activations of this lock in the last minute")
+                return try await answer(.tooManyRequests, "Too many activations of this lock in the last minute")
             }
         }
         let gatewayState = try await store.deviceState(gateway.id)
@@ -204,7 +205,7 @@ public struct RemoteService: Sendable {
             command, lock: lock, gateway: gateway, state: gatewayState, seconds: lock.activationTime)
         guard reply == .ok else {
             if let slot { try await store.releaseActivation(slot) }
-            return try await answer("GatewayUnreachable", "The gateway does not answer")
+            return try await answer(.gatewayUnreachable, "The gateway does not answer")
         }
         var state = try await store.deviceState(lock.id) ?? DeviceState(deviceID: lock.id)
         switch command {
@@ -247,7 +248,8 @@ public struct RemoteService: Sendable {
             if page.count < Self.statusPage { break }
         }
         return GatewayStatus(
-            gateway: gateway, state: state, errorCode: state?.online == false ? "GatewayUnreachable" : "OK",
+            gateway: gateway, state: state,
+            errorCode: state?.online == false ? ErrorCode.gatewayUnreachable.rawValue : "OK",
             locks: locks.map { ($0, states[$0.id]) })
     }
 }

@@ -194,14 +194,14 @@ public struct ShareService: Sendable {
         let share = try await change(id, by: access) { current in
             if case .userGroup = current.receiver {
                 throw DomainError.rule(
-                    "WebKeyUserGroup", "receiver: a web key is for a share to one user, not a user group")
+                    .webKeyUserGroup, "receiver: a web key is for a share to one user, not a user group")
             }
             guard current.isTemporary else {
                 throw DomainError.rule(
-                    "WebKeyNotTemporary", "endDate: a web key needs a temporary share, one with an end")
+                    .webKeyNotTemporary, "endDate: a web key needs a temporary share, one with an end")
             }
             guard current.webKey == nil else {
-                throw DomainError.rule("WebKeyExists", "webKey: this share already has a web key")
+                throw DomainError.rule(.webKeyExists, "webKey: this share already has a web key")
             }
             // A web key opens the door for whoever holds the link: a device administrator hands out only
             // what it could have granted itself.
@@ -218,7 +218,7 @@ public struct ShareService: Sendable {
     public func deleteWebKey(_ id: ShareID, by caller: Principal) async throws {
         _ = try await change(id, by: try await access.resolve(caller)) { current in
             guard current.webKey != nil else {
-                throw DomainError.notFound("WebKeyNotFound", "This share has no web key")
+                throw DomainError.notFound(.webKeyNotFound, "This share has no web key")
             }
             var share = current
             share.webKey = nil
@@ -297,7 +297,7 @@ public struct ShareService: Sendable {
                 return share
             }
         }
-        throw DomainError.conflict("ConcurrentModification", "The share kept changing; try again")
+        throw DomainError.conflict(.concurrentModification, "The share kept changing; try again")
     }
 
     /// Up to half a millisecond per attempt so far (at most 5 ms), drawn at random so that racing writers spread.

@@ -61,7 +61,7 @@ public struct ClientAddress: Sendable, Hashable, CustomStringConvertible {
 extension DomainError {
     /// 429 `TooManyRequests`, with the seconds to wait in `Retry-After`.
     public static func tooManyRequests(_ message: String, retryAt: Date?, now: Date) -> DomainError {
-        var error = DomainError(.rateLimited, code: "TooManyRequests", message: message)
+        var error = DomainError(.rateLimited, code: .tooManyRequests, message: message)
         error.retryAfter = Self.seconds(until: retryAt, now: now)
         return error
     }

@@ -84,7 +84,7 @@ public struct UserService: Sendable {
     /// Where invitation links point: `<base>/<token>`.
     let invitationBaseURL: String
     let access: AccessResolver
-    static let notFound = DomainError.notFound("UserNotFound", "User not found")
+    static let notFound = DomainError.userNotFound
     /// How long an invitation lasts when the request does not say.
     public static let defaultInvitationLifetime: TimeInterval = 7 * 86_400
     public static let languages: Set<String> = ["ar", "de", "en", "es", "fr", "it", "nl", "pl", "cs"]

@@ -108,7 +108,7 @@ public struct VerificationService: Sendable {
                 destination: destination, codeHash: secrets.hash(destination + ":" + code), at: now,
                 maxAttempts: Self.maxAttempts, tokenHash: secrets.hash(token),
                 tokenExpires: now.addingTimeInterval(Self.codeLifetime))
-        else { throw DomainError.rule("InvalidCode", "verificationCode is wrong, spent or expired") }
+        else { throw DomainError.rule(.invalidCode, "verificationCode is wrong, spent or expired") }
         try await store.forgetAttempt(id: guessID)
         return token
     }

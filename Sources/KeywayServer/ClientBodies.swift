@@ -117,7 +117,7 @@ enum ClientBodies {
             return try sniff(body)
         default:
             throw DomainError(
-                .invalidInput, code: "UnsupportedContentType",
+                .invalidInput, code: .unsupportedContentType,
                 message: "Content-Type '\(mediaType)' is not accepted here; send \(acceptedTypes)",
                 field: "Content-Type")
         }

@@ -11,6 +11,7 @@ import OpenAPIRuntime
 enum ErrorMapping {
     struct Mapped {
         var status: HTTPResponse.Status
+        /// A catalogue code (`ErrorCode`), or for another framework refusal its status's reason phrase.
         var code: String
         var message: String
         /// Ids the body carries beside the message, e.g. the existing `userId` of a 409.
@@ -25,7 +26,7 @@ enum ErrorMapping {
         switch error {
         case let error as DomainError:
             return Mapped(
-                status: status(of: error.kind), code: error.code, message: error.message, ids: error.ids,
+                status: status(of: error.kind), code: error.code.rawValue, message: error.message, ids: error.ids,
                 oauthError: error.oauthError, retryAfter: error.retryAfter)
         case let error as ServerError:
             if let domain = error.underlyingError as? DomainError {
@@ -38,12 +39,12 @@ enum ErrorMapping {
                         operationID: error.operationID, request: error.request,
                         pathParameters: error.requestMetadata.pathParameters)
                     ?? describeDecodingFailure(error.underlyingError, cause: error.causeDescription, body: body)
-                return Mapped(status: .badRequest, code: "InvalidInput", message: message)
+                return Mapped(status: .badRequest, code: ErrorCode.invalidInput.rawValue, message: message)
             }
             return internalError(error, logger: logger)
         case let error as DecodingError:
             return Mapped(
-                status: .badRequest, code: "InvalidInput",
+                status: .badRequest, code: ErrorCode.invalidInput.rawValue,
                 message: describeDecodingFailure(error, cause: nil, body: body))
         case let error as HTTPError:
             return mapHTTPError(error)
@@ -68,11 +69,15 @@ enum ErrorMapping {
 
     private static func mapHTTPError(_ error: HTTPError) -> Mapped {
         switch error.status {
-        case .notFound: Mapped(status: .notFound, code: "NotFound", message: "No such endpoint")
+        case .notFound: Mapped(status: .notFound, code: ErrorCode.notFound.rawValue, message: "No such endpoint")
         case .methodNotAllowed:
-            Mapped(status: .methodNotAllowed, code: "MethodNotAllowed", message: "Method not allowed on this endpoint")
+            Mapped(
+                status: .methodNotAllowed, code: ErrorCode.methodNotAllowed.rawValue,
+                message: "Method not allowed on this endpoint")
         case .contentTooLarge:
-            Mapped(status: .contentTooLarge, code: "PayloadTooLarge", message: "The request body is over 1 MiB")
+            Mapped(
+                status: .contentTooLarge, code: ErrorCode.payloadTooLarge.rawValue,
+                message: "The request body is over 1 MiB")
         default:
             Mapped(
                 status: error.status, code: error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""),
@@ -90,7 +95,8 @@ enum ErrorMapping {
             metadata["error_type"] = "\(String(reflecting: type(of: error.underlyingError)))"
         }
         logger.error("unhandled error", metadata: metadata)
-        return Mapped(status: .internalServerError, code: "InternalError", message: "Internal server error")
+        return Mapped(
+            status: .internalServerError, code: ErrorCode.internalError.rawValue, message: "Internal server error")
     }
 
     /// Names the field at fault, from the decoder's coding path: `schedule[0].dayOfWeek`.

@@ -82,7 +82,7 @@ extension KeywayAPIHandler {
     func getDeviceGroup(_ input: Operations.GetDeviceGroup.Input) async throws -> Operations.GetDeviceGroup.Output {
         let list = try await keyway.deviceGroups.get(DeviceGroupID(input.path.id), by: try await caller())
         guard let group = list.groups.first else {
-            throw DomainError.notFound("DeviceGroupNotFound", "Device group not found")
+            throw DomainError.deviceGroupNotFound
         }
         return .ok(.init(body: .json(GroupMapping.wire(group, members: list.members?[group.id]))))
     }
@@ -102,7 +102,7 @@ extension KeywayAPIHandler {
                 }()), by: caller)
         let list = try await keyway.deviceGroups.get(id, by: caller)
         guard let group = list.groups.first else {
-            throw DomainError.notFound("DeviceGroupNotFound", "Device group not found")
+            throw DomainError.deviceGroupNotFound
         }
         return .ok(.init(body: .json(GroupMapping.wire(group, members: list.members?[group.id]))))
     }
@@ -158,7 +158,7 @@ extension KeywayAPIHandler {
     func getUserGroup(_ input: Operations.GetUserGroup.Input) async throws -> Operations.GetUserGroup.Output {
         let list = try await keyway.userGroups.get(UserGroupID(input.path.id), by: try await caller())
         guard let group = list.groups.first else {
-            throw DomainError.notFound("UserGroupNotFound", "User group not found")
+            throw DomainError.userGroupNotFound
         }
         return .ok(.init(body: .json(GroupMapping.wire(group, members: list.members?[group.id]))))
     }
@@ -176,7 +176,7 @@ extension KeywayAPIHandler {
                 }()), by: caller)
         let list = try await keyway.userGroups.get(id, by: caller)
         guard let group = list.groups.first else {
-            throw DomainError.notFound("UserGroupNotFound", "User group not found")
+            throw DomainError.userGroupNotFound
         }
         return .ok(.init(body: .json(GroupMapping.wire(group, members: list.members?[group.id]))))
     }

@@ -122,7 +122,7 @@ extension KeywayAPIHandler {
         guard let text else { return nil }
         // A malformed uuid is as unknown as a revoked one.
         guard let uuid = UUID(uuidString: text) else {
-            throw DomainError(.unauthorized, code: "Unauthorized", message: "Unknown or revoked web key")
+            throw DomainError(.unauthorized, code: .unauthorized, message: "Unknown or revoked web key")
         }
         return uuid
     }
@@ -218,7 +218,7 @@ extension KeywayAPIHandler {
 
     private func manualClock() throws -> ManualClock {
         guard let clock = keyway.time as? ManualClock else {
-            throw DomainError.notFound("NotFound", "The clock is not manual: start with --manual-clock")
+            throw DomainError.notFound(.notFound, "The clock is not manual: start with --manual-clock")
         }
         return clock
     }

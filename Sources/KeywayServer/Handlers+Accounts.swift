@@ -92,7 +92,7 @@ extension KeywayAPIHandler {
             case .json(let value): value
             }
         guard let token = UUID(uuidString: input.path.token) else {
-            throw DomainError.notFound("InvitationNotFound", "Invitation not found")
+            throw DomainError.invitationNotFound
         }
         // The endpoint is public; a credential, when sent, says which account is accepting (and must be valid).
         let signedIn = RequestCredential.secret == nil ? nil : try await caller()

@@ -25,7 +25,7 @@ extension KeywayAPIHandler {
 
     func getDeviceV1(_ input: Operations.GetDeviceV1.Input) async throws -> Operations.GetDeviceV1.Output {
         let list = try await keyway.devices.get(DeviceID(input.path.id), by: try await caller())
-        guard let device = list.devices.first else { throw DomainError.notFound("DeviceNotFound", "Device not found") }
+        guard let device = list.devices.first else { throw DomainError.deviceNotFound }
         return .ok(.init(body: .json(DeviceMapping.wireV1(device, in: list))))
     }
 
@@ -42,7 +42,7 @@ extension KeywayAPIHandler {
 
     func getDevice(_ input: Operations.GetDevice.Input) async throws -> Operations.GetDevice.Output {
         let list = try await keyway.devices.get(DeviceID(input.path.id), by: try await caller())
-        guard let device = list.devices.first else { throw DomainError.notFound("DeviceNotFound", "Device not found") }
+        guard let device = list.devices.first else { throw DomainError.deviceNotFound }
         return .ok(.init(body: .json(DeviceMapping.wire(device, in: list))))
     }
 

@@ -153,7 +153,7 @@ extension KeywayAPIHandler {
                             message: "This account also needs a verification code: send one to your address, "
                                 + "then enter it here with your password."))
                 }
-                if error.code == "InvalidCode" {
+                if error.code == .invalidCode {
                     return .unauthorized(page(.secondFactor, message: "That verification code is wrong or used up."))
                 }
                 if error.kind == .invalidInput, let field = error.field, field != "username" {

@@ -79,7 +79,7 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func collectBody(_ request: inout Request) async throws -> ByteBuffer {
-        let tooLarge = DomainError(.payloadTooLarge, code: "PayloadTooLarge", message: "The request body is over 1 MiB")
+        let tooLarge = DomainError.payloadTooLarge
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
         do {
             return try await request.collectBody(upTo: maxBodyBytes)

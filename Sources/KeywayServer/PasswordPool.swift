@@ -43,7 +43,7 @@ public final class PasswordPool: PasswordHasher {
 
     static let busy: DomainError = {
         var error = DomainError(
-            .unavailable, code: "ServiceUnavailable", message: "Too many passwords are being checked; try again shortly"
+            .unavailable, code: .serviceUnavailable, message: "Too many passwords are being checked; try again shortly"
         )
         error.retryAfter = 1
         return error

@@ -23,9 +23,7 @@ extension PostgresStore {
             OR (?::TEXT IS NOT NULL AND phone_number = ?::TEXT) LIMIT 1
             """, [account.emailAddress, account.emailAddress, account.phoneNumber, account.phoneNumber])
         if let taken {
-            throw DomainError.conflict(
-                "AccountExists", "An account with this e-mail address or phone number exists", ids: ["accountId": taken]
-            )
+            throw DomainError.accountExists(taken)
         }
         let created = StorageCoding.microseconds(account.dateCreated)
         var stored = account
@@ -207,7 +205,7 @@ extension PostgresStore {
                     WHERE id = ? AND account_id IS NULL AND invitation_accepted IS NULL RETURNING id
                     """, [accountID.rawValue, now, now, user.rawValue]) == 1
             else {
-                throw DomainError.rule("InvitationUsed", "This invitation has been accepted already")
+                throw DomainError.invitationUsed
             }
             try await db.execute(
                 "UPDATE shares SET date_validated = ? WHERE user_id = ? AND date_validated IS NULL",

@@ -19,7 +19,7 @@ extension PostgresStore {
                         client.id, client.secretHash.map(Bytes.init), uris, client.name,
                         StorageCoding.microseconds(client.dateCreated),
                     ]) == 1
-            else { throw DomainError.conflict("OAuthClientExists", "An OAuth client with this id exists") }
+            else { throw DomainError.oauthClientExists }
         }
     }
 

@@ -23,9 +23,7 @@ extension SQLiteStore {
                     """),
             arguments: [account.emailAddress, account.emailAddress, account.phoneNumber, account.phoneNumber])
         if let taken {
-            throw DomainError.conflict(
-                "AccountExists", "An account with this e-mail address or phone number exists", ids: ["accountId": taken]
-            )
+            throw DomainError.accountExists(taken)
         }
         let created = StorageCoding.microseconds(account.dateCreated)
         try db.execute(

@@ -47,7 +47,7 @@ extension SQLiteStore {
                     WHERE id = ? AND account_id IS NULL AND invitation_accepted IS NULL
                     """, arguments: [accountID.rawValue, now, now, user.rawValue])
             guard db.changesCount == 1 else {
-                throw DomainError.rule("InvitationUsed", "This invitation has been accepted already")
+                throw DomainError.invitationUsed
             }
             try db.execute(
                 sql: "UPDATE shares SET date_validated = ? WHERE user_id = ? AND date_validated IS NULL",

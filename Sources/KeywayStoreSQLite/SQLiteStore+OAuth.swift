@@ -21,7 +21,7 @@ extension SQLiteStore {
                     StorageCoding.microseconds(client.dateCreated),
                 ])
             guard db.changesCount == 1 else {
-                throw DomainError.conflict("OAuthClientExists", "An OAuth client with this id exists")
+                throw DomainError.oauthClientExists
             }
         }
     }

@@ -20,9 +20,7 @@ extension SQLiteStore {
     }
 
     private static func conflict(_ existing: Int64) -> DomainError {
-        .conflict(
-            "UserExists", "A user with this e-mail address or phone number exists in the organization",
-            ids: ["userId": existing])
+        .userExists(existing)
     }
 
     public func insertUser(_ user: User, addingTo group: UserGroupMember?, messages: [OutboxMessage]) async throws

@@ -21,7 +21,7 @@ struct UserStoreTests {
         let first = try await store.insertUser(person("Ann@Example.com"), addingTo: nil)
         #expect(try await store.user(first.id) == first)
         var expected = DomainError.conflict(
-            "UserExists", "A user with this e-mail address or phone number exists in the organization",
+            .userExists, "A user with this e-mail address or phone number exists in the organization",
             ids: ["userId": first.id.rawValue])
         await #expect(throws: expected) { try await store.insertUser(self.person("ann@example.COM"), addingTo: nil) }
         // The fixture's invited user 12 has phone +31612345671.
