@@ -222,6 +222,7 @@ public struct UserService: Sendable {
     }
 
     /// The accounts of registered users, to show beside them.
+    /// - Throws: only the store's errors.
     public func accounts(of users: [User]) async throws -> [AccountID: Account] {
         try await store.accounts(Set(users.compactMap(\.accountID)))
     }
@@ -291,8 +292,8 @@ public struct UserService: Sendable {
 
 /// E-mail addresses and E.164 phone numbers, checked the same way everywhere.
 public enum Contact {
-    /// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces. Throws
-    /// invalidInput naming `field`.
+    /// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces.
+    /// - Throws: `InvalidInput` (400) naming `field`.
     public static func emailAddress(_ text: String, field: String) throws -> String {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
@@ -301,7 +302,8 @@ public enum Contact {
         return text
     }
 
-    /// E.164: `+`, a country code not starting with 0, at most 15 digits in all. Throws invalidInput.
+    /// E.164: `+`, a country code not starting with 0, at most 15 digits in all.
+    /// - Throws: `InvalidInput` (400) naming `field`.
     public static func phoneNumber(_ text: String, field: String) throws -> String {
         guard text.wholeMatch(of: /\+[1-9][0-9]{1,14}/) != nil else {
             throw DomainError.invalidInput(
