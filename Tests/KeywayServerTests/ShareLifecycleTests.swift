@@ -41,6 +41,16 @@ struct ShareLifecycleTests {
         return reply
     }
 
+    /// `POST /v2/shares/{id}/web-key`, expecting 400 with `code`.
+    static func expectWebKeyRefused(
+        _ id: Int64, _ client: any TestClientProtocol, key: String, code: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        expectErrorBody(
+            try await client.send(.post, "/v2/shares/\(id)/web-key", key: key), status: .badRequest, code: code,
+            sourceLocation: sourceLocation)
+    }
+
     @Test func aCreatedShareReadsBackAsSentWithItsInvitationAndAutoRemovalDate() async throws {
         try await Self.withGuestShare { harness, client, id, _ in
             let reply = try await Self.get(id, client, key: harness.manageKey)
@@ -105,9 +115,7 @@ struct ShareLifecycleTests {
             #expect(url.hasPrefix(Harness.webKeyBase + "/"))
             #expect(UUID(uuidString: String(url.dropFirst(Harness.webKeyBase.count + 1))) != nil)
             #expect(try await Self.get(id, client, key: key).decoded(as: Share.self).webKey == url)
-            expectErrorBody(
-                try await client.send(.post, "/v2/shares/\(id)/web-key", key: key), status: .badRequest,
-                code: "WebKeyExists")
+            try await Self.expectWebKeyRefused(id, client, key: key, code: "WebKeyExists")
         }
     }
 
@@ -117,14 +125,10 @@ struct ShareLifecycleTests {
             let groupShare = try await client.createShare(
                 #"{"organizationId": 1, "endDate": "2026-04-01", "source": {"deviceId": 11}, "receiver": {"userGroupId": 11}}"#,
                 key: key)
-            expectErrorBody(
-                try await client.send(.post, "/v2/shares/\(groupShare)/web-key", key: key), status: .badRequest,
-                code: "WebKeyUserGroup")
+            try await Self.expectWebKeyRefused(groupShare, client, key: key, code: "WebKeyUserGroup")
             let permanent = try await client.createShare(
                 #"{"organizationId": 1, "source": {"deviceGroupId": 11}, "receiver": {"userId": 11}}"#, key: key)
-            expectErrorBody(
-                try await client.send(.post, "/v2/shares/\(permanent)/web-key", key: key), status: .badRequest,
-                code: "WebKeyNotTemporary")
+            try await Self.expectWebKeyRefused(permanent, client, key: key, code: "WebKeyNotTemporary")
         }
     }
 
