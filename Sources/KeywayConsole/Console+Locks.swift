@@ -274,6 +274,8 @@ extension Console {
         let rowHeight = 28.0
         let byID = Dictionary(shares.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         func x(_ instant: Date) -> String { String(format: "%.1f", left + chart.position(instant) * width) }
+        // Where `x` drew the line, read back from its text so that a label sits midway between the lines as drawn.
+        func drawn(_ instant: Date) -> Double { Double(x(instant)) ?? left + chart.position(instant) * width }
         let rows: [[String: Any]] = chart.rows.enumerated().map { index, row in
             let y = 30 + Double(index) * rowHeight
             let bars: [[String: Any]] = row.bars.map { bar in
@@ -300,7 +302,7 @@ extension Console {
             let reading = AccessEvaluator.localReading(of: midnight, in: chart.zone)
             let name = AccessEvaluator.weekday(of: reading.date).rawValue.prefix(3)
             return [
-                "x": x(midnight), "labelX": String(format: "%.1f", (Double(x(midnight))! + Double(x(next))!) / 2),
+                "x": x(midnight), "labelX": String(format: "%.1f", (drawn(midnight) + drawn(next)) / 2),
                 "label": "\(name) \(reading.date.day)",
             ]
         }

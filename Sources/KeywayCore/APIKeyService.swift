@@ -19,7 +19,8 @@ public struct APIKeyService: Sendable {
 
     /// Creates a key and returns it with its secret, which is not kept and cannot be shown again.
     /// The key's creator is `creator`, else the organization's creator account.
-    /// Throws `OrganizationNotFound` (404) and invalidInput (empty scopes).
+    /// - Throws: `OrganizationNotFound` (404) for an organization that does not exist; `InvalidInput` (400) naming
+    ///   `scope` when `scopes` is empty.
     public func create(
         organization: OrganizationID, scopes: Set<Scope>, name: String? = nil, creator: AccountID? = nil
     ) async throws -> (key: APIKey, secret: String) {
@@ -37,7 +38,7 @@ public struct APIKeyService: Sendable {
     }
 
     /// The principal behind `secret`; with `keyID` (HTTP Basic's `apiKeyId`), the key must also be that one.
-    /// Throws `DomainError.unauthorized` for an unknown or revoked key, or another key's id, without saying which.
+    /// - Throws: `Unauthorized` (401) for an unknown or revoked key, or another key's id, without saying which.
     public func authenticate(_ secret: String, keyID: String? = nil) async throws -> Principal {
         let hash = hasher.hash(secret)
         guard let key = try await store.apiKey(secretHash: hash), constantTimeEquals(key.secretHash, hash),
@@ -49,11 +50,12 @@ public struct APIKeyService: Sendable {
         return .apiKey(key)
     }
 
+    /// - Throws: only the store's errors: the caller is checked by `OrganizationService.keys`.
     public func list(organization: OrganizationID) async throws -> [APIKey] {
         try await store.apiKeys(organization: organization)
     }
 
-    /// Throws `APIKeyNotFound` (404) when no such live key exists in the organization.
+    /// - Throws: `APIKeyNotFound` (404) when no such live key exists in the organization.
     public func revoke(_ id: APIKeyID, organization: OrganizationID) async throws {
         guard try await store.revokeAPIKey(id, organization: organization, at: time.now()) else {
             throw DomainError.notFound(.apiKeyNotFound, "API key \(id) not found")

@@ -103,12 +103,14 @@ public struct Access: Sendable {
     public var accountID: AccountID? { principal.accountID }
 
     /// The device `id`: from the facts when the caller's shares reach it, else read from `store`.
+    /// - Throws: only the store's errors.
     public func device(_ id: DeviceID, from store: any KeywayStore) async throws -> Device? {
         if let known = facts?.devices[id] { return known }
         return try await store.device(id)
     }
 
-    /// An API key must hold `scope`; an account is judged by its roles instead. Throws forbidden.
+    /// An API key must hold `scope`; an account is judged by its roles instead.
+    /// - Throws: `Forbidden` (403) naming the scope an API key lacks.
     public func require(_ scope: Scope) throws {
         if case .apiKey(let key) = principal, !key.scopes.contains(scope) {
             throw DomainError.forbidden("Insufficient rights: this API key lacks the '\(scope.rawValue)' scope")
@@ -125,6 +127,8 @@ public struct Access: Sendable {
     }
 
     /// The caller must hold `scope` and be a super user of `organization`.
+    /// - Throws: `Forbidden` (403) without `scope` or, where the caller takes part, as a non-super user; `notFound` in
+    ///   an organization it takes no part in.
     public func requireSuperUser(
         _ scope: Scope, of organization: OrganizationID, notFound: DomainError
     ) throws {
@@ -133,6 +137,8 @@ public struct Access: Sendable {
     }
 
     /// A read: the caller must hold `.read` and be a super user of `organization` or reach the entity.
+    /// - Throws: `Forbidden` (403) without `read` or, where the caller takes part, when it neither is super user nor
+    ///   reaches the entity; `notFound` in an organization it takes no part in.
     public func requireReadable(
         in organization: OrganizationID, reaches: Bool, notFound: DomainError
     ) throws {
@@ -142,6 +148,8 @@ public struct Access: Sendable {
 
     /// A body's `organizationId`: present (400 naming it otherwise), and an organization the caller takes
     /// part in (`referenceNotFound` otherwise).
+    /// - Throws: `InvalidInput` (400) naming `organizationId` when it is missing; `NotFound` (404, Bold's reference
+    ///   text) for an organization the caller takes no part in.
     public func bodyOrganization(_ id: Int64?) throws -> OrganizationID {
         guard let id else { throw DomainError.invalidInput(field: "organizationId", "organizationId is required") }
         let organization = OrganizationID(id)
@@ -151,6 +159,8 @@ public struct Access: Sendable {
 
     /// What a list shows: the organizations the caller is super user of plus `ids`, narrowed to the
     /// `organizationId` filter when given (which must name an organization the caller takes part in).
+    /// - Throws: `Forbidden` (403) without `read`; `NotFound` (404, Bold's reference text) for a `filter` naming an
+    ///   organization the caller takes no part in.
     public func visibility(filter: Int64?, ids: Set<Int64> = []) throws -> Visibility {
         try require(.read)
         var visibility = Visibility(organizations: superUserOf, ids: ids)
@@ -262,6 +272,7 @@ public struct AccessResolver: Sendable {
 
     /// The caller's `Access` now. An account's facts come from the request's credential check when it validated
     /// them (`RequestAccess`), else from the store.
+    /// - Throws: only the store's errors: a principal is already authenticated.
     public func resolve(_ principal: Principal) async throws -> Access {
         guard case .account(let session) = principal else { return Access(principal: principal) }
         let facts: AccessFacts
@@ -275,6 +286,7 @@ public struct AccessResolver: Sendable {
 
     /// Reads an account's facts: its user records and groups, the shares they receive, the members of the device
     /// groups those reach, the devices reached and their gateways, and the groups holding those devices.
+    /// - Throws: only the store's errors.
     public func load(_ account: AccountID) async throws -> AccessFacts {
         var facts = AccessFacts()
         facts.memberships = try await store.memberships(of: account)

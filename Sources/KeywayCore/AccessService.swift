@@ -49,6 +49,7 @@ public struct AccessService: Sendable {
     /// The question for (device, user), everything loaded. When `user` is one of the resolved caller's own
     /// users, its groups and received shares come from `caller` (loaded when it was resolved) instead of
     /// being read again, and so do the device's groups when the caller's shares reach the device.
+    /// - Throws: only the store's errors: it decides nothing and refuses nothing.
     public func question(device: Device, user: User, caller: Access? = nil) async throws -> AccessQuestion {
         let userGroups: Set<UserGroupID>
         let shares: [Share]
@@ -78,7 +79,9 @@ public struct AccessService: Sendable {
 
     /// Who may ask: a super user of the device's organization (or a key with `read`), a device administrator of
     /// the device, or the user itself. `userID` defaults to the caller's user in the device's organization.
-    /// Throws forbidden, `DeviceNotFound`, `UserNotFound`, invalidInput naming `userId`.
+    /// - Throws: `Forbidden` (403) without `read`, or for a plain user asking about another user; `DeviceNotFound`
+    ///   (404) missing or another organization's; `UserNotFound` (404) missing or of another organization than the
+    ///   device; `InvalidInput` (400) naming `userId` when an API key leaves it out.
     public func check(device id: DeviceID, userID: UserID?, at instant: Date?, by caller: Principal) async throws
         -> AccessCheck
     {
@@ -125,6 +128,7 @@ public struct AccessService: Sendable {
     /// shares (and every device of the organizations it is super user of); for an API key, every device of
     /// its organization, as its super user. Gateways are listed by the same rule as locks: a super user (or
     /// key) sees its organizations' gateways, anyone else the gateways a share in force gives it.
+    /// - Throws: `Forbidden` (403) for a key without `read`.
     public func effectivePermissions(by caller: Principal, page: Page) async throws -> [EffectivePermission] {
         let access = try await access.resolve(caller)
         try access.require(.read)

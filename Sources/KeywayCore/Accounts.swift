@@ -147,11 +147,16 @@ public struct AccountService: Sendable {
 
     /// Makes the decoy hash before the first sign-in, so that the first unknown username costs no more
     /// bcrypt work than a known one.
+    /// - Throws: `ServiceUnavailable` (503, `Retry-After: 1`) when too many password checks are waiting (it hashes
+    ///   once).
     public func prepare() async throws {
         _ = try await decoy.value(passwords, random)
     }
 
-    /// Creates an account and its personal organization. Throws invalidInput naming the field, conflict.
+    /// Creates an account and its personal organization.
+    /// - Throws: `InvalidInput` (400) naming `emailAddress`, `phoneNumber`, a name or `password` (under 8 characters);
+    ///   `AccountExists` (409, with the existing `accountId`); `ServiceUnavailable` (503, `Retry-After: 1`) when too
+    ///   many password checks are waiting.
     public func create(
         emailAddress: String?, phoneNumber: String?, firstName: String?, lastName: String?, password: String?
     ) async throws -> (Account, Organization) {
@@ -179,7 +184,10 @@ public struct AccountService: Sendable {
     /// work). Each attempt is counted before its password is checked, in the same transaction as the check
     /// of the count: against its client address (past `attemptsPerAddress`: 429 with `Retry-After`) and
     /// against its account (or the typed username when no account has it), which slows further attempts.
-    /// Throws `unavailable` (503) when too many password checks are waiting.
+    /// - Throws: `TooManyRequests` (429, OAuth `invalid_grant`, `Retry-After`) past the address's attempts; `invalid_grant`
+    ///   (401) for an unknown username or a wrong password, alike; `mfa_required` (401) without a valid `mfa_token`
+    ///   when the account needs one; `InvalidInput` (400) naming a `username` over 254 bytes; `ServiceUnavailable`
+    ///   (503, `Retry-After: 1`) when too many password checks are waiting.
     public func signIn(
         username: String, password: String, mfaToken: String? = nil, client: ClientAddress = .unknown
     ) async throws -> TokenPair {
@@ -191,6 +199,10 @@ public struct AccountService: Sendable {
 
     /// The checks of `signIn` (throttles, slowdowns, password, second factor), without issuing tokens: the
     /// signed-in account. The authorization-code grant signs people in through this too.
+    /// - Throws: `TooManyRequests` (429, OAuth `invalid_grant`, `Retry-After`) past the address's attempts; `invalid_grant`
+    ///   (401) for an unknown username or a wrong password, alike; `mfa_required` (401) without a valid `mfa_token`
+    ///   when the account needs one; `InvalidInput` (400) naming a `username` over 254 bytes; `ServiceUnavailable`
+    ///   (503, `Retry-After: 1`) when too many password checks are waiting.
     public func verifySignIn(
         username: String, password: String, mfaToken: String?, client: ClientAddress
     ) async throws -> AccountID {
@@ -256,6 +268,7 @@ public struct AccountService: Sendable {
 
     /// Gives the account whose username is `username` the password `password` (the demo's manager gets a fresh one
     /// at each start). Returns false when no account has that username.
+    /// - Throws: `ServiceUnavailable` (503, `Retry-After: 1`) when too many password checks are waiting.
     public func setPassword(_ password: String, username: String) async throws -> Bool {
         guard let credentials = try await store.credentials(username: username) else { return false }
         try await store.setPasswordHash(try await passwords.hash(password), of: credentials.accountID)
@@ -264,6 +277,8 @@ public struct AccountService: Sendable {
 
     /// `grant_type=refresh_token`: rotates the refresh token. Reusing one already rotated ends every
     /// token of its sign-in.
+    /// - Throws: `invalid_grant` (400) for an unknown, expired, revoked or already rotated refresh token (a rotated one
+    ///   also ends its sign-in's tokens).
     public func refresh(_ refreshToken: String) async throws -> TokenPair {
         let now = time.now()
         guard let token = try await store.token(hash: secrets.hash(refreshToken)), token.kind == .refresh,
@@ -282,13 +297,15 @@ public struct AccountService: Sendable {
     }
 
     /// RFC 7009: revokes an access or refresh token; unknown tokens are not an error.
+    /// - Throws: only the store's errors.
     public func revoke(_ value: String) async throws {
         guard let token = try await store.token(hash: secrets.hash(value)), token.dateRevoked == nil else { return }
         try await store.revokeToken(id: token.id, at: time.now())
     }
 
-    /// The live access token whose value is `value`. Throws `DomainError.unauthorized` for an unknown, revoked or
-    /// expired token, or a refresh token, without saying which.
+    /// The live access token whose value is `value`.
+    /// - Throws: `Unauthorized` (401) for an unknown, revoked or expired token, or a refresh token, without saying
+    ///   which.
     public func verifiedToken(_ value: String) async throws -> IssuedToken {
         let hash = secrets.hash(value)
         guard let token = try await store.token(hash: hash), constantTimeEquals(token.hash, hash),
@@ -298,7 +315,8 @@ public struct AccountService: Sendable {
         return token
     }
 
-    /// The caller's own account and personal organization. Throws `AccountNotFound` (404) for an API key.
+    /// The caller's own account and personal organization.
+    /// - Throws: `AccountNotFound` (404) for an API key, or an account that no longer exists.
     public func current(_ caller: Principal) async throws -> (Account, Organization?, lastAuthentication: Date?) {
         guard case .account(let session) = caller, let account = try await store.account(session.accountID) else {
             throw DomainError.notFound(.accountNotFound, "This credential belongs to no account")

@@ -118,8 +118,9 @@ public struct ControllerService: Sendable {
 
     static let notFound = DomainError.deviceNotFound
 
-    /// Splits `deviceIds` as Bold's clients send it (comma-separated; spaces also separate). Throws
-    /// `invalidInput` naming `deviceIds` when it is missing, empty, holds a non-id, or more than 100 distinct ids.
+    /// Splits `deviceIds` as Bold's clients send it (comma-separated; spaces also separate).
+    /// - Throws: `InvalidInput` (400) naming `deviceIds` when it is missing, empty, holds a non-id, or more than 100
+    ///   distinct ids (or over 2000 characters).
     public static func deviceIDs(_ text: String?) throws -> [DeviceID] {
         let field = "deviceIds"
         guard let text, text.utf8.count <= 2000 else {
@@ -142,8 +143,9 @@ public struct ControllerService: Sendable {
         return ids
     }
 
-    /// Splits `commandTypes` (comma-separated, as sent); Bold's types Keyway does not issue are dropped. Throws
-    /// `invalidInput` naming `commandTypes` when it is missing, empty, names an unknown type or has over 10 entries.
+    /// Splits `commandTypes` (comma-separated, as sent); Bold's types Keyway does not issue are dropped.
+    /// - Throws: `InvalidInput` (400) naming `commandTypes` when it is missing, empty, names an unknown type or has
+    ///   over 10 entries.
     public static func commandTypes(_ text: String?) throws -> [ControllerCommandType] {
         let field = "commandTypes"
         let known = (ControllerCommandType.allCases.map(\.rawValue) + ControllerCommandType.unissued.sorted())
@@ -168,8 +170,10 @@ public struct ControllerService: Sendable {
     }
 
     /// Generates a new controller key for lock `deviceID`, replacing the old one, and returns it with its date.
-    /// For super users of the lock's organization and keys with `manage`. Throws forbidden (404 outside the
-    /// caller's organizations, `DeviceNotFound`), `invalidInput` naming `id` when the device is not a lock.
+    /// For super users of the lock's organization and keys with `manage`.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user of the lock's organization; `DeviceNotFound`
+    ///   (404) missing, another organization's or deleted meanwhile; `InvalidInput` (400) naming `id` when the device
+    ///   is not a lock.
     public func provisionKey(for deviceID: DeviceID, by caller: Principal) async throws -> (
         key: [UInt8], date: Date
     ) {
@@ -190,7 +194,8 @@ public struct ControllerService: Sendable {
     }
 
     /// A handshake for each of `ids` the caller may open now; the others are left out (docs/permissions.md).
-    /// Throws forbidden for an API key without `activate`.
+    /// - Throws: `Forbidden` (403) for an API key without `activate`; nothing else: a lock the caller may not open is
+    ///   left out.
     public func handshakes(for ids: [DeviceID], by caller: Principal) async throws -> [ControllerHandshake] {
         let now = time.now()
         return try await openable(ids, by: caller, at: now).map { lock in
@@ -205,7 +210,8 @@ public struct ControllerService: Sendable {
     }
 
     /// A command of each of `types` for each of `ids` the caller may open now; the others are left out.
-    /// Throws forbidden for an API key without `activate`.
+    /// - Throws: `Forbidden` (403) for an API key without `activate`; nothing else: a lock the caller may not open is
+    ///   left out.
     public func commands(for ids: [DeviceID], types: [ControllerCommandType], by caller: Principal) async throws
         -> [ControllerCommand]
     {

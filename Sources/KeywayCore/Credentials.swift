@@ -9,7 +9,8 @@ public enum Scope: String, CaseIterable, Sendable, Comparable {
         (allCases.firstIndex(of: lhs) ?? 0) < (allCases.firstIndex(of: rhs) ?? 0)
     }
 
-    /// Parses `read,manage` (commas or spaces). Throws `DomainError.invalidInput` naming `field`.
+    /// Parses `read,manage` (commas or spaces).
+    /// - Throws: `InvalidInput` (400) naming `field`.
     public static func parseList(_ text: String, field: String = "scope") throws -> Set<Scope> {
         let names = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
         guard !names.isEmpty else {

@@ -136,7 +136,10 @@ public struct DeviceService: Sendable {
         self.targets = targets
     }
 
-    /// Throws forbidden, invalidInput naming the field, referenceNotFound (organization or gateway).
+    /// - Throws: `Forbidden` (403) without `manage` or as a member that is not super user of the organization;
+    ///   `InvalidInput` (400) naming the field (`organizationId`, `deviceType`, `name`, `timeZone`, `gatewayId`,
+    ///   `controller`, ...); `NotFound` (404, Bold's reference text) for an organization or `gatewayId` outside the
+    ///   caller's organizations.
     public func register(_ input: DeviceInput, by caller: Principal) async throws -> Device {
         let access = try await access.resolve(caller)
         try access.require(.manage)
@@ -153,7 +156,8 @@ public struct DeviceService: Sendable {
         return try await store.insertDevice(device)
     }
 
-    /// Throws forbidden, invalidInput (paging), referenceNotFound (a filter names what the caller cannot see).
+    /// - Throws: `Forbidden` (403) without `read`; `InvalidInput` (400) naming `size`, `offset` or a filter; `NotFound`
+    ///   (404, Bold's reference text) when a filter names an organization or group the caller takes no part in.
     public func list(_ filters: DeviceFilters, by caller: Principal) async throws -> DeviceList {
         let access = try await access.resolve(caller)
         let visibility = try access.visibility(
@@ -184,7 +188,9 @@ public struct DeviceService: Sendable {
             states: try await store.deviceStates(Set(devices.map(\.id) + devices.compactMap(\.gatewayID))))
     }
 
-    /// One device, decommissioned or not, with its groups and links. Throws forbidden, `DeviceNotFound`.
+    /// One device, decommissioned or not, with its groups and links.
+    /// - Throws: `Forbidden` (403) without `read` or for a device of its organization the caller neither reaches nor
+    ///   administers; `DeviceNotFound` (404) missing or another organization's.
     public func get(_ id: DeviceID, by caller: Principal) async throws -> DeviceList {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -201,8 +207,9 @@ public struct DeviceService: Sendable {
     }
 
     /// Applies the fields present, and a gateway's settings, in one write; organization and type never change.
-    /// Throws forbidden, `DeviceNotFound`, invalidInput (also for a bridge URL that is not public),
-    /// referenceNotFound (gateway).
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `DeviceNotFound` (404) missing, another
+    ///   organization's or deleted meanwhile; `InvalidInput` (400) naming the field (a `bridgeUrl` that is not a public
+    ///   address included); `NotFound` (404, Bold's reference text) for a `gatewayId` of another organization.
     public func update(_ id: DeviceID, with input: DeviceInput, by caller: Principal) async throws -> Device {
         let current = try await managedDevice(id, by: caller)
         var connection: GatewayConnection?
@@ -219,7 +226,8 @@ public struct DeviceService: Sendable {
     }
 
     /// Decommissions the device: hidden from lists unless asked for, and its shares stop granting.
-    /// Throws forbidden, `DeviceNotFound` (also for a device already decommissioned).
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `DeviceNotFound` (404) missing, another
+    ///   organization's or already decommissioned.
     public func decommission(_ id: DeviceID, by caller: Principal) async throws {
         var device = try await managedDevice(id, by: caller)
         guard device.dateDecommissioned == nil else { throw DeviceService.notFound }

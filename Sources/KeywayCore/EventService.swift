@@ -69,8 +69,8 @@ public struct EventService: Sendable {
         return (access, access.superUserOf)
     }
 
-    /// Throws forbidden, invalidInput naming `deviceId` (also for more than `EventFilters.maximumDeviceIDs` ids),
-    /// `type` or paging fields.
+    /// - Throws: `Forbidden` (403) for a key without `events` or an account that is super user nowhere; `InvalidInput`
+    ///   (400) naming `deviceId` (also for more than `EventFilters.maximumDeviceIDs` ids), `type` or paging fields.
     public func list(_ filters: EventFilters, by caller: Principal) async throws -> EventList {
         var (_, organizations) = try await eventOrganizations(caller)
         if let only = filters.organizationID.map({ OrganizationID($0) }) {
@@ -146,7 +146,9 @@ public struct EventService: Sendable {
 
     /// The webhooks of the organizations the caller sees events of, narrowed to `organization` when given: one
     /// the caller takes no part in is `referenceNotFound` (404), as in the other lists' filters; one where it
-    /// sees no events gives an empty list. Throws forbidden, referenceNotFound.
+    /// sees no events gives an empty list.
+    /// - Throws: `Forbidden` (403) for a key without `events` or an account that is super user nowhere; `NotFound`
+    ///   (404, Bold's reference text) for an `organization` the caller takes no part in.
     public func webhooks(organization: Int64? = nil, by caller: Principal) async throws -> [Webhook] {
         let (access, organizations) = try await eventOrganizations(caller)
         guard let organization else { return try await store.webhooks(organizations: organizations) }
@@ -155,8 +157,11 @@ public struct EventService: Sendable {
         return try await store.webhooks(organizations: organizations.intersection([only]))
     }
 
-    /// A new webhook; without `secretHttp` a random one is made. Throws forbidden, invalidInput (also for a URL
-    /// that is not public), referenceNotFound, conflict `WebhookLimitReached` beyond `maximumWebhooks`.
+    /// A new webhook; without `secretHttp` a random one is made.
+    /// - Throws: `Forbidden` (403) for a key without `events` or an account that is super user nowhere, or not super
+    ///   user of the body's organization; `InvalidInput` (400) naming the field (`organizationId`, `webhookUrl`, also
+    ///   for a URL that is not a public address, `types`, `secretHttp`); `NotFound` (404, Bold's reference text) for an
+    ///   organization the caller takes no part in; `WebhookLimitReached` (409) beyond `maximumWebhooks`.
     public func createWebhook(_ input: WebhookInput, by caller: Principal) async throws -> Webhook {
         let (access, _) = try await eventOrganizations(caller)
         let organization = try access.bodyOrganization(input.organizationID)
@@ -177,6 +182,9 @@ public struct EventService: Sendable {
         return stored
     }
 
+    /// - Throws: `Forbidden` (403) for a key without `events` or an account that is super user nowhere;
+    ///   `WebhookNotFound` (404) missing, another organization's, or of one where the caller is not super user;
+    ///   `InvalidInput` (400) naming `webhookUrl`, `types` or `secretHttp`.
     public func updateWebhook(_ id: EntityID<WebhookID>, with input: WebhookInput, by caller: Principal) async throws
         -> Webhook
     {
@@ -194,6 +202,7 @@ public struct EventService: Sendable {
     }
 
     /// The organization's webhooks (as `webhooks`) with what each is still owed.
+    /// - Throws: as `webhooks(organization:by:)`.
     public func webhooksWithBacklog(organization: Int64, by caller: Principal) async throws
         -> [(webhook: Webhook, backlog: WebhookBacklog)]
     {
@@ -205,13 +214,18 @@ public struct EventService: Sendable {
     }
 
     /// Sends the webhook a test delivery now (see `WebhookDelivery.sendTest`), for whoever may change it: whether
-    /// the receiver answered 2xx, and why not. Throws forbidden, `WebhookNotFound`.
+    /// the receiver answered 2xx, and why not.
+    /// - Throws: `Forbidden` (403) for a key without `events` or an account that is super user nowhere;
+    ///   `WebhookNotFound` (404) missing, another organization's, or of one where the caller is not super user. A
+    ///   failed delivery is the answer, not a throw.
     public func testWebhook(_ id: EntityID<WebhookID>, through delivery: WebhookDelivery, by caller: Principal)
         async throws -> WebhookAttempt
     {
         await delivery.sendTest(try await managedWebhook(id, by: caller))
     }
 
+    /// - Throws: `Forbidden` (403) for a key without `events` or an account that is super user nowhere;
+    ///   `WebhookNotFound` (404) missing, another organization's, or of one where the caller is not super user.
     public func deleteWebhook(_ id: EntityID<WebhookID>, by caller: Principal) async throws {
         _ = try await managedWebhook(id, by: caller)
         guard try await store.deleteWebhook(id) else { throw Self.webhookNotFound }
@@ -314,6 +328,7 @@ public final class WebhookDelivery: Sendable {
     /// One round, waited for: every due webhook's next batch, webhooks in parallel. Returns how many events
     /// were delivered. (Tests use this; the server's delivery service
     /// uses `claimDue` and `deliver` and does not wait for a slow receiver before its next round.)
+    /// - Throws: only the store's errors; a receiver's failure is recorded on its webhook, not thrown.
     @discardableResult
     public func deliverDue() async throws -> Int {
         let batches = try await claimDue()
@@ -326,6 +341,7 @@ public final class WebhookDelivery: Sendable {
     /// The due batches, one per webhook that has none on the way; each must then go to `deliver(_:)`, which
     /// frees its webhook for the next round. The server's delivery service runs each on a child task of its
     /// own, so a receiver that takes its full timeout delays nobody else's next round.
+    /// - Throws: only the store's errors.
     public func claimDue() async throws -> [WebhookBatch] {
         let due = try await store.dueDeliveries(now: time.now(), limit: Self.batchSize)
         return inFlight.withLock { busy in
@@ -378,6 +394,7 @@ public struct Housekeeping: Sendable {
         self.retention = retention
     }
 
+    /// - Throws: only the store's errors.
     @discardableResult
     public func run() async throws -> HousekeepingReport {
         let now = time.now()

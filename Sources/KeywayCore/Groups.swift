@@ -125,7 +125,9 @@ public struct DeviceGroupService: Sendable {
         self.access = access
     }
 
-    /// Throws forbidden, invalidInput, referenceNotFound.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `InvalidInput` (400) naming
+    ///   `organizationId` or `name`; `NotFound` (404, Bold's reference text) for an organization the caller takes no
+    ///   part in.
     public func create(_ input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
         let (organization, name) = try GroupValidation.newGroup(input, by: try await access.resolve(caller))
         let group = DeviceGroup(
@@ -134,6 +136,8 @@ public struct DeviceGroupService: Sendable {
         return try await store.insertDeviceGroup(group)
     }
 
+    /// - Throws: `Forbidden` (403) without `read`; `InvalidInput` (400) naming `size` or `offset`; `NotFound` (404,
+    ///   Bold's reference text) for an `organizationId` the caller takes no part in.
     public func list(_ filters: GroupFilters, by caller: Principal) async throws -> DeviceGroupList {
         let access = try await access.resolve(caller)
         let query = try GroupValidation.query(
@@ -143,7 +147,9 @@ public struct DeviceGroupService: Sendable {
         return DeviceGroupList(groups: groups, members: members)
     }
 
-    /// One group with its devices. Throws forbidden, `DeviceGroupNotFound`.
+    /// One group with its devices.
+    /// - Throws: `Forbidden` (403) without `read` or for a group of its organization the caller does not reach;
+    ///   `DeviceGroupNotFound` (404) missing or another organization's.
     public func get(_ id: DeviceGroupID, by caller: Principal) async throws -> DeviceGroupList {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -153,6 +159,8 @@ public struct DeviceGroupService: Sendable {
         return DeviceGroupList(groups: [group], members: try await store.deviceGroupMembers(of: [group.id]))
     }
 
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `DeviceGroupNotFound` (404) missing or
+    ///   another organization's; `InvalidInput` (400) naming `name`.
     public func update(_ id: DeviceGroupID, with input: GroupInput, by caller: Principal) async throws -> DeviceGroup {
         var group = try await managed(id, by: caller)
         if let name = input.name { group.name = try GroupValidation.name(name) }
@@ -164,13 +172,18 @@ public struct DeviceGroupService: Sendable {
         return group
     }
 
-    /// Deletes the group and the shares whose source it is. Throws forbidden, `DeviceGroupNotFound`.
+    /// Deletes the group and the shares whose source it is.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `DeviceGroupNotFound` (404) missing or
+    ///   another organization's.
     public func delete(_ id: DeviceGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller)
         guard try await store.deleteDeviceGroup(id, organization: group.organizationID) else { throw Self.notFound }
     }
 
-    /// Idempotent. Throws forbidden, `DeviceGroupNotFound`, referenceNotFound (the device).
+    /// Idempotent.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `DeviceGroupNotFound` (404) missing or
+    ///   another organization's; `NotFound` (404, Bold's reference text) for a device missing or of another
+    ///   organization.
     public func addDevice(_ deviceID: DeviceID, to id: DeviceGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller)
         guard let device = try await store.device(deviceID), device.organizationID == group.organizationID else {
@@ -179,7 +192,8 @@ public struct DeviceGroupService: Sendable {
         _ = try await store.addDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: device.id))
     }
 
-    /// Throws forbidden, `DeviceGroupNotFound`, `MemberNotFound` when the device is not in the group.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `DeviceGroupNotFound` (404) missing or
+    ///   another organization's; `MemberNotFound` (404) when the device is not in the group.
     public func removeDevice(_ deviceID: DeviceID, from id: DeviceGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller)
         guard try await store.removeDeviceGroupMember(DeviceGroupMember(groupID: group.id, deviceID: deviceID)) else {
@@ -221,6 +235,9 @@ public struct UserGroupService: Sendable {
         self.access = access
     }
 
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `InvalidInput` (400) naming
+    ///   `organizationId` or `name`; `NotFound` (404, Bold's reference text) for an organization the caller takes no
+    ///   part in.
     public func create(_ input: GroupInput, by caller: Principal) async throws -> UserGroup {
         let (organization, name) = try GroupValidation.newGroup(input, by: try await access.resolve(caller))
         let group = UserGroup(
@@ -229,6 +246,8 @@ public struct UserGroupService: Sendable {
         return try await store.insertUserGroup(group)
     }
 
+    /// - Throws: `Forbidden` (403) without `read`; `InvalidInput` (400) naming `size` or `offset`; `NotFound` (404,
+    ///   Bold's reference text) for an `organizationId` the caller takes no part in.
     public func list(_ filters: GroupFilters, by caller: Principal) async throws -> UserGroupList {
         let access = try await access.resolve(caller)
         let query = try GroupValidation.query(filters, by: access, alsoVisible: Set(access.userGroups.map(\.rawValue)))
@@ -237,6 +256,8 @@ public struct UserGroupService: Sendable {
         return UserGroupList(groups: groups, members: members)
     }
 
+    /// - Throws: `Forbidden` (403) without `read` or for a group of its organization the caller is not in;
+    ///   `UserGroupNotFound` (404) missing or another organization's.
     public func get(_ id: UserGroupID, by caller: Principal) async throws -> UserGroupList {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -246,6 +267,8 @@ public struct UserGroupService: Sendable {
         return UserGroupList(groups: [group], members: try await store.userGroupMembers(of: [group.id]))
     }
 
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `UserGroupNotFound` (404) missing or
+    ///   another organization's; `InvalidInput` (400) naming `name`.
     public func update(_ id: UserGroupID, with input: GroupInput, by caller: Principal) async throws -> UserGroup {
         var group = try await managed(id, by: caller, membershipOnly: false)
         if let name = input.name { group.name = try GroupValidation.name(name) }
@@ -256,14 +279,18 @@ public struct UserGroupService: Sendable {
         return group
     }
 
-    /// Deletes the group and the shares it receives. Throws forbidden, `UserGroupNotFound`.
+    /// Deletes the group and the shares it receives.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `UserGroupNotFound` (404) missing or
+    ///   another organization's.
     public func delete(_ id: UserGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller, membershipOnly: false)
         guard try await store.deleteUserGroup(id, organization: group.organizationID) else { throw Self.notFound }
     }
 
     /// Adds the user, or sets its admin flag when it is a member already.
-    /// Throws forbidden, `UserGroupNotFound`, referenceNotFound (the user).
+    /// - Throws: `Forbidden` (403) without `manage` or as neither super user nor admin of the group;
+    ///   `UserGroupNotFound` (404) missing or another organization's; `NotFound` (404, Bold's reference text) for a
+    ///   user missing or of another organization.
     public func putUser(_ userID: UserID, in id: UserGroupID, groupAdmin: Bool, by caller: Principal) async throws {
         let group = try await managed(id, by: caller, membershipOnly: true)
         guard let user = try await store.user(userID), user.organizationID == group.organizationID else {
@@ -273,7 +300,9 @@ public struct UserGroupService: Sendable {
             UserGroupMember(groupID: group.id, userID: user.id, groupAdmin: groupAdmin))
     }
 
-    /// Throws forbidden, `UserGroupNotFound`, `MemberNotFound`.
+    /// - Throws: `Forbidden` (403) without `manage` or as neither super user nor admin of the group;
+    ///   `UserGroupNotFound` (404) missing or another organization's; `MemberNotFound` (404) when the user is not in
+    ///   the group.
     public func removeUser(_ userID: UserID, from id: UserGroupID, by caller: Principal) async throws {
         let group = try await managed(id, by: caller, membershipOnly: true)
         guard try await store.removeUserGroupMember(groupID: group.id, userID: userID) else {

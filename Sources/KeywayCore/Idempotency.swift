@@ -66,7 +66,8 @@ public struct IdempotencyService: Sendable {
         self.time = time
     }
 
-    /// The header's value, checked. Throws invalidInput naming `Idempotency-Key`.
+    /// The header's value, checked.
+    /// - Throws: `InvalidInput` (400) naming `Idempotency-Key`.
     public static func check(_ key: String) throws -> String {
         guard (1...maximumLength).contains(key.utf8.count),
             key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
@@ -78,6 +79,9 @@ public struct IdempotencyService: Sendable {
         return key
     }
 
+    /// - Throws: only the store's errors: a reused key or one still running is a claim (`mismatch`, `running`), which
+    ///   the middleware answers with `mismatch` (422 `IdempotencyKeyReused`) or, after waiting, 409
+    ///   `IdempotencyKeyInUse`.
     public func claim(scope: String, key: String, fingerprint: [UInt8]) async throws -> IdempotencyClaim {
         let now = time.now()
         return try await store.claimIdempotencyKey(
@@ -85,10 +89,12 @@ public struct IdempotencyService: Sendable {
             staleBefore: now.addingTimeInterval(-Self.lease))
     }
 
+    /// - Throws: only the store's errors.
     public func complete(scope: String, key: String, claim: Int64, answer: IdempotentAnswer) async throws {
         try await store.completeIdempotencyKey(scope: scope, key: key, claim: claim, answer: answer)
     }
 
+    /// - Throws: only the store's errors.
     public func release(scope: String, key: String, claim: Int64) async throws {
         try await store.releaseIdempotencyKey(scope: scope, key: key, claim: claim)
     }

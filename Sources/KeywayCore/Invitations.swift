@@ -88,6 +88,8 @@ public struct OutboxDelivery: Sendable {
     }
 
     /// One round over the due messages; returns how many were delivered.
+    /// - Throws: only the store's errors: a refusal by the sender is recorded on its message (put off, or failed after
+    ///   `maxAttempts`), not thrown.
     @discardableResult
     public func deliverPending(limit: Int = 100) async throws -> Int {
         let due = try await store.dueMessages(now: time.now(), limit: limit)
@@ -160,9 +162,10 @@ public struct InvitationService: Sendable {
     /// account is ever checked here, so acceptance is no oracle for passwords or for which addresses have
     /// accounts beyond the invited one.
     ///
-    /// Throws `InvitationNotFound` (404); `InvitationUsed`, `InvitationExpired`, invalidInput naming the field
-    /// (400); forbidden (403: an API key, or an account without the invited address); `AccountExists` (409:
-    /// the invited address has an account, which must sign in and accept).
+    /// - Throws: `InvitationNotFound` (404); `InvitationUsed`, `InvitationExpired` (400); `InvalidInput` (400) naming
+    ///   the field; `Forbidden` (403) for an API key, or an account without the invited address; `AccountExists` (409)
+    ///   when the invited address has an account, which must sign in and accept; `ServiceUnavailable` (503) when too
+    ///   many password checks are waiting.
     public func accept(token: UUID, _ acceptance: Acceptance, signedIn: Principal? = nil) async throws -> (
         UserID, AccountID
     ) {

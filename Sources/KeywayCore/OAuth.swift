@@ -140,8 +140,9 @@ public struct OAuthService: Sendable {
     /// A new random secret: 32 bytes, base64url.
     public func generateSecret() -> String { Self.base64URL(random.bytes(32)) }
 
-    /// Registers a client. Throws invalidInput naming `id`, `redirectUri`, `secret` or `name`; conflict
-    /// (`OAuthClientExists`) when the id is taken.
+    /// Registers a client.
+    /// - Throws: `InvalidInput` (400) naming `id`, `redirectUri`, `secret` or `name`; `OAuthClientExists` (409) when
+    ///   the id is taken.
     @discardableResult
     public func register(
         id: String, redirectURIs: [String], secret: String?, name: String?, replacing: Bool = false
@@ -170,9 +171,11 @@ public struct OAuthService: Sendable {
         return client
     }
 
+    /// - Throws: only the store's errors.
     public func clients() async throws -> [OAuthClient] { try await store.oauthClients() }
 
     /// Removes the client and its unused codes; false when there is none. Tokens it already led to stay valid.
+    /// - Throws: only the store's errors.
     public func remove(id: String) async throws -> Bool { try await store.deleteOAuthClient(id: id) }
 
     /// An absolute URI without a fragment (RFC 6749 §3.1.2): http, https, or an application's own scheme.
@@ -203,8 +206,9 @@ public struct OAuthService: Sendable {
 
     // MARK: Authorization
 
-    /// Checks a request before the sign-in page is shown (and again when its form comes back). Throws
-    /// `AuthorizationRefusal`.
+    /// Checks a request before the sign-in page is shown (and again when its form comes back).
+    /// - Throws: `AuthorizationRefusal`, not a `DomainError`: `.untrusted` (an HTML page, 400) for an unknown client or
+    ///   redirect URI, `.redirect` (303 to the registered URI with `error`) for anything else.
     public func check(_ request: AuthorizationRequest) async throws -> CheckedAuthorization {
         guard let clientID = request.clientID, !clientID.isEmpty, clientID.count <= Self.maxClientIDLength,
             let client = try await store.oauthClient(id: clientID)
@@ -248,7 +252,8 @@ public struct OAuthService: Sendable {
     }
 
     /// Signs the person in (the password grant's checks: its throttles, slowdowns and second factor) and
-    /// returns a new code for the checked request. Throws what `AccountService.verifySignIn` throws.
+    /// returns a new code for the checked request.
+    /// - Throws: what `AccountService.verifySignIn` throws.
     public func authorize(
         _ checked: CheckedAuthorization, username: String, password: String, mfaToken: String?,
         client: ClientAddress
@@ -265,10 +270,10 @@ public struct OAuthService: Sendable {
         return value
     }
 
-    /// `grant_type=authorization_code`. Throws `invalid_client` (401) for an unknown client or a wrong or
-    /// missing secret; `invalid_grant` (400) for an unknown, expired or used code, one issued to another
-    /// client or redirect URI, or a wrong `code_verifier`. A second use of a code also revokes the tokens
-    /// its first use issued (RFC 6749 §4.1.2).
+    /// `grant_type=authorization_code`. A second use of a code also revokes the tokens its first use issued
+    /// (RFC 6749 §4.1.2).
+    /// - Throws: `invalid_client` (401) for an unknown client or a wrong or missing secret; `invalid_grant` (400) for
+    ///   an unknown, expired or used code, one issued to another client or redirect URI, or a wrong `code_verifier`.
     public func exchange(
         code: String, redirectURI: String?, clientID: String?, clientSecret: String?, codeVerifier: String?
     ) async throws -> TokenPair {

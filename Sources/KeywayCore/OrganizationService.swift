@@ -17,6 +17,7 @@ public struct OrganizationService: Sendable {
     }
 
     /// The organizations the caller takes part in.
+    /// - Throws: `Forbidden` (403) for an API key without `read`.
     public func list(by caller: Principal) async throws -> [Organization] {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -28,7 +29,9 @@ public struct OrganizationService: Sendable {
     }
 
     /// A new organization; the creating account becomes its super user. An API key acts only inside its
-    /// own organization, so it cannot create one. Throws forbidden, invalidInput.
+    /// own organization, so it cannot create one.
+    /// - Throws: `Forbidden` (403) for an API key; `InvalidInput` (400) naming `name`; `Unauthorized` (401) when the
+    ///   signed-in account no longer exists.
     public func create(name: String?, by caller: Principal) async throws -> Organization {
         guard case .account(let session) = caller else {
             throw DomainError.forbidden(
@@ -48,7 +51,8 @@ public struct OrganizationService: Sendable {
         return try await store.insertOrganization(organization, founder: founder)
     }
 
-    /// Throws forbidden, `OrganizationNotFound`.
+    /// - Throws: `Forbidden` (403) for a key without `read`; `OrganizationNotFound` (404) missing or one the caller
+    ///   takes no part in.
     public func get(_ id: OrganizationID, by caller: Principal) async throws -> Organization {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -58,7 +62,9 @@ public struct OrganizationService: Sendable {
         return organization
     }
 
-    /// Renames the organization. Throws forbidden, `OrganizationNotFound`, invalidInput.
+    /// Renames the organization.
+    /// - Throws: `Forbidden` (403) without `manage` or as a member that is not super user; `OrganizationNotFound` (404)
+    ///   missing or one the caller takes no part in; `InvalidInput` (400) naming `name`.
     public func rename(_ id: OrganizationID, to name: String?, by caller: Principal) async throws -> Organization {
         var organization = try await managed(id, by: caller)
         if let name { organization.name = try GroupValidation.name(name) }
@@ -67,13 +73,18 @@ public struct OrganizationService: Sendable {
         return organization
     }
 
+    /// - Throws: `Forbidden` (403) without `manage` or as a member that is not super user; `OrganizationNotFound` (404)
+    ///   missing or one the caller takes no part in.
     public func keys(of id: OrganizationID, by caller: Principal) async throws -> [APIKey] {
         _ = try await managed(id, by: caller)
         return try await apiKeys.list(organization: id)
     }
 
     /// A new key of the organization, with its secret (shown once). A key cannot create a key with a
-    /// scope it does not hold itself. Throws forbidden, `OrganizationNotFound`, invalidInput.
+    /// scope it does not hold itself.
+    /// - Throws: `Forbidden` (403) without `manage` or as a member that is not super user; `OrganizationNotFound` (404)
+    ///   missing or one the caller takes no part in; `Forbidden` also for a key granting a scope it lacks;
+    ///   `InvalidInput` (400) naming `name` over 255 bytes.
     public func createKey(
         in id: OrganizationID, scopes: Set<Scope>, name: String?, by caller: Principal
     ) async throws -> (key: APIKey, secret: String) {
@@ -92,7 +103,10 @@ public struct OrganizationService: Sendable {
     /// itself in an organization where `createKey` lets it, with the widest scopes that endpoint would let it
     /// grant (an account holds every scope, so all of them); `description` becomes the key's name. Another
     /// account's id is `AccountNotFound` (404: accounts are not probed); an API key may not (403), as it may not
-    /// create organizations. Throws forbidden, `AccountNotFound`, `OrganizationNotFound`, invalidInput.
+    /// create organizations.
+    /// - Throws: `Forbidden` (403) for an API key, or as a member that is not super user of `organization`;
+    ///   `AccountNotFound` (404) for another account's id; `OrganizationNotFound` (404) missing or one the caller takes
+    ///   no part in; `InvalidInput` (400) naming `description` over 255 bytes.
     public func createKey(
         forAccount account: AccountID, in organization: OrganizationID, description: String?, by caller: Principal
     ) async throws -> (key: APIKey, secret: String) {
@@ -109,7 +123,9 @@ public struct OrganizationService: Sendable {
         return try await createKey(in: organization, scopes: Set(Scope.allCases), name: description, by: caller)
     }
 
-    /// Throws forbidden, `OrganizationNotFound`, `APIKeyNotFound`.
+    /// - Throws: `Forbidden` (403) without `manage` or as a member that is not super user; `OrganizationNotFound` (404)
+    ///   missing or one the caller takes no part in; `APIKeyNotFound` (404) for a key missing or of another
+    ///   organization.
     public func revokeKey(_ keyID: APIKeyID, in id: OrganizationID, by caller: Principal) async throws {
         _ = try await managed(id, by: caller)
         try await apiKeys.revoke(keyID, organization: id)

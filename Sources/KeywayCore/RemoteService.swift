@@ -76,6 +76,11 @@ public struct RemoteService: Sendable {
     /// rights include `remoteActivate` now, or (without a credential) the web key of a share in force now
     /// with `remoteActivate`. Refused attempts are recorded as events, then thrown: 401 for an unknown web
     /// key, 403 (404 across organizations) otherwise.
+    /// - Throws: `Unauthorized` (401) without a credential or web key, or for an unknown or revoked web key;
+    ///   `Forbidden` (403, recorded as a `NoPermission` event) without the right now; `DeviceNotFound` (404) missing or
+    ///   another organization's; `InvalidInput` (400) naming `id` for a keyfob or a gateway without a controller
+    ///   function; `DeviceFirmwareOutdated` (400, recorded). A full activation slot and an unreachable gateway are
+    ///   answers (`TooManyRequests`, `GatewayUnreachable`, `gatewayNotFoundError`), not throws.
     public func send(
         _ command: GatewayCommand, to deviceID: DeviceID, webKey: UUID?, nearby: Bool, by caller: Principal?
     ) async throws -> ActivationResult {
@@ -226,7 +231,8 @@ public struct RemoteService: Sendable {
             activationTime: command == .activate ? lock.activationTime : nil)
     }
 
-    /// Throws forbidden, `DeviceNotFound` (also for a device that is not a gateway).
+    /// - Throws: `Forbidden` (403) without `read`, or for a gateway of its organization the caller does not reach;
+    ///   `DeviceNotFound` (404) missing, another organization's or not a gateway.
     public func status(of gatewayID: DeviceID, by caller: Principal) async throws -> GatewayStatus {
         let access = try await access.resolve(caller)
         try access.require(.read)

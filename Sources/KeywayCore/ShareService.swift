@@ -66,8 +66,9 @@ public struct ShareService: Sendable {
         self.access = AccessResolver(store: store, time: time, defaultZone: defaultTimeZone)
     }
 
-    /// Throws `DomainError` forbidden (scope), invalidInput (paging), referenceNotFound (a filter names
-    /// an entity the caller cannot see).
+    /// - Throws: `Forbidden` (403) without `read`; `InvalidInput` (400) naming `size`, `offset` or a filter; `NotFound`
+    ///   (404, Bold's reference text) when a filter names an organization, device, device group, user or user group the
+    ///   caller takes no part in.
     public func list(_ filters: ShareFilters, by caller: Principal) async throws -> ShareList {
         let access = try await access.resolve(caller)
         var visibility = try access.visibility(
@@ -96,7 +97,8 @@ public struct ShareService: Sendable {
         return ShareList(shares: shares, relations: try await relations(of: shares, for: access))
     }
 
-    /// Throws forbidden, or `shareNotFound` for a missing share or one of another organization.
+    /// - Throws: `Forbidden` (403) without `read` or for a share of its organization the caller neither reaches nor
+    ///   administers; `ShareNotFound` (404) missing or another organization's.
     public func get(_ id: ShareID, by caller: Principal) async throws -> ShareList {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -108,8 +110,10 @@ public struct ShareService: Sendable {
         return ShareList(shares: [access.visible(share)], relations: try await relations(of: [share], for: access))
     }
 
-    /// Throws forbidden (also when a device administrator grants beyond what it holds: `Delegation`),
-    /// invalidInput naming the field, or referenceNotFound.
+    /// - Throws: `Forbidden` (403) without `manage`, for a source not administered, or a grant beyond the
+    ///   administrator's own share (`Delegation`); `InvalidInput` (400) naming the field (`organizationId`, `source`,
+    ///   `receiver`, dates, `schedule`, ...); `NotFound` (404, Bold's reference text) for an organization, source or
+    ///   receiver outside the caller's organizations.
     public func create(_ input: ShareInput, by caller: Principal) async throws -> Share {
         let access = try await access.resolve(caller)
         try access.require(.manage)
@@ -133,7 +137,10 @@ public struct ShareService: Sendable {
     }
 
     /// Applies the fields present in `input`; absent fields keep their value.
-    /// Throws forbidden, shareNotFound, invalidInput, referenceNotFound.
+    /// - Throws: `Forbidden` (403) without `manage`, for a share not administered or one the administrator receives;
+    ///   `ShareNotFound` (404) missing or another organization's; `ConcurrentModification` (409) after 32 tries;
+    ///   `InvalidInput` (400) naming the field; `NotFound` (404, Bold's reference text) for a new source or receiver
+    ///   outside the share's organization.
     public func update(_ id: ShareID, with input: ShareInput, by caller: Principal) async throws -> Share {
         let access = try await access.resolve(caller)
         // A share never moves between organizations: `input.organizationID` is not read here.
@@ -164,6 +171,9 @@ public struct ShareService: Sendable {
     }
 
     /// Renames the receiver as shown on this share. `user` names fit a user receiver, `groupName` a group.
+    /// - Throws: `Forbidden` (403) without `manage`, for a share not administered or one the administrator receives;
+    ///   `ShareNotFound` (404) missing or another organization's; `ConcurrentModification` (409) after 32 tries;
+    ///   `InvalidInput` (400) naming `user`, `userGroup` or a name over 255 bytes.
     public func renameReceiver(
         _ id: ShareID, user: (firstName: String?, lastName: String?)?, groupName: String??, by caller: Principal
     ) async throws {
@@ -189,6 +199,9 @@ public struct ShareService: Sendable {
 
     /// Creates the share's web key and returns its UUID. Refused (400) for a user-group receiver, a share
     /// without an end, and a share that already has one.
+    /// - Throws: `Forbidden` (403) without `manage`, for a share not administered or one the administrator receives;
+    ///   `ShareNotFound` (404) missing or another organization's; `ConcurrentModification` (409) after 32 tries;
+    ///   `WebKeyUserGroup`, `WebKeyNotTemporary`, `WebKeyExists` (400, checked in that order).
     public func createWebKey(_ id: ShareID, by caller: Principal) async throws -> UUID {
         let access = try await self.access.resolve(caller)
         let share = try await change(id, by: access) { current in
@@ -214,7 +227,9 @@ public struct ShareService: Sendable {
         return webKey
     }
 
-    /// Throws `WebKeyNotFound` (404) when the share has none.
+    /// - Throws: `Forbidden` (403) without `manage`, for a share not administered or one the administrator receives;
+    ///   `ShareNotFound` (404) missing or another organization's; `ConcurrentModification` (409) after 32 tries;
+    ///   `WebKeyNotFound` (404) when the share has none.
     public func deleteWebKey(_ id: ShareID, by caller: Principal) async throws {
         _ = try await change(id, by: try await access.resolve(caller)) { current in
             guard current.webKey != nil else {
@@ -226,7 +241,8 @@ public struct ShareService: Sendable {
         }
     }
 
-    /// Throws forbidden or shareNotFound.
+    /// - Throws: `Forbidden` (403) without `manage`, for a share not administered or one the administrator receives;
+    ///   `ShareNotFound` (404) missing, another organization's, or deleted meanwhile.
     public func delete(_ id: ShareID, by caller: Principal) async throws {
         let access = try await access.resolve(caller)
         let share = try await administered(id, by: access)

@@ -13,6 +13,7 @@ public enum Text {
     public static let url = 2048
 
     /// `value`, or invalidInput naming `field` when it is over `max` bytes. Nil stays nil.
+    /// - Throws: `InvalidInput` (400) naming `field`.
     @discardableResult
     public static func limit(_ value: String?, field: String, max: Int) throws -> String? {
         guard let value else { return nil }
@@ -24,6 +25,7 @@ public enum Text {
 
     /// `value` when it is an absolute `https` URL of at most `Text.url` bytes, or invalidInput naming `field`
     /// (a page showing it would otherwise load it over plain HTTP, or run a `javascript:` one).
+    /// - Throws: `InvalidInput` (400) naming `field`.
     @discardableResult
     public static func httpsURL(_ value: String?, field: String) throws -> String? {
         guard let value = try limit(value, field: field, max: url) else { return nil }

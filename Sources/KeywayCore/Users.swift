@@ -101,8 +101,12 @@ public struct UserService: Sendable {
     }
 
     /// Creates the user, with an invitation when asked, and adds it to `userGroupID` (as its admin with
-    /// `groupAdmin`). Throws forbidden, invalidInput naming the field, referenceNotFound (organization or
-    /// group), conflict (409, with the existing `userId`).
+    /// `groupAdmin`).
+    /// - Throws: `Forbidden` (403) without `manage`, as a non-super user, or appointing a super user with a key lacking
+    ///   a scope; `InvalidInput` (400) naming the field (`organizationId`, `emailAddress`, `phoneNumber`, `groupAdmin`,
+    ///   `invitation.language`, `invitation.expiration`, ...); `NotFound` (404, Bold's reference text) for an
+    ///   organization or user group outside the caller's; `UserExists` (409, with the existing `userId`);
+    ///   `TooManyRequests` (429, `Retry-After`) past 5 invitations an hour to one address.
     public func create(
         _ input: UserInput, groupAdmin: Bool = false, userGroupID: Int64? = nil, by caller: Principal
     ) async throws -> User {
@@ -193,6 +197,8 @@ public struct UserService: Sendable {
         return messages
     }
 
+    /// - Throws: `Forbidden` (403) without `read`; `InvalidInput` (400) naming `size` or `offset`; `NotFound` (404,
+    ///   Bold's reference text) for an `organizationId` the caller takes no part in.
     public func list(
         organizationID: Int64?, externalID: String?, search: String?, offset: Int?, size: Int?, by caller: Principal
     ) async throws -> [User] {
@@ -205,6 +211,8 @@ public struct UserService: Sendable {
     }
 
     /// A super user reads every user of its organization; anyone reads its own user records.
+    /// - Throws: `Forbidden` (403) without `read` or for another user of its organization when not super user;
+    ///   `UserNotFound` (404) missing or another organization's.
     public func get(_ id: UserID, by caller: Principal) async throws -> User {
         let access = try await access.resolve(caller)
         try access.require(.read)
@@ -214,12 +222,14 @@ public struct UserService: Sendable {
     }
 
     /// The accounts of registered users, to show beside them.
+    /// - Throws: only the store's errors.
     public func accounts(of users: [User]) async throws -> [AccountID: Account] {
         try await store.accounts(Set(users.compactMap(\.accountID)))
     }
 
-    /// Throws forbidden (also when a key without every scope promotes a super user), `UserNotFound`,
-    /// invalidInput, conflict.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `UserNotFound` (404) missing or another
+    ///   organization's; `Forbidden` also for promoting a super user with a key lacking a scope; `InvalidInput` (400)
+    ///   naming the field; `UserExists` (409) when the new address is another user's.
     public func update(_ id: UserID, with input: UserInput, by caller: Principal) async throws -> User {
         let access = try await access.resolve(caller)
         let current = try await managed(id, by: access)
@@ -232,6 +242,8 @@ public struct UserService: Sendable {
     }
 
     /// Removes the user, its memberships and the shares it receives, in one transaction.
+    /// - Throws: `Forbidden` (403) without `manage` or as a non-super user; `UserNotFound` (404) missing or another
+    ///   organization's.
     public func delete(_ id: UserID, by caller: Principal) async throws {
         let user = try await managed(id, by: try await access.resolve(caller))
         guard try await store.deleteUser(id, organization: user.organizationID) else { throw Self.notFound }
@@ -280,8 +292,8 @@ public struct UserService: Sendable {
 
 /// E-mail addresses and E.164 phone numbers, checked the same way everywhere.
 public enum Contact {
-    /// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces. Throws
-    /// invalidInput naming `field`.
+    /// A plausible address: one `@`, a non-empty local part, a dotted domain, no spaces.
+    /// - Throws: `InvalidInput` (400) naming `field`.
     public static func emailAddress(_ text: String, field: String) throws -> String {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
@@ -290,7 +302,8 @@ public enum Contact {
         return text
     }
 
-    /// E.164: `+`, a country code not starting with 0, at most 15 digits in all. Throws invalidInput.
+    /// E.164: `+`, a country code not starting with 0, at most 15 digits in all.
+    /// - Throws: `InvalidInput` (400) naming `field`.
     public static func phoneNumber(_ text: String, field: String) throws -> String {
         guard text.wholeMatch(of: /\+[1-9][0-9]{1,14}/) != nil else {
             throw DomainError.invalidInput(

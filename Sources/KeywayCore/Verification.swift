@@ -54,8 +54,8 @@ public struct VerificationService: Sendable {
     }
 
     /// Sends a code whether or not an account has that address, so the answer reveals nothing.
-    /// Throws invalidInput naming the field; `TooManyRequests` (429, with `Retry-After`) past the limits
-    /// per client address and per destination.
+    /// - Throws: `InvalidInput` (400) naming `emailAddress` or `phoneNumber`; `TooManyRequests` (429, with
+    ///   `Retry-After`) past the limits per client address and per destination.
     public func requestCode(emailAddress: String?, phoneNumber: String?, client: ClientAddress = .unknown)
         async throws
     {
@@ -88,8 +88,10 @@ public struct VerificationService: Sendable {
                 body: "Your Keyway verification code is \(code). It is valid for 10 minutes.", dateCreated: now))
     }
 
-    /// The verification token for a right code. Throws `InvalidCode` (400) for a wrong, spent or expired one;
-    /// `TooManyRequests` (429, with `Retry-After`) once the destination's guesses are used up, right or not.
+    /// The verification token for a right code.
+    /// - Throws: `InvalidInput` (400) naming `emailAddress` or `phoneNumber`; `InvalidCode` (400) for a wrong, spent or
+    ///   expired code; `TooManyRequests` (429, with `Retry-After`) once the destination's guesses are used up, right or
+    ///   not.
     public func verifyCode(emailAddress: String?, phoneNumber: String?, code: String) async throws -> String {
         let (destination, _) = try Self.destination(emailAddress, phoneNumber)
         let token = random.uuid().uuidString.lowercased()

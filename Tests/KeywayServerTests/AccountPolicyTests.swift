@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -73,7 +74,9 @@ struct AccountPolicyTests {
                 try await client.send(
                     .put, "/v2/shares/\(share)", key: groupToken, json: #"{"source": {"deviceId": 12}}"#),
                 status: .forbidden)
-            #expect(try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).object["source"] != nil)
+            let read = try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).decoded(
+                as: Components.Schemas.Share.self)
+            #expect(read.source != nil)
             // Once the group loses the right, so does its member.
             #expect(
                 try await client.send(.delete, "/v1/user-groups/\(teamID)/users/\(viaGroup)", key: key).status == .ok)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -94,7 +95,9 @@ struct AuthTests {
             let foreign = try await client.send(.get, "/v2/shares/\(id)", key: other)
             #expect(missing.text == foreign.text)
             #expect(try await client.send(.get, "/v2/shares", key: other).array.isEmpty)
-            #expect(try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).object["externalId"] == nil)
+            let share = try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).decoded(
+                as: Components.Schemas.Share.self)
+            #expect(share.externalId == nil)
         }
         #expect(try await harness.shareCount() == 1)
     }
@@ -133,9 +136,10 @@ struct AuthTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let id = try await client.createShare(Self.createBody, key: harness.manageKey)
-            let share = try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).object
-            #expect(value(share, "creatorAccount.id") as? Int == 1)
-            #expect(value(share, "creatorAccount.firstName") as? String == "Owner")
+            let share = try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).decoded(
+                as: Components.Schemas.Share.self)
+            #expect(share.creatorAccount?.id == 1)
+            #expect(share.creatorAccount?.firstName == "Owner")
         }
     }
 }

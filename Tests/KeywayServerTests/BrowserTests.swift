@@ -11,61 +11,45 @@ struct BrowserTests {
     /// would only repeat them, on a machine that is busy enough then.
     static let enabled =
         ProcessInfo.processInfo.environment["KEYWAY_BROWSER_TESTS"] == "1" && !TestDatabase.serverSuitesOnPostgres
+    static let inABrowser: ConditionTrait = .enabled(
+        if: enabled,
+        "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
+    )
 
-    @Test(
-        .enabled(
-            if: enabled,
-            "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
-        ))
-    func loadPressOpenSeeTheSuccessAndTheEvent() async throws {
-        let script = DocumentationTests.root.appendingPathComponent("Tests/browser/webkey_page_test.py")
-        // Waits without blocking a thread of the test pool (a blocking wait here starved other tests' requests).
+    /// Runs `Tests/browser/<script>` against the built `keyway` and expects it to exit 0 having printed `line`.
+    /// Waits without blocking a thread of the test pool (a blocking wait here starved other tests' requests).
+    static func run(_ script: String, printing line: String, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
+        let path = DocumentationTests.root.appendingPathComponent("Tests/browser/" + script).path
         let run = try CommandLineTests.Run(
-            ["python3", script.path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env")
-        )
+            ["python3", path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env"))
         defer { if run.process.isRunning { run.process.terminate() } }
         let status = try await run.exitStatus(within: 300)
         let text = run.stdout + run.stderr
-        #expect(status == 0, "\(text)")
-        #expect(text.contains("web-key page: loaded, opened, event"), "\(text)")
+        #expect(status == 0, "\(text)", sourceLocation: sourceLocation)
+        #expect(text.contains(line), "\(text)", sourceLocation: sourceLocation)
+    }
+
+    /// Tests/browser/webkey_page_test.py: the web-key page loaded, pressed to open, the success shown and the event.
+    @Test(BrowserTests.inABrowser)
+    func loadPressOpenSeeTheSuccessAndTheEvent() async throws {
+        try await Self.run("webkey_page_test.py", printing: "web-key page: loaded, opened, event")
     }
 
     /// Tests/browser/authorize_page_test.py: sign-in through /authorize with the keyboard at 375 px, the
     /// redirect (through the page's Content-Security-Policy) to a loopback redirect URI, and the exchange.
-    @Test(
-        .enabled(
-            if: enabled,
-            "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
-        ))
+    @Test(BrowserTests.inABrowser)
     func signInThroughAuthorizeArriveAtTheRedirectWithACodeAndExchangeIt() async throws {
-        let script = DocumentationTests.root.appendingPathComponent("Tests/browser/authorize_page_test.py")
-        let run = try CommandLineTests.Run(
-            ["python3", script.path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env")
-        )
-        defer { if run.process.isRunning { run.process.terminate() } }
-        let status = try await run.exitStatus(within: 300)
-        let text = run.stdout + run.stderr
-        #expect(status == 0, "\(text)")
-        #expect(text.contains("authorize page: signed in, redirected with code and state, exchanged"), "\(text)")
+        try await Self.run(
+            "authorize_page_test.py", printing: "authorize page: signed in, redirected with code and state, exchanged")
     }
 
     /// Tests/browser/console_test.py: the console's journey (sign in, register a lock, invite, a share with a schedule
     /// on the week chart at the right hours, a web-key opening appearing live on the events page, groups, webhooks,
     /// API keys), a forged form refused, 375 px without sideways scrolling, a device administrator's narrower view.
-    @Test(
-        .enabled(
-            if: enabled,
-            "set KEYWAY_BROWSER_TESTS=1 with chromium, chromium-driver and selenium installed; runs with the SQLite run only"
-        ))
+    @Test(BrowserTests.inABrowser)
     func theConsoleJourneyInABrowser() async throws {
-        let script = DocumentationTests.root.appendingPathComponent("Tests/browser/console_test.py")
-        let run = try CommandLineTests.Run(
-            ["python3", script.path, CommandLineTests.executable.path], executable: URL(fileURLWithPath: "/usr/bin/env")
-        )
-        defer { if run.process.isRunning { run.process.terminate() } }
-        let status = try await run.exitStatus(within: 300)
-        let text = run.stdout + run.stderr
-        #expect(status == 0, "\(text)")
-        #expect(text.contains("console: signed in, lock"), "\(text)")
+        try await Self.run("console_test.py", printing: "console: signed in, lock")
     }
 }

@@ -89,17 +89,8 @@ struct CredentialCacheTests {
     }
 
     static func revokeOnOneCheckOnTheOther(database url: String?) async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let path = directory.file("keyway.sqlite")
-        let configure: (inout KeywayConfig) -> Void = { config in
-            if let url {
-                config.databaseURL = url
-                config.databaseConnections = 2
-            }
-        }
-        let first = try await Harness.make(databasePath: path, directory: directory, configure: configure)
-        let second = try await Harness.make(databasePath: path, directory: directory, configure: configure)
+        let (first, second) = try await Harness.twoInstances(database: url, connections: 2)
+        defer { first.directory.remove() }
         #expect(first.keyway.authenticator.cache !== second.keyway.authenticator.cache)
         try await first.test { one in
             try await second.test { other in

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -29,26 +30,29 @@ struct DeviceAPITests {
                 client, key,
                 #"{"organizationId": 1, "name": " Side door ", "deviceType": "Lock", "timeZone": "Asia/Tokyo", "location": "Annex", "remarks": "Blue", "model": "SX-45", "actualFirmwareVersion": 101, "gatewayId": 13}"#
             )
-            let device = try await client.send(.get, "/v2/devices/\(id)", key: key).object
-            #expect(device["name"] as? String == "Side door")
-            #expect(value(device, "owner.organizationId") as? Int == 1)
-            #expect(value(device, "owner.name") as? String == "Org 1")
-            #expect(value(device, "owner.accountId") as? Int == 1)
-            #expect(value(device, "model.name") as? String == "SX-45")
-            #expect(value(device, "model.type.id") as? Int == 1)
-            #expect(value(device, "model.type.name") as? String == "Lock")
-            #expect(value(device, "settings.activationTime") as? Int == 7)
-            #expect(value(device, "features.remoteAccess") as? Bool == true)
-            #expect(value(device, "gateway.id") as? Int == 13)
-            #expect(value(device, "gateway.name") as? String == "Gateway 1")
-            #expect(device["timeZone"] as? String == "Asia/Tokyo")
-            #expect(device["locked"] as? String == "UNKNOWN")
-            #expect(device["decommissioned"] as? Bool == false)
-            #expect((device["reachableGateways"] as? [[String: Any]])?.first?["id"] as? Int == 13)
-            #expect(device["dateCreated"] as? String == "2026-03-10T09:33:38.112874Z")
-            let gateway = try await client.send(.get, "/v2/devices/13", key: key).object
-            #expect(value(gateway, "model.type.id") as? Int == 2)
-            #expect((gateway["reachableDevices"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [11, id])
+            let reply = try await client.send(.get, "/v2/devices/\(id)", key: key)
+            let device = try reply.decoded(as: Components.Schemas.Device.self)
+            #expect(device.name == "Side door")
+            #expect(device.owner?.organizationId == 1)
+            #expect(device.owner?.name == "Org 1")
+            #expect(device.owner?.accountId == 1)
+            #expect(device.model?.name == "SX-45")
+            #expect(device.model?._type?.id == 1)
+            #expect(device.model?._type?.name?.rawValue == "Lock")
+            #expect(device.settings?.activationTime == 7)
+            #expect(device.features?.remoteAccess == true)
+            #expect(device.gateway?.id == 13)
+            #expect(device.gateway?.name == "Gateway 1")
+            #expect(device.timeZone == "Asia/Tokyo")
+            #expect(device.locked?.rawValue == "UNKNOWN")
+            #expect(device.decommissioned == false)
+            #expect(device.reachableGateways?.first?.id == 13)
+            // Wire text: Bold's six fractional digits.
+            #expect(reply.object["dateCreated"] as? String == "2026-03-10T09:33:38.112874Z")
+            let gateway = try await client.send(.get, "/v2/devices/13", key: key)
+                .decoded(as: Components.Schemas.Device.self)
+            #expect(gateway.model?._type?.id == 2)
+            #expect(gateway.reachableDevices?.map(\.id) == [11, Int64(id)])
             expectStandardHeaders(try await client.send(.get, "/v2/devices/13", key: key))
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -14,6 +15,19 @@ struct GroupAPITests {
         return reply.array.compactMap { $0["id"] as? Int }
     }
 
+    typealias DeviceGroup = Components.Schemas.DeviceGroup
+    typealias UserGroup = Components.Schemas.UserGroup
+
+    /// `GET /v1/device-groups/{id}`, expecting 200.
+    static func deviceGroup(_ id: Int64, _ client: any TestClientProtocol, key: String) async throws -> DeviceGroup {
+        try await client.send(.get, "/v1/device-groups/\(id)", key: key).decoded()
+    }
+
+    /// `GET /v1/user-groups/{id}`, expecting 200.
+    static func userGroup(_ id: Int64, _ client: any TestClientProtocol, key: String) async throws -> UserGroup {
+        try await client.send(.get, "/v1/user-groups/\(id)", key: key).decoded()
+    }
+
     @Test func deviceGroupsAreCreatedChangedFilledEmptiedAndDeletedWithTheirShares() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
@@ -22,30 +36,29 @@ struct GroupAPITests {
             let created = try await client.send(
                 .post, "/v1/device-groups", key: key,
                 json: #"{"organizationId": 1, "name": "Garages", "remarks": "Cars", "location": "Yard"}"#)
-            #expect(created.status == .ok, "\(created.text)")
-            let id = try #require(created.object["id"] as? Int)
-            #expect(created.object["organizationId"] as? Int == 1)
-            #expect((created.object["deviceList"] as? [Any])?.isEmpty == true)
+            let group = try created.decoded(as: DeviceGroup.self)
+            let id = group.id
+            #expect(group.organizationId == 1)
+            #expect(group.deviceList == [])
 
             #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/11", key: key).status == .ok)
             // Adding a member twice is fine: PUT is idempotent.
             #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/11", key: key).status == .ok)
             #expect(try await client.send(.put, "/v1/device-groups/\(id)/devices/13", key: key).status == .ok)
-            var group = try await client.send(.get, "/v1/device-groups/\(id)", key: key).object
-            #expect((group["deviceList"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [11, 13])
+            #expect(try await Self.deviceGroup(id, client, key: key).deviceList?.map(\.id) == [11, 13])
 
             let changed = try await client.send(
                 .put, "/v1/device-groups/\(id)", key: key, json: #"{"name": "Garage doors"}"#)
-            #expect(changed.object["name"] as? String == "Garage doors")
-            #expect(changed.object["location"] as? String == "Yard")
-            #expect(changed.object["dateModified"] != nil)
+            let renamed = try changed.decoded(as: DeviceGroup.self)
+            #expect(renamed.name == "Garage doors")
+            #expect(renamed.location == "Yard")
+            #expect(renamed.dateModified != nil)
 
             #expect(try await client.send(.delete, "/v1/device-groups/\(id)/devices/13", key: key).status == .ok)
             expectErrorBody(
                 try await client.send(.delete, "/v1/device-groups/\(id)/devices/13", key: key), status: .notFound,
                 code: "MemberNotFound")
-            group = try await client.send(.get, "/v1/device-groups/\(id)", key: key).object
-            #expect((group["deviceList"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [11])
+            #expect(try await Self.deviceGroup(id, client, key: key).deviceList?.map(\.id) == [11])
 
             let share = try await client.createShare(
                 #"{"organizationId": 1, "source": {"deviceGroupId": \#(id)}, "receiver": {"userId": 11}}"#, key: key)
@@ -71,8 +84,10 @@ struct GroupAPITests {
             ] {
                 harness.time.advance(by: 1)
                 made.append(
-                    try #require(
-                        try await client.send(.post, "/v1/device-groups", key: key, json: body).object["id"] as? Int))
+                    Int(
+                        try await client.send(.post, "/v1/device-groups", key: key, json: body).decoded(
+                            as: DeviceGroup.self
+                        ).id))
             }
             #expect(
                 try await client.send(.put, "/v1/device-groups/\(made[3])", key: key, json: #"{"remarks": "r0"}"#)
@@ -99,10 +114,11 @@ struct GroupAPITests {
                 try await Self.ids(client, key, "/v1/device-groups?sortBy=dateModified&sortDirection=Desc").first
                     == made[3])
             #expect(try await Self.ids(client, key, "/v1/device-groups?offset=1&size=2") == [made[1], made[2]])
-            let plain = try await client.send(.get, "/v1/device-groups", key: key).array
-            #expect(plain.allSatisfy { $0["deviceList"] == nil })
-            let full = try await client.send(.get, "/v1/device-groups?includeDevices=true", key: key).array
-            #expect((full.first?["deviceList"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [11, 12])
+            let plain = try await client.send(.get, "/v1/device-groups", key: key).decoded(as: [DeviceGroup].self)
+            #expect(plain.allSatisfy { $0.deviceList == nil })
+            let full = try await client.send(.get, "/v1/device-groups?includeDevices=true", key: key)
+                .decoded(as: [DeviceGroup].self)
+            #expect(full.first?.deviceList?.map(\.id) == [11, 12])
             expectErrorBody(
                 try await client.send(.get, "/v1/device-groups?organizationId=2", key: key), status: .notFound)
             #expect(try await Self.ids(client, harness.otherOrganizationKey, "/v1/device-groups") == [21])
@@ -116,33 +132,32 @@ struct GroupAPITests {
             let key = harness.manageKey
             let created = try await client.send(
                 .post, "/v1/user-groups", key: key, json: #"{"organizationId": 1, "name": "Cleaners"}"#)
-            let id = try #require(created.object["id"] as? Int)
+            let id = try created.decoded(as: UserGroup.self).id
             #expect(
                 try await client.send(.put, "/v1/user-groups/\(id)/users/12?groupAdmin=true", key: key).status == .ok)
             #expect(try await client.send(.put, "/v1/user-groups/\(id)/users/11", key: key).status == .ok)
-            var members =
-                try await client.send(.get, "/v1/user-groups/\(id)", key: key).object["userList"] as? [[String: Any]]
-            #expect(members?.compactMap { $0["id"] as? Int } == [11, 12])
-            #expect(members?.compactMap { $0["groupAdmin"] as? Bool } == [false, true])
-            #expect(members?.last?["firstName"] as? String == "Guest")
+            var members = try await Self.userGroup(id, client, key: key).userList
+            #expect(members?.map(\.id) == [11, 12])
+            #expect(members?.map(\.groupAdmin) == [false, true])
+            #expect(members?.last?.firstName == "Guest")
             #expect(
                 try await client.send(.put, "/v1/user-groups/\(id)/users/12?groupAdmin=false", key: key).status == .ok)
-            members =
-                try await client.send(.get, "/v1/user-groups/\(id)", key: key).object["userList"] as? [[String: Any]]
-            #expect(members?.compactMap { $0["groupAdmin"] as? Bool } == [false, false])
+            members = try await Self.userGroup(id, client, key: key).userList
+            #expect(members?.map(\.groupAdmin) == [false, false])
             #expect(try await client.send(.delete, "/v1/user-groups/\(id)/users/11", key: key).status == .ok)
             expectErrorBody(
                 try await client.send(.delete, "/v1/user-groups/\(id)/users/11", key: key), status: .notFound)
 
-            #expect(try await Self.ids(client, key, "/v1/user-groups") == [11, id])
-            #expect(try await Self.ids(client, key, "/v1/user-groups?search=clean") == [id])
-            #expect(try await Self.ids(client, key, "/v1/user-groups?sortBy=name") == [id, 11])
-            #expect(try await Self.ids(client, key, "/v1/user-groups?sortDirection=Desc&size=1") == [id])
-            let full = try await client.send(.get, "/v1/user-groups?includeUsers=true", key: key).array
-            #expect((full.first?["userList"] as? [[String: Any]])?.count == 2)
+            #expect(try await Self.ids(client, key, "/v1/user-groups") == [11, Int(id)])
+            #expect(try await Self.ids(client, key, "/v1/user-groups?search=clean") == [Int(id)])
+            #expect(try await Self.ids(client, key, "/v1/user-groups?sortBy=name") == [Int(id), 11])
+            #expect(try await Self.ids(client, key, "/v1/user-groups?sortDirection=Desc&size=1") == [Int(id)])
+            let full = try await client.send(.get, "/v1/user-groups?includeUsers=true", key: key)
+                .decoded(as: [UserGroup].self)
+            #expect(full.first?.userList?.count == 2)
             let renamed = try await client.send(
                 .put, "/v1/user-groups/\(id)", key: key, json: #"{"name": "Cleaning crew"}"#)
-            #expect(renamed.object["name"] as? String == "Cleaning crew")
+            #expect(try renamed.decoded(as: UserGroup.self).name == "Cleaning crew")
             #expect(try await client.send(.delete, "/v1/user-groups/\(id)", key: key).status == .ok)
             expectErrorBody(
                 try await client.send(.get, "/v1/user-groups/\(id)", key: key), status: .notFound,

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -121,7 +122,9 @@ struct GuestJourneyTests {
                 #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "startDate": "2026-03-10", "startTime": "09:00:00", "endDate": "2026-03-12", "endTime": "17:00:00"}"#,
                 key: key)
             #expect(try await client.send(.post, "/v2/shares/\(share)/web-key", key: key).status == .ok)
-            let url = try await client.send(.get, "/v2/shares/\(share)", key: key).object["webKey"] as? String ?? ""
+            let url =
+                try await client.send(.get, "/v2/shares/\(share)", key: key).decoded(as: Components.Schemas.Share.self)
+                .webKey ?? ""
             let uuid = String(url.split(separator: "/").last ?? "")
             #expect(url == "\(Harness.webKeyBase)/\(uuid)")
             let page = try await client.send(.get, "/webkey/\(uuid)")

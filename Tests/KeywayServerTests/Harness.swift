@@ -76,6 +76,30 @@ struct Harness {
             otherOrganizationKey: other, revokedKey: revoked.secret, pauses: pauses)
     }
 
+    /// Two Keyways on one database, as two instances of one deployment: one SQLite file (or the PostgreSQL schema
+    /// kept for it when the HTTP suites run on PostgreSQL), or the PostgreSQL database at `url` with `connections`
+    /// each. The first seeds it; each has its own keys, caches and clock. Remove `first.directory` when done
+    /// (the two share it).
+    static func twoInstances(database url: String?, connections: Int) async throws -> (Harness, Harness) {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("keyway.sqlite")
+        let configure: (inout KeywayConfig) -> Void = { config in
+            if let url {
+                config.databaseURL = url
+                config.databaseConnections = connections
+            }
+        }
+        do {
+            let first = try await Harness.make(databasePath: path, directory: directory, configure: configure)
+            let second = try await Harness.make(
+                databasePath: path, directory: directory, seed: false, configure: configure)
+            return (first, second)
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
     /// Runs `body` against the real router (`.router`) or over a real socket (`.live`).
     func test<Value: Sendable>(
         _ setup: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> Value
@@ -117,6 +141,25 @@ struct Reply: Sendable {
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
     var object: [String: Any] { json as? [String: Any] ?? [:] }
     var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+
+    /// The body as the contract's generated type (`Components.Schemas.Share`, ...), read as a client reads it,
+    /// after checking the status. Date-times decode to `Date`; tests that check their six fractional digits
+    /// read the wire text instead.
+    func decoded<Body: Decodable>(
+        as type: Body.Type = Body.self, status expected: HTTPResponse.Status = .ok,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Body {
+        #expect(status == expected, "\(text)", sourceLocation: sourceLocation)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                return date
+            }
+            return try Date(text, strategy: Date.ISO8601FormatStyle())
+        }
+        return try decoder.decode(Body.self, from: Data(text.utf8))
+    }
 }
 
 extension TestClientProtocol {

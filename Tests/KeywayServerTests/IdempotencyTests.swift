@@ -171,17 +171,8 @@ struct IdempotencyTests {
     /// Two instances on one database: a retry sent to the other instance is answered from the first one's answer,
     /// and concurrent requests with one key spread over both run once.
     static func acrossInstances(database url: String?) async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let path = directory.file("keyway.sqlite")
-        let configure: (inout KeywayConfig) -> Void = { config in
-            if let url {
-                config.databaseURL = url
-                config.databaseConnections = 4
-            }
-        }
-        let first = try await Harness.make(databasePath: path, directory: directory, configure: configure)
-        let second = try await Harness.make(databasePath: path, directory: directory, seed: false, configure: configure)
+        let (first, second) = try await Harness.twoInstances(database: url, connections: 4)
+        defer { first.directory.remove() }
         try await first.test(.live) { one in
             try await second.test(.live) { other in
                 let answer = try await Self.post(one, key: first.manageKey, idempotency: "twin")

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayStorePostgres
@@ -170,8 +171,9 @@ struct SecretLoggingTests {
             let webKey = try #require(
                 try await client.send(.post, "/v2/shares/\(share)/web-key", key: master).json as? String)
             secrets.append(String(webKey.split(separator: "/").last ?? ""))
-            let shareToken = try await client.send(.get, "/v2/shares/\(share)", key: master).object
-            #expect(shareToken["webKey"] as? String == webKey)
+            let shareToken = try await client.send(.get, "/v2/shares/\(share)", key: master).decoded(
+                as: Components.Schemas.Share.self)
+            #expect(shareToken.webKey == webKey)
             // Paths that carry secrets: the web-key page, opening with the web key, accepting the invitation.
             let uuid = secrets[3]
             #expect(try await client.send(.get, "/webkey/\(uuid)").status == .ok)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -71,12 +72,13 @@ struct PrivilegeTests {
             // So it still cannot open the lock, and its share still ends tomorrow.
             #expect(
                 try await client.send(.post, "/v1/devices/11/remote-activation", key: token).status == .forbidden)
-            let own = try await client.send(.get, "/v2/shares/\(world.adminShare)", key: harness.manageKey).object
-            #expect(own["endDate"] as? String == "2026-03-11")
-            #expect(value(own, "permissions.remoteActivate") as? Bool == false)
-            #expect(
-                try await client.send(.get, "/v2/shares?userId=\(world.admin)", key: harness.manageKey).array.count == 1
-            )
+            let own = try await client.send(.get, "/v2/shares/\(world.adminShare)", key: harness.manageKey)
+                .decoded(as: Components.Schemas.Share.self)
+            #expect(own.endDate == "2026-03-11")
+            #expect(own.permissions?.remoteActivate == false)
+            let received = try await client.send(.get, "/v2/shares?userId=\(world.admin)", key: harness.manageKey)
+                .decoded(as: [Components.Schemas.Share].self)
+            #expect(received.count == 1)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -18,30 +19,30 @@ struct UserAPITests {
                 json:
                     #"{"organizationId": 1, "firstName": "Eva", "lastName": "Smit", "emailAddress": "eva@example.com", "emailAddressVerify": true, "externalId": "crm-7", "invitation": {"language": "nl", "sendEmail": true}}"#
             )
-            #expect(created.status == .created, "\(created.text)")
-            let id = try #require(created.object["userId"] as? Int)
-            let token = try #require(created.object["token"] as? String)
-            #expect(
-                value(created.object, "invitation.url") as? String == "https://keys.example.com/invitation/\(token)")
-            // Seven days after the fixed clock, unless the request says otherwise.
+            let made = try created.decoded(as: Components.Schemas.UserCreated.self, status: .created)
+            let id = made.userId
+            let token = try #require(made.token)
+            #expect(made.invitation?.url == "https://keys.example.com/invitation/\(token)")
+            // Seven days after the fixed clock, unless the request says otherwise (wire text: Bold's six digits).
             #expect(value(created.object, "invitation.expiration") as? String == "2026-03-17T09:33:38.112874Z")
 
-            let user = try await client.send(.get, "/v2/users/\(id)", key: key).object
-            #expect(user["firstName"] as? String == "Eva")
-            #expect(user["registered"] as? Bool == false)
-            #expect(value(user, "invitation.token") as? String == token)
-            #expect(value(user, "invitation.isExpired") as? Bool == false)
-            let group = try await client.send(.get, "/v1/user-groups/11", key: key).object
-            let member = (group["userList"] as? [[String: Any]])?.first { $0["id"] as? Int == id }
-            #expect(member?["groupAdmin"] as? Bool == true)
+            let user = try await client.send(.get, "/v2/users/\(id)", key: key).decoded(
+                as: Components.Schemas.User.self)
+            #expect(user.firstName == "Eva")
+            #expect(user.registered == false)
+            #expect(user.invitation?.token == token)
+            #expect(user.invitation?.isExpired == false)
+            let group = try await client.send(.get, "/v1/user-groups/11", key: key)
+                .decoded(as: Components.Schemas.UserGroup.self)
+            #expect(group.userList?.first { $0.id == id }?.groupAdmin == true)
 
             let duplicate = try await client.send(
                 .post, "/v2/users", key: key, json: #"{"organizationId": 1, "emailAddress": "EVA@example.com"}"#)
             expectErrorBody(duplicate, status: .conflict, code: "UserExists", ignoring: ["userId"])
-            #expect(duplicate.object["userId"] as? Int == id)
+            #expect(try duplicate.decoded(as: Components.Schemas.UserConflict.self, status: .conflict).userId == id)
             let byPhone = try await client.send(
                 .post, "/v2/users", key: key, json: #"{"organizationId": 1, "phoneNumber": "+31612345671"}"#)
-            #expect(byPhone.status == .conflict && byPhone.object["userId"] as? Int == 12)
+            #expect(try byPhone.decoded(as: Components.Schemas.UserConflict.self, status: .conflict).userId == 12)
         }
     }
 
@@ -59,18 +60,19 @@ struct UserAPITests {
             let created = try await client.send(
                 .post, "/v2/users", key: key,
                 json: #"{"organizationId": 1, "phoneNumber": "+447700900123", "externalId": "crm-9"}"#)
-            let id = try #require(created.object["userId"] as? Int)
-            #expect(try await ids("externalId=crm-9") == [id])
+            let id = try created.decoded(as: Components.Schemas.UserCreated.self, status: .created).userId
+            #expect(try await ids("externalId=crm-9") == [Int(id)])
             expectErrorBody(try await client.send(.get, "/v2/users?organizationId=2", key: key), status: .notFound)
 
             let changed = try await client.send(
                 .put, "/v2/users/\(id)", key: key, json: #"{"firstName": "Fay", "remarks": "VIP"}"#)
-            #expect(changed.object["firstName"] as? String == "Fay")
-            #expect(changed.object["phoneNumber"] as? String == "+447700900123")
-            #expect(changed.object["externalId"] as? String == "crm-9")
+            let fay = try changed.decoded(as: Components.Schemas.User.self)
+            #expect(fay.firstName == "Fay")
+            #expect(fay.phoneNumber == "+447700900123")
+            #expect(fay.externalId == "crm-9")
             let clash = try await client.send(
                 .put, "/v2/users/\(id)", key: key, json: #"{"emailAddress": "owner1@example.com"}"#)
-            #expect(clash.status == .conflict && clash.object["userId"] as? Int == 11)
+            #expect(try clash.decoded(as: Components.Schemas.UserConflict.self, status: .conflict).userId == 11)
 
             #expect(try await client.send(.put, "/v1/user-groups/11/users/\(id)", key: key).status == .ok)
             let share = try await client.createShare(
@@ -79,9 +81,9 @@ struct UserAPITests {
             expectErrorBody(
                 try await client.send(.get, "/v2/users/\(id)", key: key), status: .notFound, code: "UserNotFound")
             #expect(try await client.send(.get, "/v2/shares/\(share)", key: key).status == .notFound)
-            let members =
-                try await client.send(.get, "/v1/user-groups/11", key: key).object["userList"] as? [[String: Any]]
-            #expect(members?.compactMap { $0["id"] as? Int } == [11, 12])
+            let group = try await client.send(.get, "/v1/user-groups/11", key: key)
+                .decoded(as: Components.Schemas.UserGroup.self)
+            #expect(group.userList?.map(\.id) == [11, 12])
         }
     }
 
