@@ -24,6 +24,19 @@ public enum SQLDialect: Sendable {
         "\(column) \(self == .sqlite ? "LIKE" : "ILIKE") ? ESCAPE '\\'"
     }
 
+    /// A LIKE pattern that finds `text` anywhere, with `*` as a wildcard and `%`, `_`, `\` taken literally.
+    public static func likePattern(_ text: String) -> String {
+        var pattern = "%"
+        for character in text {
+            switch character {
+            case "%", "_", "\\": pattern += "\\" + String(character)
+            case "*": pattern += "%"
+            default: pattern.append(character)
+            }
+        }
+        return pattern + "%"
+    }
+
     /// `column` equals one of the values of a list bound as one value (`SQLValue.ints` or `.texts`). The
     /// statement's text is the same whatever the list's length: a `?` per item made every length a new
     /// statement, and the SQLite store's statement cache kept each one for good (issue 11).
@@ -47,7 +60,7 @@ public enum SQLDialect: Sendable {
 
     /// `text` found (case-blind, as a substring) in any of `columns`: the condition and one value per column.
     public func search(_ text: String, in columns: [String]) -> (String, [SQLValue]) {
-        let pattern = SQLValue.text(DeviceQuery.likePattern(text))
+        let pattern = SQLValue.text(SQLDialect.likePattern(text))
         return (
             "(" + columns.map(like).joined(separator: " OR ") + ")", Array(repeating: pattern, count: columns.count)
         )
@@ -99,7 +112,7 @@ extension DeviceQuery {
         func like(_ column: String, _ text: String?) {
             guard let text else { return }
             conditions.append(dialect.like(column))
-            values.append(.text(DeviceQuery.likePattern(text)))
+            values.append(.text(SQLDialect.likePattern(text)))
         }
         if let id = deviceID {
             conditions.append("d.id = ?")

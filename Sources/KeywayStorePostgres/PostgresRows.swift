@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 // Rows and domain values, column by column; the columns are the SQLite store's (see its Rows.swift).
 

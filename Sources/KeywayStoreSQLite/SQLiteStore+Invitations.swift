@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     static func enqueue(_ messages: [OutboxMessage], _ db: Database) throws {
