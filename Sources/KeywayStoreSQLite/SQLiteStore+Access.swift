@@ -3,29 +3,6 @@ import GRDB
 import KeywayCore
 import KeywaySQL
 
-extension StatementArguments {
-    /// The values of a statement built in KeywaySQL, as GRDB binds them.
-    init(_ values: [SQLValue]) {
-        self.init(
-            values.map { value -> (any DatabaseValueConvertible)? in
-                switch value {
-                case .int(let value): value
-                case .text(let value): value
-                case .ints(let values): jsonArray(values)
-                case .texts(let values): jsonArray(values)
-                }
-            })
-    }
-}
-
-/// A list as `json_each(?)` reads it (`SQLDialect.isOneOf`).
-func jsonArray(_ values: [Int64]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
-
-func jsonArray(_ values: [String]) -> String {
-    let data = (try? JSONEncoder().encode(values)) ?? Data("[]".utf8)
-    return String(decoding: data, as: UTF8.self)
-}
-
 extension SQLiteStore {
     public func memberships(of account: AccountID) async throws -> [AccountMembership] {
         try await reading { db in

@@ -302,3 +302,88 @@ public final class SQLiteStore: KeywayStore {
         }
     }
 }
+
+/// Loads directory entities by id, a whole page's worth in one query per kind.
+enum Relations {
+    static func load(for shares: [Share], _ db: Database) throws -> ShareRelations {
+        var relations = ShareRelations()
+        let references = ShareReferences(shares)
+        var accounts = references.accounts
+        for organization in try organizations(references.organizations, db) {
+            relations.organizations[organization.id] = organization
+        }
+        for device in try self.devices(references.devices, db) { relations.devices[device.id] = device }
+        for group in try self.deviceGroups(references.deviceGroups, db) { relations.deviceGroups[group.id] = group }
+        for group in try self.userGroups(references.userGroups, db) { relations.userGroups[group.id] = group }
+        for user in try self.users(references.users, db) {
+            relations.users[user.id] = user
+            if let account = user.accountID { accounts.insert(account) }
+        }
+        for account in try self.accounts(accounts, db) { relations.accounts[account.id] = account }
+        return relations
+    }
+
+    private static func fetch<ID, T>(
+        _ ids: some Collection<EntityID<ID>>, table: String, columns: String, _ db: Database,
+        decode: (Row) throws -> T
+    ) throws -> [T] {
+        guard !ids.isEmpty else { return [] }
+        let sql = "SELECT \(columns) FROM \(table) WHERE \(SQLDialect.sqlite.isOneOf("id"))"
+        return try Row.fetchAll(
+            try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(ids.map(\.rawValue))])
+        )
+        .map(decode)
+    }
+
+    static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {
+        try fetch(ids, table: "organizations", columns: "*", db) { row in
+            Organization(
+                id: OrganizationID(row["id"] as Int64? ?? 0), name: row["name"] ?? "",
+                personal: row["personal"] ?? false,
+                creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
+                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"),
+                dateRestricted: date(row, "date_restricted"))
+        }
+    }
+
+    static func accounts(_ ids: some Collection<AccountID>, _ db: Database) throws -> [Account] {
+        try fetch(ids, table: "accounts", columns: "*", db) { row in
+            Account(
+                id: AccountID(row["id"] as Int64? ?? 0), firstName: row["first_name"], lastName: row["last_name"],
+                emailAddress: row["email_address"], phoneNumber: row["phone_number"], language: row["language"],
+                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
+        }
+    }
+
+    static func users(_ ids: some Collection<UserID>, _ db: Database) throws -> [User] {
+        try fetch(ids, table: "users", columns: UserRow.columns, db, decode: UserRow.decode)
+    }
+
+    static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
+        try fetch(ids, table: "user_groups", columns: "*", db, decode: userGroup)
+    }
+
+    static func userGroup(_ row: Row) -> UserGroup {
+        UserGroup(
+            id: UserGroupID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
+            name: row["name"] ?? "", remarks: row["remarks"], dateCreated: requiredDate(row, "date_created"),
+            dateModified: date(row, "date_modified"))
+    }
+
+    static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {
+        try fetch(ids, table: "devices", columns: DeviceRow.columns, db, decode: DeviceRow.decode)
+    }
+
+    static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: Database) throws -> [DeviceGroup] {
+        try fetch(ids, table: "device_groups", columns: "*", db, decode: deviceGroup)
+    }
+
+    static func deviceGroup(_ row: Row) -> DeviceGroup {
+        DeviceGroup(
+            id: DeviceGroupID(row["id"] as Int64? ?? 0),
+            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
+            remarks: row["remarks"], location: row["location"], dateCreated: requiredDate(row, "date_created"),
+            dateModified: date(row, "date_modified"))
+    }
+}

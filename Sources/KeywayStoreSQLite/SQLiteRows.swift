@@ -5,12 +5,35 @@ import KeywaySQL
 
 // Database rows and domain values are mapped here, explicitly, column by column.
 
-private func micros(_ date: Date?) -> Int64? { date.map(StorageCoding.microseconds) }
-private func date(_ row: Row, _ column: String) -> Date? {
+func micros(_ date: Date?) -> Int64? { date.map(StorageCoding.microseconds) }
+func date(_ row: Row, _ column: String) -> Date? {
     (row[column] as Int64?).map(StorageCoding.date(microseconds:))
 }
-private func requiredDate(_ row: Row, _ column: String) -> Date {
+func requiredDate(_ row: Row, _ column: String) -> Date {
     StorageCoding.date(microseconds: row[column] as Int64? ?? 0)
+}
+
+extension StatementArguments {
+    /// The values of a statement built in KeywaySQL, as GRDB binds them.
+    init(_ values: [SQLValue]) {
+        self.init(
+            values.map { value -> (any DatabaseValueConvertible)? in
+                switch value {
+                case .int(let value): value
+                case .text(let value): value
+                case .ints(let values): jsonArray(values)
+                case .texts(let values): jsonArray(values)
+                }
+            })
+    }
+}
+
+/// A list as `json_each(?)` reads it (`SQLDialect.isOneOf`).
+func jsonArray(_ values: [Int64]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
+
+func jsonArray(_ values: [String]) -> String {
+    let data = (try? JSONEncoder().encode(values)) ?? Data("[]".utf8)
+    return String(decoding: data, as: UTF8.self)
 }
 
 enum ShareRow {
@@ -253,171 +276,66 @@ enum APIKeyRow {
     }
 }
 
-/// Loads directory entities by id, a whole page's worth in one query per kind.
-enum Relations {
-    static func load(for shares: [Share], _ db: Database) throws -> ShareRelations {
-        var relations = ShareRelations()
-        let references = ShareReferences(shares)
-        var accounts = references.accounts
-        for organization in try organizations(references.organizations, db) {
-            relations.organizations[organization.id] = organization
-        }
-        for device in try self.devices(references.devices, db) { relations.devices[device.id] = device }
-        for group in try self.deviceGroups(references.deviceGroups, db) { relations.deviceGroups[group.id] = group }
-        for group in try self.userGroups(references.userGroups, db) { relations.userGroups[group.id] = group }
-        for user in try self.users(references.users, db) {
-            relations.users[user.id] = user
-            if let account = user.accountID { accounts.insert(account) }
-        }
-        for account in try self.accounts(accounts, db) { relations.accounts[account.id] = account }
-        return relations
-    }
+enum EventRow {
+    static let columns =
+        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby, "
+        + "gateway_id, status, keep_active_until, voltage_idle, voltage_under_load, uptime"
 
-    private static func fetch<ID, T>(
-        _ ids: some Collection<EntityID<ID>>, table: String, columns: String, _ db: Database,
-        decode: (Row) throws -> T
-    ) throws -> [T] {
-        guard !ids.isEmpty else { return [] }
-        let sql = "SELECT \(columns) FROM \(table) WHERE \(SQLDialect.sqlite.isOneOf("id"))"
-        return try Row.fetchAll(
-            try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(ids.map(\.rawValue))])
-        )
-        .map(decode)
-    }
-
-    static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {
-        try fetch(ids, table: "organizations", columns: "*", db) { row in
-            Organization(
-                id: OrganizationID(row["id"] as Int64? ?? 0), name: row["name"] ?? "",
-                personal: row["personal"] ?? false,
-                creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
-                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"),
-                dateRestricted: date(row, "date_restricted"))
-        }
-    }
-
-    static func accounts(_ ids: some Collection<AccountID>, _ db: Database) throws -> [Account] {
-        try fetch(ids, table: "accounts", columns: "*", db) { row in
-            Account(
-                id: AccountID(row["id"] as Int64? ?? 0), firstName: row["first_name"], lastName: row["last_name"],
-                emailAddress: row["email_address"], phoneNumber: row["phone_number"], language: row["language"],
-                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
-        }
-    }
-
-    static func users(_ ids: some Collection<UserID>, _ db: Database) throws -> [User] {
-        try fetch(ids, table: "users", columns: UserRow.columns, db, decode: UserRow.decode)
-    }
-
-    static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
-        try fetch(ids, table: "user_groups", columns: "*", db, decode: userGroup)
-    }
-
-    static func userGroup(_ row: Row) -> UserGroup {
-        UserGroup(
-            id: UserGroupID(row["id"] as Int64? ?? 0),
-            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
-            name: row["name"] ?? "", remarks: row["remarks"], dateCreated: requiredDate(row, "date_created"),
-            dateModified: date(row, "date_modified"))
-    }
-
-    static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {
-        try fetch(ids, table: "devices", columns: DeviceRow.columns, db, decode: DeviceRow.decode)
-    }
-
-    static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: Database) throws -> [DeviceGroup] {
-        try fetch(ids, table: "device_groups", columns: "*", db, decode: deviceGroup)
-    }
-
-    static func deviceGroup(_ row: Row) -> DeviceGroup {
-        DeviceGroup(
-            id: DeviceGroupID(row["id"] as Int64? ?? 0),
-            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
-            remarks: row["remarks"], location: row["location"], dateCreated: requiredDate(row, "date_created"),
-            dateModified: date(row, "date_modified"))
+    static func decode(_ row: Row) -> Event {
+        let type: String = row["type"]
+        let time: Int64 = row["time"]
+        let organization: Int64 = row["organization_id"]
+        let device: Int64? = row["device_id"]
+        let share: Int64? = row["share_id"]
+        let user: Int64? = row["user_id"]
+        let account: Int64? = row["account_id"]
+        let method: String? = row["method"]
+        let seconds: Int64? = row["activation_time"]
+        let nearby: Int64 = row["nearby"] ?? 0
+        let id: Int64 = row["id"]
+        var event = Event(
+            type: EventType(rawValue: type) ?? .deviceActivation, time: StorageCoding.date(microseconds: time),
+            organizationID: OrganizationID(organization), deviceID: device.map { DeviceID($0) },
+            shareID: share.map { ShareID($0) }, userID: user.map { UserID($0) },
+            accountID: account.map { AccountID($0) }, result: row["result"],
+            method: method.flatMap { AccessMethod(rawValue: $0) }, activationTime: seconds.map { Int($0) },
+            nearby: nearby != 0, gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) }, status: row["status"],
+            keepActiveUntil: (row["keep_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
+            readings: DeviceReadings(
+                voltageIdle: (row["voltage_idle"] as Int64?).map { Int($0) },
+                voltageUnderLoad: (row["voltage_under_load"] as Int64?).map { Int($0) },
+                uptime: (row["uptime"] as Int64?).map { Int($0) }))
+        event.id = EntityID<EventID>(id)
+        return event
     }
 }
 
-/// Writes a `Seed` with its chosen ids, parents before children.
-enum SeedWriter {
-    static func write(_ seed: Seed, _ db: Database) throws {
-        for account in seed.accounts {
-            try db.execute(
-                sql: """
-                    INSERT INTO accounts (id, first_name, last_name, email_address, phone_number, language,
-                        date_created, date_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    account.id.rawValue, account.firstName, account.lastName, account.emailAddress, account.phoneNumber,
-                    account.language, StorageCoding.microseconds(account.dateCreated), micros(account.dateModified),
-                ])
-        }
-        for organization in seed.organizations {
-            try db.execute(
-                sql: """
-                    INSERT INTO organizations (id, name, personal, creator_account_id, date_created, date_modified,
-                        date_restricted) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    organization.id.rawValue, organization.name, organization.personal,
-                    organization.creatorAccountID?.rawValue, StorageCoding.microseconds(organization.dateCreated),
-                    micros(organization.dateModified), micros(organization.dateRestricted),
-                ])
-        }
-        let insertUser = try db.cachedStatement(
-            sql: "INSERT INTO users (id, \(UserRow.columnsWithoutID)) VALUES (?, \(UserRow.placeholdersWithoutID))")
-        for user in seed.users {
-            try insertUser.execute(arguments: [user.id.rawValue] + UserRow.arguments(user))
-        }
-        for group in seed.userGroups {
-            try db.execute(
-                sql: """
-                    INSERT INTO user_groups (id, organization_id, name, remarks, date_created, date_modified)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    group.id.rawValue, group.organizationID.rawValue, group.name, group.remarks,
-                    StorageCoding.microseconds(group.dateCreated), micros(group.dateModified),
-                ])
-        }
-        for member in seed.userGroupMembers {
-            try db.execute(
-                sql: "INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)",
-                arguments: [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
-        }
-        // Gateways before the locks that name them.
-        for device in seed.devices.filter({ $0.gatewayID == nil }) + seed.devices.filter({ $0.gatewayID != nil }) {
-            try db.execute(
-                sql:
-                    "INSERT INTO devices (id, \(DeviceRow.columnsWithoutID)) VALUES (?, \(DeviceRow.placeholdersWithoutID))",
-                arguments: [device.id.rawValue] + DeviceRow.arguments(device))
-        }
-        for group in seed.deviceGroups {
-            try db.execute(
-                sql: """
-                    INSERT INTO device_groups (id, organization_id, name, remarks, location, date_created, date_modified)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    group.id.rawValue, group.organizationID.rawValue, group.name, group.remarks, group.location,
-                    StorageCoding.microseconds(group.dateCreated), micros(group.dateModified),
-                ])
-        }
-        for member in seed.deviceGroupMembers {
-            try db.execute(
-                sql: "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?)",
-                arguments: [member.groupID.rawValue, member.deviceID.rawValue])
-        }
-        // One prepared statement for every share: bulk loads (benchmarks) write hundreds of thousands.
-        let insertShare = try db.cachedStatement(
-            sql: "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))")
-        for share in seed.shares {
-            try insertShare.execute(arguments: [share.id.rawValue] + ShareRow.arguments(share))
-        }
-        for key in seed.apiKeys {
-            try db.execute(
-                sql: "INSERT INTO api_keys (id, \(APIKeyRow.columnsWithoutID)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: [key.id.rawValue] + APIKeyRow.arguments(key))
-        }
+enum WebhookRow {
+    static func decode(_ row: Row) -> Webhook {
+        let types = (row["types"] as String).split(separator: " ").compactMap { EventType(rawValue: String($0)) }
+        return Webhook(
+            id: EntityID(row["id"] as Int64), organizationID: OrganizationID(row["organization_id"] as Int64),
+            url: row["url"], types: Set(types), secret: row["secret"],
+            dateCreated: StorageCoding.date(microseconds: row["date_created"]),
+            health: WebhookHealth(
+                failingSince: (row["failing_since"] as Int64?).map(StorageCoding.date(microseconds:)),
+                dateDisabled: (row["date_disabled"] as Int64?).map(StorageCoding.date(microseconds:)),
+                lastError: row["last_error"]))
+    }
+
+    static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
+}
+
+enum DeviceStateRow {
+    static func decode(_ row: Row) -> DeviceState {
+        DeviceState(
+            deviceID: DeviceID(row["device_id"] as Int64),
+            isActiveUntil: (row["is_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
+            locked: LockState(rawValue: row["locked"]) ?? .unknown,
+            lastLocked: (row["last_locked"] as Int64?).map(StorageCoding.date(microseconds:)),
+            online: (row["online"] as Int64? ?? 1) != 0,
+            lastSeen: (row["last_seen"] as Int64?).map(StorageCoding.date(microseconds:)), bridgeURL: row["bridge_url"],
+            bridgeSecret: row["bridge_secret"], rssi: (row["rssi"] as Int64?).map { Int($0) },
+            lastReport: row["last_report"])
     }
 }
