@@ -231,17 +231,20 @@ public struct GroupTable: Sendable {
     public var table: String
     public var memberTable: String
     public var memberColumn: String
+    /// The columns a group is read from (`DeviceGroupColumns.all` or `UserGroupColumns.all`).
+    public var columns: String
     public var searchColumns: [String]
     public var sortable: Set<GroupSortKey>
 
     public static let devices = GroupTable(
         table: "device_groups", memberTable: "device_group_members", memberColumn: "device_id",
+        columns: DeviceGroupColumns.all,
         searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases))
     public static let users = GroupTable(
-        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id",
+        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id", columns: UserGroupColumns.all,
         searchColumns: ["name", "remarks"], sortable: Set(GroupSortKey.allCases).subtracting([.location]))
 
-    /// The page of groups `query` asks for (`SELECT *`), with its values in order. A sort this table does
+    /// The page of groups `query` asks for (`SELECT columns`), with its values in order. A sort this table does
     /// not offer falls back to the id; NULLs sort first ascending and last descending on both stores.
     public func listStatement(_ query: GroupQuery, dialect: SQLDialect) -> (sql: String, values: [SQLValue]) {
         let (visible, visibleValues) = query.visibility.condition(dialect: dialect)
@@ -265,7 +268,7 @@ public struct GroupTable: Sendable {
         }
         values += [.int(Int64(query.page.size)), .int(Int64(query.page.offset))]
         let sql =
-            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
+            "SELECT \(columns) FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY \(column), id \(direction) LIMIT ? OFFSET ?"
         return (sql, values)
     }

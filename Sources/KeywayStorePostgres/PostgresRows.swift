@@ -197,44 +197,6 @@ enum APIKeyColumns {
     }
 }
 
-enum EntityColumns {
-    static func organization(_ row: SQLRow) throws -> Organization {
-        Organization(
-            id: OrganizationID(try row.requiredInt("id")), name: try row.text("name") ?? "",
-            personal: try row.bool("personal") ?? false,
-            creatorAccountID: try row.int("creator_account_id").map { AccountID($0) },
-            dateCreated: try row.requiredDate("date_created"), dateModified: try row.date("date_modified"),
-            dateRestricted: try row.date("date_restricted"))
-    }
-
-    static func account(_ row: SQLRow) throws -> Account {
-        Account(
-            id: AccountID(try row.requiredInt("id")), firstName: try row.text("first_name"),
-            lastName: try row.text("last_name"), emailAddress: try row.text("email_address"),
-            phoneNumber: try row.text("phone_number"), language: try row.text("language"),
-            dateCreated: try row.requiredDate("date_created"), dateModified: try row.date("date_modified"))
-    }
-
-    static func userGroup(_ row: SQLRow) throws -> UserGroup {
-        UserGroup(
-            id: UserGroupID(try row.requiredInt("id")),
-            organizationID: OrganizationID(try row.requiredInt("organization_id")), name: try row.text("name") ?? "",
-            remarks: try row.text("remarks"), dateCreated: try row.requiredDate("date_created"),
-            dateModified: try row.date("date_modified"))
-    }
-
-    static func deviceGroup(_ row: SQLRow) throws -> DeviceGroup {
-        DeviceGroup(
-            id: DeviceGroupID(try row.requiredInt("id")),
-            organizationID: OrganizationID(try row.requiredInt("organization_id")), name: try row.text("name") ?? "",
-            remarks: try row.text("remarks"), location: try row.text("location"),
-            dateCreated: try row.requiredDate("date_created"), dateModified: try row.date("date_modified"))
-    }
-
-    static let accountColumns =
-        "id, first_name, last_name, email_address, phone_number, language, date_created, date_modified"
-}
-
 enum EventColumns {
     static let all =
         "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby, "
@@ -258,38 +220,5 @@ enum EventColumns {
                 uptime: try row.int("uptime").map { Int($0) }))
         event.id = EntityID<EventID>(try row.requiredInt("id"))
         return event
-    }
-}
-
-enum WebhookColumns {
-    static let all = "id, organization_id, url, types, secret, date_created, failing_since, date_disabled, last_error"
-
-    static func decode(_ row: SQLRow) throws -> Webhook {
-        let types = (try row.text("types") ?? "").split(separator: " ").compactMap { EventType(rawValue: String($0)) }
-        return Webhook(
-            id: EntityID(try row.requiredInt("id")),
-            organizationID: OrganizationID(try row.requiredInt("organization_id")),
-            url: try row.text("url") ?? "", types: Set(types), secret: try row.text("secret") ?? "",
-            dateCreated: try row.requiredDate("date_created"),
-            health: WebhookHealth(
-                failingSince: try row.date("failing_since"), dateDisabled: try row.date("date_disabled"),
-                lastError: try row.text("last_error")))
-    }
-
-    static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
-}
-
-enum DeviceStateColumns {
-    static let all =
-        "device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url, bridge_secret, rssi, last_report"
-
-    static func decode(_ row: SQLRow) throws -> DeviceState {
-        DeviceState(
-            deviceID: DeviceID(try row.requiredInt("device_id")), isActiveUntil: try row.date("is_active_until"),
-            locked: LockState(rawValue: try row.text("locked") ?? "") ?? .unknown,
-            lastLocked: try row.date("last_locked"), online: try row.bool("online") ?? true,
-            lastSeen: try row.date("last_seen"), bridgeURL: try row.text("bridge_url"),
-            bridgeSecret: try row.text("bridge_secret"), rssi: try row.int("rssi").map { Int($0) },
-            lastReport: try row.int("last_report"))
     }
 }

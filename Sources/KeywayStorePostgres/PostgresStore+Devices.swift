@@ -56,12 +56,12 @@ extension PostgresStore {
             if includeGroups {
                 let rows = try await db.query(
                     """
-                    SELECT m.device_id AS member, g.* FROM device_group_members m
+                    SELECT m.device_id AS member, \(qualified(DeviceGroupColumns.all, by: "g")) FROM device_group_members m
                     JOIN device_groups g ON g.id = m.group_id WHERE m.device_id = ANY(?) ORDER BY g.id
                     """, [SQLValue.ints(ids)])
                 for row in rows {
                     relations.groups[DeviceID(try row.requiredInt("member")), default: []].append(
-                        try EntityColumns.deviceGroup(row))
+                        try DeviceGroupColumns.decode(row))
                 }
             }
             if includeLinkedDevices {

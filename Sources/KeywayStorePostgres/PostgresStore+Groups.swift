@@ -44,7 +44,7 @@ extension PostgresStore {
 
     public func deviceGroups(matching query: GroupQuery) async throws -> [DeviceGroup] {
         let (sql, values) = GroupTable.devices.listStatement(query, dialect: .postgres)
-        return try await reading { db in try await db.query(sql, values).map(EntityColumns.deviceGroup) }
+        return try await reading { db in try await db.query(sql, values).map(DeviceGroupColumns.decode) }
     }
 
     public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
@@ -118,7 +118,7 @@ extension PostgresStore {
 
     public func userGroups(matching query: GroupQuery) async throws -> [UserGroup] {
         let (sql, values) = GroupTable.users.listStatement(query, dialect: .postgres)
-        return try await reading { db in try await db.query(sql, values).map(EntityColumns.userGroup) }
+        return try await reading { db in try await db.query(sql, values).map(UserGroupColumns.decode) }
     }
 
     public func userGroupMembers(of groups: [UserGroupID]) async throws -> [UserGroupID: [(
@@ -146,16 +146,18 @@ extension PostgresStore {
 
     public func putUserGroupMember(_ member: UserGroupMember) async throws -> Bool {
         try await writing { db in
-            let existed =
-                try await db.scalar(
-                    "SELECT 1::BIGINT FROM user_group_members WHERE group_id = ? AND user_id = ?",
-                    [member.groupID.rawValue, member.userID.rawValue]) != nil
+            // The insert says whether the member is new; only an existing member's role is updated.
+            let inserted =
+                try await db.count(
+                    """
+                    INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)
+                    ON CONFLICT (group_id, user_id) DO NOTHING RETURNING group_id
+                    """, [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin]) == 1
+            guard !inserted else { return true }
             try await db.execute(
-                """
-                INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)
-                ON CONFLICT (group_id, user_id) DO UPDATE SET group_admin = excluded.group_admin
-                """, [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
-            return !existed
+                "UPDATE user_group_members SET group_admin = ? WHERE group_id = ? AND user_id = ?",
+                [member.groupAdmin, member.groupID.rawValue, member.userID.rawValue])
+            return false
         }
     }
 

@@ -69,7 +69,7 @@ func micros(_ date: Date?) -> Int64? { date.map(StorageCoding.microseconds) }
 
 /// One row, read by column name: as PostgreSQL sent it, or as a JSON object (`row_to_json`, for several tables'
 /// rows read in one statement: `Relations.load`).
-struct SQLRow {
+struct SQLRow: ColumnReader {
     private let columns: PostgresRandomAccessRow?
     private let object: [String: Any]
 
@@ -95,7 +95,6 @@ struct SQLRow {
         default: return nil
         }
     }
-    func requiredInt(_ column: String) throws -> Int64 { try int(column) ?? 0 }
     func text(_ column: String) throws -> String? {
         if let columns { return try columns[column].decode(String?.self) }
         return object[column] as? String
@@ -121,8 +120,6 @@ struct SQLRow {
         }
         return bytes
     }
-    func date(_ column: String) throws -> Date? { try int(column).map(StorageCoding.date(microseconds:)) }
-    func requiredDate(_ column: String) throws -> Date { StorageCoding.date(microseconds: try requiredInt(column)) }
 }
 
 /// A connection lent for one operation (inside a transaction when writing).

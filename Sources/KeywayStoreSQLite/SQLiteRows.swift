@@ -36,6 +36,12 @@ func jsonArray(_ values: [String]) -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
+extension Row: ColumnReader {
+    public func int(_ column: String) -> Int64? { self[column] }
+    public func text(_ column: String) -> String? { self[column] }
+    public func bool(_ column: String) -> Bool? { self[column] }
+}
+
 enum ShareRow {
     static let columnNames = [
         "organization_id", "creator_account_id", "start_date", "start_time", "end_date", "end_time", "schedule",
@@ -307,35 +313,5 @@ enum EventRow {
                 uptime: (row["uptime"] as Int64?).map { Int($0) }))
         event.id = EntityID<EventID>(id)
         return event
-    }
-}
-
-enum WebhookRow {
-    static func decode(_ row: Row) -> Webhook {
-        let types = (row["types"] as String).split(separator: " ").compactMap { EventType(rawValue: String($0)) }
-        return Webhook(
-            id: EntityID(row["id"] as Int64), organizationID: OrganizationID(row["organization_id"] as Int64),
-            url: row["url"], types: Set(types), secret: row["secret"],
-            dateCreated: StorageCoding.date(microseconds: row["date_created"]),
-            health: WebhookHealth(
-                failingSince: (row["failing_since"] as Int64?).map(StorageCoding.date(microseconds:)),
-                dateDisabled: (row["date_disabled"] as Int64?).map(StorageCoding.date(microseconds:)),
-                lastError: row["last_error"]))
-    }
-
-    static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
-}
-
-enum DeviceStateRow {
-    static func decode(_ row: Row) -> DeviceState {
-        DeviceState(
-            deviceID: DeviceID(row["device_id"] as Int64),
-            isActiveUntil: (row["is_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
-            locked: LockState(rawValue: row["locked"]) ?? .unknown,
-            lastLocked: (row["last_locked"] as Int64?).map(StorageCoding.date(microseconds:)),
-            online: (row["online"] as Int64? ?? 1) != 0,
-            lastSeen: (row["last_seen"] as Int64?).map(StorageCoding.date(microseconds:)), bridgeURL: row["bridge_url"],
-            bridgeSecret: row["bridge_secret"], rssi: (row["rssi"] as Int64?).map { Int($0) },
-            lastReport: row["last_report"])
     }
 }

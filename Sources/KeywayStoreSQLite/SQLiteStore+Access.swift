@@ -10,17 +10,19 @@ extension SQLiteStore {
                 try db.cachedStatement(sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id"),
                 arguments: [account.rawValue]
             ).map(UserRow.decode)
-            return try users.map { user in
-                var groups: [UserGroupID: Bool] = [:]
+            var groupsByUser: [UserID: [UserGroupID: Bool]] = [:]
+            if !users.isEmpty {
                 for row in try Row.fetchAll(
                     try db.cachedStatement(
-                        sql: "SELECT group_id, group_admin FROM user_group_members WHERE user_id = ?"),
-                    arguments: [user.id.rawValue])
+                        sql: "SELECT user_id, group_id, group_admin FROM user_group_members WHERE "
+                            + SQLDialect.sqlite.isOneOf("user_id")),
+                    arguments: StatementArguments([.ints(users.map(\.id.rawValue))]))
                 {
-                    groups[UserGroupID(row["group_id"] as Int64)] = (row["group_admin"] as Int64) != 0
+                    groupsByUser[UserID(row["user_id"] as Int64), default: [:]][
+                        UserGroupID(row["group_id"] as Int64)] = (row["group_admin"] as Int64) != 0
                 }
-                return AccountMembership(user: user, groups: groups)
             }
+            return users.map { AccountMembership(user: $0, groups: groupsByUser[$0.id] ?? [:]) }
         }
     }
 

@@ -65,13 +65,13 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(
                         sql: """
-                            SELECT m.device_id AS member, g.* FROM device_group_members m
+                            SELECT m.device_id AS member, \(qualified(DeviceGroupColumns.all, by: "g")) FROM device_group_members m
                             JOIN device_groups g ON g.id = m.group_id WHERE \(SQLDialect.sqlite.isOneOf("m.device_id"))
                             ORDER BY g.id
                             """), arguments: StatementArguments([.ints(ids)]))
                 for row in rows {
                     relations.groups[DeviceID(row["member"] as Int64? ?? 0), default: []].append(
-                        Relations.deviceGroup(row))
+                        try DeviceGroupColumns.decode(row))
                 }
             }
             if includeLinkedDevices {

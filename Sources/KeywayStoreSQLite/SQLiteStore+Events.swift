@@ -102,13 +102,13 @@ extension SQLiteStore {
     public func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState] {
         guard !ids.isEmpty else { return [:] }
         let values = ids.map(\.rawValue).sorted()
-        let sql = "SELECT * FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
+        let sql = "SELECT \(DeviceStateColumns.all) FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try Row.fetchAll(
                 try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)]))
             {
-                let state = DeviceStateRow.decode(row)
+                let state = try DeviceStateColumns.decode(row)
                 states[state.deviceID] = state
             }
             return states
@@ -176,7 +176,7 @@ extension SQLiteStore {
                     sql:
                         "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?)",
                     arguments: [
-                        webhook.organizationID.rawValue, webhook.url, WebhookRow.types(webhook), webhook.secret,
+                        webhook.organizationID.rawValue, webhook.url, WebhookColumns.types(webhook), webhook.secret,
                         StorageCoding.microseconds(webhook.dateCreated),
                     ])
                 var stored = webhook
@@ -189,9 +189,10 @@ extension SQLiteStore {
     public func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT * FROM webhooks WHERE id = ?"), arguments: [id.rawValue]
+                try db.cachedStatement(sql: "SELECT \(WebhookColumns.all) FROM webhooks WHERE id = ?"),
+                arguments: [id.rawValue]
             )
-            .map(WebhookRow.decode)
+            .map(WebhookColumns.decode)
         }
     }
 
@@ -203,7 +204,7 @@ extension SQLiteStore {
                     last_error = ? WHERE id = ?
                     """,
                 arguments: [
-                    webhook.url, WebhookRow.types(webhook), webhook.secret,
+                    webhook.url, WebhookColumns.types(webhook), webhook.secret,
                     webhook.health.failingSince.map(StorageCoding.microseconds),
                     webhook.health.dateDisabled.map(StorageCoding.microseconds), webhook.health.lastError,
                     webhook.id.rawValue,
@@ -246,10 +247,11 @@ extension SQLiteStore {
     public func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook] {
         guard !organizations.isEmpty else { return [] }
         let values = organizations.map(\.rawValue).sorted()
-        let sql = "SELECT * FROM webhooks WHERE \(SQLDialect.sqlite.isOneOf("organization_id")) ORDER BY id"
+        let sql =
+            "SELECT \(WebhookColumns.all) FROM webhooks WHERE \(SQLDialect.sqlite.isOneOf("organization_id")) ORDER BY id"
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
-                WebhookRow.decode)
+                WebhookColumns.decode)
         }
     }
 
@@ -272,8 +274,9 @@ extension SQLiteStore {
                 let webhookID = head["webhook_id"] as Int64
                 guard
                     let webhook = try Row.fetchOne(
-                        try db.cachedStatement(sql: "SELECT * FROM webhooks WHERE id = ?"), arguments: [webhookID]
-                    ).map(WebhookRow.decode)
+                        try db.cachedStatement(sql: "SELECT \(WebhookColumns.all) FROM webhooks WHERE id = ?"),
+                        arguments: [webhookID]
+                    ).map(WebhookColumns.decode)
                 else { continue }
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(

@@ -336,23 +336,11 @@ enum Relations {
     }
 
     static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {
-        try fetch(ids, table: "organizations", columns: "*", db) { row in
-            Organization(
-                id: OrganizationID(row["id"] as Int64? ?? 0), name: row["name"] ?? "",
-                personal: row["personal"] ?? false,
-                creatorAccountID: (row["creator_account_id"] as Int64?).map { AccountID($0) },
-                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"),
-                dateRestricted: date(row, "date_restricted"))
-        }
+        try fetch(ids, table: "organizations", columns: OrganizationColumns.all, db, decode: OrganizationColumns.decode)
     }
 
     static func accounts(_ ids: some Collection<AccountID>, _ db: Database) throws -> [Account] {
-        try fetch(ids, table: "accounts", columns: "*", db) { row in
-            Account(
-                id: AccountID(row["id"] as Int64? ?? 0), firstName: row["first_name"], lastName: row["last_name"],
-                emailAddress: row["email_address"], phoneNumber: row["phone_number"], language: row["language"],
-                dateCreated: requiredDate(row, "date_created"), dateModified: date(row, "date_modified"))
-        }
+        try fetch(ids, table: "accounts", columns: AccountColumns.all, db, decode: AccountColumns.decode)
     }
 
     static func users(_ ids: some Collection<UserID>, _ db: Database) throws -> [User] {
@@ -360,15 +348,7 @@ enum Relations {
     }
 
     static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
-        try fetch(ids, table: "user_groups", columns: "*", db, decode: userGroup)
-    }
-
-    static func userGroup(_ row: Row) -> UserGroup {
-        UserGroup(
-            id: UserGroupID(row["id"] as Int64? ?? 0),
-            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0),
-            name: row["name"] ?? "", remarks: row["remarks"], dateCreated: requiredDate(row, "date_created"),
-            dateModified: date(row, "date_modified"))
+        try fetch(ids, table: "user_groups", columns: UserGroupColumns.all, db, decode: UserGroupColumns.decode)
     }
 
     static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {
@@ -376,14 +356,6 @@ enum Relations {
     }
 
     static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: Database) throws -> [DeviceGroup] {
-        try fetch(ids, table: "device_groups", columns: "*", db, decode: deviceGroup)
-    }
-
-    static func deviceGroup(_ row: Row) -> DeviceGroup {
-        DeviceGroup(
-            id: DeviceGroupID(row["id"] as Int64? ?? 0),
-            organizationID: OrganizationID(row["organization_id"] as Int64? ?? 0), name: row["name"] ?? "",
-            remarks: row["remarks"], location: row["location"], dateCreated: requiredDate(row, "date_created"),
-            dateModified: date(row, "date_modified"))
+        try fetch(ids, table: "device_groups", columns: DeviceGroupColumns.all, db, decode: DeviceGroupColumns.decode)
     }
 }
