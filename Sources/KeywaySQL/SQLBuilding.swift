@@ -12,6 +12,10 @@ public enum SQLValue: Sendable, Equatable {
     /// an array.
     case ints([Int64])
     case texts([String])
+    /// A flag column (SQLite stores 0 and 1).
+    case bool(Bool)
+    /// A BLOB or BYTEA column (secret hashes).
+    case bytes([UInt8])
 }
 
 /// Where the two stores' SQL differs in a statement that is otherwise the same.

@@ -7,9 +7,9 @@ extension SQLiteStore {
     public func memberships(of account: AccountID) async throws -> [AccountMembership] {
         try await reading { db in
             let users = try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id"),
+                try db.cachedStatement(sql: "SELECT \(UserColumns.all) FROM users WHERE account_id = ? ORDER BY id"),
                 arguments: [account.rawValue]
-            ).map(UserRow.decode)
+            ).map(UserColumns.decode)
             var groupsByUser: [UserID: [UserGroupID: Bool]] = [:]
             if !users.isEmpty {
                 for row in try Row.fetchAll(
@@ -31,8 +31,8 @@ extension SQLiteStore {
         let userIDs = users.map(\.rawValue).sorted()
         let groupIDs = userGroups.map(\.rawValue).sorted()
         let sql = """
-            SELECT \(ShareRow.columns) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
-            UNION SELECT \(ShareRow.columns) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
+            SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
+            UNION SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
             """
         let arguments = StatementArguments([.ints(userIDs), .ints(groupIDs)])
         return try await reading { db in
@@ -52,7 +52,7 @@ extension SQLiteStore {
     public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()
-        let sql = "SELECT \(DeviceRow.columns) FROM devices WHERE \(SQLDialect.sqlite.isOneOf("id")) ORDER BY id"
+        let sql = "SELECT \(DeviceColumns.all) FROM devices WHERE \(SQLDialect.sqlite.isOneOf("id")) ORDER BY id"
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
                 DeviceRow.decode)

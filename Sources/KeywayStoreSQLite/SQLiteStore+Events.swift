@@ -146,17 +146,17 @@ extension SQLiteStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard let (sql, values) = query.listStatement(columns: EventRow.columns, dialect: .sqlite) else { return [] }
+        guard let (sql, values) = query.listStatement(columns: EventColumns.all, dialect: .sqlite) else { return [] }
         let arguments = StatementArguments(values)
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventColumns.decode)
         }
     }
 
     public func share(webKey: UUID) async throws -> Share? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT \(ShareRow.columns) FROM shares WHERE web_key = ?"),
+                try db.cachedStatement(sql: "SELECT \(ShareColumns.all) FROM shares WHERE web_key = ?"),
                 arguments: [webKey.uuidString.lowercased()]
             ).map(ShareRow.decode)
         }
@@ -281,14 +281,16 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(
                         sql: """
-                            SELECT d.id AS delivery_id, \(EventRow.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                            SELECT d.id AS delivery_id, \(qualified(EventColumns.all, by: "e"))
                             FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
                             WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
                             """), arguments: [webhookID, limit])
                 batches.append(
                     WebhookBatch(
                         webhook: webhook,
-                        deliveries: rows.map { (deliveryID: $0["delivery_id"] as Int64, event: EventRow.decode($0)) },
+                        deliveries: try rows.map {
+                            (deliveryID: $0["delivery_id"] as Int64, event: try EventColumns.decode($0))
+                        },
                         attempts: Int(head["attempts"] as Int64)))
             }
             return batches

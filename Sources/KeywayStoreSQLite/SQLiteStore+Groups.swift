@@ -80,7 +80,7 @@ extension SQLiteStore {
 
     public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
         guard !groups.isEmpty else { return [:] }
-        let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
+        let columns = DeviceColumns.names.map { "d." + $0 }.joined(separator: ", ")
         return try await reading { db in
             var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
             let rows = try Row.fetchAll(

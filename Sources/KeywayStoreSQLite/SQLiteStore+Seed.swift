@@ -30,9 +30,9 @@ enum SeedWriter {
                 ])
         }
         let insertUser = try db.cachedStatement(
-            sql: "INSERT INTO users (id, \(UserRow.columnsWithoutID)) VALUES (?, \(UserRow.placeholdersWithoutID))")
+            sql: "INSERT INTO users (id, \(UserColumns.withoutID)) VALUES (?, \(UserColumns.placeholdersWithoutID))")
         for user in seed.users {
-            try insertUser.execute(arguments: [user.id.rawValue] + UserRow.arguments(user))
+            try insertUser.execute(arguments: [user.id.rawValue] + UserColumns.arguments(user))
         }
         for group in seed.userGroups {
             try db.execute(
@@ -54,8 +54,8 @@ enum SeedWriter {
         for device in seed.devices.filter({ $0.gatewayID == nil }) + seed.devices.filter({ $0.gatewayID != nil }) {
             try db.execute(
                 sql:
-                    "INSERT INTO devices (id, \(DeviceRow.columnsWithoutID)) VALUES (?, \(DeviceRow.placeholdersWithoutID))",
-                arguments: [device.id.rawValue] + DeviceRow.arguments(device))
+                    "INSERT INTO devices (id, \(DeviceColumns.withoutID)) VALUES (?, \(DeviceColumns.placeholdersWithoutID))",
+                arguments: [device.id.rawValue] + DeviceColumns.arguments(device))
         }
         for group in seed.deviceGroups {
             try db.execute(
@@ -75,14 +75,14 @@ enum SeedWriter {
         }
         // One prepared statement for every share: bulk loads (benchmarks) write hundreds of thousands.
         let insertShare = try db.cachedStatement(
-            sql: "INSERT INTO shares (id, \(ShareRow.columnsWithoutID)) VALUES (?, \(ShareRow.placeholdersWithoutID))")
+            sql: "INSERT INTO shares (id, \(ShareColumns.withoutID)) VALUES (?, \(ShareColumns.placeholdersWithoutID))")
         for share in seed.shares {
-            try insertShare.execute(arguments: [share.id.rawValue] + ShareRow.arguments(share))
+            try insertShare.execute(arguments: [share.id.rawValue] + ShareColumns.arguments(share))
         }
         for key in seed.apiKeys {
             try db.execute(
-                sql: "INSERT INTO api_keys (id, \(APIKeyRow.columnsWithoutID)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: [key.id.rawValue] + APIKeyRow.arguments(key))
+                sql: "INSERT INTO api_keys (id, \(APIKeyColumns.withoutID)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [key.id.rawValue] + APIKeyColumns.arguments(key))
         }
     }
 }
