@@ -53,11 +53,10 @@ extension TableColumns {
     }
 }
 
-/// Shares read by position from a row of `SELECT \(ShareColumns.all)`.
 enum ShareRow {
-    /// Reads a row of `SELECT \(columns)` by position, through `RowValues` (GRDB's lookup by name lower-cases
-    /// every column name on every access, and its generic decoding looks up type metadata per column: the
-    /// profile showed each as the largest cost of decoding shares in turn).
+    /// Reads a row of `SELECT \(ShareColumns.all)` by position, through `RowValues` (GRDB's lookup by name
+    /// lower-cases every column name on every access, and its generic decoding looks up type metadata per
+    /// column: the profile showed each as the largest cost of decoding shares in turn).
     static func decode(_ row: Row) throws -> Share {
         let row = RowValues(row)
         let source: ShareSource
@@ -138,9 +137,8 @@ struct RowValues {
     }
 }
 
-/// Devices read by position from a row of `SELECT \(DeviceColumns.all)`.
 enum DeviceRow {
-    /// Reads a row of `SELECT \(columns)` (further columns may follow) by position.
+    /// Reads a row of `SELECT \(DeviceColumns.all)` (further columns may follow) by position.
     static func decode(_ row: Row) throws -> Device {
         try decode(RowValues(row))
     }
