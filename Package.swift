@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywayStoreTests",
-            dependencies: ["KeywayCore", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayTestSupport"]
+            dependencies: ["KeywayCore", "KeywaySQL", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayTestSupport"]
         ),
         .testTarget(
             name: "KeywayServerTests",

@@ -62,19 +62,6 @@ public struct DeviceQuery: Hashable, Sendable {
     public var showsDecommissioned: Bool { includeDecommissioned || filter == .decommissioned }
     /// Whether uninstalled devices may appear at all.
     public var showsUninstalled: Bool { includeUninstalled || filter == .uninstalled }
-
-    /// A LIKE pattern that finds `text` anywhere, with `*` as a wildcard and `%`, `_`, `\` taken literally.
-    public static func likePattern(_ text: String) -> String {
-        var pattern = "%"
-        for character in text {
-            switch character {
-            case "%", "_", "\\": pattern += "\\" + String(character)
-            case "*": pattern += "%"
-            default: pattern.append(character)
-            }
-        }
-        return pattern + "%"
-    }
 }
 
 /// What a page of devices is shown with.

@@ -12,6 +12,10 @@ public enum SQLValue: Sendable, Equatable {
     /// an array.
     case ints([Int64])
     case texts([String])
+    /// A flag column (SQLite stores 0 and 1).
+    case bool(Bool)
+    /// A BLOB or BYTEA column (secret hashes).
+    case bytes([UInt8])
 }
 
 /// Where the two stores' SQL differs in a statement that is otherwise the same.
@@ -22,6 +26,19 @@ public enum SQLDialect: Sendable {
     /// A case-blind (ASCII) pattern match: SQLite's LIKE is one; PostgreSQL's is ILIKE.
     public func like(_ column: String) -> String {
         "\(column) \(self == .sqlite ? "LIKE" : "ILIKE") ? ESCAPE '\\'"
+    }
+
+    /// A LIKE pattern that finds `text` anywhere, with `*` as a wildcard and `%`, `_`, `\` taken literally.
+    public static func likePattern(_ text: String) -> String {
+        var pattern = "%"
+        for character in text {
+            switch character {
+            case "%", "_", "\\": pattern += "\\" + String(character)
+            case "*": pattern += "%"
+            default: pattern.append(character)
+            }
+        }
+        return pattern + "%"
     }
 
     /// `column` equals one of the values of a list bound as one value (`SQLValue.ints` or `.texts`). The
@@ -47,7 +64,7 @@ public enum SQLDialect: Sendable {
 
     /// `text` found (case-blind, as a substring) in any of `columns`: the condition and one value per column.
     public func search(_ text: String, in columns: [String]) -> (String, [SQLValue]) {
-        let pattern = SQLValue.text(DeviceQuery.likePattern(text))
+        let pattern = SQLValue.text(SQLDialect.likePattern(text))
         return (
             "(" + columns.map(like).joined(separator: " OR ") + ")", Array(repeating: pattern, count: columns.count)
         )
@@ -99,7 +116,7 @@ extension DeviceQuery {
         func like(_ column: String, _ text: String?) {
             guard let text else { return }
             conditions.append(dialect.like(column))
-            values.append(.text(DeviceQuery.likePattern(text)))
+            values.append(.text(SQLDialect.likePattern(text)))
         }
         if let id = deviceID {
             conditions.append("d.id = ?")
@@ -218,17 +235,20 @@ public struct GroupTable: Sendable {
     public var table: String
     public var memberTable: String
     public var memberColumn: String
+    /// The columns a group is read from (`DeviceGroupColumns.all` or `UserGroupColumns.all`).
+    public var columns: String
     public var searchColumns: [String]
     public var sortable: Set<GroupSortKey>
 
     public static let devices = GroupTable(
         table: "device_groups", memberTable: "device_group_members", memberColumn: "device_id",
+        columns: DeviceGroupColumns.all,
         searchColumns: ["name", "remarks", "location"], sortable: Set(GroupSortKey.allCases))
     public static let users = GroupTable(
-        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id",
+        table: "user_groups", memberTable: "user_group_members", memberColumn: "user_id", columns: UserGroupColumns.all,
         searchColumns: ["name", "remarks"], sortable: Set(GroupSortKey.allCases).subtracting([.location]))
 
-    /// The page of groups `query` asks for (`SELECT *`), with its values in order. A sort this table does
+    /// The page of groups `query` asks for (`SELECT columns`), with its values in order. A sort this table does
     /// not offer falls back to the id; NULLs sort first ascending and last descending on both stores.
     public func listStatement(_ query: GroupQuery, dialect: SQLDialect) -> (sql: String, values: [SQLValue]) {
         let (visible, visibleValues) = query.visibility.condition(dialect: dialect)
@@ -252,7 +272,7 @@ public struct GroupTable: Sendable {
         }
         values += [.int(Int64(query.page.size)), .int(Int64(query.page.offset))]
         let sql =
-            "SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
+            "SELECT \(columns) FROM \(table) WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY \(column), id \(direction) LIMIT ? OFFSET ?"
         return (sql, values)
     }

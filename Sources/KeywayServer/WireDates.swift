@@ -28,7 +28,7 @@ struct MicrosecondDateTranscoder: DateTranscoder {
     }
 
     static func format(_ date: Date) -> String {
-        let micros = StorageCoding.microseconds(date)
+        let micros = date.microsecondsSince1970
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400

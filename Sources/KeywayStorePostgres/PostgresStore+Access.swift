@@ -23,6 +23,65 @@ struct AccessChangedStatement: PostgresPreparedStatement {
 }
 
 extension PostgresStore {
+    public func memberships(of account: AccountID) async throws -> [AccountMembership] {
+        try await reading { db in
+            let users = try await db.query(
+                "SELECT \(UserColumns.all) FROM users WHERE account_id = ? ORDER BY id", [account.rawValue]
+            ).map(UserColumns.decode)
+            var groupsByUser: [UserID: [UserGroupID: Bool]] = [:]
+            if !users.isEmpty {
+                for row in try await db.query(
+                    "SELECT user_id, group_id, group_admin FROM user_group_members WHERE user_id = ANY(?)",
+                    [SQLValue.ints(users.map(\.id.rawValue))])
+                {
+                    groupsByUser[UserID(try row.requiredInt("user_id")), default: [:]][
+                        UserGroupID(try row.requiredInt("group_id"))] = try row.bool("group_admin") ?? false
+                }
+            }
+            return users.map { AccountMembership(user: $0, groups: groupsByUser[$0.id] ?? [:]) }
+        }
+    }
+
+    public func sharesReceived(users: Set<UserID>, userGroups: Set<UserGroupID>) async throws -> [Share] {
+        guard !users.isEmpty || !userGroups.isEmpty else { return [] }
+        let userIDs = users.map(\.rawValue).sorted()
+        let groupIDs = userGroups.map(\.rawValue).sorted()
+        let sql = "SELECT \(ShareColumns.all) FROM shares WHERE user_id = ANY(?) OR user_group_id = ANY(?) ORDER BY id"
+        return try await reading { db in
+            try await db.query(sql, [SQLValue.ints(userIDs), SQLValue.ints(groupIDs)]).map(ShareColumns.decode)
+        }
+    }
+
+    public func userGroupIDs(of user: UserID) async throws -> Set<UserGroupID> {
+        try await reading { db in
+            Set(
+                try await db.query("SELECT group_id FROM user_group_members WHERE user_id = ?", [user.rawValue])
+                    .map { UserGroupID(try $0.requiredInt("group_id")) })
+        }
+    }
+
+    public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
+        try await reading { db in try await Relations.devices(ids, db) }
+    }
+
+    public func deviceGroups(containing devices: Set<DeviceID>) async throws -> [DeviceGroupID: Set<DeviceID>] {
+        guard !devices.isEmpty else { return [:] }
+        let values = devices.map(\.rawValue).sorted()
+        return try await reading { db in
+            var groups: [DeviceGroupID: Set<DeviceID>] = [:]
+            for row in try await db.query(
+                """
+                SELECT group_id, device_id FROM device_group_members WHERE group_id IN
+                (SELECT group_id FROM device_group_members WHERE device_id = ANY(?))
+                """, [SQLValue.ints(values)])
+            {
+                groups[DeviceGroupID(try row.requiredInt("group_id")), default: []].insert(
+                    DeviceID(try row.requiredInt("device_id")))
+            }
+            return groups
+        }
+    }
+
     public func accessStamp() async throws -> AccessStamp {
         try await reading { db in
             let row = try await db.query("SELECT pg_current_snapshot()::text AS snapshot").first

@@ -272,7 +272,7 @@ extension PostgresStore {
         return try await writing(.readCommitted) { db in
             let claimed = try await db.query(
                 """
-                SELECT w.\(WebhookColumns.all.replacingOccurrences(of: ", ", with: ", w.")), h.attempts
+                SELECT \(qualified(WebhookColumns.all, by: "w")), h.attempts
                 FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id JOIN LATERAL (
                     SELECT d.next_attempt, d.attempts FROM webhook_deliveries d
                     WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.id LIMIT 1

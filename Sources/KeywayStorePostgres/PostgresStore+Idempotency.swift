@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 extension PostgresStore {
     /// READ COMMITTED under the key's advisory lock, as the throttles: the read below is taken after the lock, so two

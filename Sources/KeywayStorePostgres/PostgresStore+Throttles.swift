@@ -1,5 +1,6 @@
 import Foundation
 import KeywayCore
+import KeywaySQL
 
 extension PostgresStore {
     public func recordAttempt(_ key: String, at date: Date, window: TimeInterval, limit: Int) async throws

@@ -485,12 +485,12 @@ enum Relations {
     /// Every kind in one statement (one round trip instead of six): each table's rows as JSON objects, tagged
     /// with their kind, and the accounts of the shares' creators and of the users among them.
     static let loadStatement = """
-        SELECT 'o' AS kind, row_to_json(t)::text AS row FROM (SELECT * FROM organizations WHERE id = ANY(?)) t
+        SELECT 'o' AS kind, row_to_json(t)::text AS row FROM (SELECT \(OrganizationColumns.all) FROM organizations WHERE id = ANY(?)) t
         UNION ALL SELECT 'd', row_to_json(t)::text FROM (SELECT \(DeviceColumns.all) FROM devices WHERE id = ANY(?)) t
-        UNION ALL SELECT 'g', row_to_json(t)::text FROM (SELECT * FROM device_groups WHERE id = ANY(?)) t
-        UNION ALL SELECT 'G', row_to_json(t)::text FROM (SELECT * FROM user_groups WHERE id = ANY(?)) t
+        UNION ALL SELECT 'g', row_to_json(t)::text FROM (SELECT \(DeviceGroupColumns.all) FROM device_groups WHERE id = ANY(?)) t
+        UNION ALL SELECT 'G', row_to_json(t)::text FROM (SELECT \(UserGroupColumns.all) FROM user_groups WHERE id = ANY(?)) t
         UNION ALL SELECT 'u', row_to_json(t)::text FROM (SELECT \(UserColumns.all) FROM users WHERE id = ANY(?)) t
-        UNION ALL SELECT 'a', row_to_json(t)::text FROM (SELECT \(EntityColumns.accountColumns) FROM accounts
+        UNION ALL SELECT 'a', row_to_json(t)::text FROM (SELECT \(AccountColumns.all) FROM accounts
             WHERE id = ANY(?) OR id IN (SELECT account_id FROM users WHERE id = ANY(?))) t
         """
 
@@ -525,22 +525,22 @@ enum Relations {
             let entity = SQLRow(json: object)
             switch kind {
             case "o":
-                let organization = try EntityColumns.organization(entity)
+                let organization = try OrganizationColumns.decode(entity)
                 relations.organizations[organization.id] = organization
             case "d":
                 let device = try DeviceColumns.decode(entity)
                 relations.devices[device.id] = device
             case "g":
-                let group = try EntityColumns.deviceGroup(entity)
+                let group = try DeviceGroupColumns.decode(entity)
                 relations.deviceGroups[group.id] = group
             case "G":
-                let group = try EntityColumns.userGroup(entity)
+                let group = try UserGroupColumns.decode(entity)
                 relations.userGroups[group.id] = group
             case "u":
                 let user = try UserColumns.decode(entity)
                 relations.users[user.id] = user
             default:
-                let account = try EntityColumns.account(entity)
+                let account = try AccountColumns.decode(entity)
                 relations.accounts[account.id] = account
             }
         }
@@ -561,12 +561,13 @@ enum Relations {
     static func organizations(_ ids: some Collection<OrganizationID>, _ db: SQLConnection) async throws
         -> [Organization]
     {
-        try await fetch(ids, table: "organizations", columns: "*", db, decode: EntityColumns.organization)
+        try await fetch(
+            ids, table: "organizations", columns: OrganizationColumns.all, db, decode: OrganizationColumns.decode)
     }
 
     static func accounts(_ ids: some Collection<AccountID>, _ db: SQLConnection) async throws -> [Account] {
         try await fetch(
-            ids, table: "accounts", columns: EntityColumns.accountColumns, db, decode: EntityColumns.account)
+            ids, table: "accounts", columns: AccountColumns.all, db, decode: AccountColumns.decode)
     }
 
     static func users(_ ids: some Collection<UserID>, _ db: SQLConnection) async throws -> [User] {
@@ -574,7 +575,7 @@ enum Relations {
     }
 
     static func userGroups(_ ids: some Collection<UserGroupID>, _ db: SQLConnection) async throws -> [UserGroup] {
-        try await fetch(ids, table: "user_groups", columns: "*", db, decode: EntityColumns.userGroup)
+        try await fetch(ids, table: "user_groups", columns: UserGroupColumns.all, db, decode: UserGroupColumns.decode)
     }
 
     static func devices(_ ids: some Collection<DeviceID>, _ db: SQLConnection) async throws -> [Device] {
@@ -584,7 +585,8 @@ enum Relations {
     static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: SQLConnection) async throws
         -> [DeviceGroup]
     {
-        try await fetch(ids, table: "device_groups", columns: "*", db, decode: EntityColumns.deviceGroup)
+        try await fetch(
+            ids, table: "device_groups", columns: DeviceGroupColumns.all, db, decode: DeviceGroupColumns.decode)
     }
 }
 

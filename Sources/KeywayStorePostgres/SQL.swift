@@ -31,6 +31,8 @@ extension SQLValue: SQLArgument {
         case .text(let value): bindings.append(value)
         case .ints(let values): bindings.append(values)
         case .texts(let values): bindings.append(values)
+        case .bool(let value): bindings.append(value)
+        case .bytes(let value): bindings.append(ByteBuffer(bytes: value))
         }
     }
 }
@@ -66,64 +68,6 @@ func numbered(_ sql: String) -> String {
 }
 
 func micros(_ date: Date?) -> Int64? { date.map(StorageCoding.microseconds) }
-
-/// One row, read by column name: as PostgreSQL sent it, or as a JSON object (`row_to_json`, for several tables'
-/// rows read in one statement: `Relations.load`).
-struct SQLRow {
-    private let columns: PostgresRandomAccessRow?
-    private let object: [String: Any]
-
-    init(row: PostgresRandomAccessRow) {
-        columns = row
-        object = [:]
-    }
-
-    init(json: [String: Any]) {
-        columns = nil
-        object = json
-    }
-
-    /// The row as PostgreSQL sent it (only for a row read that way).
-    var row: PostgresRandomAccessRow { columns! }
-
-    func int(_ column: String) throws -> Int64? {
-        if let columns { return try columns[column].decode(Int64?.self) }
-        switch object[column] {
-        case let value as Int: return Int64(value)
-        case let value as Int64: return value
-        case let value as NSNumber: return value.int64Value
-        default: return nil
-        }
-    }
-    func requiredInt(_ column: String) throws -> Int64 { try int(column) ?? 0 }
-    func text(_ column: String) throws -> String? {
-        if let columns { return try columns[column].decode(String?.self) }
-        return object[column] as? String
-    }
-    func bool(_ column: String) throws -> Bool? {
-        if let columns { return try columns[column].decode(Bool?.self) }
-        switch object[column] {
-        case let value as Bool: return value
-        case let value as NSNumber: return value.boolValue
-        default: return nil
-        }
-    }
-    func bytes(_ column: String) throws -> [UInt8]? {
-        if let columns { return try columns[column].decode(ByteBuffer?.self).map { Array($0.readableBytesView) } }
-        // row_to_json writes BYTEA as "\\x" and hex digits.
-        guard let hex = (object[column] as? String)?.dropFirst(2) else { return nil }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex, let end = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
-            guard let byte = UInt8(hex[index..<end], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = end
-        }
-        return bytes
-    }
-    func date(_ column: String) throws -> Date? { try int(column).map(StorageCoding.date(microseconds:)) }
-    func requiredDate(_ column: String) throws -> Date { StorageCoding.date(microseconds: try requiredInt(column)) }
-}
 
 /// A connection lent for one operation (inside a transaction when writing).
 struct SQLConnection {

@@ -3,47 +3,26 @@ import GRDB
 import KeywayCore
 import KeywaySQL
 
-extension StatementArguments {
-    /// The values of a statement built in KeywaySQL, as GRDB binds them.
-    init(_ values: [SQLValue]) {
-        self.init(
-            values.map { value -> (any DatabaseValueConvertible)? in
-                switch value {
-                case .int(let value): value
-                case .text(let value): value
-                case .ints(let values): jsonArray(values)
-                case .texts(let values): jsonArray(values)
-                }
-            })
-    }
-}
-
-/// A list as `json_each(?)` reads it (`SQLDialect.isOneOf`).
-func jsonArray(_ values: [Int64]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
-
-func jsonArray(_ values: [String]) -> String {
-    let data = (try? JSONEncoder().encode(values)) ?? Data("[]".utf8)
-    return String(decoding: data, as: UTF8.self)
-}
-
 extension SQLiteStore {
     public func memberships(of account: AccountID) async throws -> [AccountMembership] {
         try await reading { db in
             let users = try Row.fetchAll(
-                try db.cachedStatement(sql: "SELECT \(UserRow.columns) FROM users WHERE account_id = ? ORDER BY id"),
+                try db.cachedStatement(sql: "SELECT \(UserColumns.all) FROM users WHERE account_id = ? ORDER BY id"),
                 arguments: [account.rawValue]
-            ).map(UserRow.decode)
-            return try users.map { user in
-                var groups: [UserGroupID: Bool] = [:]
+            ).map(UserColumns.decode)
+            var groupsByUser: [UserID: [UserGroupID: Bool]] = [:]
+            if !users.isEmpty {
                 for row in try Row.fetchAll(
                     try db.cachedStatement(
-                        sql: "SELECT group_id, group_admin FROM user_group_members WHERE user_id = ?"),
-                    arguments: [user.id.rawValue])
+                        sql: "SELECT user_id, group_id, group_admin FROM user_group_members WHERE "
+                            + SQLDialect.sqlite.isOneOf("user_id")),
+                    arguments: StatementArguments([.ints(users.map(\.id.rawValue))]))
                 {
-                    groups[UserGroupID(row["group_id"] as Int64)] = (row["group_admin"] as Int64) != 0
+                    groupsByUser[UserID(row["user_id"] as Int64), default: [:]][
+                        UserGroupID(row["group_id"] as Int64)] = (row["group_admin"] as Int64) != 0
                 }
-                return AccountMembership(user: user, groups: groups)
             }
+            return users.map { AccountMembership(user: $0, groups: groupsByUser[$0.id] ?? [:]) }
         }
     }
 
@@ -52,8 +31,8 @@ extension SQLiteStore {
         let userIDs = users.map(\.rawValue).sorted()
         let groupIDs = userGroups.map(\.rawValue).sorted()
         let sql = """
-            SELECT \(ShareRow.columns) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
-            UNION SELECT \(ShareRow.columns) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
+            SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
+            UNION SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
             """
         let arguments = StatementArguments([.ints(userIDs), .ints(groupIDs)])
         return try await reading { db in
@@ -73,7 +52,7 @@ extension SQLiteStore {
     public func devices(_ ids: Set<DeviceID>) async throws -> [Device] {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()
-        let sql = "SELECT \(DeviceRow.columns) FROM devices WHERE \(SQLDialect.sqlite.isOneOf("id")) ORDER BY id"
+        let sql = "SELECT \(DeviceColumns.all) FROM devices WHERE \(SQLDialect.sqlite.isOneOf("id")) ORDER BY id"
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
                 DeviceRow.decode)

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     public func insertAccount(_ account: Account, passwordHash: String?, personalOrganizationName: String) async throws

@@ -10,8 +10,8 @@ extension SQLiteStore {
                 var stored = device
                 try db.execute(
                     sql:
-                        "INSERT INTO devices (\(DeviceRow.columnsWithoutID)) VALUES (\(DeviceRow.placeholdersWithoutID))",
-                    arguments: DeviceRow.arguments(device))
+                        "INSERT INTO devices (\(DeviceColumns.withoutID)) VALUES (\(DeviceColumns.placeholdersWithoutID))",
+                    arguments: DeviceColumns.arguments(device))
                 stored.id = DeviceID(db.lastInsertedRowID)
                 return stored
             }
@@ -22,9 +22,9 @@ extension SQLiteStore {
         try await mapConstraintErrors {
             try await writing { db in
                 try db.execute(
-                    sql: "UPDATE devices SET (\(DeviceRow.columnsWithoutID)) = (\(DeviceRow.placeholdersWithoutID)) "
+                    sql: "UPDATE devices SET (\(DeviceColumns.withoutID)) = (\(DeviceColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
-                    arguments: DeviceRow.arguments(device) + [device.id.rawValue, device.organizationID.rawValue])
+                    arguments: DeviceColumns.arguments(device) + [device.id.rawValue, device.organizationID.rawValue])
                 guard db.changesCount == 1 else { return false }
                 if let connection {
                     try db.execute(
@@ -39,7 +39,7 @@ extension SQLiteStore {
     }
 
     public func devices(matching query: DeviceQuery) async throws -> [Device] {
-        let (sql, values) = query.listStatement(columns: DeviceRow.columnNames, dialect: .sqlite)
+        let (sql, values) = query.listStatement(columns: DeviceColumns.names, dialect: .sqlite)
         let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(DeviceRow.decode)
@@ -65,20 +65,20 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(
                         sql: """
-                            SELECT m.device_id AS member, g.* FROM device_group_members m
+                            SELECT m.device_id AS member, \(qualified(DeviceGroupColumns.all, by: "g")) FROM device_group_members m
                             JOIN device_groups g ON g.id = m.group_id WHERE \(SQLDialect.sqlite.isOneOf("m.device_id"))
                             ORDER BY g.id
                             """), arguments: StatementArguments([.ints(ids)]))
                 for row in rows {
                     relations.groups[DeviceID(row["member"] as Int64? ?? 0), default: []].append(
-                        Relations.deviceGroup(row))
+                        try DeviceGroupColumns.decode(row))
                 }
             }
             if includeLinkedDevices {
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(
                         sql: """
-                            SELECT \(DeviceRow.columns) FROM devices
+                            SELECT \(DeviceColumns.all) FROM devices
                             WHERE \(SQLDialect.sqlite.isOneOf("gateway_id")) AND date_decommissioned IS NULL ORDER BY id
                             """), arguments: StatementArguments([.ints(ids)]))
                 for device in try rows.map(DeviceRow.decode) {

@@ -3,70 +3,6 @@ import GRDB
 import KeywayCore
 import KeywaySQL
 
-enum EventRow {
-    static let columns =
-        "id, organization_id, type, time, device_id, share_id, user_id, account_id, result, method, activation_time, nearby, "
-        + "gateway_id, status, keep_active_until, voltage_idle, voltage_under_load, uptime"
-
-    static func decode(_ row: Row) -> Event {
-        let type: String = row["type"]
-        let time: Int64 = row["time"]
-        let organization: Int64 = row["organization_id"]
-        let device: Int64? = row["device_id"]
-        let share: Int64? = row["share_id"]
-        let user: Int64? = row["user_id"]
-        let account: Int64? = row["account_id"]
-        let method: String? = row["method"]
-        let seconds: Int64? = row["activation_time"]
-        let nearby: Int64 = row["nearby"] ?? 0
-        let id: Int64 = row["id"]
-        var event = Event(
-            type: EventType(rawValue: type) ?? .deviceActivation, time: StorageCoding.date(microseconds: time),
-            organizationID: OrganizationID(organization), deviceID: device.map { DeviceID($0) },
-            shareID: share.map { ShareID($0) }, userID: user.map { UserID($0) },
-            accountID: account.map { AccountID($0) }, result: row["result"],
-            method: method.flatMap { AccessMethod(rawValue: $0) }, activationTime: seconds.map { Int($0) },
-            nearby: nearby != 0, gatewayID: (row["gateway_id"] as Int64?).map { DeviceID($0) }, status: row["status"],
-            keepActiveUntil: (row["keep_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
-            readings: DeviceReadings(
-                voltageIdle: (row["voltage_idle"] as Int64?).map { Int($0) },
-                voltageUnderLoad: (row["voltage_under_load"] as Int64?).map { Int($0) },
-                uptime: (row["uptime"] as Int64?).map { Int($0) }))
-        event.id = EntityID<EventID>(id)
-        return event
-    }
-}
-
-enum WebhookRow {
-    static func decode(_ row: Row) -> Webhook {
-        let types = (row["types"] as String).split(separator: " ").compactMap { EventType(rawValue: String($0)) }
-        return Webhook(
-            id: EntityID(row["id"] as Int64), organizationID: OrganizationID(row["organization_id"] as Int64),
-            url: row["url"], types: Set(types), secret: row["secret"],
-            dateCreated: StorageCoding.date(microseconds: row["date_created"]),
-            health: WebhookHealth(
-                failingSince: (row["failing_since"] as Int64?).map(StorageCoding.date(microseconds:)),
-                dateDisabled: (row["date_disabled"] as Int64?).map(StorageCoding.date(microseconds:)),
-                lastError: row["last_error"]))
-    }
-
-    static func types(_ webhook: Webhook) -> String { webhook.types.map(\.rawValue).sorted().joined(separator: " ") }
-}
-
-enum DeviceStateRow {
-    static func decode(_ row: Row) -> DeviceState {
-        DeviceState(
-            deviceID: DeviceID(row["device_id"] as Int64),
-            isActiveUntil: (row["is_active_until"] as Int64?).map(StorageCoding.date(microseconds:)),
-            locked: LockState(rawValue: row["locked"]) ?? .unknown,
-            lastLocked: (row["last_locked"] as Int64?).map(StorageCoding.date(microseconds:)),
-            online: (row["online"] as Int64? ?? 1) != 0,
-            lastSeen: (row["last_seen"] as Int64?).map(StorageCoding.date(microseconds:)), bridgeURL: row["bridge_url"],
-            bridgeSecret: row["bridge_secret"], rssi: (row["rssi"] as Int64?).map { Int($0) },
-            lastReport: row["last_report"])
-    }
-}
-
 extension SQLiteStore {
     /// Inserts the event and queues it for every webhook of its organization that wants its type.
     @discardableResult
@@ -166,13 +102,13 @@ extension SQLiteStore {
     public func deviceStates(_ ids: Set<DeviceID>) async throws -> [DeviceID: DeviceState] {
         guard !ids.isEmpty else { return [:] }
         let values = ids.map(\.rawValue).sorted()
-        let sql = "SELECT * FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
+        let sql = "SELECT \(DeviceStateColumns.all) FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try Row.fetchAll(
                 try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)]))
             {
-                let state = DeviceStateRow.decode(row)
+                let state = try DeviceStateColumns.decode(row)
                 states[state.deviceID] = state
             }
             return states
@@ -210,17 +146,17 @@ extension SQLiteStore {
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
-        guard let (sql, values) = query.listStatement(columns: EventRow.columns, dialect: .sqlite) else { return [] }
+        guard let (sql, values) = query.listStatement(columns: EventColumns.all, dialect: .sqlite) else { return [] }
         let arguments = StatementArguments(values)
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(EventColumns.decode)
         }
     }
 
     public func share(webKey: UUID) async throws -> Share? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT \(ShareRow.columns) FROM shares WHERE web_key = ?"),
+                try db.cachedStatement(sql: "SELECT \(ShareColumns.all) FROM shares WHERE web_key = ?"),
                 arguments: [webKey.uuidString.lowercased()]
             ).map(ShareRow.decode)
         }
@@ -240,7 +176,7 @@ extension SQLiteStore {
                     sql:
                         "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?)",
                     arguments: [
-                        webhook.organizationID.rawValue, webhook.url, WebhookRow.types(webhook), webhook.secret,
+                        webhook.organizationID.rawValue, webhook.url, WebhookColumns.types(webhook), webhook.secret,
                         StorageCoding.microseconds(webhook.dateCreated),
                     ])
                 var stored = webhook
@@ -253,9 +189,10 @@ extension SQLiteStore {
     public func webhook(_ id: EntityID<WebhookID>) async throws -> Webhook? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT * FROM webhooks WHERE id = ?"), arguments: [id.rawValue]
+                try db.cachedStatement(sql: "SELECT \(WebhookColumns.all) FROM webhooks WHERE id = ?"),
+                arguments: [id.rawValue]
             )
-            .map(WebhookRow.decode)
+            .map(WebhookColumns.decode)
         }
     }
 
@@ -267,7 +204,7 @@ extension SQLiteStore {
                     last_error = ? WHERE id = ?
                     """,
                 arguments: [
-                    webhook.url, WebhookRow.types(webhook), webhook.secret,
+                    webhook.url, WebhookColumns.types(webhook), webhook.secret,
                     webhook.health.failingSince.map(StorageCoding.microseconds),
                     webhook.health.dateDisabled.map(StorageCoding.microseconds), webhook.health.lastError,
                     webhook.id.rawValue,
@@ -310,10 +247,11 @@ extension SQLiteStore {
     public func webhooks(organizations: Set<OrganizationID>) async throws -> [Webhook] {
         guard !organizations.isEmpty else { return [] }
         let values = organizations.map(\.rawValue).sorted()
-        let sql = "SELECT * FROM webhooks WHERE \(SQLDialect.sqlite.isOneOf("organization_id")) ORDER BY id"
+        let sql =
+            "SELECT \(WebhookColumns.all) FROM webhooks WHERE \(SQLDialect.sqlite.isOneOf("organization_id")) ORDER BY id"
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
-                WebhookRow.decode)
+                WebhookColumns.decode)
         }
     }
 
@@ -336,20 +274,23 @@ extension SQLiteStore {
                 let webhookID = head["webhook_id"] as Int64
                 guard
                     let webhook = try Row.fetchOne(
-                        try db.cachedStatement(sql: "SELECT * FROM webhooks WHERE id = ?"), arguments: [webhookID]
-                    ).map(WebhookRow.decode)
+                        try db.cachedStatement(sql: "SELECT \(WebhookColumns.all) FROM webhooks WHERE id = ?"),
+                        arguments: [webhookID]
+                    ).map(WebhookColumns.decode)
                 else { continue }
                 let rows = try Row.fetchAll(
                     try db.cachedStatement(
                         sql: """
-                            SELECT d.id AS delivery_id, \(EventRow.columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                            SELECT d.id AS delivery_id, \(qualified(EventColumns.all, by: "e"))
                             FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
                             WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
                             """), arguments: [webhookID, limit])
                 batches.append(
                     WebhookBatch(
                         webhook: webhook,
-                        deliveries: rows.map { (deliveryID: $0["delivery_id"] as Int64, event: EventRow.decode($0)) },
+                        deliveries: try rows.map {
+                            (deliveryID: $0["delivery_id"] as Int64, event: try EventColumns.decode($0))
+                        },
                         attempts: Int(head["attempts"] as Int64)))
             }
             return batches

@@ -74,13 +74,13 @@ extension SQLiteStore {
         let (sql, values) = GroupTable.devices.listStatement(query, dialect: .sqlite)
         let arguments = StatementArguments(values)
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.deviceGroup)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(DeviceGroupColumns.decode)
         }
     }
 
     public func deviceGroupMembers(of groups: [DeviceGroupID]) async throws -> [DeviceGroupID: [Device]] {
         guard !groups.isEmpty else { return [:] }
-        let columns = DeviceRow.columnNames.map { "d." + $0 }.joined(separator: ", ")
+        let columns = DeviceColumns.names.map { "d." + $0 }.joined(separator: ", ")
         return try await reading { db in
             var members: [DeviceGroupID: [Device]] = Dictionary(uniqueKeysWithValues: groups.map { ($0, []) })
             let rows = try Row.fetchAll(
@@ -148,7 +148,7 @@ extension SQLiteStore {
         let (sql, values) = GroupTable.users.listStatement(query, dialect: .sqlite)
         let arguments = StatementArguments(values)
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Relations.userGroup)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(UserGroupColumns.decode)
         }
     }
 
@@ -179,17 +179,17 @@ extension SQLiteStore {
     public func putUserGroupMember(_ member: UserGroupMember) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
-                let existed =
-                    try Bool.fetchOne(
-                        try db.cachedStatement(
-                            sql: "SELECT 1 FROM user_group_members WHERE group_id = ? AND user_id = ?"),
-                        arguments: [member.groupID.rawValue, member.userID.rawValue]) ?? false
+                // The insert says whether the member is new; only an existing member's role is updated.
                 try db.execute(
                     sql: """
                         INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)
-                        ON CONFLICT (group_id, user_id) DO UPDATE SET group_admin = excluded.group_admin
+                        ON CONFLICT (group_id, user_id) DO NOTHING
                         """, arguments: [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
-                return !existed
+                guard db.changesCount == 0 else { return true }
+                try db.execute(
+                    sql: "UPDATE user_group_members SET group_admin = ? WHERE group_id = ? AND user_id = ?",
+                    arguments: [member.groupAdmin, member.groupID.rawValue, member.userID.rawValue])
+                return false
             }
         }
     }

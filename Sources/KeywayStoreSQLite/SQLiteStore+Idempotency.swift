@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     /// One transaction on the single writer: the read and the claim cannot interleave with another claim.

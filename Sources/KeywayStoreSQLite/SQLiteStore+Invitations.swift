@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     static func enqueue(_ messages: [OutboxMessage], _ db: Database) throws {
@@ -19,9 +20,9 @@ extension SQLiteStore {
     public func user(invitationToken: UUID) async throws -> User? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT \(UserRow.columns) FROM users WHERE invitation_token = ?"),
+                try db.cachedStatement(sql: "SELECT \(UserColumns.all) FROM users WHERE invitation_token = ?"),
                 arguments: [invitationToken.uuidString.lowercased()]
-            ).map(UserRow.decode)
+            ).map(UserColumns.decode)
         }
     }
 

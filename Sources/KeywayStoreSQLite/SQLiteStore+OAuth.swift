@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 // OAuth clients (redirect URIs as a JSON array of strings) and their authorization codes.
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import KeywayCore
+import KeywaySQL
 
 extension SQLiteStore {
     public func recordAttempt(_ key: String, at date: Date, window: TimeInterval, limit: Int) async throws

@@ -31,8 +31,8 @@ extension SQLiteStore {
                 // Checked inside the write transaction: two concurrent creates cannot both pass.
                 if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
                 try db.execute(
-                    sql: "INSERT INTO users (\(UserRow.columnsWithoutID)) VALUES (\(UserRow.placeholdersWithoutID))",
-                    arguments: UserRow.arguments(user))
+                    sql: "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(UserColumns.placeholdersWithoutID))",
+                    arguments: UserColumns.arguments(user))
                 var stored = user
                 stored.id = UserID(db.lastInsertedRowID)
                 if let group {
@@ -51,9 +51,9 @@ extension SQLiteStore {
             try await writing { db in
                 if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
                 try db.execute(
-                    sql: "UPDATE users SET (\(UserRow.columnsWithoutID)) = (\(UserRow.placeholdersWithoutID)) "
+                    sql: "UPDATE users SET (\(UserColumns.withoutID)) = (\(UserColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
-                    arguments: UserRow.arguments(user) + [user.id.rawValue, user.organizationID.rawValue])
+                    arguments: UserColumns.arguments(user) + [user.id.rawValue, user.organizationID.rawValue])
                 return db.changesCount == 1
             }
         }
@@ -70,10 +70,10 @@ extension SQLiteStore {
     }
 
     public func users(matching query: UserQuery) async throws -> [User] {
-        let (sql, values) = query.listStatement(columns: UserRow.columns, dialect: .sqlite)
+        let (sql, values) = query.listStatement(columns: UserColumns.all, dialect: .sqlite)
         let arguments = StatementArguments(values)
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(UserRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(UserColumns.decode)
         }
     }
 

@@ -119,8 +119,9 @@ public final class SQLiteStore: KeywayStore {
             try await writing { db in
                 var stored = share
                 try db.execute(
-                    sql: "INSERT INTO shares (\(ShareRow.columnsWithoutID)) VALUES (\(ShareRow.placeholdersWithoutID))",
-                    arguments: ShareRow.arguments(share))
+                    sql:
+                        "INSERT INTO shares (\(ShareColumns.withoutID)) VALUES (\(ShareColumns.placeholdersWithoutID))",
+                    arguments: ShareColumns.arguments(share))
                 stored.id = ShareID(db.lastInsertedRowID)
                 if var event {
                     event.shareID = stored.id
@@ -134,7 +135,7 @@ public final class SQLiteStore: KeywayStore {
     public func share(_ id: ShareID) async throws -> Share? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT \(ShareRow.columns) FROM shares WHERE id = ?"),
+                try db.cachedStatement(sql: "SELECT \(ShareColumns.all) FROM shares WHERE id = ?"),
                 arguments: [id.rawValue]
             )
             .map(ShareRow.decode)
@@ -145,9 +146,9 @@ public final class SQLiteStore: KeywayStore {
         try await mapConstraintErrors {
             try await writing { db in
                 try db.execute(
-                    sql: "UPDATE shares SET (\(ShareRow.columnsWithoutID)) = (\(ShareRow.placeholdersWithoutID)) "
+                    sql: "UPDATE shares SET (\(ShareColumns.withoutID)) = (\(ShareColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND version = ?",
-                    arguments: ShareRow.arguments(share) + [share.id.rawValue, share.version - 1])
+                    arguments: ShareColumns.arguments(share) + [share.id.rawValue, share.version - 1])
                 guard db.changesCount == 1 else { return false }
                 if let event { try Self.record(event, db) }
                 return true
@@ -167,7 +168,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func shares(matching query: ShareQuery) async throws -> [Share] {
-        let (sql, values) = query.listStatement(columns: ShareRow.columns, dialect: .sqlite)
+        let (sql, values) = query.listStatement(columns: ShareColumns.all, dialect: .sqlite)
         let arguments = StatementArguments(values)
         return try await reading { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
@@ -212,8 +213,8 @@ public final class SQLiteStore: KeywayStore {
             var user = founder
             user.organizationID = stored.id
             try db.execute(
-                sql: "INSERT INTO users (\(UserRow.columnsWithoutID)) VALUES (\(UserRow.placeholdersWithoutID))",
-                arguments: UserRow.arguments(user))
+                sql: "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(UserColumns.placeholdersWithoutID))",
+                arguments: UserColumns.arguments(user))
             return stored
         }
     }
@@ -256,8 +257,8 @@ public final class SQLiteStore: KeywayStore {
         try await writing { db in
             var stored = key
             try db.execute(
-                sql: "INSERT INTO api_keys (\(APIKeyRow.columnsWithoutID)) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: APIKeyRow.arguments(key))
+                sql: "INSERT INTO api_keys (\(APIKeyColumns.withoutID)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: APIKeyColumns.arguments(key))
             stored.id = APIKeyID(db.lastInsertedRowID)
             return stored
         }
@@ -266,9 +267,9 @@ public final class SQLiteStore: KeywayStore {
     public func apiKey(secretHash: [UInt8]) async throws -> APIKey? {
         try await reading { db in
             try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE secret_hash = ?"),
+                try db.cachedStatement(sql: "SELECT \(APIKeyColumns.all) FROM api_keys WHERE secret_hash = ?"),
                 arguments: [Data(secretHash)]
-            ).map(APIKeyRow.decode)
+            ).map(APIKeyColumns.decode)
         }
     }
 
@@ -276,9 +277,9 @@ public final class SQLiteStore: KeywayStore {
         try await reading { db in
             try Row.fetchAll(
                 try db.cachedStatement(
-                    sql: "SELECT \(APIKeyRow.columns) FROM api_keys WHERE organization_id = ? ORDER BY id"),
+                    sql: "SELECT \(APIKeyColumns.all) FROM api_keys WHERE organization_id = ? ORDER BY id"),
                 arguments: [organization.rawValue]
-            ).map(APIKeyRow.decode)
+            ).map(APIKeyColumns.decode)
         }
     }
 
@@ -300,5 +301,62 @@ public final class SQLiteStore: KeywayStore {
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {
             throw DomainError.referenceNotFound
         }
+    }
+}
+
+/// Loads directory entities by id, a whole page's worth in one query per kind.
+enum Relations {
+    static func load(for shares: [Share], _ db: Database) throws -> ShareRelations {
+        var relations = ShareRelations()
+        let references = ShareReferences(shares)
+        var accounts = references.accounts
+        for organization in try organizations(references.organizations, db) {
+            relations.organizations[organization.id] = organization
+        }
+        for device in try self.devices(references.devices, db) { relations.devices[device.id] = device }
+        for group in try self.deviceGroups(references.deviceGroups, db) { relations.deviceGroups[group.id] = group }
+        for group in try self.userGroups(references.userGroups, db) { relations.userGroups[group.id] = group }
+        for user in try self.users(references.users, db) {
+            relations.users[user.id] = user
+            if let account = user.accountID { accounts.insert(account) }
+        }
+        for account in try self.accounts(accounts, db) { relations.accounts[account.id] = account }
+        return relations
+    }
+
+    private static func fetch<ID, T>(
+        _ ids: some Collection<EntityID<ID>>, table: String, columns: String, _ db: Database,
+        decode: (Row) throws -> T
+    ) throws -> [T] {
+        guard !ids.isEmpty else { return [] }
+        let sql = "SELECT \(columns) FROM \(table) WHERE \(SQLDialect.sqlite.isOneOf("id"))"
+        return try Row.fetchAll(
+            try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(ids.map(\.rawValue))])
+        )
+        .map(decode)
+    }
+
+    static func organizations(_ ids: some Collection<OrganizationID>, _ db: Database) throws -> [Organization] {
+        try fetch(ids, table: "organizations", columns: OrganizationColumns.all, db, decode: OrganizationColumns.decode)
+    }
+
+    static func accounts(_ ids: some Collection<AccountID>, _ db: Database) throws -> [Account] {
+        try fetch(ids, table: "accounts", columns: AccountColumns.all, db, decode: AccountColumns.decode)
+    }
+
+    static func users(_ ids: some Collection<UserID>, _ db: Database) throws -> [User] {
+        try fetch(ids, table: "users", columns: UserColumns.all, db, decode: UserColumns.decode)
+    }
+
+    static func userGroups(_ ids: some Collection<UserGroupID>, _ db: Database) throws -> [UserGroup] {
+        try fetch(ids, table: "user_groups", columns: UserGroupColumns.all, db, decode: UserGroupColumns.decode)
+    }
+
+    static func devices(_ ids: some Collection<DeviceID>, _ db: Database) throws -> [Device] {
+        try fetch(ids, table: "devices", columns: DeviceColumns.all, db, decode: DeviceRow.decode)
+    }
+
+    static func deviceGroups(_ ids: some Collection<DeviceGroupID>, _ db: Database) throws -> [DeviceGroup] {
+        try fetch(ids, table: "device_groups", columns: DeviceGroupColumns.all, db, decode: DeviceGroupColumns.decode)
     }
 }

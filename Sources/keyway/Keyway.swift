@@ -149,7 +149,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             let keyway = try await APIKeyCommand.open(database)
             for key in try await keyway.apiKeys.list(organization: OrganizationID(organization)) {
                 let state = key.dateRevoked == nil ? "active" : "revoked"
-                let scopes = StorageCoding.encode(key.scopes).replacingOccurrences(of: " ", with: ",")
+                let scopes = key.scopes.sorted().map(\.rawValue).joined(separator: ",")
                 print("\(key.id)\t\(state)\t\(scopes)\t\(key.name ?? "")")
             }
         }

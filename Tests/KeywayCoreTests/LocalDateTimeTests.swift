@@ -87,21 +87,10 @@ struct SmallRulesTests {
         #expect(constantTimeEquals([], []))
     }
 
-    @Test func schedulesSurviveTheirStorageEncoding() throws {
-        let schedule = [
-            ScheduleEntry(dayOfWeek: nil, period: nil, recurrence: .daily),
-            ScheduleEntry(
-                dayOfWeek: .sunday, period: Period(startTime: LocalTime("22:00:00")!, endTime: LocalTime("02:00:00")!),
-                recurrence: .biWeekly),
-        ]
-        #expect(try StorageCoding.decodeSchedule(StorageCoding.encode(schedule)) == schedule)
-        #expect(throws: (any Error).self) { try StorageCoding.decodeSchedule("{\"not\": \"a list\"}") }
-    }
-
     @Test func instantsKeepMicrosecondPrecision() {
         let date = FixedTime().now()
-        let micros = StorageCoding.microseconds(date)
+        let micros = date.microsecondsSince1970
         #expect(micros == 1_773_135_218_112_874)
-        #expect(StorageCoding.microseconds(StorageCoding.date(microseconds: micros)) == micros)
+        #expect(Date(microsecondsSince1970: micros).microsecondsSince1970 == micros)
     }
 }

@@ -64,6 +64,31 @@ struct GroupStoreTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func anAccountsMembershipsListEachOfItsUsersWithTheirGroupsAndRoles(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let elsewhere = try await store.insertUser(
+            User(
+                id: UserID(0), organizationID: Fixtures.organization(2), accountID: AccountID(1), firstName: "Owner",
+                lastName: "Elsewhere", dateCreated: now), addingTo: nil, messages: [])
+        let night = try await store.insertUserGroup(
+            UserGroup(id: UserGroupID(0), organizationID: Fixtures.organization(2), name: "Night", dateCreated: now))
+        #expect(
+            try await store.putUserGroupMember(UserGroupMember(groupID: Fixtures.userGroup(2), userID: elsewhere.id)))
+        #expect(
+            try await store.putUserGroupMember(
+                UserGroupMember(groupID: night.id, userID: elsewhere.id, groupAdmin: true)))
+
+        let memberships = try await store.memberships(of: AccountID(1))
+        #expect(memberships.map(\.user.id) == [Fixtures.user(1), elsewhere.id])
+        #expect(
+            memberships.map(\.groups) == [
+                [Fixtures.userGroup(1): true], [Fixtures.userGroup(2): false, night.id: true],
+            ])
+        #expect(try await store.memberships(of: AccountID(99)).isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases)
     func groupListsSearchSortAndPage(backend: Backend) async throws {
         let (store, cleanup) = try await backend.makeStore(now: now)
         defer { cleanup() }

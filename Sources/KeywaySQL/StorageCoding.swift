@@ -1,4 +1,5 @@
 import Foundation
+import KeywayCore
 
 /// Storage-neutral encodings shared by every backend, so that SQLite and PostgreSQL store the same text.
 public enum StorageCoding {
@@ -48,13 +49,9 @@ public enum StorageCoding {
     }
 
     /// Instants are stored as whole microseconds since 1970, the precision Bold's timestamps show.
-    public static func microseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-    }
+    public static func microseconds(_ date: Date) -> Int64 { date.microsecondsSince1970 }
 
-    public static func date(microseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
-    }
+    public static func date(microseconds: Int64) -> Date { Date(microsecondsSince1970: microseconds) }
 }
 
 /// A stored value no version of Keyway writes: a corrupt or foreign database.
