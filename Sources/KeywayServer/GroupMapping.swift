@@ -75,7 +75,7 @@ extension KeywayAPIHandler {
                     case .json(let value): value
                     }
                 }()), by: try await caller())
-        keyway.logger.info("device group created", metadata: ["device_group_id": "\(group.id)"])
+        logger.info("device group created", metadata: ["device_group_id": "\(group.id)"])
         return .ok(.init(body: .json(GroupMapping.wire(group, members: []))))
     }
 
@@ -111,7 +111,7 @@ extension KeywayAPIHandler {
         -> Operations.DeleteDeviceGroup.Output
     {
         try await keyway.deviceGroups.delete(DeviceGroupID(input.path.id), by: try await caller())
-        keyway.logger.info("device group deleted", metadata: ["device_group_id": "\(input.path.id)"])
+        logger.info("device group deleted", metadata: ["device_group_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 
@@ -151,7 +151,7 @@ extension KeywayAPIHandler {
                     case .json(let value): value
                     }
                 }()), by: try await caller())
-        keyway.logger.info("user group created", metadata: ["user_group_id": "\(group.id)"])
+        logger.info("user group created", metadata: ["user_group_id": "\(group.id)"])
         return .ok(.init(body: .json(GroupMapping.wire(group, members: []))))
     }
 
@@ -183,7 +183,7 @@ extension KeywayAPIHandler {
 
     func deleteUserGroup(_ input: Operations.DeleteUserGroup.Input) async throws -> Operations.DeleteUserGroup.Output {
         try await keyway.userGroups.delete(UserGroupID(input.path.id), by: try await caller())
-        keyway.logger.info("user group deleted", metadata: ["user_group_id": "\(input.path.id)"])
+        logger.info("user group deleted", metadata: ["user_group_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 

@@ -137,7 +137,7 @@ extension KeywayAPIHandler {
         let result = try await keyway.remote.send(
             .activate, to: DeviceID(input.path.id), webKey: try webKey(input.query.uuid), nearby: false,
             by: try await optionalCaller())
-        keyway.logger.info(
+        logger.info(
             "remote activation", metadata: ["device_id": "\(input.path.id)", "result": "\(result.errorCode)"])
         return .ok(.init(body: .json(Self.wire(result))))
     }
@@ -148,7 +148,7 @@ extension KeywayAPIHandler {
         let result = try await keyway.remote.send(
             .deactivate, to: DeviceID(input.path.id), webKey: try webKey(input.query.uuid),
             nearby: input.query.nearby ?? false, by: try await optionalCaller())
-        keyway.logger.info(
+        logger.info(
             "remote deactivation", metadata: ["device_id": "\(input.path.id)", "result": "\(result.errorCode)"])
         return .ok(.init(body: .json(Self.wire(result))))
     }
@@ -196,7 +196,7 @@ extension KeywayAPIHandler {
             .init(
                 organizationID: body.organizationId, url: body.webhookUrl, types: body.types, secret: body.secretHttp),
             by: try await caller())
-        keyway.logger.info("webhook created", metadata: ["webhook_id": "\(webhook.id)"])
+        logger.info("webhook created", metadata: ["webhook_id": "\(webhook.id)"])
         return .ok(.init(body: .json(.init(id: webhook.id.rawValue, secretHttp: webhook.secret))))
     }
 
@@ -238,7 +238,7 @@ extension KeywayAPIHandler {
             throw DomainError.invalidInput(field: "now", "now is required")
         }
         clock.set(date)
-        keyway.logger.info("clock set", metadata: ["now": "\(MicrosecondDateTranscoder.format(date))"])
+        logger.info("clock set", metadata: ["now": "\(MicrosecondDateTranscoder.format(date))"])
         return .ok(.init(body: .json(.init(now: MicrosecondDateTranscoder.format(clock.now())))))
     }
 
@@ -274,7 +274,7 @@ extension KeywayAPIHandler {
                 verify: { secret in
                     Signature.verify(signature, body: raw, timestamp: timestampText, secret: secret)
                 }))
-        keyway.logger.info(
+        logger.info(
             "gateway report", metadata: ["gateway_id": "\(input.path.id)", "events": "\(events.count)"])
         return .ok(.init(body: .json(.init(eventIds: events.map(\.id.rawValue)))))
     }

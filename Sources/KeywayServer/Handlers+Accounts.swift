@@ -30,7 +30,7 @@ extension KeywayAPIHandler {
             }
             pair = try await keyway.accounts.signIn(
                 username: username, password: password, mfaToken: form.mfaToken, client: RequestClient.address)
-            keyway.logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
+            logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
         case .refreshToken:
             guard let token = form.refreshToken else {
                 throw DomainError.invalidInput(field: "refresh_token", "grant_type=refresh_token needs refresh_token")
@@ -45,7 +45,7 @@ extension KeywayAPIHandler {
             pair = try await keyway.oauth.exchange(
                 code: code, redirectURI: form.redirectUri, clientID: basic?.id ?? form.clientId,
                 clientSecret: basic?.secret ?? form.clientSecret, codeVerifier: form.codeVerifier)
-            keyway.logger.info(
+            logger.info(
                 "signed in with an authorization code",
                 metadata: ["account_id": "\(pair.accountID)", "client_id": "\(basic?.id ?? form.clientId ?? "")"])
         }
@@ -102,7 +102,7 @@ extension KeywayAPIHandler {
                 firstName: body.firstName, lastName: body.lastName, emailAddress: body.emailAddress,
                 phoneNumber: body.phoneNumber, password: body.password),
             signedIn: signedIn)
-        keyway.logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
+        logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
         return .ok(.init(body: .json(.init(userId: userID.rawValue, accountId: accountID.rawValue))))
     }
 

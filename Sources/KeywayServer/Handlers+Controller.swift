@@ -42,7 +42,7 @@ extension KeywayAPIHandler {
     {
         let (key, date) = try await keyway.controller.provisionKey(for: DeviceID(input.path.id), by: try await caller())
         // The key itself stays out of the line.
-        keyway.logger.info("controller key provisioned", metadata: ["device_id": "\(input.path.id)"])
+        logger.info("controller key provisioned", metadata: ["device_id": "\(input.path.id)"])
         return .ok(
             .init(
                 body: .json(

@@ -35,7 +35,7 @@ extension KeywayAPIHandler {
             case .json(let value): value
             }
         let device = try await keyway.devices.register(DeviceMapping.input(body), by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "device registered", metadata: ["device_id": "\(device.id)", "type": "\(device.type.rawValue)"])
         return .ok(.init(body: .json(.init(deviceId: device.id.rawValue))))
     }
@@ -53,7 +53,7 @@ extension KeywayAPIHandler {
             }
         let device = try await keyway.devices.update(
             DeviceID(input.path.id), with: DeviceMapping.input(body), by: try await caller())
-        keyway.logger.info("device changed", metadata: ["device_id": "\(device.id)"])
+        logger.info("device changed", metadata: ["device_id": "\(device.id)"])
         return .ok(.init(body: .json(.init(deviceId: device.id.rawValue))))
     }
 
@@ -61,7 +61,7 @@ extension KeywayAPIHandler {
         -> Operations.DecommissionDevice.Output
     {
         try await keyway.devices.decommission(DeviceID(input.path.id), by: try await caller())
-        keyway.logger.info("device decommissioned", metadata: ["device_id": "\(input.path.id)"])
+        logger.info("device decommissioned", metadata: ["device_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 }

@@ -69,7 +69,7 @@ extension KeywayAPIHandler {
         let scopes = Set(body.scopes.compactMap { Scope(rawValue: $0.rawValue) })
         let (key, secret) = try await keyway.organizations.createKey(
             in: OrganizationID(input.path.id), scopes: scopes, name: body.name, by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "api key created", metadata: ["api_key_id": "\(key.id)", "organization_id": "\(key.organizationID)"])
         return .created(.init(body: .json(OrganizationMapping.wire(key, secret: secret))))
     }
@@ -77,7 +77,7 @@ extension KeywayAPIHandler {
     func revokeAPIKey(_ input: Operations.RevokeAPIKey.Input) async throws -> Operations.RevokeAPIKey.Output {
         try await keyway.organizations.revokeKey(
             APIKeyID(input.path.keyId), in: OrganizationID(input.path.id), by: try await caller())
-        keyway.logger.info("api key revoked", metadata: ["api_key_id": "\(input.path.keyId)"])
+        logger.info("api key revoked", metadata: ["api_key_id": "\(input.path.keyId)"])
         return .ok(.init(body: .json(.init())))
     }
 
@@ -91,7 +91,7 @@ extension KeywayAPIHandler {
         let (key, secret) = try await keyway.organizations.createKey(
             forAccount: AccountID(input.path.accountId), in: OrganizationID(body.organizationId),
             description: body.description, by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "api key created", metadata: ["api_key_id": "\(key.id)", "organization_id": "\(key.organizationID)"])
         return .created(.init(body: .json(.init(apiKeyId: key.id.rawValue, apiKeySecret: secret))))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import KeywayAPI
 import KeywayCore
+import Logging
 import OpenAPIRuntime
 
 /// The generated API's operations. Each one authenticates, calls one service, and maps the result;
@@ -16,6 +17,10 @@ struct KeywayAPIHandler: APIProtocol {
         // carry their prefix; anything else is an account's access token.
         return try await keyway.authenticator.principal(secret: secret, keyID: RequestCredential.apiKeyID)
     }
+
+    /// The request's logger, its `request_id` included: the generated handlers see no request context, so
+    /// `ObservabilityMiddleware` binds it as the task-local logger. Every line a handler writes goes through it.
+    var logger: Logger { Logger.current }
 
     private var mapping: ShareMapping {
         ShareMapping(webKeyBaseURL: keyway.config.resolvedWebKeyBaseURL, now: keyway.time.now())
@@ -56,7 +61,7 @@ struct KeywayAPIHandler: APIProtocol {
             case .json(let value): value
             }
         let share = try await keyway.shares.create(ShareMapping.input(body), by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "share created", metadata: ["share_id": "\(share.id)", "organization_id": "\(share.organizationID)"])
         return .ok(.init(body: .json(.init(shareId: share.id.rawValue, token: share.token.uuidString.lowercased()))))
     }
@@ -74,13 +79,13 @@ struct KeywayAPIHandler: APIProtocol {
             }
         let share = try await keyway.shares.update(
             ShareID(input.path.id), with: ShareMapping.input(body), by: try await caller())
-        keyway.logger.info("share changed", metadata: ["share_id": "\(share.id)"])
+        logger.info("share changed", metadata: ["share_id": "\(share.id)"])
         return .ok(.init(body: .json(.init(shareId: share.id.rawValue, token: share.token.uuidString.lowercased()))))
     }
 
     func deleteShare(_ input: Operations.DeleteShare.Input) async throws -> Operations.DeleteShare.Output {
         try await keyway.shares.delete(ShareID(input.path.id), by: try await caller())
-        keyway.logger.info("share deleted", metadata: ["share_id": "\(input.path.id)"])
+        logger.info("share deleted", metadata: ["share_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 
@@ -102,7 +107,7 @@ struct KeywayAPIHandler: APIProtocol {
         -> Operations.CreateShareWebKey.Output
     {
         let uuid = try await keyway.shares.createWebKey(ShareID(input.path.id), by: try await caller())
-        keyway.logger.info("web key created", metadata: ["share_id": "\(input.path.id)"])
+        logger.info("web key created", metadata: ["share_id": "\(input.path.id)"])
         return .ok(.init(body: .json(mapping.webKeyURL(uuid))))
     }
 
@@ -110,7 +115,7 @@ struct KeywayAPIHandler: APIProtocol {
         -> Operations.DeleteShareWebKey.Output
     {
         try await keyway.shares.deleteWebKey(ShareID(input.path.id), by: try await caller())
-        keyway.logger.info("web key deleted", metadata: ["share_id": "\(input.path.id)"])
+        logger.info("web key deleted", metadata: ["share_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 }

@@ -87,7 +87,7 @@ extension KeywayAPIHandler {
         let user = try await keyway.users.create(
             UserMapping.input(body), groupAdmin: input.query.groupAdmin ?? false, userGroupID: input.query.userGroupId,
             by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "user created", metadata: ["user_id": "\(user.id)", "organization_id": "\(user.organizationID)"])
         return .created(
             .init(
@@ -111,14 +111,14 @@ extension KeywayAPIHandler {
             }
         let user = try await keyway.users.update(
             UserID(input.path.id), with: UserMapping.input(body), by: try await caller())
-        keyway.logger.info("user changed", metadata: ["user_id": "\(user.id)"])
+        logger.info("user changed", metadata: ["user_id": "\(user.id)"])
         let accounts = try await keyway.users.accounts(of: [user])
         return .ok(.init(body: .json(UserMapping.wire(user, accounts: accounts, now: keyway.time.now()))))
     }
 
     func deleteUser(_ input: Operations.DeleteUser.Input) async throws -> Operations.DeleteUser.Output {
         try await keyway.users.delete(UserID(input.path.id), by: try await caller())
-        keyway.logger.info("user deleted", metadata: ["user_id": "\(input.path.id)"])
+        logger.info("user deleted", metadata: ["user_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 }
