@@ -1,21 +1,8 @@
 import Foundation
-import HummingbirdBcrypt
 import KeywayAPI
 import KeywayCore
 
-/// bcrypt, at the configured cost; it blocks its thread, so it runs in a `PasswordPool`.
-struct BcryptHasher: BlockingPasswordHasher {
-    let cost: UInt8
-    func hash(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
-    func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
-}
-
-/// Real waiting, for slowed sign-ins.
-public struct TaskPause: Pause {
-    public init() {}
-    public func pause(seconds: Double) async { try? await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }
-}
-
+/// Signing in (tokens), the signed-in account, invitations and verification codes.
 extension KeywayAPIHandler {
     func issueToken(_ input: Operations.IssueToken.Input) async throws -> Operations.IssueToken.Output {
         let form =
@@ -71,18 +58,8 @@ extension KeywayAPIHandler {
         return .ok(
             .init(
                 body: .json(
-                    .init(
-                        id: account.id.rawValue, firstName: account.firstName, lastName: account.lastName,
-                        email: account.emailAddress, emailSuppression: false, phone: account.phoneNumber,
-                        emailIsVerified: false, language: account.language ?? "en", isSystemAccount: false,
-                        isSupportAccount: false, isSystemIntegration: false, dateCreated: account.dateCreated,
-                        dateModified: account.dateModified, dateLastAuthentication: lastAuthentication,
-                        personalOrganization: personal.map {
-                            .init(
-                                id: $0.id.rawValue, name: $0.name, personal: $0.personal,
-                                restricted: $0.dateRestricted != nil, creatorAccountId: $0.creatorAccountID?.rawValue,
-                                dateCreated: $0.dateCreated, dateModified: $0.dateModified, permissions: .init())
-                        }))))
+                    AccountMapping.wire(account, personalOrganization: personal, lastAuthentication: lastAuthentication)
+                )))
     }
 
     func acceptInvitation(_ input: Operations.AcceptInvitation.Input) async throws -> Operations.AcceptInvitation.Output

@@ -1,56 +1,15 @@
 import Foundation
 import KeywayAPI
 import KeywayCore
-import Logging
-import OpenAPIRuntime
 
-/// The generated API's operations. Each one authenticates, calls one service, and maps the result;
-/// domain rules live in the services, errors are turned into HTTP by `ErrorMapping`.
-struct KeywayAPIHandler: APIProtocol {
-    let keyway: Keyway
-    /// Read once at startup: the document cannot change while the server runs.
-    let document: Data
-
-    func caller() async throws -> Principal {
-        guard let secret = RequestCredential.secret else { throw DomainError.unauthorized }
-        // HTTP Basic names the key as well as its secret: only an API key, and only that one, may answer. API keys
-        // carry their prefix; anything else is an account's access token.
-        return try await keyway.authenticator.principal(secret: secret, keyID: RequestCredential.apiKeyID)
-    }
-
-    /// The request's logger, its `request_id` included: the generated handlers see no request context, so
-    /// `ObservabilityMiddleware` binds it as the task-local logger. Every line a handler writes goes through it.
-    var logger: Logger { Logger.current }
-
+/// Shares: list, create, read, change, delete, the receiver's name and the web key.
+extension KeywayAPIHandler {
     private var mapping: ShareMapping {
         ShareMapping(webKeyBaseURL: keyway.config.resolvedWebKeyBaseURL, now: keyway.time.now())
     }
 
-    /// Liveness: answers without touching the store, so that it measures the HTTP stack alone.
-    func getLivez(_ input: Operations.GetLivez.Input) async throws -> Operations.GetLivez.Output {
-        .ok(.init(body: .json(.init(status: "ok"))))
-    }
-
-    func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
-        try await keyway.store.ping()
-        return .ok(.init(body: .json(.init(status: "ok"))))
-    }
-
-    func getOpenAPIDocument(_ input: Operations.GetOpenAPIDocument.Input) async throws
-        -> Operations.GetOpenAPIDocument.Output
-    {
-        .ok(.init(body: .yaml(HTTPBody(document))))
-    }
-
     func listShares(_ input: Operations.ListShares.Input) async throws -> Operations.ListShares.Output {
-        let query = input.query
-        let filters = ShareFilters(
-            organizationID: query.organizationId, externalID: query.externalId, deviceID: query.deviceId,
-            deviceGroupID: query.deviceGroupId, userID: query.userId, userGroupID: query.userGroupId,
-            sortBy: query.sortBy.flatMap { ShareSortKey(rawValue: $0.rawValue) },
-            sortDirection: query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) },
-            offset: query.offset.map(Int.init), size: query.size.map(Int.init))
-        let list = try await keyway.shares.list(filters, by: try await caller())
+        let list = try await keyway.shares.list(ShareMapping.filters(input.query), by: try await caller())
         let mapping = self.mapping
         return .ok(.init(body: .json(list.shares.map { mapping.wire($0, list.relations) })))
     }

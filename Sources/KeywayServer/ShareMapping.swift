@@ -105,6 +105,15 @@ struct ShareMapping {
             autoRemoveAfter: body.autoRemoveAfter)
     }
 
+    static func filters(_ query: Operations.ListShares.Input.Query) -> ShareFilters {
+        ShareFilters(
+            organizationID: query.organizationId, externalID: query.externalId, deviceID: query.deviceId,
+            deviceGroupID: query.deviceGroupId, userID: query.userId, userGroupID: query.userGroupId,
+            sortBy: query.sortBy.flatMap { ShareSortKey(rawValue: $0.rawValue) },
+            sortDirection: query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) },
+            offset: query.offset.map(Int.init), size: query.size.map(Int.init))
+    }
+
     private static func input(
         organizationID: Int64?, startDate: String?, startTime: String?, endDate: String?, endTime: String?,
         schedule: [Components.Schemas.ScheduleEntry]?, permissions: Components.Schemas.Permissions?,
