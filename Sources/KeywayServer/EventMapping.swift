@@ -34,6 +34,25 @@ enum EventMapping {
                     uptime: readings.uptime) : nil)
     }
 
+    /// A webhook delivery's body: a JSON array of the event log's items (`wire(_:in:)`), each with its `id` sent
+    /// as `eventId` (the contract's `Event` requires `id`, so it is renamed here, the one place), keys sorted and
+    /// slashes as they are, dates as the API writes them.
+    static func webhookBody(_ list: EventList) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(MicrosecondDateTranscoder.format(date))
+        }
+        let items = try list.events.map { event in
+            let encoded = try encoder.encode(wire(event, in: list))
+            guard var item = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else { return [:] }
+            let id = item.removeValue(forKey: "id")
+            item["eventId"] = id
+            return item
+        }
+        return try JSONSerialization.data(withJSONObject: items, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
     static func wire(_ webhook: Webhook) -> Components.Schemas.Webhook {
         let health = webhook.health
         return .init(
