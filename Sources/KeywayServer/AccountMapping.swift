@@ -22,4 +22,11 @@ enum AccountMapping {
                     dateCreated: $0.dateCreated, dateModified: $0.dateModified, permissions: .init())
             })
     }
+
+    /// The token endpoint's answer, whichever grant it was.
+    static func wire(_ pair: TokenPair) -> Components.Schemas.TokenResponse {
+        .init(
+            accessToken: pair.accessToken, refreshToken: pair.refreshToken, tokenType: "Bearer",
+            expiresIn: pair.expiresIn, accountId: pair.accountID.rawValue)
+    }
 }

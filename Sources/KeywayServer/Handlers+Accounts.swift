@@ -36,12 +36,7 @@ extension KeywayAPIHandler {
                 "signed in with an authorization code",
                 metadata: ["account_id": "\(pair.accountID)", "client_id": "\(basic?.id ?? form.clientId ?? "")"])
         }
-        return .ok(
-            .init(
-                body: .json(
-                    .init(
-                        accessToken: pair.accessToken, refreshToken: pair.refreshToken, tokenType: "Bearer",
-                        expiresIn: pair.expiresIn, accountId: pair.accountID.rawValue))))
+        return .ok(.init(body: .json(AccountMapping.wire(pair))))
     }
 
     func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output {
