@@ -37,6 +37,31 @@ public struct EventList: Sendable {
     public var accounts: [AccountID: Account] = [:]
 }
 
+extension EventList {
+    /// `events` with what their items name (devices and the gateways used, organizations, users, accounts), each
+    /// loaded once: for the event log and for a webhook's delivery alike.
+    public static func relating(_ events: [Event], in store: any KeywayStore) async throws -> EventList {
+        var devices: [DeviceID: Device] = [:]
+        for device in try await store.devices(Set(events.compactMap(\.deviceID) + events.compactMap(\.gatewayID))) {
+            devices[device.id] = device
+        }
+        var organizations: [OrganizationID: Organization] = [:]
+        for id in Set(events.map(\.organizationID)) {
+            if let organization = try await store.organization(id) { organizations[id] = organization }
+        }
+        var users: [UserID: User] = [:]
+        for id in Set(events.compactMap(\.userID)) {
+            if let user = try await store.user(id) { users[id] = user }
+        }
+        var accounts: [AccountID: Account] = [:]
+        for id in Set(events.compactMap(\.accountID)) {
+            if let account = try await store.account(id) { accounts[id] = account }
+        }
+        return EventList(
+            events: events, devices: devices, organizations: organizations, users: users, accounts: accounts)
+    }
+}
+
 /// The event log and webhooks: for API keys with the `events` scope and super users.
 public struct EventService: Sendable {
     let store: any KeywayStore
@@ -107,24 +132,7 @@ public struct EventService: Sendable {
             matching: EventQuery(
                 organizations: organizations, deviceIDs: deviceIDs, types: types, from: filters.from, page: page,
                 newestFirst: filters.newestFirst))
-        var devices: [DeviceID: Device] = [:]
-        for device in try await store.devices(Set(events.compactMap(\.deviceID) + events.compactMap(\.gatewayID))) {
-            devices[device.id] = device
-        }
-        var organizationsByID: [OrganizationID: Organization] = [:]
-        for id in Set(events.map(\.organizationID)) {
-            if let organization = try await store.organization(id) { organizationsByID[id] = organization }
-        }
-        var users: [UserID: User] = [:]
-        for id in Set(events.compactMap(\.userID)) {
-            if let user = try await store.user(id) { users[id] = user }
-        }
-        var accounts: [AccountID: Account] = [:]
-        for id in Set(events.compactMap(\.accountID)) {
-            if let account = try await store.account(id) { accounts[id] = account }
-        }
-        return EventList(
-            events: events, devices: devices, organizations: organizationsByID, users: users, accounts: accounts)
+        return try await EventList.relating(events, in: store)
     }
 
     // MARK: Webhooks

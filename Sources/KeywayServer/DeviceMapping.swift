@@ -142,4 +142,18 @@ enum DeviceMapping {
         filters.size = query.size.map(Int.init)
         return filters
     }
+
+    /// `GET /v1/devices`' filters: a subset of `/v2/devices`'.
+    static func filters(_ query: Operations.ListDevicesV1.Input.Query) -> DeviceFilters {
+        var filters = DeviceFilters()
+        filters.organizationID = query.organizationId
+        filters.search = query.search
+        filters.type = query.deviceType.flatMap { DeviceType(rawValue: $0.rawValue) }
+        filters.includeDecommissioned = query.includeDecommissioned ?? false
+        filters.sortBy = query.sortBy.flatMap { DeviceSortKey(rawValue: $0.rawValue) }
+        filters.sortDirection = query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) }
+        filters.offset = query.offset.map(Int.init)
+        filters.size = query.size.map(Int.init)
+        return filters
+    }
 }

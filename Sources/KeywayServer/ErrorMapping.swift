@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import KeywayAPI
 import KeywayCore
 import Logging
 import OpenAPIRuntime
@@ -14,7 +15,8 @@ enum ErrorMapping {
         /// A catalogue code (`ErrorCode`), or for another framework refusal its status's reason phrase.
         var code: String
         var message: String
-        /// Ids the body carries beside the message, e.g. the existing `userId` of a 409.
+        /// Ids the body carries beside the message, e.g. the existing `userId` of a 409: those the contract's
+        /// `Error` names (`userId`, `accountId`).
         var ids: [String: Int64] = [:]
         /// RFC 6749's `error`, for the OAuth endpoints.
         var oauthError: String?
@@ -51,6 +53,22 @@ enum ErrorMapping {
         default:
             return internalError(error, logger: logger)
         }
+    }
+
+    /// The contract's `Error` schema, as every error's body. Its keys come out in `JSONSerialization`'s sorted
+    /// order (`error_description` before `errorCode`, where `JSONEncoder` sorts by bytes), as they always have.
+    static func body(_ mapped: Mapped) -> Data {
+        let body = Components.Schemas._Error(
+            message: mapped.message, code: mapped.code, errorMessage: mapped.message, errorCode: mapped.code,
+            userId: mapped.ids["userId"], accountId: mapped.ids["accountId"], error: mapped.oauthError,
+            errorDescription: mapped.oauthError.map { _ in mapped.message })
+        return (try? JSONEncoder().encode(body)).flatMap(canonical) ?? Data()
+    }
+
+    /// Sorted keys, slashes as they are.
+    private static func canonical(_ json: Data) -> Data? {
+        guard let object = try? JSONSerialization.jsonObject(with: json) else { return nil }
+        return try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     static func status(of kind: DomainError.Kind) -> HTTPResponse.Status {

@@ -101,8 +101,8 @@ struct GatewayRouter: GatewayPort {
     }
 }
 
-/// Posts a batch of events to a webhook as a JSON array (the event-log shape without `id`), with
-/// `X-Bold-Secret` and Keyway's HMAC signature. 2xx within 10 s is success.
+/// Posts a batch of events to a webhook as a JSON array (`EventMapping.webhookBody`: the event log's items, each
+/// with its `id` as `eventId`), with `X-Bold-Secret` and Keyway's HMAC signature. 2xx within 10 s is success.
 struct HTTPWebhookPoster: WebhookPoster {
     let http: OutboundHTTP
     let time: any TimeSource
@@ -115,73 +115,8 @@ struct HTTPWebhookPoster: WebhookPoster {
     /// Why an attempt failed, in words that name neither the URL nor a header (either may carry credentials).
     func attempt(_ batch: WebhookBatch) async -> WebhookAttempt {
         do {
-            let events = batch.deliveries.map(\.event)
-            var devices: [DeviceID: Device] = [:]
-            for device in try await store.devices(Set(events.compactMap(\.deviceID) + events.compactMap(\.gatewayID))) {
-                devices[device.id] = device
-            }
-            var people: [String: [String: Any]] = [:]
-            func person(id: Int64, _ first: String?, _ last: String?, _ email: String?) -> [String: Any] {
-                var object: [String: Any] = ["id": id]
-                if let first { object["firstName"] = first }
-                if let last { object["lastName"] = last }
-                if let email { object["emailAddress"] = email }
-                return object
-            }
-            for id in Set(events.compactMap(\.userID)) {
-                if let user = try await store.user(id) {
-                    people["user \(id)"] = person(
-                        id: id.rawValue, user.firstName, user.lastName, user.emailAddress)
-                }
-            }
-            for id in Set(events.compactMap(\.accountID)) {
-                if let account = try await store.account(id) {
-                    people["account \(id)"] = person(
-                        id: id.rawValue, account.firstName, account.lastName, account.emailAddress)
-                }
-            }
-            let organization = try await store.organization(batch.webhook.organizationID)
-            let payload: [[String: Any]] = events.map { event in
-                var object: [String: Any] = [
-                    "eventId": event.id.rawValue, "type": event.type.rawValue, "category": event.type.category,
-                    "time": MicrosecondDateTranscoder.format(event.time), "result": event.result,
-                    "organization": ["id": event.organizationID.rawValue, "name": organization?.name ?? ""],
-                ]
-                if let id = event.deviceID {
-                    object["device"] = ["id": id.rawValue, "name": devices[id]?.name ?? ""]
-                }
-                var triggeredBy: [String: Any] = [:]
-                if let user = event.userID { triggeredBy["userId"] = user.rawValue }
-                if let account = event.accountID { triggeredBy["accountId"] = account.rawValue }
-                if !triggeredBy.isEmpty { object["triggeredBy"] = triggeredBy }
-                if let share = event.shareID { object["shareId"] = share.rawValue }
-                if let method = event.method {
-                    object["method"] = method.rawValue
-                    object["remoteActivation"] = true
-                }
-                if let seconds = event.activationTime { object["activationTime"] = seconds }
-                if let user = event.userID, let found = people["user \(user)"] { object["user"] = found }
-                if let account = event.accountID, let found = people["account \(account)"] { object["account"] = found }
-                if let gateway = event.gatewayID {
-                    object["connect"] = ["id": gateway.rawValue, "name": devices[gateway]?.name ?? ""]
-                }
-                if let status = event.status { object["status"] = status }
-                if let until = event.keepActiveUntil {
-                    object["keepActiveUntil"] = MicrosecondDateTranscoder.format(until)
-                }
-                var readings: [String: Any] = [:]
-                if let value = event.readings.voltageIdle { readings["voltageIdle"] = value }
-                if let value = event.readings.voltageUnderLoad { readings["voltageUnderLoad"] = value }
-                if let value = event.readings.uptime { readings["uptime"] = value }
-                if event.type == .deviceDebug {
-                    if !readings.isEmpty { object["body"] = readings }
-                } else {
-                    object.merge(readings) { old, _ in old }
-                }
-                return object
-            }
-            let body = try JSONSerialization.data(
-                withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes])
+            let body = try EventMapping.webhookBody(
+                try await EventList.relating(batch.deliveries.map(\.event), in: store))
             let timestamp = String(Int(time.now().timeIntervalSince1970))
             var request = HTTPClientRequest(url: batch.webhook.url)
             request.method = .POST

@@ -1,21 +1,8 @@
 import Foundation
-import HummingbirdBcrypt
 import KeywayAPI
 import KeywayCore
 
-/// bcrypt, at the configured cost; it blocks its thread, so it runs in a `PasswordPool`.
-struct BcryptHasher: BlockingPasswordHasher {
-    let cost: UInt8
-    func hash(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
-    func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
-}
-
-/// Real waiting, for slowed sign-ins.
-public struct TaskPause: Pause {
-    public init() {}
-    public func pause(seconds: Double) async { try? await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }
-}
-
+/// Signing in (tokens), the signed-in account, invitations and verification codes.
 extension KeywayAPIHandler {
     func issueToken(_ input: Operations.IssueToken.Input) async throws -> Operations.IssueToken.Output {
         let form =
@@ -30,7 +17,7 @@ extension KeywayAPIHandler {
             }
             pair = try await keyway.accounts.signIn(
                 username: username, password: password, mfaToken: form.mfaToken, client: RequestClient.address)
-            keyway.logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
+            logger.info("signed in", metadata: ["account_id": "\(pair.accountID)"])
         case .refreshToken:
             guard let token = form.refreshToken else {
                 throw DomainError.invalidInput(field: "refresh_token", "grant_type=refresh_token needs refresh_token")
@@ -45,16 +32,11 @@ extension KeywayAPIHandler {
             pair = try await keyway.oauth.exchange(
                 code: code, redirectURI: form.redirectUri, clientID: basic?.id ?? form.clientId,
                 clientSecret: basic?.secret ?? form.clientSecret, codeVerifier: form.codeVerifier)
-            keyway.logger.info(
+            logger.info(
                 "signed in with an authorization code",
                 metadata: ["account_id": "\(pair.accountID)", "client_id": "\(basic?.id ?? form.clientId ?? "")"])
         }
-        return .ok(
-            .init(
-                body: .json(
-                    .init(
-                        accessToken: pair.accessToken, refreshToken: pair.refreshToken, tokenType: "Bearer",
-                        expiresIn: pair.expiresIn, accountId: pair.accountID.rawValue))))
+        return .ok(.init(body: .json(AccountMapping.wire(pair))))
     }
 
     func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output {
@@ -71,18 +53,8 @@ extension KeywayAPIHandler {
         return .ok(
             .init(
                 body: .json(
-                    .init(
-                        id: account.id.rawValue, firstName: account.firstName, lastName: account.lastName,
-                        email: account.emailAddress, emailSuppression: false, phone: account.phoneNumber,
-                        emailIsVerified: false, language: account.language ?? "en", isSystemAccount: false,
-                        isSupportAccount: false, isSystemIntegration: false, dateCreated: account.dateCreated,
-                        dateModified: account.dateModified, dateLastAuthentication: lastAuthentication,
-                        personalOrganization: personal.map {
-                            .init(
-                                id: $0.id.rawValue, name: $0.name, personal: $0.personal,
-                                restricted: $0.dateRestricted != nil, creatorAccountId: $0.creatorAccountID?.rawValue,
-                                dateCreated: $0.dateCreated, dateModified: $0.dateModified, permissions: .init())
-                        }))))
+                    AccountMapping.wire(account, personalOrganization: personal, lastAuthentication: lastAuthentication)
+                )))
     }
 
     func acceptInvitation(_ input: Operations.AcceptInvitation.Input) async throws -> Operations.AcceptInvitation.Output
@@ -102,7 +74,7 @@ extension KeywayAPIHandler {
                 firstName: body.firstName, lastName: body.lastName, emailAddress: body.emailAddress,
                 phoneNumber: body.phoneNumber, password: body.password),
             signedIn: signedIn)
-        keyway.logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
+        logger.info("invitation accepted", metadata: ["user_id": "\(userID)", "account_id": "\(accountID)"])
         return .ok(.init(body: .json(.init(userId: userID.rawValue, accountId: accountID.rawValue))))
     }
 

@@ -10,14 +10,7 @@ extension KeywayAPIHandler {
     {
         let ids = try ControllerService.deviceIDs(input.query.deviceIds)
         let handshakes = try await keyway.controller.handshakes(for: ids, by: try await caller())
-        return .ok(
-            .init(
-                body: .json(
-                    handshakes.map {
-                        .init(
-                            deviceId: $0.deviceID.rawValue, handshakeKey: Data($0.handshakeKey).base64EncodedString(),
-                            payload: Data($0.payload).base64EncodedString(), expiration: $0.expiration)
-                    })))
+        return .ok(.init(body: .json(handshakes.map(ControllerMapping.wire))))
     }
 
     func listControllerCommands(_ input: Operations.ListControllerCommands.Input) async throws
@@ -26,15 +19,7 @@ extension KeywayAPIHandler {
         let ids = try ControllerService.deviceIDs(input.query.deviceIds)
         let types = try ControllerService.commandTypes(input.query.commandTypes)
         let commands = try await keyway.controller.commands(for: ids, types: types, by: try await caller())
-        return .ok(
-            .init(
-                body: .json(
-                    commands.map {
-                        .init(
-                            deviceId: $0.deviceID.rawValue,
-                            commandType: $0.type == .activate ? .activate : .deactivate,
-                            payload: Data($0.payload).base64EncodedString(), expiration: $0.expiration)
-                    })))
+        return .ok(.init(body: .json(commands.map(ControllerMapping.wire))))
     }
 
     func createControllerKey(_ input: Operations.CreateControllerKey.Input) async throws
@@ -42,7 +27,7 @@ extension KeywayAPIHandler {
     {
         let (key, date) = try await keyway.controller.provisionKey(for: DeviceID(input.path.id), by: try await caller())
         // The key itself stays out of the line.
-        keyway.logger.info("controller key provisioned", metadata: ["device_id": "\(input.path.id)"])
+        logger.info("controller key provisioned", metadata: ["device_id": "\(input.path.id)"])
         return .ok(
             .init(
                 body: .json(

@@ -2,6 +2,7 @@ import Foundation
 import KeywayAPI
 import KeywayCore
 
+/// Devices: the v2 list and record, Bold's flat v1 shapes, registration, changes and decommissioning.
 extension KeywayAPIHandler {
     func listDevices(_ input: Operations.ListDevices.Input) async throws -> Operations.ListDevices.Output {
         let list = try await keyway.devices.list(DeviceMapping.filters(input.query), by: try await caller())
@@ -10,16 +11,7 @@ extension KeywayAPIHandler {
 
     /// Bold's v1 list: `/v2/devices`' visibility, filters and paging, each device in the flat v1 shape.
     func listDevicesV1(_ input: Operations.ListDevicesV1.Input) async throws -> Operations.ListDevicesV1.Output {
-        var filters = DeviceFilters()
-        filters.organizationID = input.query.organizationId
-        filters.search = input.query.search
-        filters.type = input.query.deviceType.flatMap { DeviceType(rawValue: $0.rawValue) }
-        filters.includeDecommissioned = input.query.includeDecommissioned ?? false
-        filters.sortBy = input.query.sortBy.flatMap { DeviceSortKey(rawValue: $0.rawValue) }
-        filters.sortDirection = input.query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) }
-        filters.offset = input.query.offset.map(Int.init)
-        filters.size = input.query.size.map(Int.init)
-        let list = try await keyway.devices.list(filters, by: try await caller())
+        let list = try await keyway.devices.list(DeviceMapping.filters(input.query), by: try await caller())
         return .ok(.init(body: .json(list.devices.map { DeviceMapping.wireV1($0, in: list) })))
     }
 
@@ -35,7 +27,7 @@ extension KeywayAPIHandler {
             case .json(let value): value
             }
         let device = try await keyway.devices.register(DeviceMapping.input(body), by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "device registered", metadata: ["device_id": "\(device.id)", "type": "\(device.type.rawValue)"])
         return .ok(.init(body: .json(.init(deviceId: device.id.rawValue))))
     }
@@ -53,7 +45,7 @@ extension KeywayAPIHandler {
             }
         let device = try await keyway.devices.update(
             DeviceID(input.path.id), with: DeviceMapping.input(body), by: try await caller())
-        keyway.logger.info("device changed", metadata: ["device_id": "\(device.id)"])
+        logger.info("device changed", metadata: ["device_id": "\(device.id)"])
         return .ok(.init(body: .json(.init(deviceId: device.id.rawValue))))
     }
 
@@ -61,7 +53,7 @@ extension KeywayAPIHandler {
         -> Operations.DecommissionDevice.Output
     {
         try await keyway.devices.decommission(DeviceID(input.path.id), by: try await caller())
-        keyway.logger.info("device decommissioned", metadata: ["device_id": "\(input.path.id)"])
+        logger.info("device decommissioned", metadata: ["device_id": "\(input.path.id)"])
         return .ok(.init(body: .json(.init())))
     }
 }

@@ -131,7 +131,7 @@ extension KeywayAPIHandler {
             let code = try await keyway.oauth.authorize(
                 checked, username: username, password: form.password ?? "", mfaToken: mfaToken,
                 client: RequestClient.address)
-            keyway.logger.info("authorization code issued", metadata: ["client_id": "\(checked.client.id)"])
+            logger.info("authorization code issued", metadata: ["client_id": "\(checked.client.id)"])
             return .seeOther(
                 .init(
                     headers: .init(

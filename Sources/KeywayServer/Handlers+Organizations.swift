@@ -2,24 +2,7 @@ import Foundation
 import KeywayAPI
 import KeywayCore
 
-/// Organizations and API keys between the wire and the domain.
-enum OrganizationMapping {
-    static func wire(_ organization: Organization) -> Components.Schemas.Organization {
-        .init(
-            id: organization.id.rawValue, name: organization.name, personal: organization.personal,
-            restricted: organization.dateRestricted != nil, creatorAccountId: organization.creatorAccountID?.rawValue,
-            dateCreated: organization.dateCreated, dateModified: organization.dateModified)
-    }
-
-    static func wire(_ key: APIKey, secret: String? = nil) -> Components.Schemas.APIKey {
-        .init(
-            id: key.id.rawValue, organizationId: key.organizationID.rawValue, name: key.name,
-            scopes: key.scopes.sorted().compactMap { .init(rawValue: $0.rawValue) },
-            creatorAccountId: key.creatorAccountID?.rawValue, dateCreated: key.dateCreated,
-            dateRevoked: key.dateRevoked, key: secret)
-    }
-}
-
+/// Organizations and their API keys (and an account's key for an organization).
 extension KeywayAPIHandler {
     func listOrganizations(_ input: Operations.ListOrganizations.Input) async throws
         -> Operations.ListOrganizations.Output
@@ -69,7 +52,7 @@ extension KeywayAPIHandler {
         let scopes = Set(body.scopes.compactMap { Scope(rawValue: $0.rawValue) })
         let (key, secret) = try await keyway.organizations.createKey(
             in: OrganizationID(input.path.id), scopes: scopes, name: body.name, by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "api key created", metadata: ["api_key_id": "\(key.id)", "organization_id": "\(key.organizationID)"])
         return .created(.init(body: .json(OrganizationMapping.wire(key, secret: secret))))
     }
@@ -77,7 +60,7 @@ extension KeywayAPIHandler {
     func revokeAPIKey(_ input: Operations.RevokeAPIKey.Input) async throws -> Operations.RevokeAPIKey.Output {
         try await keyway.organizations.revokeKey(
             APIKeyID(input.path.keyId), in: OrganizationID(input.path.id), by: try await caller())
-        keyway.logger.info("api key revoked", metadata: ["api_key_id": "\(input.path.keyId)"])
+        logger.info("api key revoked", metadata: ["api_key_id": "\(input.path.keyId)"])
         return .ok(.init(body: .json(.init())))
     }
 
@@ -91,7 +74,7 @@ extension KeywayAPIHandler {
         let (key, secret) = try await keyway.organizations.createKey(
             forAccount: AccountID(input.path.accountId), in: OrganizationID(body.organizationId),
             description: body.description, by: try await caller())
-        keyway.logger.info(
+        logger.info(
             "api key created", metadata: ["api_key_id": "\(key.id)", "organization_id": "\(key.organizationID)"])
         return .created(.init(body: .json(.init(apiKeyId: key.id.rawValue, apiKeySecret: secret))))
     }

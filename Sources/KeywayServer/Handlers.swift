@@ -1,6 +1,7 @@
 import Foundation
 import KeywayAPI
 import KeywayCore
+import Logging
 import OpenAPIRuntime
 
 /// The generated API's operations. Each one authenticates, calls one service, and maps the result;
@@ -17,9 +18,24 @@ struct KeywayAPIHandler: APIProtocol {
         return try await keyway.authenticator.principal(secret: secret, keyID: RequestCredential.apiKeyID)
     }
 
-    private var mapping: ShareMapping {
-        ShareMapping(webKeyBaseURL: keyway.config.resolvedWebKeyBaseURL, now: keyway.time.now())
+    /// The credential when one was sent (verified), nil when none was.
+    func optionalCaller() async throws -> Principal? {
+        RequestCredential.secret == nil ? nil : try await caller()
     }
+
+    /// An ISO 8601 date-time with offset, or 400 naming `field`.
+    static func instant(_ text: String?, field: String) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = try? MicrosecondDateTranscoder().decode(text) else {
+            throw DomainError.invalidInput(
+                field: field, "\(field) must be an ISO 8601 date-time with an offset, e.g. 2030-03-31T01:30:00Z")
+        }
+        return date
+    }
+
+    /// The request's logger, its `request_id` included: the generated handlers see no request context, so
+    /// `ObservabilityMiddleware` binds it as the task-local logger. Every line a handler writes goes through it.
+    var logger: Logger { Logger.current }
 
     /// Liveness: answers without touching the store, so that it measures the HTTP stack alone.
     func getLivez(_ input: Operations.GetLivez.Input) async throws -> Operations.GetLivez.Output {
@@ -35,82 +51,5 @@ struct KeywayAPIHandler: APIProtocol {
         -> Operations.GetOpenAPIDocument.Output
     {
         .ok(.init(body: .yaml(HTTPBody(document))))
-    }
-
-    func listShares(_ input: Operations.ListShares.Input) async throws -> Operations.ListShares.Output {
-        let query = input.query
-        let filters = ShareFilters(
-            organizationID: query.organizationId, externalID: query.externalId, deviceID: query.deviceId,
-            deviceGroupID: query.deviceGroupId, userID: query.userId, userGroupID: query.userGroupId,
-            sortBy: query.sortBy.flatMap { ShareSortKey(rawValue: $0.rawValue) },
-            sortDirection: query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) },
-            offset: query.offset.map(Int.init), size: query.size.map(Int.init))
-        let list = try await keyway.shares.list(filters, by: try await caller())
-        let mapping = self.mapping
-        return .ok(.init(body: .json(list.shares.map { mapping.wire($0, list.relations) })))
-    }
-
-    func createShare(_ input: Operations.CreateShare.Input) async throws -> Operations.CreateShare.Output {
-        let body =
-            switch input.body {
-            case .json(let value): value
-            }
-        let share = try await keyway.shares.create(ShareMapping.input(body), by: try await caller())
-        keyway.logger.info(
-            "share created", metadata: ["share_id": "\(share.id)", "organization_id": "\(share.organizationID)"])
-        return .ok(.init(body: .json(.init(shareId: share.id.rawValue, token: share.token.uuidString.lowercased()))))
-    }
-
-    func getShare(_ input: Operations.GetShare.Input) async throws -> Operations.GetShare.Output {
-        let list = try await keyway.shares.get(ShareID(input.path.id), by: try await caller())
-        guard let share = list.shares.first else { throw DomainError.shareNotFound }
-        return .ok(.init(body: .json(mapping.wire(share, list.relations))))
-    }
-
-    func updateShare(_ input: Operations.UpdateShare.Input) async throws -> Operations.UpdateShare.Output {
-        let body =
-            switch input.body {
-            case .json(let value): value
-            }
-        let share = try await keyway.shares.update(
-            ShareID(input.path.id), with: ShareMapping.input(body), by: try await caller())
-        keyway.logger.info("share changed", metadata: ["share_id": "\(share.id)"])
-        return .ok(.init(body: .json(.init(shareId: share.id.rawValue, token: share.token.uuidString.lowercased()))))
-    }
-
-    func deleteShare(_ input: Operations.DeleteShare.Input) async throws -> Operations.DeleteShare.Output {
-        try await keyway.shares.delete(ShareID(input.path.id), by: try await caller())
-        keyway.logger.info("share deleted", metadata: ["share_id": "\(input.path.id)"])
-        return .ok(.init(body: .json(.init())))
-    }
-
-    func renameShareReceiver(_ input: Operations.RenameShareReceiver.Input) async throws
-        -> Operations.RenameShareReceiver.Output
-    {
-        let body =
-            switch input.body {
-            case .json(let value): value
-            }
-        let groupName: String?? = body.userGroup.map { $0.name }
-        try await keyway.shares.renameReceiver(
-            ShareID(input.path.id), user: body.user.map { (firstName: $0.firstName, lastName: $0.lastName) },
-            groupName: groupName, by: try await caller())
-        return .ok(.init(body: .json(.init())))
-    }
-
-    func createShareWebKey(_ input: Operations.CreateShareWebKey.Input) async throws
-        -> Operations.CreateShareWebKey.Output
-    {
-        let uuid = try await keyway.shares.createWebKey(ShareID(input.path.id), by: try await caller())
-        keyway.logger.info("web key created", metadata: ["share_id": "\(input.path.id)"])
-        return .ok(.init(body: .json(mapping.webKeyURL(uuid))))
-    }
-
-    func deleteShareWebKey(_ input: Operations.DeleteShareWebKey.Input) async throws
-        -> Operations.DeleteShareWebKey.Output
-    {
-        try await keyway.shares.deleteWebKey(ShareID(input.path.id), by: try await caller())
-        keyway.logger.info("web key deleted", metadata: ["share_id": "\(input.path.id)"])
-        return .ok(.init(body: .json(.init())))
     }
 }

@@ -90,17 +90,7 @@ struct BoldResponseMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func errorResponse(_ error: any Error, body: ByteBuffer?, logger: Logger) -> Response {
         let mapped = ErrorMapping.map(error, parameters: parameters, body: body, logger: logger)
-        var object: [String: Any] = [
-            "message": mapped.message, "code": mapped.code, "errorMessage": mapped.message, "errorCode": mapped.code,
-        ]
-        for (name, id) in mapped.ids { object[name] = id }
-        if let oauthError = mapped.oauthError {
-            object["error"] = oauthError
-            object["error_description"] = mapped.message
-        }
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data()
+        let data = ErrorMapping.body(mapped)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if let seconds = mapped.retryAfter { headers[.retryAfter] = String(seconds) }

@@ -96,7 +96,10 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(id)
         metrics.inFlight.increment(by: 1)
         defer { metrics.inFlight.decrement(by: 1) }
-        var response = try await next(request, context)
+        // The generated handlers see no request context: they log through the task-local logger
+        // (`Logger.current`, `KeywayAPIHandler.logger`), bound here to this request's, request id included.
+        let requestContext = context
+        var response = try await withLogger(context.logger) { _ in try await next(request, requestContext) }
         response.headers[HTTPField.Name("X-Request-Id")!] = id
         let elapsed = ContinuousClock.now - start
         let route = routeLabel(context.endpointPath, path: request.uri.path)

@@ -1,4 +1,5 @@
 import Foundation
+import HummingbirdBcrypt
 import KeywayCore
 import Synchronization
 
@@ -6,6 +7,13 @@ import Synchronization
 public protocol BlockingPasswordHasher: Sendable {
     func hash(_ password: String) -> String
     func verify(_ password: String, hash: String) -> Bool
+}
+
+/// bcrypt, at the configured cost; it blocks its thread, so it runs in a `PasswordPool`.
+struct BcryptHasher: BlockingPasswordHasher {
+    let cost: UInt8
+    func hash(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
+    func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
 }
 
 /// Password hashing on threads of its own: at most `threads` checks run at once and at most `maxWaiting`

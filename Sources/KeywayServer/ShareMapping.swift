@@ -69,18 +69,7 @@ struct ShareMapping {
                     emailAddressVerify: user.emailAddressVerify, emailAddressVerified: user.emailAddressVerified,
                     phoneNumber: user.phoneNumber, phoneNumberVerify: user.phoneNumberVerify,
                     phoneNumberVerified: user.phoneNumberVerified, registered: user.registered,
-                    account: account.map {
-                        .init(
-                            id: $0.id.rawValue, firstName: $0.firstName, lastName: $0.lastName,
-                            emailAddress: $0.emailAddress, phoneNumber: $0.phoneNumber)
-                    },
-                    invitation: user.registered
-                        ? nil
-                        : user.invitation.map {
-                            .init(
-                                token: $0.token.uuidString.lowercased(), url: $0.url, expiration: $0.expiration,
-                                isExpired: $0.isExpired(at: now))
-                        }))
+                    account: account.map(UserMapping.wire), invitation: UserMapping.invitation(of: user, now: now)))
         case .userGroup(let id):
             let group = relations.userGroups[id]
             return .init(userGroup: .init(id: id.rawValue, name: share.receiverName.groupName ?? group?.name))
@@ -103,6 +92,15 @@ struct ShareMapping {
             endTime: body.endTime, schedule: body.schedule, permissions: body.permissions, source: body.source,
             receiver: body.receiver, personalSettings: body.personalSettings, externalID: body.externalId,
             autoRemoveAfter: body.autoRemoveAfter)
+    }
+
+    static func filters(_ query: Operations.ListShares.Input.Query) -> ShareFilters {
+        ShareFilters(
+            organizationID: query.organizationId, externalID: query.externalId, deviceID: query.deviceId,
+            deviceGroupID: query.deviceGroupId, userID: query.userId, userGroupID: query.userGroupId,
+            sortBy: query.sortBy.flatMap { ShareSortKey(rawValue: $0.rawValue) },
+            sortDirection: query.sortDirection.flatMap { SortDirection(rawValue: $0.rawValue) },
+            offset: query.offset.map(Int.init), size: query.size.map(Int.init))
     }
 
     private static func input(

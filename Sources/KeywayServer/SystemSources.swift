@@ -9,6 +9,12 @@ public struct SystemTime: TimeSource {
     public func now() -> Date { Date() }
 }
 
+/// Real waiting, for slowed sign-ins.
+public struct TaskPause: Pause {
+    public init() {}
+    public func pause(seconds: Double) async { try? await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }
+}
+
 /// UUIDs and secrets from the system's secure generator.
 public struct SystemRandom: RandomSource {
     public init() {}

@@ -477,4 +477,42 @@ struct BoldShapeTests {
                 status: .notFound)
         }
     }
+
+    /// The error body byte for byte (keys sorted as `JSONSerialization` sorts them, `error_description` before
+    /// `errorCode`; slashes as they are): a plain one, a 409 with the id it names, an OAuth one with RFC 6749's
+    /// fields, and one quoting what the caller sent.
+    @Test func errorBodiesKeepTheirBytes() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let missing = try await client.send(
+                .post, "/v2/shares", key: key,
+                json: #"{"organizationId": 1, "source": {"deviceId": 999}, "receiver": {"userId": 12}}"#)
+            #expect(
+                missing.text
+                    == #"{"code":"NotFound","errorCode":"NotFound","errorMessage":"User/user group/organization/device/device group not found","message":"User/user group/organization/device/device group not found"}"#
+            )
+            let clash = try await client.send(
+                .put, "/v2/users/12", key: key, json: #"{"emailAddress": "owner1@example.com"}"#)
+            #expect(
+                clash.text
+                    == #"{"code":"UserExists","errorCode":"UserExists","errorMessage":"A user with this e-mail address or phone number exists in the organization","message":"A user with this e-mail address or phone number exists in the organization","userId":11}"#
+            )
+            let refused = try await client.send(
+                .post, "/v2/oauth/token", json: "grant_type=refresh_token&refresh_token=unknown",
+                headers: [.contentType: "application/x-www-form-urlencoded"])
+            #expect(
+                refused.text
+                    == #"{"code":"InvalidGrant","error":"invalid_grant","error_description":"Invalid refresh token","errorCode":"InvalidGrant","errorMessage":"Invalid refresh token","message":"Invalid refresh token"}"#
+            )
+            let quoted = try await client.send(
+                .post, "/v2/users", key: key,
+                json: #"{"organizationId": 1, "firstName": "A", "invitation": {"expiration": "é/\u0001\"<x>"}}"#)
+            #expect(
+                quoted.text
+                    == #"{"code":"InvalidInput","errorCode":"InvalidInput","errorMessage":"invitation.expiration: expected an ISO 8601 date-time with an offset, got 'é/\u0001\"<x>'","message":"invitation.expiration: expected an ISO 8601 date-time with an offset, got 'é/\u0001\"<x>'"}"#
+            )
+        }
+    }
 }

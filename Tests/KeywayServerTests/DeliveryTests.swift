@@ -182,6 +182,56 @@ struct DeliveryTests {
         }
     }
 
+    /// One rendering of an event: each item a webhook receives is the event log's item (`GET /v2/events`) with its
+    /// `id` sent as `eventId`, for events of every kind: a key's share and openings (near and remote), a
+    /// bridge's report.
+    @Test func aWebhookItemIsTheEventLogsItemWithItsIdAsEventId() async throws {
+        let receiver = RecordingServer()
+        try await receiver.serve { port in
+            let harness = try await Harness.make()
+            defer { harness.directory.remove() }
+            let key = harness.manageKey
+            let log = try await harness.test { client in
+                try await BoldShapeTests.giveGatewayASecret(client, harness)
+                let hook = try await client.send(
+                    .post, "/v3/webhooks", key: key,
+                    json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:\#(port)/hook"}"#)
+                #expect(hook.status == .ok, "\(hook.text)")
+                _ = try await client.createShare(
+                    #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
+                #expect(try await client.send(.post, "/v1/devices/11/remote-activation", key: key).status == .ok)
+                let near = try await client.send(.post, "/v1/devices/11/remote-deactivation?nearby=true", key: key)
+                #expect(near.status == .ok, "\(near.text)")
+                let report = """
+                    {"devices": [{"deviceId": 11, "locked": true, "voltageIdle": 3100, "voltageUnderLoad": 2900,
+                      "uptime": 3600, "tamper": ["Vibration"], "debug": {"voltageIdle": 3050, "uptime": 3601}}]}
+                    """
+                let accepted = try await BoldShapeTests.signedReport(
+                    client, report, timestamp: BoldShapeTests.now(harness))
+                #expect(accepted.status == .ok, "\(accepted.text)")
+                return try await client.send(.get, "/v2/events?size=100", key: key)
+            }
+            let logged = log.array
+            #expect(try await harness.keyway.webhookDelivery.deliverDue() == logged.count)
+            let delivered = receiver.received.flatMap { ($0.json as? [[String: Any]]) ?? [] }
+            #expect(delivered.count == logged.count && logged.count >= 6)
+            func canonical(_ object: [String: Any]) throws -> String {
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            }
+            for item in delivered {
+                var sent = item
+                let id = sent.removeValue(forKey: "eventId") as? Int
+                var inLog = try #require(logged.first { $0["id"] as? Int == id }, "\(item)")
+                inLog.removeValue(forKey: "id")
+                #expect(try canonical(sent) == canonical(inLog))
+            }
+            #expect(
+                receiver.received.first.map { String(decoding: $0.body, as: UTF8.self) }?.contains(
+                    #""remoteActivation":true"#) == true)
+        }
+    }
+
     @Test func aReceiverDownAcrossARestartGetsEveryEventInOrder() async throws {
         let receiver = RecordingServer()
         try await receiver.serve { port in

@@ -40,7 +40,7 @@ struct Harness {
     static func make(
         databasePath: String? = nil, directory: TemporaryDirectory? = nil, seed: Bool = true,
         resolver: any HostResolver = SystemResolver(), passwordWork: (any BlockingPasswordHasher)? = nil,
-        configure: (inout KeywayConfig) -> Void = { _ in }
+        logger: Logger? = nil, configure: (inout KeywayConfig) -> Void = { _ in }
     ) async throws -> Harness {
         let directory = try directory ?? TemporaryDirectory()
         var config = KeywayConfig()
@@ -57,8 +57,13 @@ struct Harness {
         config.housekeepingInterval = .seconds(3600)
         configure(&config)
         let time = FixedTime()
-        var logger = Logger(label: "keyway-test")
-        logger.logLevel = .warning
+        let logger =
+            logger
+            ?? {
+                var quiet = Logger(label: "keyway-test")
+                quiet.logLevel = .warning
+                return quiet
+            }()
         let pauses = RecordedPauses()
         // With --manual-clock the server makes its own clock (set through PUT /v1/dev/clock).
         let keyway = try await Keyway.open(

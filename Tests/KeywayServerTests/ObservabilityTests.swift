@@ -90,6 +90,25 @@ struct ObservabilityTests {
         #expect(lines.contains { $0.contains("request") && $0.contains("\"request_id\": trace-42") }, "\(log.text)")
     }
 
+    @Test func aHandlersOwnLogLineCarriesTheRequestIdOfItsResponse() async throws {
+        let log = CapturedLog()
+        let harness = try await Harness.make(logger: Logger(label: "capture") { _ in CapturedLog.Handler(log: log) })
+        defer { harness.directory.remove() }
+        let id = try await harness.test { client in
+            let created = try await client.send(
+                .post, "/v2/shares", key: harness.manageKey,
+                json: #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#)
+            #expect(created.status == .ok, "\(created.text)")
+            return try #require(created.headers[HTTPField.Name("X-Request-Id")!])
+        }
+        let lines = log.text.split(separator: "\n")
+        // The handler's own line, and the middleware's line for the same request.
+        let handlerLine = try #require(lines.first { $0.hasPrefix("info share created ") }, "\(log.text)")
+        let accessLine = try #require(lines.first { $0.hasPrefix("info request ") && $0.contains("POST") })
+        #expect(handlerLine.contains("\"request_id\": \(id)"), "\(handlerLine)")
+        #expect(accessLine.contains("\"request_id\": \(id)"), "\(accessLine)")
+    }
+
     @Test func theJSONLogHandlerWritesOneObjectPerLine() throws {
         let written = CapturedLog()
         var logger = Logger(label: "keyway") { label in
