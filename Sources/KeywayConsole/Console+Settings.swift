@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import KeywayCore
+import Logging
 
 /// Webhooks (add, remove, test, delivery state) and API keys (created with scopes, the secret shown once, revoked),
 /// and groups of people with their members.
@@ -114,7 +115,7 @@ extension Console {
             guard !scopes.isEmpty else { throw DomainError.invalidInput(field: "scopes", "Choose at least one scope") }
             let (key, secret) = try await services.organizations.createKey(
                 in: caller.organization.id, scopes: scopes, name: form["name"], by: caller.principal)
-            services.logger.info("API key created in the console", metadata: ["key_id": "\(key.id)"])
+            Logger.current.info("API key created in the console", metadata: ["key_id": "\(key.id)"])
             // Shown on this answer only (never in a URL or a log): only its hash is kept.
             return try await settings(request, caller, newKey: (key.name ?? "(no name)", secret))
         } catch let error as DomainError where error.kind == .invalidInput {

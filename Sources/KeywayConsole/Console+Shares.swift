@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import KeywayCore
+import Logging
 
 /// Shares: the list with its filters, the form with the weekly schedule editor, revoking, web keys.
 extension Console {
@@ -301,7 +302,7 @@ extension Console {
             } else {
                 share = try await services.shares.create(input, by: caller.principal)
             }
-            services.logger.info("share saved in the console", metadata: ["share_id": "\(share.id)"])
+            Logger.current.info("share saved in the console", metadata: ["share_id": "\(share.id)"])
             return Self.redirect("/console/shares/\(share.id.rawValue)?saved=1")
         } catch let error as DomainError where [.invalidInput, .conflict, .forbidden].contains(error.kind) {
             // Nothing was written; the form comes back as it was sent, the message beside its field (a refusal to
@@ -313,7 +314,7 @@ extension Console {
     func revokeShare(_ id: Int64?, _ request: Request, _ caller: Caller) async throws -> Response {
         guard let id else { throw DomainError.shareNotFound }
         try await services.shares.delete(ShareID(id), by: caller.principal)
-        services.logger.info("share deleted in the console", metadata: ["share_id": "\(id)"])
+        Logger.current.info("share deleted in the console", metadata: ["share_id": "\(id)"])
         return Self.redirect("/console/shares")
     }
 

@@ -23,7 +23,6 @@ public struct ConsoleServices: Sendable {
     public var events: EventService
     public var webhookDelivery: WebhookDelivery
     public var time: any TimeSource
-    public var logger: Logger
     public var defaultZone: TimeZone
     /// Where a web key's page lives (`…/webkey`), as the API gives it.
     public var webKeyBaseURL: String
@@ -40,7 +39,7 @@ public struct ConsoleServices: Sendable {
         verification: VerificationService,
         organizations: OrganizationService, devices: DeviceService, shares: ShareService, users: UserService,
         userGroups: UserGroupService, access: AccessService, remote: RemoteService, events: EventService,
-        webhookDelivery: WebhookDelivery, time: any TimeSource, logger: Logger, defaultZone: TimeZone,
+        webhookDelivery: WebhookDelivery, time: any TimeSource, defaultZone: TimeZone,
         webKeyBaseURL: String, secureCookies: Bool, trustForwardedProto: Bool,
         clientAddress: @escaping @Sendable () -> ClientAddress
     ) {
@@ -58,7 +57,6 @@ public struct ConsoleServices: Sendable {
         self.events = events
         self.webhookDelivery = webhookDelivery
         self.time = time
-        self.logger = logger
         self.defaultZone = defaultZone
         self.webKeyBaseURL = webKeyBaseURL
         self.secureCookies = secureCookies
@@ -295,7 +293,7 @@ public struct Console: Sendable {
                 "message", title: "Not possible", caller: caller, status: status,
                 ["heading": "Not possible", "message": error.message])
         } catch {
-            services.logger.error(
+            Logger.current.error(
                 "console page failed", metadata: ["error_type": "\(String(reflecting: type(of: error)))"])
             return render(
                 "message", title: "Error", caller: caller, status: .internalServerError,
@@ -436,7 +434,7 @@ public struct Console: Sendable {
                 mfaToken: mfaToken, client: services.clientAddress())
             // The console keeps only the access token; the refresh token is ended at once.
             try await services.accounts.revoke(pair.refreshToken)
-            services.logger.info("console signed in", metadata: ["account_id": "\(pair.accountID)"])
+            Logger.current.info("console signed in", metadata: ["account_id": "\(pair.accountID)"])
             let secure = isSecure(request)
             return Self.redirect(
                 "/console",

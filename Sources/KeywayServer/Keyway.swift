@@ -131,7 +131,7 @@ public struct Keyway: Sendable {
             accounts: accounts, authenticator: authenticator, resolver: resolver, verification: verification,
             organizations: organizations,
             devices: devices, shares: shares, users: users, userGroups: userGroups, access: access, remote: remote,
-            events: events, webhookDelivery: webhookDelivery, time: time, logger: logger,
+            events: events, webhookDelivery: webhookDelivery, time: time,
             defaultZone: config.defaultTimeZone,
             webKeyBaseURL: config.resolvedWebKeyBaseURL,
             secureCookies: config.resolvedWebKeyBaseURL.hasPrefix("https:"),

@@ -74,10 +74,13 @@ public final class PostgresStore: KeywayStore, Service {
     public func start() {
         runner.withLock { runner in
             guard case .none = runner else { return }
-            let client = self.client
-            runner = .task(Task { await client.run() })
+            let (client, started) = (self.client, self.started)
+            runner = .task(
+                Task {
+                    started.open()
+                    await client.run()
+                })
         }
-        started.open()
     }
 
     /// Closes the pool's connections, when `start()` opened them (a service group closes its own).

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
+import Logging
 import Testing
 
 @testable import KeywayConsole
@@ -80,6 +81,23 @@ struct ConsoleTests {
         }
         #expect(try await harness.keyway.accounts.setPassword(password, username: "owner1@example.com"))
         return harness
+    }
+
+    /// The console's own log lines carry the request id of the page that wrote them, as the API handlers' do.
+    @Test func aConsoleLogLineCarriesTheRequestIdOfItsPage() async throws {
+        let log = CapturedLog()
+        let harness = try await Harness.make(logger: Logger(label: "capture") { _ in CapturedLog.Handler(log: log) }) {
+            $0.webKeyBaseURL = nil
+        }
+        defer { harness.directory.remove() }
+        #expect(try await harness.keyway.accounts.setPassword(Self.password, username: "owner1@example.com"))
+        let id = try await harness.test { client in
+            let signedIn = try await Browser(client).signIn("owner1@example.com", Self.password)
+            #expect(signedIn.status == .seeOther)
+            return try #require(signedIn.headers[HTTPField.Name("X-Request-Id")!])
+        }
+        let line = try #require(log.text.split(separator: "\n").first { $0.hasPrefix("info console signed in ") })
+        #expect(line.contains("\"request_id\": \(id)"), "\(line)")
     }
 
     @Test func signInGivesAnHttpOnlyLaxSessionThatSignOutEnds() async throws {
