@@ -9,31 +9,18 @@ nothing). Prints a Markdown table with the wall-clock time of each and what the 
 Usage: bench/import.py [--binary .build/release/keyway] [--rows 10000] [--database-url postgres://...]
 """
 import argparse
-import json
 import os
-import re
-import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
-import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Tests", "browser"))
+from keyway_helpers import call as _call, demo_key, free_port, serve, stop, wait_for  # noqa: E402
 
 
 def call(method, url, key, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", "Bearer " + key)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
+    return _call(method, url, key, body, timeout=30)
 
 
 def main():
@@ -48,18 +35,9 @@ def main():
     base = f"http://127.0.0.1:{port}"
     database = ["--database-url", args.database_url] if args.database_url else \
         ["--database", os.path.join(folder, "k.sqlite")]
-    server = subprocess.Popen([binary, "serve", "--demo", "--port", str(port), "--log-level", "warning"] + database,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = serve(binary, "--demo", "--port", str(port), "--log-level", "warning", *database)
     try:
-        key = None
-        while True:
-            line = server.stdout.readline()
-            if not line:
-                raise SystemExit("keyway exited before listening")
-            if re.fullmatch(r"kw_[0-9a-f]{64}\n", line):
-                key = line.strip()
-            if line.startswith("Keyway listening on"):
-                break
+        key = demo_key(wait_for(server, seconds=None))
         people = []
         for n in range(100):
             email = f"guest{n}@example.com"
@@ -101,12 +79,7 @@ def main():
         if shares != args.rows:
             raise SystemExit(f"expected {args.rows} imported shares, found {shares}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        stop(server, folder)
 
 
 if __name__ == "__main__":

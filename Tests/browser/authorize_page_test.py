@@ -15,33 +15,22 @@ import hashlib
 import http.server
 import json
 import os
-import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from keyway_helpers import chromium, free_port, serve, stop, wait_for
+
 PASSWORD = "a browser's password"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Callback(http.server.BaseHTTPRequestHandler):
@@ -82,16 +71,8 @@ def main():
                      "--redirect-uri", redirect, "--generate-secret", "--name", "Browser test").strip()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [binary, "serve", "--port", str(port), "--database", database, "--log-level", "warning"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = server.stdout.readline()
-            if not line:
-                raise SystemExit("keyway exited before listening")
-            if "Keyway listening on" in line:
-                break
+        server = serve(binary, "--port", str(port), "--database", database, "--log-level", "warning")
+        wait_for(server)
 
         verifier = secrets.token_urlsafe(64)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -100,17 +81,7 @@ def main():
             "client_id": "browser-test", "redirect_uri": redirect, "response_type": "code", "state": state,
             "code_challenge": challenge, "code_challenge_method": "S256", "scope": "read activate"})
 
-        options = Options()
-        options.add_argument("--headless=new")
-        options.add_argument("--no-sandbox")
-        options.add_argument("--disable-dev-shm-usage")
-        options.add_argument("--window-size=375,800")
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-        if chromium:
-            options.binary_location = chromium
-        driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        driver = chromium((375, 800), browser_log=True)
         driver.get(authorize)
         assert "Browser test" in driver.find_element(By.TAG_NAME, "h1").text
         # Nothing wider than a 375 px phone screen.
@@ -152,16 +123,9 @@ def main():
             assert error.code == 400, error.code
         print("authorize page: signed in, redirected with code and state, exchanged")
     finally:
-        if driver:
-            driver.quit()
-        if server:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(server, None, driver)
         listener.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
+        stop(None, folder)
 
 
 if __name__ == "__main__":

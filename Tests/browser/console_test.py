@@ -20,9 +20,6 @@ import http.server
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,33 +27,15 @@ import time
 import urllib.error
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from keyway_helpers import call, chromium, demo_key, free_port, serve, stop, wait_for
+
 SHOTS = os.environ.get("KEYWAY_SCREENSHOTS")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, key=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if key:
-        request.add_header("Authorization", "Bearer " + key)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
 
 
 def shot(driver, name):
@@ -100,41 +79,22 @@ def main():
     folder = tempfile.mkdtemp(prefix="keyway-console-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [binary, "serve", "--demo", "--manual-clock", "--port", str(port), "--database",
-         os.path.join(folder, "k.sqlite"), "--log-level", "warning", "--allow-private-targets"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = serve(binary, "--demo", "--manual-clock", "--port", str(port), "--database",
+                   os.path.join(folder, "k.sqlite"), "--log-level", "warning", "--allow-private-targets")
     driver = None
     try:
-        key = password = None
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = server.stdout.readline()
-            if not line:
-                raise SystemExit("keyway exited before listening")
-            if re.fullmatch(r"kw_[0-9a-f]{64}\n", line):
-                key = line.strip()
-            if line.startswith("  manager@keyway.example "):
-                password = line.split()[-1]
-            if line.startswith("Console: "):
-                assert line.startswith(f"Console: {base}/console"), line
-                break
+        lines = wait_for(server, "Console: ")
+        if lines and lines[-1].startswith("Console: "):
+            assert lines[-1].startswith(f"Console: {base}/console"), lines[-1]
+        key = demo_key(lines)
+        password = next((line.split()[-1] for line in reversed(lines)
+                         if line.startswith("  manager@keyway.example ")), None)
         assert key and password, "no demo API key or sign-in printed"
         call("PUT", base + "/v1/dev/clock", key, {"now": "2030-03-06T10:00:00Z"})
         gateways = [d for d in call("GET", base + "/v2/devices", key) if d["model"]["type"]["id"] == 2]
         assert gateways, "the demo has no gateway"
 
-        options = Options()
-        options.add_argument("--headless=new")
-        options.add_argument("--no-sandbox")
-        options.add_argument("--disable-dev-shm-usage")
-        options.add_argument("--window-size=1280,900")
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-        if chromium:
-            options.binary_location = chromium
-        driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        driver = chromium((1280, 900), browser_log=True)
         wait = WebDriverWait(driver, 15)
 
         # Sign in.
@@ -371,14 +331,7 @@ def main():
               "opened by web key and seen live, group, webhook tested, key shown once and revoked, CSRF refused, "
               "375 px, device administrator sees its lock only")
     finally:
-        if driver:
-            driver.quit()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        stop(server, folder, driver)
 
 
 if __name__ == "__main__":

@@ -8,39 +8,15 @@ Open, waits for the success message, and finds the activation (method WebKey) in
 Usage: webkey_page_test.py PATH_TO_KEYWAY_BINARY
 Exits 0 on success; prints what failed otherwise.
 """
-import json
 import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, key, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", "Bearer " + key)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
+from keyway_helpers import call, chromium, demo_key, free_port, serve, stop, wait_for
 
 
 def main():
@@ -48,22 +24,11 @@ def main():
     folder = tempfile.mkdtemp(prefix="keyway-browser-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [binary, "serve", "--demo", "--port", str(port), "--database", os.path.join(folder, "k.sqlite"),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = serve(binary, "--demo", "--port", str(port), "--database", os.path.join(folder, "k.sqlite"),
+                   "--log-level", "warning")
     driver = None
     try:
-        key = None
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = server.stdout.readline()
-            if not line:
-                raise SystemExit("keyway exited before listening")
-            if re.fullmatch(r"kw_[0-9a-f]{64}\n", line):
-                key = line.strip()
-            if "Keyway listening on" in line:
-                break
+        key = demo_key(wait_for(server))
         assert key, "no demo API key printed"
 
         # A week-long share for the demo's invited guest (user 4) on the front door (device 1, behind gateway 3).
@@ -74,15 +39,7 @@ def main():
         web_key = call("GET", f"{base}/v2/shares/{share}", key)["webKey"]
         assert web_key.startswith(base + "/webkey/"), web_key
 
-        options = Options()
-        options.add_argument("--headless=new")
-        options.add_argument("--no-sandbox")
-        options.add_argument("--disable-dev-shm-usage")
-        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-        if chromium:
-            options.binary_location = chromium
-        driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-        driver = webdriver.Chrome(service=Service(driver_path), options=options)
+        driver = chromium()
         driver.get(web_key)
         name = call("GET", base + "/v2/devices/1", key)["name"]
         lock = driver.find_element(By.ID, "lock").text
@@ -103,14 +60,7 @@ def main():
         assert opened[0].get("shareId") == share, opened[0]
         print(f"web-key page: loaded, opened, event {opened[0]['id']} recorded")
     finally:
-        if driver:
-            driver.quit()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        stop(server, folder, driver)
 
 
 if __name__ == "__main__":
