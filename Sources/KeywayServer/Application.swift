@@ -54,7 +54,9 @@ public func buildApplication(
         logger: keyway.logger)
     if let pool = keyway.postgres { app.addServices(pool) }
     app.beforeServerStarts {
-        try await keyway.migrate()
+        // `Keyway.open` (one-shot commands, tests) has migrated already: no second trip to the database, which
+        // would also hold the server's start behind a busy database.
+        if !keyway.ready.isOpen { try await keyway.migrate() }
         try await beforeServerStarts()
     }
     let logger = keyway.logger
