@@ -52,7 +52,8 @@ public func buildApplication(
         configuration: .init(address: .hostname(keyway.config.host, port: keyway.config.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? keyway.config.port) },
         logger: keyway.logger)
-    if let pool = keyway.postgres { app.addServices(pool) }
+    // Unless `Keyway.open` (tests, one-shot commands) started it on the store's own task already.
+    if let pool = keyway.postgres, !pool.isRunning { app.addServices(pool) }
     app.beforeServerStarts {
         // `Keyway.open` (one-shot commands, tests) has migrated already: no second trip to the database, which
         // would also hold the server's start behind a busy database.

@@ -83,6 +83,14 @@ public final class PostgresStore: KeywayStore, Service {
         }
     }
 
+    /// Whether the pool runs already (`start()` or a service group's `run()`).
+    public var isRunning: Bool {
+        runner.withLock { runner in
+            if case .none = runner { return false }
+            return true
+        }
+    }
+
     /// Closes the pool's connections, when `start()` opened them (a service group closes its own).
     public func shutdown() async {
         guard case .task(let task) = runner.withLock({ $0 }) else { return }
