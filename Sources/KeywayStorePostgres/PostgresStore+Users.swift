@@ -20,16 +20,12 @@ extension PostgresStore {
             ])
     }
 
-    private static func conflict(_ existing: Int64) -> DomainError {
-        .userExists(existing)
-    }
-
     public func insertUser(_ user: User, addingTo group: UserGroupMember?, messages: [OutboxMessage]) async throws
         -> User
     {
         try await writing { db in
             // Checked inside the serializable write: two concurrent creates cannot both pass.
-            if let existing = try await Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+            if let existing = try await Self.duplicate(of: user, db) { throw DomainError.userExists(existing) }
             var stored = user
             stored.id = UserID(
                 try await db.scalar(
@@ -47,7 +43,7 @@ extension PostgresStore {
 
     public func replaceUser(_ user: User) async throws -> Bool {
         try await writing { db in
-            if let existing = try await Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+            if let existing = try await Self.duplicate(of: user, db) { throw DomainError.userExists(existing) }
             return try await db.count(
                 "UPDATE users SET (\(UserColumns.withoutID)) = (\(placeholders(UserColumns.names.count))) "
                     + "WHERE id = ? AND organization_id = ? RETURNING id",

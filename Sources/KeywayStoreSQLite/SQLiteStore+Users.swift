@@ -19,17 +19,13 @@ extension SQLiteStore {
             ])
     }
 
-    private static func conflict(_ existing: Int64) -> DomainError {
-        .userExists(existing)
-    }
-
     public func insertUser(_ user: User, addingTo group: UserGroupMember?, messages: [OutboxMessage]) async throws
         -> User
     {
         try await mapConstraintErrors {
             try await writing { db in
                 // Checked inside the write transaction: two concurrent creates cannot both pass.
-                if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+                if let existing = try Self.duplicate(of: user, db) { throw DomainError.userExists(existing) }
                 try db.execute(
                     sql: "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(UserColumns.placeholdersWithoutID))",
                     arguments: UserColumns.arguments(user))
@@ -49,7 +45,7 @@ extension SQLiteStore {
     public func replaceUser(_ user: User) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
-                if let existing = try Self.duplicate(of: user, db) { throw Self.conflict(existing) }
+                if let existing = try Self.duplicate(of: user, db) { throw DomainError.userExists(existing) }
                 try db.execute(
                     sql: "UPDATE users SET (\(UserColumns.withoutID)) = (\(UserColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
