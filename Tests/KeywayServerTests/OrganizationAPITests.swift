@@ -4,7 +4,6 @@ import HummingbirdTesting
 import KeywayAPI
 import KeywayCore
 import KeywayServer
-import KeywayStorePostgres
 import KeywayStoreSQLite
 import KeywayTestSupport
 import Logging
@@ -232,6 +231,6 @@ struct SecretLoggingTests {
     /// Makes every later store call fail, as a lost database would.
     static func closeStore(of keyway: Keyway) async throws {
         if let store = keyway.store as? SQLiteStore { try store.close() }
-        if let store = keyway.store as? PostgresStore { await store.shutdown() }
+        await keyway.close()  // PostgreSQL: the pool that Keyway.open started
     }
 }
