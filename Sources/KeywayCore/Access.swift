@@ -284,6 +284,13 @@ public struct AccessResolver: Sendable {
         return access(principal, facts: facts, at: time.now())
     }
 
+    /// The `Access` a remembered principal had (`Caller.remembered`), without reading: nil for an account whose
+    /// facts are not at hand. Not verified: only to choose what to check alongside the credential.
+    public func access(_ principal: Principal, remembered facts: AccessFacts?) -> Access? {
+        guard case .account = principal else { return Access(principal: principal) }
+        return facts.map { access(principal, facts: $0, at: time.now()) }
+    }
+
     /// Reads an account's facts: its user records and groups, the shares they receive, the members of the device
     /// groups those reach, the devices reached and their gateways, and the groups holding those devices.
     /// - Throws: only the store's errors.

@@ -24,6 +24,16 @@ public struct AccessStamp: Sendable, Hashable {
     public init(_ value: String) { self.value = value }
 }
 
+/// One revision check: whether a write to any of `scopes` committed that `stamp` does not include.
+public struct RevisionCheck: Sendable, Hashable {
+    public var scopes: Set<AccessScope>
+    public var stamp: AccessStamp
+    public init(_ scopes: Set<AccessScope>, since stamp: AccessStamp) {
+        self.scopes = scopes
+        self.stamp = stamp
+    }
+}
+
 /// Revisions of access scopes, bumped by the database itself (triggers) in the transaction of every write.
 public protocol AccessRevisionStore: Sendable {
     /// The store's position now. Read it before what it vouches for: a write committed between the two is then
@@ -32,6 +42,9 @@ public protocol AccessRevisionStore: Sendable {
     /// Whether a write to any of `scopes` committed that `stamp` does not include. Every write acknowledged
     /// before this call began is seen.
     func accessChanged(_ scopes: Set<AccessScope>, since stamp: AccessStamp) async throws -> Bool
+    /// Two checks in one read, each answered as `accessChanged(_:since:)` would: a request's credential and what
+    /// the request reads from a cache of its own (`ShareCache`), so that both cost one trip to the store.
+    func accessChanged(_ first: RevisionCheck, and second: RevisionCheck) async throws -> (Bool, Bool)
 }
 
 /// What the request's credential was found to be, once per request: the handlers' services read the caller's
@@ -147,6 +160,29 @@ public final class CredentialCache: Sendable {
     }
 }
 
+/// Who makes a request, as a service finds out: the request's credential, verified when the service asks
+/// (`find`), so that a revision check of the service's own (a cached read, `ShareCache`) rides on the credential's
+/// store read. `remembered` is what the credential was last found to be, from memory and not verified: only to
+/// choose what to check with it.
+public struct Caller: Sendable {
+    public let remembered: @Sendable () -> (principal: Principal, facts: AccessFacts?)?
+    /// The principal, and the answer to the check handed over when it was made in the same read (else nil).
+    public let find: @Sendable (RevisionCheck?) async throws -> (principal: Principal, otherChanged: Bool?)
+
+    public init(
+        remembered: @escaping @Sendable () -> (principal: Principal, facts: AccessFacts?)?,
+        find: @escaping @Sendable (RevisionCheck?) async throws -> (principal: Principal, otherChanged: Bool?)
+    ) {
+        self.remembered = remembered
+        self.find = find
+    }
+
+    /// An already verified principal (the console, tests): nothing to check alongside.
+    public static func known(_ principal: Principal) -> Caller {
+        Caller(remembered: { nil }, find: { _ in (principal, nil) })
+    }
+}
+
 /// Finds the principal behind a request's credential, through the `CredentialCache`: a known credential whose
 /// scopes saw no write since it was loaded costs one store read; any other is verified (`APIKeyService`,
 /// `AccountService`) and, for an account, its access facts loaded, after reading the stamp.
@@ -176,25 +212,60 @@ public struct Authenticator: Sendable {
     /// carries the key prefix, else an account's access token. Remembers an account's facts for the request
     /// (`RequestAccess`). Throws `DomainError.unauthorized` without saying why.
     public func principal(secret: String, keyID: String? = nil) async throws -> Principal {
-        let hash = hasher.hash(secret)
-        if let known = RequestAccess.current?.principal(hash: hash, keyID: keyID) { return known }
-        let principal = try await verify(secret, hash: hash, keyID: keyID)
-        RequestAccess.current?.remember(principal, hash: hash, keyID: keyID)
-        return principal
+        try await principal(secret: secret, keyID: keyID, alsoChecking: nil).principal
     }
 
-    private func verify(_ secret: String, hash: [UInt8], keyID: String?) async throws -> Principal {
+    /// `principal(secret:keyID:)`, and `other` checked in the same store read when the credential was known (its
+    /// answer, else nil: the caller then checks it itself).
+    public func principal(secret: String, keyID: String?, alsoChecking other: RevisionCheck?) async throws -> (
+        principal: Principal, otherChanged: Bool?
+    ) {
+        let hash = hasher.hash(secret)
+        if let known = RequestAccess.current?.principal(hash: hash, keyID: keyID) { return (known, nil) }
+        let (principal, otherChanged) = try await verify(secret, hash: hash, keyID: keyID, alsoChecking: other)
+        RequestAccess.current?.remember(principal, hash: hash, keyID: keyID)
+        return (principal, otherChanged)
+    }
+
+    /// The request's `Caller`: `secret` verified when a service asks.
+    public func caller(secret: String, keyID: String?) -> Caller {
+        Caller(
+            remembered: {
+                guard let entry = cache.entry(hasher.hash(secret), at: time.now()), Self.names(entry.principal, keyID)
+                else { return nil }
+                return (entry.principal, entry.facts)
+            },
+            find: { other in try await principal(secret: secret, keyID: keyID, alsoChecking: other) })
+    }
+
+    private func verify(_ secret: String, hash: [UInt8], keyID: String?, alsoChecking other: RevisionCheck?)
+        async throws -> (Principal, Bool?)
+    {
         let now = time.now()
         let loaded = cache.ages.now()
+        var otherChanged: Bool?
         if let entry = cache.entry(hash, at: now), Self.names(entry.principal, keyID) {
-            if try await !store.accessChanged(entry.scopes, since: entry.stamp) {
+            let changed: Bool
+            if let other {
+                (changed, otherChanged) = try await store.accessChanged(
+                    RevisionCheck(entry.scopes, since: entry.stamp), and: other)
+            } else {
+                changed = try await store.accessChanged(entry.scopes, since: entry.stamp)
+            }
+            if !changed {
                 if case .account(let session) = entry.principal, let facts = entry.facts {
                     RequestAccess.current?.remember(facts, of: session.accountID)
                 }
-                return entry.principal
+                return (entry.principal, otherChanged)
             }
             cache.forget(hash)
         }
+        return (try await verifyAfresh(secret, hash: hash, keyID: keyID, loaded: loaded), otherChanged)
+    }
+
+    private func verifyAfresh(_ secret: String, hash: [UInt8], keyID: String?, loaded: Date) async throws
+        -> Principal
+    {
         // With the cache off nothing is kept, and nothing needs a stamp.
         let stamp = cache.capacity > 0 ? try await store.accessStamp() : AccessStamp("")
         if keyID != nil || secret.hasPrefix(APIKeyService.prefix) {

@@ -53,10 +53,12 @@ public struct ShareService: Sendable {
     /// The wait between those retries (injected: Core reads no real clock, and tests need not wait).
     let pause: any Pause
     let access: AccessResolver
+    /// Reads kept between requests (`ShareCache`); nil keeps none.
+    public let cache: ShareCache?
 
     public init(
         store: any KeywayStore, time: any TimeSource, random: any RandomSource, defaultTimeZone: TimeZone,
-        pause: any Pause
+        pause: any Pause, cache: ShareCache? = nil
     ) {
         self.store = store
         self.time = time
@@ -64,13 +66,52 @@ public struct ShareService: Sendable {
         self.defaultTimeZone = defaultTimeZone
         self.pause = pause
         self.access = AccessResolver(store: store, time: time, defaultZone: defaultTimeZone)
+        self.cache = cache
     }
 
     /// - Throws: `Forbidden` (403) without `read`; `InvalidInput` (400) naming `size`, `offset` or a filter; `NotFound`
     ///   (404, Bold's reference text) when a filter names an organization, device, device group, user or user group the
     ///   caller takes no part in.
     public func list(_ filters: ShareFilters, by caller: Principal) async throws -> ShareList {
-        let access = try await access.resolve(caller)
+        try await list(filters, by: .known(caller))
+    }
+
+    /// `list(_:by:)` for a caller verified as the service asks: a whole-organization query (an API key's or a super
+    /// user's, with no filter but `externalId`, paging and order) is answered from the `ShareCache` when nothing it
+    /// shows changed, checked in the credential's own store read.
+    public func list(_ filters: ShareFilters, by caller: Caller) async throws -> ShareList {
+        // The query the remembered credential would make, to find the entry to check alongside it.
+        var guess: ShareQuery?
+        if let cache, cache.capacity > 0, filters.deviceID == nil, filters.deviceGroupID == nil,
+            filters.userID == nil, filters.userGroupID == nil, let remembered = caller.remembered(),
+            let access = access.access(remembered.principal, remembered: remembered.facts),
+            let query = try? await query(filters, for: access), Self.wholeOrganizations(query)
+        {
+            guess = query
+        }
+        let cached = guess.flatMap { cache?.entry(.query($0)) }
+        let (principal, changed) = try await caller.find(cached?.check)
+        let access = try await access.resolve(principal)
+        let query = try await query(filters, for: access)
+        let load: () async throws -> ShareList? = {
+            let shares = try await store.shares(matching: query)
+            return ShareList(shares: shares, relations: try await store.relations(of: shares))
+        }
+        let list: ShareList?
+        if Self.wholeOrganizations(query) {
+            let scopes = Set(query.visibility.organizations.map(AccessScope.organization))
+            list = try await fresh(
+                query == guess ? cached : nil, changed: query == guess ? changed : nil, key: .query(query),
+                also: scopes, load: load)
+        } else {
+            list = try await load()
+        }
+        return visible(list ?? ShareList(shares: [], relations: ShareRelations()), to: access)
+    }
+
+    /// The store query `filters` make for `access`.
+    /// - Throws: as `list(_:by:)`.
+    private func query(_ filters: ShareFilters, for access: Access) async throws -> ShareQuery {
         var visibility = try access.visibility(
             filter: filters.organizationID, ids: Set(access.receivedShares.map(\.rawValue)))
         visibility.sourceDevices = access.administeredDevices
@@ -87,27 +128,75 @@ public struct ShareService: Sendable {
         if let id = filters.userGroupID {
             try requirePart(in: try await store.userGroup(UserGroupID(id))?.organizationID, access)
         }
-        let query = ShareQuery(
+        return ShareQuery(
             visibility: visibility, externalID: filters.externalID,
             deviceID: filters.deviceID.map { DeviceID($0) },
             deviceGroupID: filters.deviceGroupID.map { DeviceGroupID($0) }, userID: filters.userID.map { UserID($0) },
             userGroupID: filters.userGroupID.map { UserGroupID($0) }, sortBy: filters.sortBy ?? .id,
             sortDirection: filters.sortDirection ?? .asc, page: page)
-        let shares = try await store.shares(matching: query).map(access.visible)
-        return ShareList(shares: shares, relations: try await relations(of: shares, for: access))
+    }
+
+    /// A query whose answer depends only on whole organizations' shares: cached under their scopes.
+    static func wholeOrganizations(_ query: ShareQuery) -> Bool {
+        query.visibility.ids.isEmpty && query.visibility.sourceDevices.isEmpty
+            && query.visibility.sourceDeviceGroups.isEmpty && query.deviceID == nil && query.deviceGroupID == nil
+            && query.userID == nil && query.userGroupID == nil
     }
 
     /// - Throws: `Forbidden` (403) without `read` or for a share of its organization the caller neither reaches nor
     ///   administers; `ShareNotFound` (404) missing or another organization's.
     public func get(_ id: ShareID, by caller: Principal) async throws -> ShareList {
-        let access = try await access.resolve(caller)
+        try await get(id, by: .known(caller))
+    }
+
+    /// `get(_:by:)` for a caller verified as the service asks: the share and its records come from the
+    /// `ShareCache` when nothing they show changed, checked in the credential's own store read.
+    public func get(_ id: ShareID, by caller: Caller) async throws -> ShareList {
+        let cached = cache?.entry(.share(id))
+        let (principal, changed) = try await caller.find(cached?.check)
+        let access = try await access.resolve(principal)
         try access.require(.read)
-        guard let share = try await store.share(id) else { throw DomainError.shareNotFound }
+        let list = try await fresh(cached, changed: changed, key: .share(id)) {
+            guard let share = try await store.share(id) else { return nil }
+            return ShareList(shares: [share], relations: try await store.relations(of: [share]))
+        }
+        guard let list, let share = list.shares.first else { throw DomainError.shareNotFound }
         try access.requireReadable(
             in: share.organizationID,
             reaches: access.receivedShares.contains(id) || access.mayAdminister(share.source, in: share.organizationID),
             notFound: .shareNotFound)
-        return ShareList(shares: [access.visible(share)], relations: try await relations(of: [share], for: access))
+        return visible(list, to: access)
+    }
+
+    /// `cached` when the store saw no write to what it shows since it was loaded (`changed`, when the credential's
+    /// read answered that already), else `load()` afresh, kept for the next request after a stamp read first.
+    private func fresh(
+        _ cached: ShareCache.Entry?, changed: Bool?, key: ShareCache.Key, also scopes: Set<AccessScope> = [],
+        load: () async throws -> ShareList?
+    ) async throws -> ShareList? {
+        if let cached {
+            let stale: Bool
+            if let changed {
+                stale = changed
+            } else {
+                stale = try await store.accessChanged(cached.check.scopes, since: cached.check.stamp)
+            }
+            if !stale { return cached.list }
+            cache?.forget(key)
+        }
+        guard let cache, cache.capacity > 0 else { return try await load() }
+        let loaded = cache.ages.now()
+        let stamp = try await store.accessStamp()
+        guard let list = try await load() else { return nil }
+        cache.keep(list, for: key, stamp: stamp, loaded: loaded, also: scopes)
+        return list
+    }
+
+    /// `list` as `access` may see it: web keys and invitations only to those who may hold them.
+    private func visible(_ list: ShareList, to access: Access) -> ShareList {
+        var relations = list.relations
+        relations.users = relations.users.mapValues(access.visible)
+        return ShareList(shares: list.shares.map(access.visible), relations: relations)
     }
 
     /// - Throws: `Forbidden` (403) without `manage`, for a source not administered, or a grant beyond the
@@ -253,13 +342,6 @@ public struct ShareService: Sendable {
     }
 
     // MARK: - The pieces
-
-    /// What the shares point at, with the receivers' invitations hidden from callers who may not read them.
-    private func relations(of shares: [Share], for access: Access) async throws -> ShareRelations {
-        var relations = try await store.relations(of: shares)
-        relations.users = relations.users.mapValues(access.visible)
-        return relations
-    }
 
     /// The share, once the caller is known to hold `manage` and to administer its source.
     private func administered(_ id: ShareID, by access: Access) async throws -> Share {

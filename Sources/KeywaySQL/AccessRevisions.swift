@@ -98,6 +98,21 @@ public enum AccessRevisions {
         AND xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) AS changed
         """
 
+    /// PostgreSQL: `postgresChanged` twice in one statement (`$1`/`$2`, then `$3`/`$4`): a request's credential and
+    /// a cached read checked in one trip.
+    public static let postgresChangedTwice = """
+        SELECT EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($1) \
+        AND xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) AS first, \
+        EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($3) \
+        AND xid >= pg_snapshot_xmin($4::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $4::pg_snapshot)) AS second
+        """
+
+    /// SQLite: `sqliteChanged` twice in one statement.
+    public static let sqliteChangedTwice = """
+        SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?), \
+        EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?)
+        """
+
     /// SQLite: whether any of the scopes bound first (a JSON array) was written after the counter bound second.
     public static let sqliteChanged = """
         SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?)

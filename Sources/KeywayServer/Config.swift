@@ -32,6 +32,10 @@ public struct KeywayConfig: Sendable {
     /// `KEYWAY_CREDENTIAL_CACHE`; 0 turns it off), each checked against the store's access revisions on every
     /// request (`CredentialCache`).
     public var credentialCache: Int = 10_000
+    /// Shares read by id and whole-organization share queries kept between requests (`--share-cache`,
+    /// `KEYWAY_SHARE_CACHE`; 0 turns it off), each checked against the store's access revisions in the same read
+    /// as the request's credential (`ShareCache`).
+    public var shareCache: Int = 10_000
     /// Count the distinct SQL texts the store runs (`PoolUsage.distinctStatements`); for tests, no flag.
     public var recordStatements: Bool = false
     /// Create demo data on an empty database and print an API key to try it with.
@@ -144,6 +148,7 @@ extension KeywayConfig {
         for (setting, value, range) in [
             (Setting.evaluationThreads, evaluationThreads, 1...256),
             (.credentialCache, credentialCache, 0...1_000_000),
+            (.shareCache, shareCache, 0...1_000_000),
             (.maxConnections, maxConnections, 1...1_000_000),
             (.eventRetentionDays, eventRetentionDays, 1...36_500),
             (.outboxMaxAttempts, outboxMaxAttempts, 1...100),

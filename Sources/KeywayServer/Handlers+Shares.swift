@@ -9,7 +9,7 @@ extension KeywayAPIHandler {
     }
 
     func listShares(_ input: Operations.ListShares.Input) async throws -> Operations.ListShares.Output {
-        let list = try await keyway.shares.list(ShareMapping.filters(input.query), by: try await caller())
+        let list = try await keyway.shares.list(ShareMapping.filters(input.query), by: try checkedCaller())
         let mapping = self.mapping
         return .ok(.init(body: .json(list.shares.map { mapping.wire($0, list.relations) })))
     }
@@ -26,7 +26,7 @@ extension KeywayAPIHandler {
     }
 
     func getShare(_ input: Operations.GetShare.Input) async throws -> Operations.GetShare.Output {
-        let list = try await keyway.shares.get(ShareID(input.path.id), by: try await caller())
+        let list = try await keyway.shares.get(ShareID(input.path.id), by: try checkedCaller())
         guard let share = list.shares.first else { throw DomainError.shareNotFound }
         return .ok(.init(body: .json(mapping.wire(share, list.relations))))
     }

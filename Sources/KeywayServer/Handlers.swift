@@ -18,6 +18,13 @@ struct KeywayAPIHandler: APIProtocol {
         return try await keyway.authenticator.principal(secret: secret, keyID: RequestCredential.apiKeyID)
     }
 
+    /// The caller as a service finds it (`Caller`): verified when the service asks, with a cached read's revision
+    /// check in the same store read.
+    func checkedCaller() throws -> Caller {
+        guard let secret = RequestCredential.secret else { throw DomainError.unauthorized }
+        return keyway.authenticator.caller(secret: secret, keyID: RequestCredential.apiKeyID)
+    }
+
     /// The credential when one was sent (verified), nil when none was.
     func optionalCaller() async throws -> Principal? {
         RequestCredential.secret == nil ? nil : try await caller()

@@ -53,7 +53,8 @@ public struct Keyway: Sendable {
         self.random = random
         self.logger = logger
         self.shares = ShareService(
-            store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone, pause: pause)
+            store: store, time: time, random: random, defaultTimeZone: config.defaultTimeZone, pause: pause,
+            cache: ShareCache(capacity: config.shareCache, ages: SystemTime()))
         let access = AccessResolver(store: store, time: time, defaultZone: config.defaultTimeZone)
         self.resolver = access
         let checks = AccessService(

@@ -46,6 +46,7 @@ public struct Setting: Sendable, Hashable {
         "evaluation threads", "--evaluation-threads", "KEYWAY_EVALUATION_THREADS")
     public static let credentialCache = Setting(
         "credential cache entries", "--credential-cache", "KEYWAY_CREDENTIAL_CACHE")
+    public static let shareCache = Setting("share cache entries", "--share-cache", "KEYWAY_SHARE_CACHE")
     public static let webhookInterval = Setting("webhook interval", "--webhook-interval", "KEYWAY_WEBHOOK_INTERVAL")
     public static let housekeepingInterval = Setting(
         "housekeeping interval", "--housekeeping-interval", "KEYWAY_HOUSEKEEPING_INTERVAL")
@@ -65,7 +66,8 @@ public struct Setting: Sendable, Hashable {
         host, port, database, databaseURL, databaseConnections, passwordChecks, passwordQueue,
         signInAttemptsPerAddress, codeRequestsPerAddress, trustForwardedFor, webKeyBaseURL, timeZone, demo, logLevel,
         logFormat, notifier, notifierURL, manualClock, activationsPerMinute, evaluationThreads, credentialCache,
-        webhookInterval, housekeepingInterval, allowPrivateTargets, idleTimeout, requestHeadTimeout, maxConnections,
+        shareCache, webhookInterval, housekeepingInterval, allowPrivateTargets, idleTimeout, requestHeadTimeout,
+        maxConnections,
         eventRetentionDays, outboxMaxAttempts,
     ]
 }
@@ -242,6 +244,11 @@ public struct ServeOptions: ParsableArguments {
             "Verified credentials and their access kept between requests, each checked against the database's access revisions on every request (env KEYWAY_CREDENTIAL_CACHE; default 10000; 0 turns it off)."
     )
     var credentialCache: Int?
+    @Option(
+        help:
+            "Shares read by id and whole-organization share queries kept between requests, each checked against the database's access revisions with the request's credential (env KEYWAY_SHARE_CACHE; default 10000; 0 turns it off)."
+    )
+    var shareCache: Int?
     @Option(help: "Seconds between webhook delivery rounds (env KEYWAY_WEBHOOK_INTERVAL; default 1).")
     var webhookInterval: Double?
     @Option(help: "Seconds between housekeeping passes (env KEYWAY_HOUSEKEEPING_INTERVAL; default 60).")
@@ -296,6 +303,7 @@ public struct ServeOptions: ParsableArguments {
             (activationsPerMinute, .activationsPerMinute, \.activationsPerMinute),
             (evaluationThreads, .evaluationThreads, \.evaluationThreads),
             (credentialCache, .credentialCache, \.credentialCache),
+            (shareCache, .shareCache, \.shareCache),
             (maxConnections, .maxConnections, \.maxConnections),
             (eventRetentionDays, .eventRetentionDays, \.eventRetentionDays),
             (outboxMaxAttempts, .outboxMaxAttempts, \.outboxMaxAttempts),

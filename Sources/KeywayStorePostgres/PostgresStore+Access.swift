@@ -22,6 +22,26 @@ struct AccessChangedStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Bool { try row.decode(Bool.self) }
 }
 
+/// `AccessChangedStatement` for two checks in one trip: a request's credential and a cached read.
+struct AccessChangedTwiceStatement: PostgresPreparedStatement {
+    static let sql = AccessRevisions.postgresChangedTwice
+    typealias Row = (Bool, Bool)
+
+    var first: (scopes: [String], snapshot: String)
+    var second: (scopes: [String], snapshot: String)
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(first.scopes)
+        bindings.append(first.snapshot)
+        bindings.append(second.scopes)
+        bindings.append(second.snapshot)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> (Bool, Bool) { try row.decode((Bool, Bool).self) }
+}
+
 extension PostgresStore {
     public func memberships(of account: AccountID) async throws -> [AccountMembership] {
         try await reading { db in
@@ -90,9 +110,7 @@ extension PostgresStore {
     }
 
     public func accessChanged(_ scopes: Set<AccessScope>, since stamp: AccessStamp) async throws -> Bool {
-        // Only a snapshot this store made can vouch for anything ("xmin:xmax:xip,...").
-        guard stamp.value.first?.isNumber == true, stamp.value.allSatisfy({ $0.isNumber || $0 == ":" || $0 == "," })
-        else { return true }
+        guard Self.isSnapshot(stamp) else { return true }
         let statement = AccessChangedStatement(scopes: scopes.map(\.key).sorted(), snapshot: stamp.value)
         return try await reading { db in
             db.statements?.note(AccessChangedStatement.sql)
@@ -101,6 +119,29 @@ extension PostgresStore {
             for try await answer in try await db.connection.execute(statement, logger: db.logger) { changed = answer }
             return changed
         }
+    }
+
+    public func accessChanged(_ first: RevisionCheck, and second: RevisionCheck) async throws -> (Bool, Bool) {
+        guard Self.isSnapshot(first.stamp), Self.isSnapshot(second.stamp) else {
+            return (
+                try await accessChanged(first.scopes, since: first.stamp),
+                try await accessChanged(second.scopes, since: second.stamp)
+            )
+        }
+        let statement = AccessChangedTwiceStatement(
+            first: (first.scopes.map(\.key).sorted(), first.stamp.value),
+            second: (second.scopes.map(\.key).sorted(), second.stamp.value))
+        return try await reading { db in
+            db.statements?.note(AccessChangedTwiceStatement.sql)
+            var changed = (true, true)
+            for try await answer in try await db.connection.execute(statement, logger: db.logger) { changed = answer }
+            return changed
+        }
+    }
+
+    /// Only a snapshot this store made can vouch for anything ("xmin:xmax:xip,...").
+    static func isSnapshot(_ stamp: AccessStamp) -> Bool {
+        stamp.value.first?.isNumber == true && stamp.value.allSatisfy({ $0.isNumber || $0 == ":" || $0 == "," })
     }
 
     /// Changes older than an hour (by the database's clock): no cache entry lives that long.

@@ -94,4 +94,24 @@ extension SQLiteStore {
             try Bool.fetchOne(try db.cachedStatement(sql: AccessRevisions.sqliteChanged), arguments: arguments) ?? true
         }
     }
+
+    public func accessChanged(_ first: RevisionCheck, and second: RevisionCheck) async throws -> (Bool, Bool) {
+        guard let firstSeq = Int64(first.stamp.value), let secondSeq = Int64(second.stamp.value) else {
+            return (
+                try await accessChanged(first.scopes, since: first.stamp),
+                try await accessChanged(second.scopes, since: second.stamp)
+            )
+        }
+        let arguments = StatementArguments([
+            .texts(first.scopes.map(\.key).sorted()), .int(firstSeq), .texts(second.scopes.map(\.key).sorted()),
+            .int(secondSeq),
+        ])
+        return try await reading { db in
+            guard
+                let row = try Row.fetchOne(
+                    try db.cachedStatement(sql: AccessRevisions.sqliteChangedTwice), arguments: arguments)
+            else { return (true, true) }
+            return (row[0] as Bool, row[1] as Bool)
+        }
+    }
 }

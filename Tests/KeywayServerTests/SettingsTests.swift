@@ -39,6 +39,7 @@ struct SettingsTests {
         (.activationsPerMinute, "4", { $0.activationsPerMinute == 4 }),
         (.evaluationThreads, "255", { $0.evaluationThreads == 255 }),
         (.credentialCache, "0", { $0.credentialCache == 0 }),
+        (.shareCache, "0", { $0.shareCache == 0 }),
         (.webhookInterval, "0.5", { $0.webhookInterval == .milliseconds(500) }),
         (.housekeepingInterval, "30", { $0.housekeepingInterval == .seconds(30) }),
         (.allowPrivateTargets, "true", { $0.allowPrivateTargets }),

@@ -71,6 +71,31 @@ struct AccessRevisionTests {
         #expect(try await store.accessChanged(one, since: AccessStamp("not a stamp")))
     }
 
+    /// Two checks in one read (a request's credential and a cached share read): each answered as alone, whatever
+    /// the other's answer, and a stamp the store did not make vouches for nothing on either side.
+    @Test(arguments: Backend.allCases)
+    func twoChecksInOneReadAreEachAnsweredAsAlone(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let before = try await store.accessStamp()
+        _ = try await store.insertShare(Fixtures.share(1, now: now, externalID: "pair"))
+        let after = try await store.accessStamp()
+        let cases: [(RevisionCheck, RevisionCheck, Bool, Bool)] = [
+            (RevisionCheck(one, since: before), RevisionCheck(two, since: before), true, false),
+            (RevisionCheck(two, since: before), RevisionCheck(one, since: before), false, true),
+            (RevisionCheck(one, since: after), RevisionCheck(one, since: before), false, true),
+            (RevisionCheck(one.union(two), since: before), RevisionCheck(firstAccount, since: after), true, false),
+            (RevisionCheck(two, since: after), RevisionCheck(one, since: AccessStamp("not a stamp")), false, true),
+            (RevisionCheck(one, since: AccessStamp("")), RevisionCheck(two, since: before), true, false),
+        ]
+        for (first, second, firstChanged, secondChanged) in cases {
+            let (a, b) = try await store.accessChanged(first, and: second)
+            #expect(a == firstChanged)
+            #expect(b == secondChanged)
+            #expect(a == (try await store.accessChanged(first.scopes, since: first.stamp)))
+        }
+    }
+
     /// The hard case of a snapshot: a transaction that began writing before the stamp was read and commits after.
     /// Its change must count, though its transaction id is older than the stamp.
     @Test(.enabled(if: TestDatabase.postgresURL != nil))
