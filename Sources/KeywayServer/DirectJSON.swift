@@ -170,44 +170,204 @@ struct DirectJSON {
             ("featureSet", item.featureSet.map { object([("isActivatable", bool($0.isActivatable))]) }),
         ])
     }
+
+    static func share(_ share: Schemas.Share) -> Value {
+        object([
+            ("id", int(share.id)),
+            (
+                "organization",
+                share.organization.map {
+                    object([("id", int($0.id)), ("name", string($0.name)), ("personal", bool($0.personal))])
+                }
+            ),
+            (
+                "creatorAccount",
+                share.creatorAccount.map {
+                    object([("id", int($0.id)), ("firstName", string($0.firstName)), ("lastName", string($0.lastName))])
+                }
+            ),
+            ("startDate", string(share.startDate)), ("startTime", string(share.startTime)),
+            ("endDate", string(share.endDate)), ("endTime", string(share.endTime)),
+            ("schedule", share.schedule.map { array($0.map(scheduleEntry)) }),
+            (
+                "permissions",
+                share.permissions.map {
+                    object([
+                        ("administrate", bool($0.administrate)), ("remoteActivate", bool($0.remoteActivate)),
+                        ("assignKeyfob", bool($0.assignKeyfob)),
+                    ])
+                }
+            ),
+            ("source", share.source.map(source)), ("receiver", share.receiver.map(receiver)),
+            ("personalSettings", share.personalSettings.map { object([("notifications", bool($0.notifications))]) }),
+            ("autoRemoveAfter", string(share.autoRemoveAfter?.rawValue)),
+            ("autoRemoveDate", date(share.autoRemoveDate)),
+            ("dateCreated", date(share.dateCreated)), ("dateModified", date(share.dateModified)),
+            ("dateValidated", date(share.dateValidated)), ("dateRestricted", date(share.dateRestricted)),
+            ("webKey", string(share.webKey)), ("externalId", string(share.externalId)),
+        ])
+    }
+
+    static func source(_ source: Schemas.ShareSource) -> Value {
+        object([
+            (
+                "device",
+                source.device.map {
+                    object([
+                        ("id", int($0.id)), ("name", string($0.name)), ("location", string($0.location)),
+                        ("remarks", string($0.remarks)), ("carouselImageUrl", string($0.carouselImageUrl)),
+                    ])
+                }
+            ),
+            (
+                "deviceGroup",
+                source.deviceGroup.map {
+                    object([
+                        ("id", int($0.id)), ("name", string($0.name)), ("remarks", string($0.remarks)),
+                        ("location", string($0.location)),
+                    ])
+                }
+            ),
+        ])
+    }
+
+    static func receiver(_ receiver: Schemas.ShareReceiver) -> Value {
+        object([
+            ("user", receiver.user.map(user)),
+            ("userGroup", receiver.userGroup.map { object([("id", int($0.id)), ("name", string($0.name))]) }),
+        ])
+    }
+
+    static func user(_ user: Schemas.ShareUser) -> Value {
+        object([
+            ("id", int(user.id)), ("firstName", string(user.firstName)), ("lastName", string(user.lastName)),
+            ("emailAddress", string(user.emailAddress)), ("emailAddressVerify", bool(user.emailAddressVerify)),
+            ("emailAddressVerified", bool(user.emailAddressVerified)), ("phoneNumber", string(user.phoneNumber)),
+            ("phoneNumberVerify", bool(user.phoneNumberVerify)),
+            ("phoneNumberVerified", bool(user.phoneNumberVerified)),
+            ("registered", bool(user.registered)),
+            (
+                "account",
+                user.account.map {
+                    object([
+                        ("id", int($0.id)), ("firstName", string($0.firstName)), ("lastName", string($0.lastName)),
+                        ("emailAddress", string($0.emailAddress)), ("phoneNumber", string($0.phoneNumber)),
+                    ])
+                }
+            ),
+            (
+                "invitation",
+                user.invitation.map {
+                    object([
+                        ("token", string($0.token)), ("url", string($0.url)), ("expiration", date($0.expiration)),
+                        ("isExpired", bool($0.isExpired)),
+                    ])
+                }
+            ),
+        ])
+    }
 }
 
-/// `GET /v1/effective-device-permissions` with its JSON written by `DirectJSON` rather than the generated
-/// server's `JSONEncoder`: the same handler, the same answer byte for byte. Only a plain request takes this way
-/// (no query parameter but `offset` and `size` as whole numbers, an `Accept` that takes JSON); anything else, and
-/// any answer but 200, goes through the generated server as before. Errors thrown by the handler reach
-/// `BoldResponseMiddleware` as they would from there.
+/// The hottest reads with their JSON written by `DirectJSON` rather than the generated server's `JSONEncoder`
+/// (issue 13 point 5): `GET /v1/effective-device-permissions`, `GET /v2/shares` and `GET /v2/shares/{id}`. The same
+/// handler, the same answer byte for byte. Only a plain request takes this way: query parameters the handler knows,
+/// each once, whole numbers as digits and an `externalId` of unreserved characters only (nothing to unescape), an
+/// `Accept` that takes JSON; anything else, and any answer but 200, goes through the generated server as before.
+/// Errors thrown by the handler reach `BoldResponseMiddleware` as they would from there.
 struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
     let handler: KeywayAPIHandler
-    static var path: String { "/v1/effective-device-permissions" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        guard request.method == .get, request.uri.path == Self.path, let query = Self.query(request),
+        guard request.method == .get, Self.acceptsJSON(request) else { return try await next(request, context) }
+        let path = request.uri.path
+        let body: [UInt8]
+        let template: String
+        if path == "/v1/effective-device-permissions", let query = Self.permissionsQuery(request),
             case .ok(let ok) = try await handler.listEffectivePermissionsV1(.init(query: query)),
             case .json(let items) = ok.body
-        else { return try await next(request, context) }
-        var context = context
-        context.coreContext.endpointPath.value = Self.path
-        let body = DirectJSON.document(items.map(DirectJSON.effectivePermission))
+        {
+            (body, template) = (DirectJSON.document(items.map(DirectJSON.effectivePermission)), path)
+        } else if path == "/v2/shares", let query = Self.sharesQuery(request),
+            case .ok(let ok) = try await handler.listShares(.init(query: query)), case .json(let shares) = ok.body
+        {
+            (body, template) = (DirectJSON.document(shares.map(DirectJSON.share)), path)
+        } else if path.hasPrefix("/v2/shares/"), request.uri.query == nil,
+            let id = Self.number(path.utf8.dropFirst("/v2/shares/".utf8.count), as: Int64.self),
+            case .ok(let ok) = try await handler.getShare(.init(path: .init(id: id))), case .json(let share) = ok.body
+        {
+            guard case .written(let bytes) = DirectJSON.share(share) else { return try await next(request, context) }
+            (body, template) = (bytes, "/v2/shares/{id}")
+        } else {
+            return try await next(request, context)
+        }
+        context.coreContext.endpointPath.value = template
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static func query(_ request: Request) -> Operations.ListEffectivePermissionsV1.Input.Query? {
-        if let accept = request.headers[.accept], !accept.contains("application/json"), !accept.contains("*/*") {
-            return nil
+    static func acceptsJSON(_ request: Request) -> Bool {
+        guard let accept = request.headers[.accept] else { return true }
+        return accept.contains("application/json") || accept.contains("*/*")
+    }
+
+    /// The raw query's parameters, each once, or nil when any repeats or lacks a value.
+    static func parameters(_ request: Request) -> [(name: Substring, value: Substring)]? {
+        guard let query = request.uri.query, !query.isEmpty else { return [] }
+        var seen: Set<Substring> = []
+        var parameters: [(name: Substring, value: Substring)] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: false) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, seen.insert(parts[0]).inserted else { return nil }
+            parameters.append((parts[0], parts[1]))
         }
+        return parameters
+    }
+
+    /// Digits only (no sign, no escape), within the type.
+    static func number<Number: FixedWidthInteger>(_ text: some Collection<UInt8>, as type: Number.Type) -> Number? {
+        guard !text.isEmpty, text.count <= 18, text.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        return Number(String(decoding: text, as: UTF8.self))
+    }
+
+    static func permissionsQuery(_ request: Request) -> Operations.ListEffectivePermissionsV1.Input.Query? {
+        guard let parameters = parameters(request) else { return nil }
         var query = Operations.ListEffectivePermissionsV1.Input.Query()
-        var seen: Set<String> = []
-        for (name, value) in request.uri.queryParameters {
-            guard seen.insert(String(name)).inserted, value.allSatisfy(\.isASCII), let number = Int32(String(value))
-            else { return nil }
+        for (name, value) in parameters {
+            guard let number = Self.number(value.utf8, as: Int32.self) else { return nil }
             switch name {
             case "offset": query.offset = number
             case "size": query.size = number
+            default: return nil
+            }
+        }
+        return query
+    }
+
+    /// Unreserved characters (RFC 3986): what a query value means without unescaping.
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: true
+        default: false
+        }
+    }
+
+    static func sharesQuery(_ request: Request) -> Operations.ListShares.Input.Query? {
+        guard let parameters = parameters(request) else { return nil }
+        var query = Operations.ListShares.Input.Query()
+        for (name, value) in parameters {
+            switch name {
+            case "externalId":
+                guard value.utf8.allSatisfy(isUnreserved) else { return nil }
+                query.externalId = String(value)
+            case "organizationId":
+                guard let number = Self.number(value.utf8, as: Int64.self) else { return nil }
+                query.organizationId = number
+            case "offset", "size":
+                guard let number = Self.number(value.utf8, as: Int32.self) else { return nil }
+                if name == "offset" { query.offset = number } else { query.size = number }
             default: return nil
             }
         }

@@ -8,15 +8,15 @@ import Testing
 
 @testable import KeywayServer
 
-/// `DirectJSON` writes `GET /v1/effective-device-permissions` byte for byte as the generated server's
-/// `JSONEncoder` would (issue 13 point 5): on hand-picked edge cases, on a thousand random items, and over HTTP
-/// against the generated path itself.
+/// `DirectJSON` writes `GET /v1/effective-device-permissions`, `GET /v2/shares` and `GET /v2/shares/{id}` byte for
+/// byte as the generated server's `JSONEncoder` would (issue 13 point 5): on hand-picked edge cases, on a thousand
+/// random items, and over HTTP against the generated path itself.
 @Suite("Direct JSON")
 struct DirectJSONTests {
     typealias Item = Components.Schemas.EffectivePermissionV1
 
     /// The generated server's encoder, configured as `buildRouter` configures it.
-    static func generated(_ items: [Item]) throws -> [UInt8] {
+    static func generated(_ items: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -75,7 +75,7 @@ struct DirectJSONTests {
             items.append(Self.item("n", full: true, number: number, date: Date(timeIntervalSince1970: 0)))
         }
         #expect(DirectJSON.document(items.map(DirectJSON.effectivePermission)) == (try Self.generated(items)))
-        #expect(DirectJSON.document([]) == (try Self.generated([])))
+        #expect(DirectJSON.document([]) == (try Self.generated([Item]())))
     }
 
     @Test func aThousandRandomItemsAreWrittenByteForByteAsJSONEncoderWritesThem() throws {
@@ -92,6 +92,119 @@ struct DirectJSONTests {
             items.append(Self.item(text, full: random.next() % 2 == 0, number: number, date: date))
         }
         #expect(DirectJSON.document(items.map(DirectJSON.effectivePermission)) == (try Self.generated(items)))
+    }
+
+    typealias Share = Components.Schemas.Share
+
+    static func share(_ text: String, full: Bool, number: Int64, date: Date) -> Share {
+        Share(
+            id: number,
+            organization: full ? .init(id: number, name: text, personal: number % 2 == 0) : nil,
+            creatorAccount: full ? .init(id: -number, firstName: text, lastName: nil) : nil,
+            startDate: full ? "2026-03-10" : nil, startTime: full ? "09:00:00" : nil, endDate: nil,
+            endTime: full ? "17:30:00" : nil,
+            schedule: full
+                ? [
+                    .init(
+                        dayOfWeek: .friday, period: .init(startTime: "09:00:00", endTime: "17:00:00"),
+                        recurrence: .weekly), .init(),
+                ] : (number % 3 == 0 ? [] : nil),
+            permissions: .init(administrate: full, remoteActivate: !full, assignKeyfob: full ? false : nil),
+            source: number % 2 == 0
+                ? .init(
+                    device: .init(
+                        id: number, name: text, location: full ? text : nil, remarks: nil,
+                        carouselImageUrl: full ? "https://x.example/\(text)" : nil))
+                : .init(deviceGroup: .init(id: number, name: full ? text : nil, remarks: text, location: nil)),
+            receiver: number % 2 == 0
+                ? .init(
+                    user: .init(
+                        id: number, firstName: text, lastName: full ? text : nil, emailAddress: full ? "a@b.c" : nil,
+                        emailAddressVerify: full, emailAddressVerified: full ? true : nil, phoneNumber: nil,
+                        phoneNumberVerify: false, phoneNumberVerified: nil, registered: !full,
+                        account: full ? .init(id: number, firstName: text, lastName: text, emailAddress: text) : nil,
+                        invitation: full
+                            ? .init(
+                                token: "5f1c9d2e-0000-4000-8000-00000000000\(number & 7)", url: "https://k/\(text)",
+                                expiration: date, isExpired: number % 2 == 0) : nil))
+                : .init(userGroup: .init(id: number, name: full ? text : nil)),
+            personalSettings: full ? .init(notifications: true) : nil, autoRemoveAfter: full ? .week : nil,
+            autoRemoveDate: full ? date : nil, dateCreated: date, dateModified: full ? date : nil,
+            dateValidated: nil, dateRestricted: full ? date : nil, webKey: full ? "https://k/w/\(text)" : nil,
+            externalId: full ? text : nil)
+    }
+
+    @Test func sharesAreWrittenByteForByteAsJSONEncoderWritesThem() throws {
+        var control = ""
+        for scalar in 0..<0x20 { control.unicodeScalars.append(Unicode.Scalar(UInt8(scalar))) }
+        var shares: [Share] = []
+        for (index, text) in ["", "Front door", #"quote " backslash \ slash / end"#, control, "é 漢字 🚪 \u{2028}"]
+            .enumerated()
+        {
+            for full in [true, false] {
+                shares.append(
+                    Self.share(
+                        text, full: full, number: Int64(index) * 7 + (full ? 1 : 0),
+                        date: Date(timeIntervalSince1970: 1_773_135_218.112874 + Double(index))))
+            }
+        }
+        var random = SplitMix(seed: 16)
+        for _ in 0..<1000 {
+            var text = ""
+            for _ in 0..<Int(random.next() % 16) {
+                text.unicodeScalars.append(Unicode.Scalar(UInt8(random.next() % 0x80)))
+            }
+            shares.append(
+                Self.share(
+                    text, full: random.next() % 2 == 0, number: Int64(bitPattern: random.next()) % 1_000_000_000,
+                    date: Date(timeIntervalSince1970: Double(random.next() % 4_000_000_000) + 0.000001)))
+        }
+        #expect(DirectJSON.document(shares.map(DirectJSON.share)) == (try Self.generated(shares)))
+        for share in shares.prefix(12) {
+            guard case .written(let bytes) = DirectJSON.share(share) else {
+                Issue.record("a share is written as an object")
+                continue
+            }
+            #expect(bytes == (try Self.generated(share)))
+        }
+    }
+
+    /// Over HTTP, the share reads: the direct path and the generated one answer the same status, type and bytes,
+    /// for a super user's key, a receiver's token, a stranger's token and no credential; for a share that exists and
+    /// one that does not; and for the queries the direct path takes or leaves to the generated server.
+    @Test func theDirectShareReadsAnswerAsTheGeneratedServerDoes() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let (user, token) = try await client.linkedUser(harness, email: "direct-share@example.com")
+            let share = try await client.createShare(
+                #"""
+                {"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(user)},
+                 "externalId": "booking-7.a_b~c", "startDate": "2026-01-01", "endDate": "2031-01-01", "autoRemoveAfter": "WEEK",
+                 "schedule": [{"dayOfWeek": "Tuesday", "recurrence": "Weekly", "period": {"startTime": "08:00:00", "endTime": "18:00:00"}}]}
+                """#, key: harness.manageKey)
+            let (_, stranger) = try await client.linkedUser(harness, email: "stranger@example.com")
+            let paths = [
+                "/v2/shares/\(share)", "/v2/shares/999999", "/v2/shares?externalId=booking-7.a_b~c",
+                "/v2/shares?externalId=", "/v2/shares?externalId=none&organizationId=1&offset=0&size=5",
+                "/v2/shares?organizationId=2", "/v2/shares?size=0", "/v2/shares?size=1000", "/v2/shares",
+            ]
+            var direct = 0
+            for credential in [harness.manageKey, token, stranger, "not-a-token"] {
+                for path in paths {
+                    let separator = path.contains("?") ? "&" : "?"
+                    let first = try await client.send(.get, path, key: credential)
+                    let generated = try await client.send(.get, path + separator + "generated=1", key: credential)
+                    #expect(first.status == generated.status, "\(path)")
+                    #expect(first.headers[.contentType] == generated.headers[.contentType], "\(path)")
+                    #expect(first.text == generated.text, "\(path)")
+                    if first.status == .ok { direct += 1 }
+                }
+            }
+            #expect(direct >= 12)
+            let found = try await client.send(.get, "/v2/shares?externalId=booking-7.a_b~c", key: harness.manageKey)
+            #expect(try found.decoded(as: [Share].self).map(\.id) == [share])
+        }
     }
 
     /// Over HTTP: the direct path and the generated one (taken when the query holds another parameter) answer the
