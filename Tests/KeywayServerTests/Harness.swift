@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -164,6 +165,13 @@ struct Reply: Sendable {
             return try Date(text, strategy: Date.ISO8601FormatStyle())
         }
         return try decoder.decode(Body.self, from: Data(text.utf8))
+    }
+
+    /// The body as the contract's error (`Components.Schemas._Error`), after checking the status.
+    func decodedError(
+        status expected: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Components.Schemas._Error {
+        try decoded(status: expected, sourceLocation: sourceLocation)
     }
 }
 
