@@ -167,6 +167,15 @@ struct Reply: Sendable {
         return try decoder.decode(Body.self, from: Data(text.utf8))
     }
 
+    /// The ids of a list body read as `[Item]`, the contract's type, in the order answered, after checking the
+    /// status: `reply.ids(\Components.Schemas.Share.id)`.
+    func ids<Item: Decodable>(
+        _ id: KeyPath<Item, Int64>, status expected: HTTPResponse.Status = .ok,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [Int64] {
+        try decoded(as: [Item].self, status: expected, sourceLocation: sourceLocation).map { $0[keyPath: id] }
+    }
+
     /// The body as the contract's error (`Components.Schemas._Error`), after checking the status.
     func decodedError(
         status expected: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation
