@@ -201,9 +201,8 @@ extension TestClientProtocol {
 
     /// Creates a share and returns its id, expecting 200.
     func createShare(_ json: String, key: String) async throws -> Int64 {
-        let reply = try await send(.post, "/v2/shares", key: key, json: json)
-        #expect(reply.status == .ok, "create failed: \(reply.text)")
-        return (reply.object["shareId"] as? NSNumber)?.int64Value ?? -1
+        try await send(.post, "/v2/shares", key: key, json: json).decoded(as: Components.Schemas.ShareCreated.self)
+            .shareId
     }
 }
 
@@ -213,6 +212,7 @@ func expectErrorBody(
     ignoring extraKeys: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation
 ) {
     #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+    // Untyped on purpose: the exact key set, which a decoded `Components.Schemas._Error` would not show.
     let body = reply.object
     #expect(
         Set(body.keys).subtracting(extraKeys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)",
