@@ -11,6 +11,10 @@ import Testing
 /// what a plain user sees, accounts in several organizations, and the invitation-to-token journey.
 @Suite("Accounts acting in organizations")
 struct AccountPolicyTests {
+    typealias Share = Components.Schemas.Share
+    typealias Device = Components.Schemas.Device
+    typealias User = Components.Schemas.User
+
     static let password = "correct horse battery"
 
     /// An account with a (non super) user in organization `organization`, signed in. Returns (userId, token).
@@ -23,8 +27,11 @@ struct AccountPolicyTests {
         return (user, token)
     }
 
-    static func ids(_ reply: Reply, _ field: String) -> [Int] {
-        reply.array.compactMap { $0[field] as? Int }.sorted()
+    /// The sorted ids of a list answered as `[Item]`, the contract's type.
+    static func ids<Item: Decodable>(
+        _ reply: Reply, _ id: KeyPath<Item, Int64>, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [Int64] {
+        try reply.ids(id, sourceLocation: sourceLocation).sorted()
     }
 
     @Test func administrationComesDirectlyThroughAUserGroupOrThroughADeviceGroupAndOnlyWhileInForce() async throws {
@@ -38,7 +45,7 @@ struct AccountPolicyTests {
             // viaGroup: member of a user group that holds `administrate` on lock 11.
             let team = try await client.send(
                 .post, "/v1/user-groups", key: key, json: #"{"organizationId": 1, "name": "Admins"}"#)
-            let teamID = try #require(team.object["id"] as? Int)
+            let teamID = try team.decoded(as: Components.Schemas.UserGroup.self).id
             #expect(try await client.send(.put, "/v1/user-groups/\(teamID)/users/\(viaGroup)", key: key).status == .ok)
             _ = try await client.createShare(
                 #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userGroupId": \#(teamID)}, "permissions": {"administrate": true}}"#,
@@ -99,15 +106,21 @@ struct AccountPolicyTests {
                 #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
 
             #expect(
-                Self.ids(try await client.send(.get, "/v2/shares", key: token), "id")
-                    == [Int(mine), Int(throughGroup)].sorted())
-            #expect(Self.ids(try await client.send(.get, "/v2/devices", key: token), "id") == [11, 12])
+                try Self.ids(try await client.send(.get, "/v2/shares", key: token), \Share.id)
+                    == [mine, throughGroup].sorted())
+            #expect(try Self.ids(try await client.send(.get, "/v2/devices", key: token), \Device.id) == [11, 12])
             // Its own user records: this one and the one in its personal organization; nobody else's.
-            let users = Self.ids(try await client.send(.get, "/v2/users", key: token), "id")
-            #expect(users.count == 2 && users.contains(Int(me)) && !users.contains(11) && !users.contains(12))
+            let users = try Self.ids(try await client.send(.get, "/v2/users", key: token), \User.id)
+            #expect(users.count == 2 && users.contains(me) && !users.contains(11) && !users.contains(12))
             #expect(try await client.send(.get, "/v2/users/\(me)", key: token).status == .ok)
-            #expect(Self.ids(try await client.send(.get, "/v1/device-groups", key: token), "id") == [11])
-            #expect(Self.ids(try await client.send(.get, "/v1/user-groups", key: token), "id") == [11])
+            #expect(
+                try Self.ids(
+                    try await client.send(.get, "/v1/device-groups", key: token), \Components.Schemas.DeviceGroup.id)
+                    == [11])
+            #expect(
+                try Self.ids(
+                    try await client.send(.get, "/v1/user-groups", key: token), \Components.Schemas.UserGroup.id)
+                    == [11])
             #expect(try await client.send(.get, "/v2/devices/13", key: token).status == .forbidden)  // the gateway
             #expect(try await client.send(.get, "/v2/users/11", key: token).status == .forbidden)
             // Organization 2 is none of its business: 404, as for what does not exist.
@@ -129,14 +142,16 @@ struct AccountPolicyTests {
             let second = try await client.createShare(
                 #"{"organizationId": 2, "source": {"deviceId": 21}, "receiver": {"userId": \#(inSecond)}}"#,
                 key: harness.otherOrganizationKey)
-            #expect(Self.ids(try await client.send(.get, "/v2/shares", key: token), "id") == [Int(first), Int(second)])
+            #expect(try Self.ids(try await client.send(.get, "/v2/shares", key: token), \Share.id) == [first, second])
             #expect(
-                Self.ids(try await client.send(.get, "/v2/shares?organizationId=2", key: token), "id") == [Int(second)])
-            #expect(Self.ids(try await client.send(.get, "/v2/devices", key: token), "id") == [11, 21])
-            let organizations = try await client.send(.get, "/v1/organizations", key: token).array
-            #expect(organizations.compactMap { $0["id"] as? Int }.contains(2))
-            #expect(organizations.compactMap { $0["id"] as? Int }.contains(1))
-            #expect(organizations.filter { $0["personal"] as? Bool == true }.count == 1)
+                try Self.ids(try await client.send(.get, "/v2/shares?organizationId=2", key: token), \Share.id)
+                    == [second])
+            #expect(try Self.ids(try await client.send(.get, "/v2/devices", key: token), \Device.id) == [11, 21])
+            let organizations = try await client.send(.get, "/v1/organizations", key: token).decoded(
+                as: [Components.Schemas.Organization].self)
+            #expect(organizations.map(\.id).contains(2))
+            #expect(organizations.map(\.id).contains(1))
+            #expect(organizations.filter { $0.personal == true }.count == 1)
         }
     }
 
@@ -153,16 +168,17 @@ struct AccountPolicyTests {
             .accessToken
             let created = try await client.send(
                 .post, "/v1/organizations", key: token, json: #"{"name": "Fay's flats"}"#)
-            #expect(created.status == .created, "\(created.text)")
-            #expect(created.object["personal"] as? Bool == false)
-            let organization = try #require(created.object["id"] as? Int)
+            let made = try created.decoded(as: Components.Schemas.Organization.self, status: .created)
+            #expect(made.personal == false)
+            let organization = made.id
             let device = try await client.send(
                 .post, "/v2/devices", key: token,
                 json: #"{"organizationId": \#(organization), "name": "Door", "deviceType": "Lock"}"#)
             #expect(device.status == .ok, "\(device.text)")
-            let users = try await client.send(.get, "/v2/users?organizationId=\(organization)", key: token).array
+            let users = try await client.send(.get, "/v2/users?organizationId=\(organization)", key: token).decoded(
+                as: [User].self)
             #expect(users.count == 1)
-            #expect(users.first?["superUser"] as? Bool == true)
+            #expect(users.first?.superUser == true)
             let key = try await client.send(
                 .post, "/v1/organizations/\(organization)/api-keys", key: token,
                 json: #"{"scopes": ["read", "manage"]}"#)
@@ -171,7 +187,10 @@ struct AccountPolicyTests {
             expectErrorBody(
                 try await client.send(.post, "/v1/organizations", key: token, json: #"{"name": "  "}"#),
                 status: .badRequest, mentioning: "name")
-            #expect(try await client.send(.get, "/v1/organizations", key: token).array.count == 2)
+            #expect(
+                try await client.send(.get, "/v1/organizations", key: token).decoded(
+                    as: [Components.Schemas.Organization].self
+                ).count == 2)
         }
     }
 
@@ -192,19 +211,18 @@ struct AccountPolicyTests {
             let signedIn = try await SignInTests.post(
                 client, "/v2/oauth/token",
                 ["grant_type": "password", "username": "noor@example.com", "password": "open sesame 1"])
-            let access = try #require(signedIn.object["access_token"] as? String)
-            let refresh = try #require(signedIn.object["refresh_token"] as? String)
+            let tokens = try signedIn.decoded(as: Components.Schemas.TokenResponse.self)
+            let (access, refresh) = (tokens.accessToken, tokens.refreshToken)
             #expect(
-                try await client.send(.get, "/v1/account", key: access).object["email"] as? String == "noor@example.com"
-            )
-            let shares = try await client.send(.get, "/v2/shares", key: access)
-            #expect(shares.status == .ok)
-            #expect(Self.ids(shares, "id") == [Int(share)])
-            #expect(value(shares.array.first ?? [:], "receiver.user.id") as? Int == userID)
+                try await client.send(.get, "/v1/account", key: access).decoded(as: Components.Schemas.AccountInfo.self)
+                    .email == "noor@example.com")
+            let shares = try await client.send(.get, "/v2/shares", key: access).decoded(as: [Share].self)
+            #expect(shares.map(\.id) == [share])
+            #expect(shares.first?.receiver?.user?.id == userID)
 
             let refreshed = try await SignInTests.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": refresh])
-            let newAccess = try #require(refreshed.object["access_token"] as? String)
+            let newAccess = try refreshed.decoded(as: Components.Schemas.TokenResponse.self).accessToken
             #expect(try await client.send(.get, "/v2/shares", key: newAccess).status == .ok)
             #expect(try await SignInTests.post(client, "/v2/oauth/revoke", ["token": newAccess]).status == .ok)
             expectErrorBody(try await client.send(.get, "/v2/shares", key: newAccess), status: .unauthorized)

@@ -1,4 +1,5 @@
 import Foundation
+import KeywayAPI
 import KeywayCore
 import KeywayTestSupport
 import Testing
@@ -7,6 +8,11 @@ import Testing
 /// gateway is called, not counted from the successes already recorded.
 @Suite("Remote activation limit")
 struct ActivationLimitTests {
+    /// The in-body `errorCode` of a 200, or the body of a refusal.
+    static func outcome(_ reply: Reply) throws -> String {
+        reply.status == .ok ? try reply.decoded(as: Components.Schemas.ActivationResult.self).errorCode : reply.text
+    }
+
     @Test func fortyConcurrentActivationsThroughASlowBridgeOpenTheLockAtMostTheLimit() async throws {
         let bridge = RecordingServer()
         // Slow enough that every request is in before the first opening is recorded.
@@ -23,8 +29,7 @@ struct ActivationLimitTests {
                 return try await withThrowingTaskGroup(of: String.self) { group in
                     for _ in 0..<40 {
                         group.addTask {
-                            let reply = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
-                            return reply.object["errorCode"] as? String ?? reply.text
+                            try await Self.outcome(client.send(.post, "/v1/devices/11/remote-activation", key: key))
                         }
                     }
                     return try await group.reduce(into: [String]()) { $0.append($1) }
@@ -48,8 +53,7 @@ struct ActivationLimitTests {
                         .put, "/v2/devices/13", key: key, json: #"{"bridgeUrl": "http://127.0.0.1:\#(port)/bridge"}"#
                     ).status == .ok)
                 let activate: () async throws -> String = {
-                    let reply = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
-                    return reply.object["errorCode"] as? String ?? reply.text
+                    try await Self.outcome(client.send(.post, "/v1/devices/11/remote-activation", key: key))
                 }
                 bridge.failNext(3)
                 for _ in 0..<3 { #expect(try await activate() == "GatewayUnreachable") }

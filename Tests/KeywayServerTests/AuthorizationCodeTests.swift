@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -190,11 +191,10 @@ struct AuthorizationCodeTests {
                     "code": code, "redirect_uri": Self.redirect, "client_id": "app", "client_secret": Self.secret,
                     "code_verifier": Self.verifier,
                 ])
-            #expect(exchanged.status == .ok, "\(exchanged.text)")
-            #expect(exchanged.object["token_type"] as? String == "Bearer")
-            #expect(exchanged.object["account_id"] as? Int == Int(account.rawValue))
-            let access = try #require(exchanged.object["access_token"] as? String)
-            let refresh = try #require(exchanged.object["refresh_token"] as? String)
+            let tokens = try exchanged.decoded(as: Components.Schemas.TokenResponse.self)
+            #expect(tokens.tokenType == "Bearer")
+            #expect(tokens.accountId == account.rawValue)
+            let (access, refresh) = (tokens.accessToken, tokens.refreshToken)
             #expect(try await client.send(.get, "/v1/account", key: access).status == .ok)
             let refreshed = try await SignInTests.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": refresh])
@@ -268,8 +268,8 @@ struct AuthorizationCodeTests {
             ]
             for (fields, status, error) in refusals {
                 let reply = try await Self.exchange(client, fields)
-                #expect(reply.status == status, "\(fields): \(reply.text)")
-                #expect(reply.object["error"] as? String == error, "\(reply.text)")
+                #expect(reply.status == status, "\(fields)")
+                #expect(try reply.decodedError(status: status).error == error, "\(reply.text)")
             }
             // None of them spent the code.
             #expect(try await Self.exchange(client, good).status == .ok)
@@ -285,12 +285,10 @@ struct AuthorizationCodeTests {
                 "code": code, "redirect_uri": Self.redirect, "client_id": "app", "client_secret": Self.secret,
             ]
             let first = try await Self.exchange(client, fields)
-            #expect(first.status == .ok)
-            let access = try #require(first.object["access_token"] as? String)
-            let refresh = try #require(first.object["refresh_token"] as? String)
+            let tokens = try first.decoded(as: Components.Schemas.TokenResponse.self)
+            let (access, refresh) = (tokens.accessToken, tokens.refreshToken)
             let second = try await Self.exchange(client, fields)
-            #expect(second.status == .badRequest)
-            #expect(second.object["error"] as? String == "invalid_grant")
+            #expect(try second.decodedError(status: .badRequest).error == "invalid_grant")
             #expect(try await client.send(.get, "/v1/account", key: access).status == .unauthorized)
             let refreshed = try await SignInTests.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": refresh])
@@ -311,8 +309,7 @@ struct AuthorizationCodeTests {
             let (late, _) = try await Self.code(client, Self.authorizeQuery())
             harness.time.advance(by: OAuthService.codeLifetime)
             let reply = try await Self.exchange(client, fields(late))
-            #expect(reply.status == .badRequest)
-            #expect(reply.object["error"] as? String == "invalid_grant")
+            #expect(try reply.decodedError(status: .badRequest).error == "invalid_grant")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -241,8 +242,9 @@ struct BadInputTests {
                 .put, "/v2/shares/\(id)", key: harness.manageKey, json: #"{"organizationId": 2}"#)
             #expect(reply.status == .ok)
             #expect(
-                value(try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).object, "organization.id")
-                    as? Int == 1)
+                try await client.send(.get, "/v2/shares/\(id)", key: harness.manageKey).decoded(
+                    as: Components.Schemas.Share.self
+                ).organization?.id == 1)
             #expect(
                 try await client.send(.get, "/v2/shares/\(id)", key: harness.otherOrganizationKey).status == .notFound)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -25,7 +26,7 @@ struct BoldAPIKeyTests {
         let id = "\(key.id.rawValue)"
         try await harness.test { client in
             let devices = try await client.send(.get, "/v2/devices", headers: Self.basic(id, secret))
-            #expect(devices.status == .ok && !devices.array.isEmpty, "\(devices.text)")
+            #expect(!(try devices.decoded(as: [Components.Schemas.Device].self).isEmpty), "\(devices.text)")
             let share = try await client.send(
                 .post, "/v2/shares",
                 json: #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#,
@@ -35,7 +36,8 @@ struct BoldAPIKeyTests {
             var laravel = Self.basic(id, secret)
             laravel[.accept] = "application/json"
             let opened = try await client.send(.post, "/v1/devices/11/remote-activation", json: "[]", headers: laravel)
-            #expect(opened.status == .ok && opened.object["errorCode"] as? String == "OK", "\(opened.text)")
+            #expect(
+                try opened.decoded(as: Components.Schemas.ActivationResult.self).errorCode == "OK", "\(opened.text)")
             // A key made with one scope keeps to it under Basic too.
             let (reader, readSecret) = try await harness.keyway.apiKeys.create(
                 organization: Fixtures.organization(1), scopes: [.read])
@@ -98,17 +100,18 @@ struct BoldAPIKeyTests {
         try await harness.test { client in
             // User::createBoldApiKey(): GET /v1/account, then POST to its id with its personal organization.
             let bearer: HTTPFields = [.authorization: "Bearer \(token)", Self.clientToken: "firewall-key"]
-            let account = try await client.send(.get, "/v1/account", headers: bearer).object
-            let accountID = try #require(account["id"] as? Int)
-            let personal = try #require(value(account, "personalOrganization.id") as? Int)
+            let account = try await client.send(.get, "/v1/account", headers: bearer).decoded(
+                as: Components.Schemas.AccountInfo.self)
+            let accountID = account.id
+            let personal = try #require(account.personalOrganization?.id)
             let created = try await client.send(
                 .post, "/v1/accounts/\(accountID)/api-keys",
                 json: #"{"organizationId": \#(personal), "description": "Huis (2026-03-10 10:33:38)"}"#, headers: bearer
             )
-            #expect(created.status == .created, "\(created.text)")
+            // Exactly these two keys on the wire: the raw shape on purpose.
             #expect(Set(created.object.keys) == ["apiKeyId", "apiKeySecret"], "\(created.text)")
-            let keyID = try #require(created.object["apiKeyId"] as? Int)
-            let secret = try #require(created.object["apiKeySecret"] as? String)
+            let made = try created.decoded(as: Components.Schemas.AccountAPIKeyCreated.self, status: .created)
+            let (keyID, secret) = (made.apiKeyId, made.apiKeySecret)
 
             // Lock::trigger(): Basic with the pair, plus the client token.
             let organization = try await client.send(
@@ -117,11 +120,12 @@ struct BoldAPIKeyTests {
             #expect(try await client.send(.get, "/v2/devices", headers: Self.basic("\(keyID)", secret)).status == .ok)
             // The same secret works as a bearer key, and the key is listed with its description and every scope.
             #expect(try await client.send(.get, "/v2/devices", key: secret).status == .ok)
-            let keys = try await client.send(.get, "/v1/organizations/\(personal)/api-keys", key: token).array
-            let listed = try #require(keys.first { $0["id"] as? Int == keyID })
-            #expect(listed["name"] as? String == "Huis (2026-03-10 10:33:38)")
-            #expect(listed["scopes"] as? [String] == ["read", "manage", "activate", "events"])
-            #expect(listed["key"] == nil)
+            let keys = try await client.send(.get, "/v1/organizations/\(personal)/api-keys", key: token)
+            let listed = try #require(try keys.decoded(as: [Components.Schemas.APIKey].self).first { $0.id == keyID })
+            #expect(listed.name == "Huis (2026-03-10 10:33:38)")
+            #expect(listed.scopes == [.read, .manage, .activate, .events])
+            // Left out, not null: a decoded optional would not tell them apart.
+            #expect(keys.array.first { $0["id"] as? Int64 == keyID }?["key"] == nil)
             // Revoked through Keyway's endpoint, it answers 401 under Basic.
             #expect(
                 try await client.send(.delete, "/v1/organizations/\(personal)/api-keys/\(keyID)", key: token).status
@@ -138,8 +142,12 @@ struct BoldAPIKeyTests {
         try await harness.test { client in
             let (_, plainToken) = try await client.linkedUser(harness, email: "plain@example.com", superUser: false)
             let (_, superToken) = try await client.linkedUser(harness, email: "super@example.com", superUser: true)
-            let plain = try #require(try await client.send(.get, "/v1/account", key: plainToken).object["id"] as? Int)
-            let boss = try #require(try await client.send(.get, "/v1/account", key: superToken).object["id"] as? Int)
+            let plain = try await client.send(.get, "/v1/account", key: plainToken).decoded(
+                as: Components.Schemas.AccountInfo.self
+            ).id
+            let boss = try await client.send(.get, "/v1/account", key: superToken).decoded(
+                as: Components.Schemas.AccountInfo.self
+            ).id
             let body = #"{"organizationId": 1, "description": "integration"}"#
 
             // Another account's id: 404, whoever it is and whatever the body.
@@ -179,9 +187,8 @@ struct BoldAPIKeyTests {
 
             // The super user of organization 1 may: the key acts in organization 1 with every scope.
             let created = try await client.send(.post, "/v1/accounts/\(boss)/api-keys", key: superToken, json: body)
-            #expect(created.status == .created, "\(created.text)")
-            let keyID = try #require(created.object["apiKeyId"] as? Int)
-            let secret = try #require(created.object["apiKeySecret"] as? String)
+            let made = try created.decoded(as: Components.Schemas.AccountAPIKeyCreated.self, status: .created)
+            let (keyID, secret) = (made.apiKeyId, made.apiKeySecret)
             let keys = try await harness.keyway.apiKeys.list(organization: Fixtures.organization(1))
             #expect(keys.count == keysBefore + 1)
             let key = try #require(keys.first { $0.id.rawValue == Int64(keyID) })

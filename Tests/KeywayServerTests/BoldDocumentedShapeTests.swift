@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -38,13 +39,15 @@ struct BoldDocumentedShapeTests {
                 }
                 """#
             let created = try await client.send(.post, "/v2/users", key: harness.manageKey, json: body)
-            #expect(created.status == .created, "\(created.text)")
-            let userID = try #require(created.object["userId"] as? Int)
-            let user = try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object
-            #expect(user["externalId"] as? String == "crm-42")
-            #expect(user["emailAddress"] as? String == "john.doe@example.com")
-            // They are accepted and ignored: nothing of them is stored or shown.
-            #expect(user["authOrganizationId"] == nil && user["emailMatchCredentialFilter"] == nil)
+            let userID = try created.decoded(as: Components.Schemas.UserCreated.self, status: .created).userId
+            let read = try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey)
+            let user = try read.decoded(as: Components.Schemas.User.self)
+            #expect(user.externalId == "crm-42")
+            #expect(user.emailAddress == "john.doe@example.com")
+            // They are accepted and ignored: nothing of them is stored or shown. Untyped, as the contract's
+            // `User` has no such fields (a typed read would pass whatever the wire held).
+            let shown = read.object
+            #expect(shown["authOrganizationId"] == nil && shown["emailMatchCredentialFilter"] == nil)
             // The types are Bold's: the earlier ones (a number, a string) are refused by name.
             expectErrorBody(
                 try await client.send(
@@ -62,22 +65,22 @@ struct BoldDocumentedShapeTests {
             let (_, superToken) = try await client.linkedUser(harness, email: "super@example.com", superUser: true)
             let (_, plainToken) = try await client.linkedUser(harness, email: "plain@example.com", superUser: false)
             let personal = try #require(
-                value(try await client.send(.get, "/v1/account", key: superToken).object, "personalOrganization.id")
-                    as? Int)
-            func create(_ organization: Int, _ key: String) async throws -> Int {
+                try await client.send(.get, "/v1/account", key: superToken).decoded(
+                    as: Components.Schemas.AccountInfo.self
+                ).personalOrganization?.id)
+            func create(_ organization: Int64, _ key: String) async throws -> Int64 {
                 let reply = try await client.send(
                     .post, "/v3/webhooks", key: key,
                     json: #"{"organizationId": \#(organization), "webhookUrl": "http://127.0.0.1:9/hook"}"#)
-                #expect(reply.status == .ok, "\(reply.text)")
-                return reply.object["id"] as? Int ?? -1
+                return try reply.decoded(as: Components.Schemas.WebhookCreated.self).id
             }
             let inOne = try await create(1, harness.manageKey)
             let inPersonal = try await create(personal, superToken)
             let inTwo = try await create(2, harness.otherOrganizationKey)
-            func ids(_ query: String, _ key: String) async throws -> Set<Int> {
+            func ids(_ query: String, _ key: String) async throws -> Set<Int64> {
                 let reply = try await client.send(.get, "/v3/webhooks" + query, key: key)
-                #expect(reply.status == .ok, "\(query): \(reply.text)")
-                return Set(reply.array.compactMap { $0["id"] as? Int })
+                #expect(reply.status == .ok, "\(query)")
+                return Set(try reply.ids(\Components.Schemas.Webhook.id))
             }
             #expect(try await ids("", superToken) == [inOne, inPersonal])
             #expect(try await ids("?organizationId=1", superToken) == [inOne])

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -53,15 +54,15 @@ struct ClientBodyTests {
         let reply = try await SignInTests.post(
             client, "/v2/oauth/token",
             ["grant_type": "password", "username": "mia@example.com", "password": password])
-        #expect(reply.status == .ok, "\(reply.text)")
-        return (reply.object["access_token"] as? String ?? "", reply.object["refresh_token"] as? String ?? "")
+        let tokens = try reply.decoded(as: Components.Schemas.TokenResponse.self)
+        return (tokens.accessToken, tokens.refreshToken)
     }
 
-    /// The new pair, after checking that the refresh answered as it should.
-    static func expectTokens(_ reply: Reply, sourceLocation: SourceLocation = #_sourceLocation) -> String {
-        #expect(reply.status == .ok, "\(reply.text)", sourceLocation: sourceLocation)
-        #expect(reply.object["token_type"] as? String == "Bearer", sourceLocation: sourceLocation)
-        return reply.object["refresh_token"] as? String ?? ""
+    /// The new refresh token, after checking that the refresh answered as it should.
+    static func expectTokens(_ reply: Reply, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let tokens = try reply.decoded(as: Components.Schemas.TokenResponse.self, sourceLocation: sourceLocation)
+        #expect(tokens.tokenType == "Bearer", sourceLocation: sourceLocation)
+        return tokens.refreshToken
     }
 
     @Test func homebridgeBoldRefreshesWithMultipartFormDataAsTheFormDataPackageWritesIt() async throws {
@@ -81,12 +82,12 @@ struct ClientBodyTests {
             let reply = try await Self.post(
                 client, "/v2/oauth/token", body, type: "multipart/form-data; boundary=\(boundary)",
                 extra: [.authorization: "Bearer \(access)"])
-            let next = Self.expectTokens(reply)
+            let next = try Self.expectTokens(reply)
             #expect(next != refresh)
             // The old refresh token is spent: the multipart body reached the same refresh as a form would.
             let reused = try await SignInTests.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": refresh])
-            #expect(reused.object["error"] as? String == "invalid_grant", "\(reused.text)")
+            #expect(try reused.decodedError(status: .badRequest).error == "invalid_grant", "\(reused.text)")
         }
     }
 
@@ -111,7 +112,8 @@ struct ClientBodyTests {
                 #"{"phoneNumber":"+31687654321","verificationCode":"\#(code)"}"#, type: type,
                 extra: [HTTPField.Name("ContentType")!: "application/json"])
             #expect(verified.status == .ok, "\(verified.text)")
-            let verificationToken = try #require(verified.object["verificationToken"] as? String)
+            let verificationToken = try verified.decoded(as: Components.Schemas.VerificationToken.self)
+                .verificationToken
 
             let formHeader: HTTPFields = [HTTPField.Name("ContentType")!: "application/x-www-form-urlencoded"]
             let login = try await Self.post(
@@ -121,14 +123,14 @@ struct ClientBodyTests {
                     ("mfa_token", verificationToken), ("client_id", "BoldApp"),
                     ("client_secret", "pgJFgnGB87f9ednFiiHygCbf"),
                 ]), type: type, extra: formHeader)
-            let refresh = Self.expectTokens(login)
+            let refresh = try Self.expectTokens(login)
             let refreshed = try await Self.post(
                 client, "/v2/oauth/token",
                 Self.searchParams([
                     ("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", "BoldApp"),
                     ("client_secret", "pgJFgnGB87f9ednFiiHygCbf"),
                 ]), type: type, extra: formHeader)
-            _ = Self.expectTokens(refreshed)
+            _ = try Self.expectTokens(refreshed)
         }
     }
 
@@ -162,7 +164,7 @@ struct ClientBodyTests {
             for (type, body) in encodings {
                 let reply = try await Self.post(client, "/v2/oauth/token", body(refresh), type: type)
                 #expect(reply.status == .ok, "\(type): \(reply.text)")
-                refresh = try #require(reply.object["refresh_token"] as? String, "\(type)")
+                refresh = try reply.decoded(as: Components.Schemas.TokenResponse.self).refreshToken
             }
             // No Content-Type at all: read by its content, like text/plain.
             let untyped = try await Self.post(
@@ -189,7 +191,7 @@ struct ClientBodyTests {
                 type: "application/json")
             expectErrorBody(
                 nested, status: .badRequest, mentioning: "username", ignoring: ["error", "error_description"])
-            #expect(nested.object["error"] as? String == "invalid_request")
+            #expect(try nested.decodedError(status: .badRequest).error == "invalid_request")
         }
     }
 
@@ -257,7 +259,7 @@ struct ClientBodyTests {
                 let code = try await VerificationTests.lastCode(harness, to: address)
                 let reply = try await Self.post(client, "/v2/verification/verify-code", body(address, code), type: type)
                 #expect(reply.status == .ok, "\(type): \(reply.text)")
-                #expect(reply.object["verificationToken"] is String, "\(type)")
+                _ = try reply.decoded(as: Components.Schemas.VerificationToken.self)  // a string `verificationToken`
             }
             // JSON goes on as it came: a number where a string is declared is refused by name.
             let numeric = try await Self.post(
@@ -280,13 +282,14 @@ struct ClientBodyTests {
                     expectErrorBody(
                         reply, status: .badRequest, code: "UnsupportedContentType",
                         ignoring: oauth ? ["error", "error_description"] : [])
-                    let message = reply.object["message"] as? String ?? ""
+                    let refusal = try reply.decodedError(status: .badRequest)
+                    let message = refusal.message
                     for accepted in [
                         "application/x-www-form-urlencoded", "multipart/form-data", "application/json", "text/plain",
                     ] {
                         #expect(message.contains(accepted), "\(path) \(type): \(message)")
                     }
-                    if oauth { #expect(reply.object["error"] as? String == "invalid_request", "\(reply.text)") }
+                    if oauth { #expect(refusal.error == "invalid_request", "\(reply.text)") }
                     expectStandardHeaders(reply)
                 }
             }
@@ -333,7 +336,7 @@ struct ClientBodyTests {
                     let reply = try await Self.post(client, path, body, type: type)
                     #expect(reply.status == .badRequest, "\(path) \(type) \(body.prefix(60)): \(reply.text)")
                     #expect(
-                        (reply.object["message"] as? String ?? "").contains(mentioning),
+                        try reply.decodedError(status: .badRequest).message.contains(mentioning),
                         "\(path) \(type) \(body.prefix(60)): \(reply.text)")
                 }
             }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -10,6 +11,8 @@ import Testing
 /// headers, body encoding — in the order its code sends them, and reads the answers the way its code reads them
 /// (the field it indexes, the type it compares, the value it tests). The client's source is named above each
 /// test; when a client's reading and Bold's documentation disagree, the test says which one Keyway follows.
+/// The clients' reads stay untyped JSON on purpose: read through Keyway's generated types they would follow the
+/// contract, and a field renamed in both the contract and the server would still pass while the client broke.
 @Suite("Public Bold clients, replayed")
 struct ClientConformanceTests {
     static let password = "correct horse battery"
@@ -313,7 +316,7 @@ struct ClientConformanceTests {
             #expect(activated.status == .ok && activated.object["errorCode"] as? String == "OK", "\(activated.text)")
             let events = try await client.send(
                 .get, "/v2/events?deviceId=11&type=DeviceActivation", key: harness.manageKey)
-            #expect(events.array.count == 1, "\(events.text)")
+            #expect(try events.decoded(as: [Components.Schemas.Event].self).count == 1, "\(events.text)")
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -322,8 +323,9 @@ struct ConsoleTests {
             let invited = try await client.send(
                 .post, "/v2/users", key: harness.manageKey,
                 json: #"{"organizationId": 1, "emailAddress": "ada@example.com", "invitation": {}}"#)
-            let user = try #require(invited.object["id"] as? Int ?? invited.object["userId"] as? Int, "\(invited.text)")
-            let invitation = try #require(invited.object["token"] as? String, "\(invited.text)")
+            let made = try invited.decoded(as: Components.Schemas.UserCreated.self, status: .created)
+            let user = made.userId
+            let invitation = try #require(made.token, "\(invited.text)")
             let accepted = try await client.send(
                 .post, "/v1/invitations/\(invitation)/accept",
                 json: #"{"emailAddress": "ada@example.com", "password": "\#(Self.password)"}"#)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -10,9 +11,13 @@ import Testing
 /// The controller (Bluetooth) endpoints as ha-bold and homebridge-bold-ble call them and read them, and the
 /// signatures a lock's bridge checks with the lock's controller key. The byte layouts are read here from
 /// docs/security.md, not from the server's code. The clock reads 2026-03-10T09:33:38Z, a Tuesday (10:33 in
-/// Amsterdam, lock 11's zone).
+/// Amsterdam, lock 11's zone). The lists are read as the contract's types; each handshake and command is
+/// checked as untyped JSON, as a bridge reads the wire: its exact keys, its base64 text, its date-time text.
 @Suite("Controller endpoints")
 struct ControllerTests {
+    typealias Handshake = Components.Schemas.ControllerHandshake
+    typealias Command = Components.Schemas.ControllerCommand
+
     /// A share on lock 11 on Tuesdays 09:00-12:00 (Amsterdam: until 11:00Z today), with remoteActivate.
     static func tuesdayMornings(for user: Int64) -> String {
         #"""
@@ -27,10 +32,11 @@ struct ControllerTests {
 
     static func provision(_ client: any TestClientProtocol, _ device: Int, key: String) async throws -> [UInt8] {
         let reply = try await client.send(.post, "/v2/devices/\(device)/controller-key", key: key)
-        #expect(reply.status == .ok, "\(reply.text)")
+        let made = try reply.decoded(as: Components.Schemas.ControllerKey.self)
+        // Exactly these keys on the wire: the raw shape on purpose.
         #expect(Set(reply.object.keys) == ["deviceId", "controllerKey", "dateCreated"], "\(reply.text)")
-        #expect(reply.object["deviceId"] as? Int == device)
-        let secret = [UInt8](Data(base64Encoded: reply.object["controllerKey"] as? String ?? "") ?? Data())
+        #expect(made.deviceId == Int64(device))
+        let secret = [UInt8](Data(base64Encoded: made.controllerKey) ?? Data())
         #expect(secret.count == 32)
         return secret
     }
@@ -116,8 +122,7 @@ struct ControllerTests {
 
             // ha-bold: comma-joined ids; lock 12 (no share) and the gateway are left out.
             let handshakes = try await client.send(.get, "/v2/controller/handshakes?deviceIds=11,12,13", key: token)
-            #expect(handshakes.status == .ok, "\(handshakes.text)")
-            #expect(handshakes.array.count == 1, "\(handshakes.text)")
+            #expect(try handshakes.decoded(as: [Handshake].self).count == 1, "\(handshakes.text)")
             let handshake = handshakes.array.first ?? [:]
             #expect(Self.verifyHandshake(handshake, device: 11, secret: eleven) == Self.endOfPeriod)
             // Signed for lock 11, so lock 12's key does not verify it.
@@ -127,8 +132,8 @@ struct ControllerTests {
             // homebridge-bold-ble: URLSearchParams encodes the commas.
             let commands = try await client.send(
                 .get, "/v2/controller/commands?deviceIds=11%2C12&commandTypes=Activate%2CDeactivate", key: token)
-            #expect(commands.status == .ok, "\(commands.text)")
-            #expect(commands.array.map { $0["commandType"] as? String } == ["Activate", "Deactivate"])
+            let issued = try commands.decoded(as: [Command].self)
+            #expect(issued.map(\.commandType) == [.activate, .deactivate])
             for (item, type) in zip(commands.array, ["Activate", "Deactivate"]) {
                 #expect(
                     Self.verifyCommand(item, device: 11, type: type, account: account.rawValue, secret: eleven)
@@ -137,22 +142,23 @@ struct ControllerTests {
             // Each command is new: another nonce, so another payload.
             let again = try await client.send(
                 .get, "/v2/controller/commands?deviceIds=11&commandTypes=Activate", key: token)
-            #expect(again.array.count == 1)
-            #expect(again.array.first?["payload"] as? String != commands.array.first?["payload"] as? String)
+            let reissued = try again.decoded(as: [Command].self)
+            #expect(reissued.count == 1)
+            #expect(reissued.first?.payload != issued.first?.payload)
 
             // A new controller key: what was signed with the old one no longer verifies with it.
             let replaced = try await Self.provision(client, 11, key: key)
             #expect(replaced != eleven)
-            let old = Self.bytes(commands.array.first ?? [:], "payload")
+            let old = [UInt8](Data(base64Encoded: issued.first?.payload ?? "") ?? Data())
             #expect(Array(old.suffix(32)) != Self.mac(Array(old.prefix(43)), replaced))
 
             // Outside the period: nothing, for handshakes and commands alike.
             harness.time.advance(by: 3 * 3600)
             let later = try await client.send(.get, "/v2/controller/handshakes?deviceIds=11", key: token)
-            #expect(later.status == .ok && later.array.isEmpty, "\(later.text)")
+            #expect(try later.decoded(as: [Handshake].self).isEmpty, "\(later.text)")
             let laterCommands = try await client.send(
                 .get, "/v2/controller/commands?deviceIds=11&commandTypes=Activate", key: token)
-            #expect(laterCommands.status == .ok && laterCommands.array.isEmpty, "\(laterCommands.text)")
+            #expect(try laterCommands.decoded(as: [Command].self).isEmpty, "\(laterCommands.text)")
         }
     }
 
@@ -170,7 +176,7 @@ struct ControllerTests {
             let eleven = try await Self.provision(client, 11, key: key)
             let twelve = try await Self.provision(client, 12, key: key)
             let handshakes = try await client.send(.get, "/v2/controller/handshakes?deviceIds=12,11", key: token)
-            #expect(handshakes.array.map { $0["deviceId"] as? Int } == [11, 12], "\(handshakes.text)")
+            #expect(try handshakes.ids(\Handshake.deviceId) == [11, 12], "\(handshakes.text)")
             // Lock 11 is in Amsterdam: the share ends at 18:00 there, 17:00Z.
             #expect(
                 Self.verifyHandshake(handshakes.array.first ?? [:], device: 11, secret: eleven) == 1_773_162_000)
@@ -187,7 +193,7 @@ struct ControllerTests {
             let secret = try await Self.provision(client, 11, key: key)
             // Lock 12 has no controller key: left out.
             let mine = try await client.send(.get, "/v2/controller/handshakes?deviceIds=11,12", key: key)
-            #expect(mine.array.count == 1, "\(mine.text)")
+            #expect(try mine.decoded(as: [Handshake].self).count == 1, "\(mine.text)")
             #expect(Self.verifyHandshake(mine.array.first ?? [:], device: 11, secret: secret) == 1_773_135_218 + 86_400)
             // A key's commands name the account that created it (account 1, the fixture's owner).
             let commands = try await client.send(
@@ -201,17 +207,18 @@ struct ControllerTests {
             // unknown id (nothing tells them apart).
             for credential in [harness.otherOrganizationKey] {
                 let reply = try await client.send(.get, "/v2/controller/handshakes?deviceIds=11", key: credential)
-                #expect(reply.status == .ok && reply.array.isEmpty, "\(reply.text)")
+                #expect(try reply.decoded(as: [Handshake].self).isEmpty, "\(reply.text)")
             }
             let (_, stranger) = try await client.linkedUser(harness, email: "stranger@example.com")
             for path in [
                 "/v2/controller/handshakes?deviceIds=11", "/v2/controller/commands?deviceIds=11&commandTypes=Activate",
             ] {
                 let reply = try await client.send(.get, path, key: stranger)
-                #expect(reply.status == .ok && reply.array.isEmpty, "\(reply.text)")
+                // Handshakes and commands alike: an empty list (`[Handshake]` reads `[]` as well as `[Command]`).
+                #expect(try reply.decoded(as: [Handshake].self).isEmpty, "\(reply.text)")
             }
             let unknown = try await client.send(.get, "/v2/controller/handshakes?deviceIds=99999", key: key)
-            #expect(unknown.status == .ok && unknown.array.isEmpty)
+            #expect(try unknown.decoded(as: [Handshake].self).isEmpty)
             // A key without `activate`, and no credential.
             expectErrorBody(
                 try await client.send(.get, "/v2/controller/handshakes?deviceIds=11", key: harness.readKey),
@@ -230,10 +237,10 @@ struct ControllerTests {
             _ = try await Self.provision(client, 11, key: key)
             let hundred = (1...100).map(String.init).joined(separator: ",")
             let full = try await client.send(.get, "/v2/controller/handshakes?deviceIds=\(hundred)", key: key)
-            #expect(full.status == .ok && full.array.count == 1, "\(full.text)")
+            #expect(try full.decoded(as: [Handshake].self).count == 1, "\(full.text)")
             // Spaces separate too; repeated ids count once.
             let spaced = try await client.send(.get, "/v2/controller/handshakes?deviceIds=11%2011,11", key: key)
-            #expect(spaced.status == .ok && spaced.array.count == 1, "\(spaced.text)")
+            #expect(try spaced.decoded(as: [Handshake].self).count == 1, "\(spaced.text)")
             for query in [
                 "", "deviceIds=", "deviceIds=\(hundred),101", "deviceIds=11,abc", "deviceIds=-11", "deviceIds=,",
             ] {
@@ -256,8 +263,7 @@ struct ControllerTests {
             // Bold's types Keyway does not issue are accepted and answered with nothing.
             let keepActive = try await client.send(
                 .get, "/v2/controller/commands?deviceIds=11&commandTypes=KeepActive,Activate,Activate", key: key)
-            #expect(keepActive.status == .ok, "\(keepActive.text)")
-            #expect(keepActive.array.map { $0["commandType"] as? String } == ["Activate"])
+            #expect(try keepActive.decoded(as: [Command].self).map(\.commandType) == [.activate])
         }
     }
 

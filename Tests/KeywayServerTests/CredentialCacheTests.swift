@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -16,15 +17,14 @@ struct CredentialCacheTests {
     }
 
     static func allowed(_ client: any TestClientProtocol, _ token: String) async throws -> Bool? {
-        let reply = try await client.send(.get, "/v1/devices/11/access", key: token)
-        #expect(reply.status == .ok, "\(reply.text)")
-        return reply.object["allowed"] as? Bool
+        try await client.send(.get, "/v1/devices/11/access", key: token).decoded(
+            as: Components.Schemas.AccessDecision.self
+        ).allowed
     }
 
-    static func effectiveLocks(_ client: any TestClientProtocol, _ token: String) async throws -> [Int] {
-        let reply = try await client.send(.get, "/v1/effective-device-permissions", key: token)
-        #expect(reply.status == .ok, "\(reply.text)")
-        return reply.array.compactMap { $0["id"] as? Int }
+    static func effectiveLocks(_ client: any TestClientProtocol, _ token: String) async throws -> [Int64] {
+        try await client.send(.get, "/v1/effective-device-permissions", key: token).ids(
+            \Components.Schemas.EffectivePermissionV1.id)
     }
 
     @Test func aRevokeOrChangeIsRefusedAtTheNextRequestOnTheSameInstance() async throws {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -104,6 +105,9 @@ final class RecordingServer: Sendable {
 
 @Suite("Webhooks and gateway bridges")
 struct DeliveryTests {
+    // Webhook and bridge payloads stay untyped: the contract has no type for them (a webhook carries the
+    // event-log shape without `id`, which `Components.Schemas.Event` requires), and the log-versus-payload
+    // comparison below is of canonical JSON on purpose.
     static func eventTypes(_ server: RecordingServer) -> [String] {
         server.received.flatMap { ($0.json as? [[String: Any]]) ?? [] }.compactMap { $0["type"] as? String }
     }
@@ -120,8 +124,7 @@ struct DeliveryTests {
                     json:
                         #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:\#(port)/hook", "secretHttp": "s3cret-value"}"#
                 )
-                #expect(created.status == .ok, "\(created.text)")
-                #expect(created.object["secretHttp"] as? String == "s3cret-value")
+                #expect(try created.decoded(as: Components.Schemas.WebhookCreated.self).secretHttp == "s3cret-value")
                 // A receiver that is down for good, and one that wants share creations only.
                 _ = try await client.send(
                     .post, "/v3/webhooks", key: key,
@@ -142,7 +145,9 @@ struct DeliveryTests {
                         .post, "/v3/webhooks", key: key,
                         json: #"{"organizationId": 1, "webhookUrl": "http://x.example", "types": ["Party"]}"#),
                     status: .badRequest, mentioning: "types[0]")
-                #expect(try await client.send(.get, "/v3/webhooks", key: key).array.count == 3)
+                #expect(
+                    try await client.send(.get, "/v3/webhooks", key: key).decoded(as: [Components.Schemas.Webhook].self)
+                        .count == 3)
 
                 let share = try await client.createShare(
                     #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
@@ -285,24 +290,27 @@ struct DeliveryTests {
                         json: #"{"bridgeUrl": "http://127.0.0.1:\#(port)/bridge", "bridgeSecret": "bridge-secret-1"}"#
                     ).status == .ok)
                 let opened = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
-                #expect(opened.object["errorCode"] as? String == "OK", "\(opened.text)")
+                #expect(try opened.decoded(as: Components.Schemas.ActivationResult.self).errorCode == "OK")
                 let command = try #require(bridge.received.first)
                 #expect(RecordingServer.verify(command, secret: "bridge-secret-1"))
                 let body = command.json as? [String: Any] ?? [:]
                 #expect(body["command"] as? String == "activate" && body["deviceId"] as? Int == 11)
                 #expect(body["gatewayId"] as? Int == 13 && body["seconds"] as? Int == 7)
                 #expect(
-                    try await client.send(.get, "/v1/gateways/13/current-status", key: key).object["simulated"] as? Bool
-                        == false)
+                    try await client.send(.get, "/v1/gateways/13/current-status", key: key).decoded(
+                        as: Components.Schemas.GatewayStatus.self
+                    ).simulated == false)
                 bridge.failNext(1)
                 let failed = try await client.send(.post, "/v1/devices/11/remote-deactivation", key: key)
-                #expect(failed.object["errorCode"] as? String == "GatewayUnreachable")
+                #expect(
+                    try failed.decoded(as: Components.Schemas.ActivationResult.self).errorCode == "GatewayUnreachable")
                 // "" puts the gateway back on the simulator.
                 #expect(
                     try await client.send(.put, "/v2/devices/13", key: key, json: #"{"bridgeUrl": ""}"#).status == .ok)
                 #expect(
-                    try await client.send(.post, "/v1/devices/11/remote-deactivation", key: key).object["errorCode"]
-                        as? String == "OK")
+                    try await client.send(.post, "/v1/devices/11/remote-deactivation", key: key).decoded(
+                        as: Components.Schemas.ActivationResult.self
+                    ).errorCode == "OK")
                 #expect(bridge.received.count == 1)
             }
         }

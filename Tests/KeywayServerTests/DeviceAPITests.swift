@@ -9,16 +9,17 @@ import Testing
 
 @Suite("Devices over HTTP")
 struct DeviceAPITests {
-    static func register(_ client: any TestClientProtocol, _ key: String, _ json: String) async throws -> Int {
+    typealias Device = Components.Schemas.Device
+
+    static func register(_ client: any TestClientProtocol, _ key: String, _ json: String) async throws -> Int64 {
         let reply = try await client.send(.post, "/v2/devices", key: key, json: json)
-        #expect(reply.status == .ok, "\(reply.text)")
-        return (reply.object["deviceId"] as? Int) ?? -1
+        return try reply.decoded(as: Components.Schemas.DeviceCreated.self).deviceId
     }
 
-    static func ids(_ client: any TestClientProtocol, _ key: String, _ query: String) async throws -> [Int] {
+    static func ids(_ client: any TestClientProtocol, _ key: String, _ query: String) async throws -> [Int64] {
         let reply = try await client.send(.get, "/v2/devices?" + query, key: key)
-        #expect(reply.status == .ok, "\(query): \(reply.text)")
-        return reply.array.compactMap { $0["id"] as? Int }
+        #expect(reply.status == .ok, "\(query)")
+        return try reply.ids(\Device.id)
     }
 
     @Test func aRegisteredLockShowsItsOwnerModelGatewayAndDefaults() async throws {
@@ -101,18 +102,17 @@ struct DeviceAPITests {
             #expect(try await Self.ids(client, key, "sortBy=batteryLevel").prefix(2) == [fob, attic])
             #expect(try await Self.ids(client, key, "sortDirection=Desc") == all.reversed())
 
+            // Left out unless asked for, not null: a decoded optional would not tell them apart.
             let plain = try await client.send(.get, "/v2/devices?deviceId=11", key: key).array.first ?? [:]
             #expect(plain["relatedDeviceGroups"] == nil && plain["reachableGateways"] == nil)
-            let grouped = try await client.send(.get, "/v2/devices?deviceId=11&includeGroups=true", key: key).array
-                .first
-            #expect((grouped?["relatedDeviceGroups"] as? [[String: Any]])?.first?["name"] as? String == "Doors 1")
+            let grouped = try await client.send(.get, "/v2/devices?deviceId=11&includeGroups=true", key: key).decoded(
+                as: [Device].self
+            ).first
+            #expect(grouped?.relatedDeviceGroups?.first?.name == "Doors 1")
             let reached = try await client.send(.get, "/v2/devices?deviceId=11&includeReachableGateways=true", key: key)
-            #expect((reached.array.first?["reachableGateways"] as? [[String: Any]])?.first?["id"] as? Int == 13)
+            #expect(try reached.decoded(as: [Device].self).first?.reachableGateways?.first?.id == 13)
             let reaching = try await client.send(.get, "/v2/devices?deviceId=13&includeReachableDevices=true", key: key)
-            #expect(
-                (reaching.array.first?["reachableDevices"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [
-                    11, attic,
-                ])
+            #expect(try reaching.decoded(as: [Device].self).first?.reachableDevices?.map(\.id) == [11, attic])
 
             expectErrorBody(try await client.send(.get, "/v2/devices?organizationId=2", key: key), status: .notFound)
             expectErrorBody(try await client.send(.get, "/v2/devices?deviceGroupId=21", key: key), status: .notFound)
@@ -129,21 +129,24 @@ struct DeviceAPITests {
             let changed = try await client.send(
                 .put, "/v2/devices/11", key: key,
                 json: #"{"remarks": "Repainted", "batteryLevel": "High", "activationTime": 15}"#)
-            #expect(changed.status == .ok && changed.object["deviceId"] as? Int == 11)
-            let device = try await client.send(.get, "/v2/devices/11", key: key).object
-            #expect(device["remarks"] as? String == "Repainted")
-            #expect(device["name"] as? String == "Front door 1")
-            #expect(device["timeZone"] as? String == "Europe/Amsterdam")
-            #expect(device["batteryLevel"] as? String == "High")
-            #expect(device["batteryLastMeasurement"] as? String == "2026-03-10T09:33:43.112874Z")
-            #expect(value(device, "settings.activationTime") as? Int == 15)
-            #expect(device["dateModified"] as? String == "2026-03-10T09:33:43.112874Z")
+            #expect(try changed.decoded(as: Components.Schemas.DeviceCreated.self).deviceId == 11)
+            let read = try await client.send(.get, "/v2/devices/11", key: key)
+            let device = try read.decoded(as: Device.self)
+            #expect(device.remarks == "Repainted")
+            #expect(device.name == "Front door 1")
+            #expect(device.timeZone == "Europe/Amsterdam")
+            #expect(device.batteryLevel == .high)
+            #expect(device.settings?.activationTime == 15)
+            // Date-times as wire text: their six fractional digits are the contract (a decoded Date hides them).
+            #expect(read.object["batteryLastMeasurement"] as? String == "2026-03-10T09:33:43.112874Z")
+            #expect(read.object["dateModified"] as? String == "2026-03-10T09:33:43.112874Z")
 
             #expect(try await client.send(.delete, "/v2/devices/12", key: key).status == .ok)
             #expect(try await Self.ids(client, key, "") == [11, 13])
-            let gone = try await client.send(.get, "/v2/devices/12", key: key).object
-            #expect(gone["decommissioned"] as? Bool == true)
-            #expect(gone["dateDecommissioned"] as? String == "2026-03-10T09:33:43.112874Z")
+            let gone = try await client.send(.get, "/v2/devices/12", key: key)
+            #expect(try gone.decoded(as: Device.self).decommissioned == true)
+            // A date-time as wire text: its six fractional digits are the contract (a decoded Date hides them).
+            #expect(gone.object["dateDecommissioned"] as? String == "2026-03-10T09:33:43.112874Z")
             expectErrorBody(
                 try await client.send(.delete, "/v2/devices/12", key: key), status: .notFound, code: "DeviceNotFound")
         }

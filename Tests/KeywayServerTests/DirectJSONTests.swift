@@ -229,7 +229,7 @@ struct DirectJSONTests {
                 #expect(direct.text == generated.text)
             }
             let mine = try await client.send(.get, "/v1/effective-device-permissions", key: token)
-            #expect(mine.array.compactMap { $0["id"] as? Int }.sorted() == [11, 12])
+            #expect(try mine.ids(\Item.id).sorted() == [11, 12])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -63,8 +64,7 @@ struct EvaluationAndListLimitsTests {
         _ = try await harness.keyway.store.insertShare(share, event: nil)
         try await harness.test { client in
             let check = try await client.send(.get, "/v1/devices/11/access?userId=12", key: harness.manageKey)
-            #expect(check.status == .ok, "\(check.text)")
-            #expect(check.object["allowed"] as? Bool == true, "\(check.text)")
+            #expect(try check.decoded(as: Components.Schemas.AccessDecision.self).allowed == true, "\(check.text)")
         }
     }
 
@@ -162,7 +162,7 @@ struct EvaluationAndListLimitsTests {
                 _ = try await client.createShare(
                     #"{"organizationId": 1, "source": {"deviceId": 12}, "receiver": {"userId": \#(me)}}"#, key: key)
                 let list = try await client.send(.get, "/v2/shares?size=100", key: token)
-                #expect(list.array.count == count, "\(list.text)")
+                #expect(try list.decoded(as: [Components.Schemas.Share].self).count == count, "\(list.text)")
                 if count == 2 { before = try #require(harness.keyway.store.poolUsage().distinctStatements) }
             }
             let after = try #require(harness.keyway.store.poolUsage().distinctStatements)
@@ -185,8 +185,7 @@ struct EvaluationAndListLimitsTests {
         _ = try await harness.keyway.store.importSeed(seed, onlyIfEmpty: false)
         try await harness.test { client in
             let status = try await client.send(.get, "/v1/gateways/13/current-status", key: harness.manageKey)
-            #expect(status.status == .ok, "\(status.text)")
-            let ids = Set((status.object["devices"] as? [[String: Any]] ?? []).compactMap { $0["deviceId"] as? Int })
+            let ids = Set(try status.decoded(as: Components.Schemas.GatewayStatus.self).devices.map(\.deviceId))
             #expect(ids.count == 1002)
             #expect(ids.contains(11) && ids.contains(101_000))
         }

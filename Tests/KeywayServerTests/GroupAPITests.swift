@@ -9,10 +9,11 @@ import Testing
 
 @Suite("Device and user groups over HTTP")
 struct GroupAPITests {
-    static func ids(_ client: any TestClientProtocol, _ key: String, _ path: String) async throws -> [Int] {
+    /// The ids of the device or user groups `path` lists.
+    static func ids(_ client: any TestClientProtocol, _ key: String, _ path: String) async throws -> [Int64] {
         let reply = try await client.send(.get, path, key: key)
-        #expect(reply.status == .ok, "\(path): \(reply.text)")
-        return reply.array.compactMap { $0["id"] as? Int }
+        #expect(reply.status == .ok, "\(path)")
+        return path.hasPrefix("/v1/user-groups") ? try reply.ids(\UserGroup.id) : try reply.ids(\DeviceGroup.id)
     }
 
     typealias DeviceGroup = Components.Schemas.DeviceGroup
@@ -76,7 +77,7 @@ struct GroupAPITests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let key = harness.manageKey
-            var made: [Int] = [11]
+            var made: [Int64] = [11]
             for body in [
                 #"{"organizationId": 1, "name": "beta", "remarks": "r3"}"#,
                 #"{"organizationId": 1, "name": "Alpha", "remarks": "r2", "location": "North wing"}"#,
@@ -84,10 +85,9 @@ struct GroupAPITests {
             ] {
                 harness.time.advance(by: 1)
                 made.append(
-                    Int(
-                        try await client.send(.post, "/v1/device-groups", key: key, json: body).decoded(
-                            as: DeviceGroup.self
-                        ).id))
+                    try await client.send(.post, "/v1/device-groups", key: key, json: body).decoded(
+                        as: DeviceGroup.self
+                    ).id)
             }
             #expect(
                 try await client.send(.put, "/v1/device-groups/\(made[3])", key: key, json: #"{"remarks": "r0"}"#)
@@ -148,10 +148,10 @@ struct GroupAPITests {
             expectErrorBody(
                 try await client.send(.delete, "/v1/user-groups/\(id)/users/11", key: key), status: .notFound)
 
-            #expect(try await Self.ids(client, key, "/v1/user-groups") == [11, Int(id)])
-            #expect(try await Self.ids(client, key, "/v1/user-groups?search=clean") == [Int(id)])
-            #expect(try await Self.ids(client, key, "/v1/user-groups?sortBy=name") == [Int(id), 11])
-            #expect(try await Self.ids(client, key, "/v1/user-groups?sortDirection=Desc&size=1") == [Int(id)])
+            #expect(try await Self.ids(client, key, "/v1/user-groups") == [11, id])
+            #expect(try await Self.ids(client, key, "/v1/user-groups?search=clean") == [id])
+            #expect(try await Self.ids(client, key, "/v1/user-groups?sortBy=name") == [id, 11])
+            #expect(try await Self.ids(client, key, "/v1/user-groups?sortDirection=Desc&size=1") == [id])
             let full = try await client.send(.get, "/v1/user-groups?includeUsers=true", key: key)
                 .decoded(as: [UserGroup].self)
             #expect(full.first?.userList?.count == 2)

@@ -26,6 +26,7 @@ struct GuestJourneyTests {
         try await harness.test(.live) { client in
             // Monday 2030-03-04, 08:00Z = 09:00 in Amsterdam (lock 11's zone, CET).
             try await Self.setClock(client, "2030-03-04T08:00:00Z")
+            // A date-time as wire text: its six fractional digits are the contract (a decoded Date hides them).
             #expect(
                 try await client.send(.get, "/v1/dev/clock").object["now"] as? String == "2030-03-04T08:00:00.000000Z")
             let share = try await client.createShare(
@@ -36,14 +37,17 @@ struct GuestJourneyTests {
                  "schedule": [{"dayOfWeek": "Monday", "recurrence": "Weekly", "period": {"startTime": "09:00:00", "endTime": "17:00:00"}}]}
                 """#, key: key)
             #expect(try await client.send(.post, "/v2/shares/\(share)/web-key", key: key).status == .ok)
-            let read = try await client.send(.get, "/v2/shares/\(share)", key: key).object
-            let uuid = String((read["webKey"] as? String ?? "").split(separator: "/").last ?? "")
-            // End of the window (2030-03-09 00:00 CET) plus a week.
-            #expect(read["autoRemoveDate"] as? String == "2030-03-15T23:00:00.000000Z")
+            let read = try await client.send(.get, "/v2/shares/\(share)", key: key)
+            let webKey = try read.decoded(as: Components.Schemas.Share.self).webKey
+            let uuid = String((webKey ?? "").split(separator: "/").last ?? "")
+            // End of the window (2030-03-09 00:00 CET) plus a week; wire text, for its six fractional digits.
+            #expect(read.object["autoRemoveDate"] as? String == "2030-03-15T23:00:00.000000Z")
 
             let open = "/v1/devices/11/remote-activation?uuid=\(uuid)"
             try await Self.setClock(client, "2030-03-04T09:30:00Z")  // Monday 10:30 local
-            #expect(try await client.send(.post, open).object["errorCode"] as? String == "OK")
+            #expect(
+                try await client.send(.post, open).decoded(as: Components.Schemas.ActivationResult.self).errorCode
+                    == "OK")
             try await Self.setClock(client, "2030-03-04T16:00:00Z")  // Monday 17:00 local: the period has ended
             expectErrorBody(try await client.send(.post, open), status: .forbidden)
             try await Self.setClock(client, "2030-03-05T09:30:00Z")  // Tuesday: not in the schedule
@@ -58,9 +62,10 @@ struct GuestJourneyTests {
             }
             #expect(gone, "the housekeeper did not remove the share")
             expectErrorBody(try await client.send(.post, open), status: .unauthorized)
-            let deleted = try await client.send(.get, "/v2/events?type=ShareDeleted", key: key).array
-            #expect(deleted.first?["result"] as? String == "AutoRemoved")
-            #expect(deleted.first?["time"] as? String == "2030-03-16T00:00:00.000000Z")
+            let deleted = try await client.send(.get, "/v2/events?type=ShareDeleted", key: key)
+            #expect(try deleted.decoded(as: [Components.Schemas.Event].self).first?.result == "AutoRemoved")
+            // A date-time as wire text: its six fractional digits are the contract (a decoded Date hides them).
+            #expect(deleted.array.first?["time"] as? String == "2030-03-16T00:00:00.000000Z")
         }
     }
 
@@ -90,7 +95,7 @@ struct GuestJourneyTests {
             let guest = try await client.send(
                 .post, "/v2/users", key: key,
                 json: #"{"organizationId": 1, "emailAddress": "short@example.com", "autoRemoveAfter": "WEEK"}"#)
-            let guestID = try #require(guest.object["userId"] as? Int)
+            let guestID = try guest.decoded(as: Components.Schemas.UserCreated.self, status: .created).userId
             let share = try await client.createShare(
                 #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(guestID)}, "endDate": "2026-03-11", "autoRemoveAfter": "WEEK"}"#,
                 key: key)
@@ -105,9 +110,10 @@ struct GuestJourneyTests {
             harness.time.advance(by: 2 * 86_400)
             let report = try await harness.keyway.housekeeping.run()
             #expect(report.shares == [ShareID(share)])
-            #expect(report.users == [UserID(Int64(guestID))])
+            #expect(report.users == [UserID(guestID)])
             #expect(report.invitations == 0)
             #expect(try await client.send(.get, "/v2/users/\(guestID)", key: key).status == .notFound)
+            // Left out, not null: a decoded optional would not tell them apart.
             let invited = try await client.send(.get, "/v2/users/12", key: key).object
             #expect(invited["invitation"] == nil)
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -165,6 +166,22 @@ struct Reply: Sendable {
         }
         return try decoder.decode(Body.self, from: Data(text.utf8))
     }
+
+    /// The ids of a list body read as `[Item]`, the contract's type, in the order answered, after checking the
+    /// status: `reply.ids(\Components.Schemas.Share.id)`.
+    func ids<Item: Decodable>(
+        _ id: KeyPath<Item, Int64>, status expected: HTTPResponse.Status = .ok,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [Int64] {
+        try decoded(as: [Item].self, status: expected, sourceLocation: sourceLocation).map { $0[keyPath: id] }
+    }
+
+    /// The body as the contract's error (`Components.Schemas._Error`), after checking the status.
+    func decodedError(
+        status expected: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Components.Schemas._Error {
+        try decoded(status: expected, sourceLocation: sourceLocation)
+    }
 }
 
 extension TestClientProtocol {
@@ -184,9 +201,8 @@ extension TestClientProtocol {
 
     /// Creates a share and returns its id, expecting 200.
     func createShare(_ json: String, key: String) async throws -> Int64 {
-        let reply = try await send(.post, "/v2/shares", key: key, json: json)
-        #expect(reply.status == .ok, "create failed: \(reply.text)")
-        return (reply.object["shareId"] as? NSNumber)?.int64Value ?? -1
+        try await send(.post, "/v2/shares", key: key, json: json).decoded(as: Components.Schemas.ShareCreated.self)
+            .shareId
     }
 }
 
@@ -196,6 +212,7 @@ func expectErrorBody(
     ignoring extraKeys: Set<String> = [], sourceLocation: SourceLocation = #_sourceLocation
 ) {
     #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+    // Untyped on purpose: the exact key set, which a decoded `Components.Schemas._Error` would not show.
     let body = reply.object
     #expect(
         Set(body.keys).subtracting(extraKeys) == ["message", "code", "errorMessage", "errorCode"], "\(reply.text)",

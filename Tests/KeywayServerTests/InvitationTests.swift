@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -9,15 +10,15 @@ import Testing
 @Suite("Invitations over HTTP")
 struct InvitationTests {
     static func invite(_ client: any TestClientProtocol, _ harness: Harness, _ email: String) async throws -> (
-        Int, String
+        Int64, String
     ) {
         let created = try await client.send(
             .post, "/v2/users", key: harness.manageKey,
             json:
                 #"{"organizationId": 1, "firstName": "Noor", "emailAddress": "\#(email)", "invitation": {"language": "en"}}"#
         )
-        #expect(created.status == .created, "\(created.text)")
-        return (try #require(created.object["userId"] as? Int), try #require(created.object["token"] as? String))
+        let made = try created.decoded(as: Components.Schemas.UserCreated.self, status: .created)
+        return (made.userId, try #require(made.token))
     }
 
     @Test func inviteAcceptSignInAndTheSharesAreValidated() async throws {
@@ -33,6 +34,7 @@ struct InvitationTests {
             let share = try await client.createShare(
                 #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(userID)}}"#,
                 key: harness.manageKey)
+            // Left out, not null: a decoded optional would not tell them apart.
             #expect(
                 try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).object["dateValidated"]
                     == nil)
@@ -43,16 +45,19 @@ struct InvitationTests {
                 json:
                     #"{"firstName": "Noor", "lastName": "Bakker", "emailAddress": "noor@example.com", "password": "open sesame 1"}"#
             )
-            #expect(accepted.status == .ok, "\(accepted.text)")
-            #expect(accepted.object["userId"] as? Int == userID)
-            let accountID = try #require(accepted.object["accountId"] as? Int)
+            let acceptance = try accepted.decoded(as: Components.Schemas.InvitationAccepted.self)
+            #expect(acceptance.userId == userID)
+            let accountID = acceptance.accountId
 
-            let user = try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object
-            #expect(user["registered"] as? Bool == true)
-            #expect(value(user, "account.id") as? Int == accountID)
-            #expect(user["invitation"] == nil)
-            let validated = try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey).object
-            #expect(validated["dateValidated"] as? String == "2026-03-10T10:33:38.112874Z")
+            let userReply = try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey)
+            let user = try userReply.decoded(as: Components.Schemas.User.self)
+            #expect(user.registered == true)
+            #expect(user.account?.id == accountID)
+            // Left out, not null: a decoded optional would not tell them apart.
+            #expect(userReply.object["invitation"] == nil)
+            let validated = try await client.send(.get, "/v2/shares/\(share)", key: harness.manageKey)
+            // A date-time as wire text: its six fractional digits are the contract (a decoded Date hides them).
+            #expect(validated.object["dateValidated"] as? String == "2026-03-10T10:33:38.112874Z")
 
             expectErrorBody(
                 try await client.send(
@@ -63,11 +68,11 @@ struct InvitationTests {
             let signIn = try await SignInTests.post(
                 client, "/v2/oauth/token",
                 ["grant_type": "password", "username": "noor@example.com", "password": "open sesame 1"])
-            #expect(signIn.status == .ok)
-            let access = try #require(signIn.object["access_token"] as? String)
-            let account = try await client.send(.get, "/v1/account", key: access).object
-            #expect(account["id"] as? Int == accountID)
-            #expect(account["lastName"] as? String == "Bakker")
+            let access = try signIn.decoded(as: Components.Schemas.TokenResponse.self).accessToken
+            let account = try await client.send(.get, "/v1/account", key: access).decoded(
+                as: Components.Schemas.AccountInfo.self)
+            #expect(account.id == accountID)
+            #expect(account.lastName == "Bakker")
         }
     }
 
@@ -102,8 +107,9 @@ struct InvitationTests {
                 try await client.send(.post, "/v1/invitations/\(token)/accept", json: body), status: .badRequest,
                 code: "InvitationExpired")
             #expect(
-                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
-                    == false)
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).decoded(
+                    as: Components.Schemas.User.self
+                ).registered == false)
         }
         #expect(try await harness.keyway.store.credentials(username: "late@example.com") == nil)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import Testing
@@ -23,9 +24,9 @@ extension TestClientProtocol {
             json:
                 #"{"organizationId": \#(organization), "emailAddress": "\#(email)", "superUser": \#(superUser), "autoEmailMatch": true}"#
         )
-        #expect(created.status == .created, "\(created.text)")
-        let userID = (created.object["userId"] as? NSNumber)?.int64Value ?? -1
-        let invitation = created.object["token"] as? String ?? ""
+        let made = try created.decoded(as: Components.Schemas.UserCreated.self, status: .created)
+        let userID = made.userId
+        let invitation = made.token ?? ""
         let accepted = try await send(.post, "/v1/invitations/\(invitation)/accept", key: token, json: "{}")
         #expect(accepted.status == .ok, "accepting \(email)'s invitation: \(accepted.text)")
         return (userID, token)

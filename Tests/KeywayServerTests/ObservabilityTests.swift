@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayStoreSQLite
@@ -52,7 +53,7 @@ struct ObservabilityTests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let live = try await client.send(.get, "/livez")
-            #expect(live.status == .ok && live.object["status"] as? String == "ok", "\(live.text)")
+            #expect(try live.decoded(as: Components.Schemas.Health.self).status == "ok", "\(live.text)")
             expectStandardHeaders(live)
             #expect(try await client.send(.get, "/health").status == .ok)
 

@@ -12,20 +12,23 @@ import Testing
 
 @Suite("Organizations and API keys over HTTP")
 struct OrganizationAPITests {
+    typealias Organization = Components.Schemas.Organization
+    typealias APIKey = Components.Schemas.APIKey
+
     @Test func aKeySeesAndRenamesItsOwnOrganizationOnly() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
         try await harness.test { client in
             let key = harness.manageKey
-            let list = try await client.send(.get, "/v1/organizations", key: key).array
-            #expect(list.compactMap { $0["id"] as? Int } == [1])
-            #expect(list.first?["personal"] as? Bool == false)
-            #expect(list.first?["creatorAccountId"] as? Int == 1)
+            let list = try await client.send(.get, "/v1/organizations", key: key).decoded(as: [Organization].self)
+            #expect(list.map(\.id) == [1])
+            #expect(list.first?.personal == false)
+            #expect(list.first?.creatorAccountId == 1)
             let renamed = try await client.send(.put, "/v1/organizations/1", key: key, json: #"{"name": "Org One"}"#)
-            #expect(renamed.object["name"] as? String == "Org One")
+            #expect(try renamed.decoded(as: Organization.self).name == "Org One")
             #expect(
-                try await client.send(.get, "/v1/organizations/1", key: harness.readKey).object["name"] as? String
-                    == "Org One")
+                try await client.send(.get, "/v1/organizations/1", key: harness.readKey).decoded(as: Organization.self)
+                    .name == "Org One")
             expectErrorBody(
                 try await client.send(.get, "/v1/organizations/2", key: key), status: .notFound,
                 code: "OrganizationNotFound")
@@ -53,11 +56,11 @@ struct OrganizationAPITests {
             let created = try await client.send(
                 .post, "/v1/organizations/1/api-keys", key: key,
                 json: #"{"name": "booking engine", "scopes": ["read", "activate"]}"#)
-            #expect(created.status == .created, "\(created.text)")
-            let secret = try #require(created.object["key"] as? String)
-            let id = try #require(created.object["id"] as? Int)
-            #expect(created.object["scopes"] as? [String] == ["read", "activate"])
-            #expect(created.object["creatorAccountId"] as? Int == 1)
+            let made = try created.decoded(as: APIKey.self, status: .created)
+            let secret = try #require(made.key)
+            let id = made.id
+            #expect(made.scopes == [.read, .activate])
+            #expect(made.creatorAccountId == 1)
 
             #expect(try await client.send(.get, "/v2/shares", key: secret).status == .ok)
             expectErrorBody(
@@ -68,17 +71,19 @@ struct OrganizationAPITests {
 
             let listed = try await client.send(.get, "/v1/organizations/1/api-keys", key: key)
             #expect(!listed.text.contains(secret))
-            #expect(listed.array.contains { $0["id"] as? Int == id && $0["key"] == nil })
+            #expect(try listed.decoded(as: [APIKey].self).contains { $0.id == id })
+            // Left out, not null: a decoded optional would not tell them apart.
+            #expect(listed.array.contains { $0["id"] as? Int64 == id && $0["key"] == nil })
 
             #expect(try await client.send(.delete, "/v1/organizations/1/api-keys/\(id)", key: key).status == .ok)
             expectErrorBody(try await client.send(.get, "/v2/shares", key: secret), status: .unauthorized)
             expectErrorBody(
                 try await client.send(.delete, "/v1/organizations/1/api-keys/\(id)", key: key), status: .notFound,
                 code: "APIKeyNotFound")
-            let revoked = try await client.send(.get, "/v1/organizations/1/api-keys", key: key).array.first {
-                $0["id"] as? Int == id
-            }
-            #expect(revoked?["dateRevoked"] != nil)
+            let revoked = try await client.send(.get, "/v1/organizations/1/api-keys", key: key).decoded(
+                as: [APIKey].self
+            ).first { $0.id == id }
+            #expect(revoked?.dateRevoked != nil)
         }
     }
 
@@ -88,7 +93,7 @@ struct OrganizationAPITests {
         try await harness.test { client in
             let narrow = try await client.send(
                 .post, "/v1/organizations/1/api-keys", key: harness.manageKey, json: #"{"scopes": ["read", "manage"]}"#)
-            let secret = try #require(narrow.object["key"] as? String)
+            let secret = try #require(try narrow.decoded(as: APIKey.self, status: .created).key)
             expectErrorBody(
                 try await client.send(
                     .post, "/v1/organizations/1/api-keys", key: secret, json: #"{"scopes": ["events"]}"#),
@@ -156,19 +161,21 @@ struct SecretLoggingTests {
             var secrets = [master]
             let created = try await client.send(
                 .post, "/v1/organizations/1/api-keys", key: master, json: #"{"scopes": ["read"]}"#)
-            secrets.append(try #require(created.object["key"] as? String))
+            let createdKey = try created.decoded(as: Components.Schemas.APIKey.self, status: .created)
+            secrets.append(try #require(createdKey.key))
             #expect(try await client.send(.get, "/v2/shares", key: secrets[1]).status == .ok)
             #expect(
                 try await client.send(.get, "/v2/shares", headers: [.init("X-Auth-Token")!: secrets[1]]).status == .ok)
             let user = try await client.send(
                 .post, "/v2/users", key: master,
                 json: #"{"organizationId": 1, "emailAddress": "log@example.com", "invitation": {}}"#)
-            secrets.append(try #require(user.object["token"] as? String))
+            secrets.append(
+                try #require(try user.decoded(as: Components.Schemas.UserCreated.self, status: .created).token))
             let share = try await client.createShare(
                 #"{"organizationId": 1, "endDate": "2026-04-01", "source": {"deviceId": 11}, "receiver": {"userId": 11}}"#,
                 key: master)
-            let webKey = try #require(
-                try await client.send(.post, "/v2/shares/\(share)/web-key", key: master).json as? String)
+            let webKey = try await client.send(.post, "/v2/shares/\(share)/web-key", key: master).decoded(
+                as: String.self)
             secrets.append(String(webKey.split(separator: "/").last ?? ""))
             let shareToken = try await client.send(.get, "/v2/shares/\(share)", key: master).decoded(
                 as: Components.Schemas.Share.self)
@@ -183,7 +190,7 @@ struct SecretLoggingTests {
             _ = try await client.send(.get, "/v2/shares", key: "kw_wrong_\(secrets[1])")
             _ = try await client.send(.get, "/v2/shares?deviceId=abc", key: master)
             // HTTP Basic (Bold's API-key form), right and wrong: neither the secret nor the encoded pair is logged.
-            let keyID = try #require(created.object["id"] as? Int)
+            let keyID = createdKey.id
             let basic = Data("\(keyID):\(secrets[1])".utf8).base64EncodedString()
             #expect(
                 try await client.send(.get, "/v2/shares", headers: [.authorization: "Basic \(basic)"]).status == .ok)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -68,29 +69,31 @@ struct OutboundTargetTests {
                     status: .badRequest, code: "InvalidInput", mentioning: "bridgeUrl")
             }
             // Nothing was written: no webhook, the gateway still simulated and not renamed.
-            #expect(try await client.send(.get, "/v3/webhooks", key: key).array.isEmpty)
+            #expect(
+                try await client.send(.get, "/v3/webhooks", key: key).decoded(as: [Components.Schemas.Webhook].self)
+                    .isEmpty)
             let gateway = try await client.send(.get, "/v1/gateways/13/current-status", key: key)
-            #expect(gateway.object["simulated"] as? Bool == true, "\(gateway.text)")
+            #expect(try gateway.decoded(as: Components.Schemas.GatewayStatus.self).simulated == true, "\(gateway.text)")
             #expect(try await client.send(.get, "/v2/devices/13", key: key).text.contains("Renamed") == false)
 
             // A name that resolves to public addresses only is taken, for both.
             let created = try await client.send(
                 .post, "/v3/webhooks", key: key,
                 json: #"{"organizationId": 1, "webhookUrl": "https://hooks.example/keyway"}"#)
-            #expect(created.status == .ok, "\(created.text)")
+            let id = try created.decoded(as: Components.Schemas.WebhookCreated.self).id
             #expect(
                 try await client.send(
                     .put, "/v2/devices/13", key: key, json: #"{"bridgeUrl": "http://hooks.example/b"}"#
                 )
                 .status == .ok)
             // An existing webhook cannot be moved onto a private address either.
-            let id = try #require(created.object["id"] as? Int)
             expectErrorBody(
                 try await client.send(
                     .put, "/v3/webhooks/\(id)", key: key, json: #"{"webhookUrl": "http://169.254.169.254/"}"#),
                 status: .badRequest, mentioning: "webhookUrl")
-            let listed = try await client.send(.get, "/v3/webhooks", key: key).array
-            #expect(listed.map { $0["webhookUrl"] as? String } == ["https://hooks.example/keyway"])
+            let listed = try await client.send(.get, "/v3/webhooks", key: key).decoded(
+                as: [Components.Schemas.Webhook].self)
+            #expect(listed.map(\.webhookUrl) == ["https://hooks.example/keyway"])
         }
     }
 
@@ -112,7 +115,9 @@ struct OutboundTargetTests {
                 #expect(saved.status == .ok, "\(saved.text)")
                 // At the call the name answers 127.0.0.1, where the receiver listens: nothing is sent.
                 let opened = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
-                #expect(opened.object["errorCode"] as? String == "GatewayUnreachable", "\(opened.text)")
+                #expect(
+                    try opened.decoded(as: Components.Schemas.ActivationResult.self).errorCode == "GatewayUnreachable",
+                    "\(opened.text)")
             }
             #expect(try await harness.keyway.webhookDelivery.deliverDue() == 0)
             #expect(resolver.count("hook.rebind.example") == 2 && resolver.count("bridge.rebind.example") == 2)
@@ -138,7 +143,9 @@ struct OutboundTargetTests {
                         json: #"{"bridgeUrl": "http://bridge.keyway.test:\#(port)/bridge", "bridgeSecret": "s-1"}"#
                     ).status == .ok)
                 let opened = try await client.send(.post, "/v1/devices/11/remote-activation", key: key)
-                #expect(opened.object["errorCode"] as? String == "OK", "\(opened.text)")
+                #expect(
+                    try opened.decoded(as: Components.Schemas.ActivationResult.self).errorCode == "OK", "\(opened.text)"
+                )
             }
             let request = try #require(bridge.received.first)
             #expect(request.authority == "bridge.keyway.test:\(port)")

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -40,8 +41,9 @@ struct PeopleWorld {
             world.users[caller] = user
             world.tokens[caller] = token
         }
-        let account = try await client.send(.get, "/v1/account", key: world.tokens[.superUser]).object
-        world.superUserAccount = (account["id"] as? NSNumber)?.int64Value ?? 0
+        world.superUserAccount = try await client.send(.get, "/v1/account", key: world.tokens[.superUser]).decoded(
+            as: Components.Schemas.AccountInfo.self
+        ).id
         let admin = world.users[.deviceAdmin] ?? 0
         _ = try await client.createShare(
             #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(admin)}, "permissions": {"administrate": true}}"#,
@@ -76,11 +78,6 @@ struct Fixture {
     /// The super user's account id.
     var superUserAccount: Int64 = 0
 
-    func id(_ reply: Reply, _ field: String) -> Int64 {
-        #expect(reply.status.code < 300, "setup failed: \(reply.text)")
-        return (reply.object[field] as? NSNumber)?.int64Value ?? -1
-    }
-
     /// A temporary share on lock 11 (administered by the device admin) to invited user 12.
     func share(webKey: Bool = false) async throws -> Int64 {
         let id = try await client.createShare(
@@ -98,56 +95,52 @@ struct Fixture {
     }
 
     func device() async throws -> Int64 {
-        id(
-            try await client.send(
-                .post, "/v2/devices", key: key,
-                json: #"{"organizationId": 1, "name": "Spare", "deviceType": "Lock", "timeZone": "UTC"}"#),
-            "deviceId")
+        try await client.send(
+            .post, "/v2/devices", key: key,
+            json: #"{"organizationId": 1, "name": "Spare", "deviceType": "Lock", "timeZone": "UTC"}"#
+        ).decoded(as: Components.Schemas.DeviceCreated.self).deviceId
     }
 
     func deviceGroup(withLock12: Bool = false) async throws -> Int64 {
-        let group = id(
-            try await client.send(.post, "/v1/device-groups", key: key, json: #"{"organizationId": 1, "name": "G"}"#),
-            "id")
+        let group = try await client.send(
+            .post, "/v1/device-groups", key: key, json: #"{"organizationId": 1, "name": "G"}"#
+        ).decoded(as: Components.Schemas.DeviceGroup.self).id
         if withLock12 { _ = try await client.send(.put, "/v1/device-groups/\(group)/devices/12", key: key) }
         return group
     }
 
     func userGroup() async throws -> Int64 {
-        id(
-            try await client.send(.post, "/v1/user-groups", key: key, json: #"{"organizationId": 1, "name": "G"}"#),
-            "id")
+        try await client.send(.post, "/v1/user-groups", key: key, json: #"{"organizationId": 1, "name": "G"}"#)
+            .decoded(as: Components.Schemas.UserGroup.self).id
     }
 
     func user(inGroup11: Bool = false) async throws -> Int64 {
-        let user = id(
-            try await client.send(
-                .post, "/v2/users", key: key,
-                json: #"{"organizationId": 1, "emailAddress": "\#(UUID().uuidString)@example.com"}"#),
-            "userId")
+        let user = try await client.send(
+            .post, "/v2/users", key: key,
+            json: #"{"organizationId": 1, "emailAddress": "\#(UUID().uuidString)@example.com"}"#
+        ).decoded(as: Components.Schemas.UserCreated.self, status: .created).userId
         if inGroup11 { _ = try await client.send(.put, "/v1/user-groups/11/users/\(user)", key: key) }
         return user
     }
 
     func webhook() async throws -> Int64 {
-        id(
-            try await client.send(
-                .post, "/v3/webhooks", key: key,
-                json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:9/hook"}"#),
-            "id")
+        try await client.send(
+            .post, "/v3/webhooks", key: key, json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:9/hook"}"#
+        ).decoded(as: Components.Schemas.WebhookCreated.self).id
     }
 
     /// The uuid of a fresh share's web key.
     func webKey() async throws -> String {
         let share = try await share(webKey: true)
-        let url = try await client.send(.get, "/v2/shares/\(share)", key: key).object["webKey"] as? String ?? ""
+        let url =
+            try await client.send(.get, "/v2/shares/\(share)", key: key).decoded(as: Components.Schemas.Share.self)
+            .webKey ?? ""
         return String(url.split(separator: "/").last ?? "")
     }
 
     func apiKey() async throws -> Int64 {
-        id(
-            try await client.send(.post, "/v1/organizations/1/api-keys", key: key, json: #"{"scopes": ["read"]}"#),
-            "id")
+        try await client.send(.post, "/v1/organizations/1/api-keys", key: key, json: #"{"scopes": ["read"]}"#)
+            .decoded(as: Components.Schemas.APIKey.self, status: .created).id
     }
 }
 

@@ -11,6 +11,11 @@ import Testing
 /// The fixture's clock reads Tuesday 2026-03-10, 11:33 in Amsterdam (lock 11's zone).
 @Suite("Nobody gets more than they were given")
 struct PrivilegeTests {
+    typealias Share = Components.Schemas.Share
+    typealias ShareCreated = Components.Schemas.ShareCreated
+    typealias User = Components.Schemas.User
+    typealias UserCreated = Components.Schemas.UserCreated
+
     /// A device administrator of lock 11 (an `administrate` share from the manage key, `share` in JSON
     /// without its source and receiver) and another user of organization 1 it may grant to.
     struct World {
@@ -61,7 +66,7 @@ struct PrivilegeTests {
                 ), status: .forbidden, mentioning: "receiver")
             let group = try await client.send(
                 .post, "/v1/user-groups", key: harness.manageKey, json: #"{"organizationId": 1, "name": "Staff"}"#)
-            let groupID = try #require(group.object["id"] as? Int)
+            let groupID = try group.decoded(as: Components.Schemas.UserGroup.self).id
             _ = try await client.send(.put, "/v1/user-groups/\(groupID)/users/\(world.admin)", key: harness.manageKey)
             expectErrorBody(
                 try await client.send(
@@ -73,11 +78,11 @@ struct PrivilegeTests {
             #expect(
                 try await client.send(.post, "/v1/devices/11/remote-activation", key: token).status == .forbidden)
             let own = try await client.send(.get, "/v2/shares/\(world.adminShare)", key: harness.manageKey)
-                .decoded(as: Components.Schemas.Share.self)
+                .decoded(as: Share.self)
             #expect(own.endDate == "2026-03-11")
             #expect(own.permissions?.remoteActivate == false)
             let received = try await client.send(.get, "/v2/shares?userId=\(world.admin)", key: harness.manageKey)
-                .decoded(as: [Components.Schemas.Share].self)
+                .decoded(as: [Share].self)
             #expect(received.count == 1)
         }
     }
@@ -132,13 +137,14 @@ struct PrivilegeTests {
                 expectErrorBody(try await grant(fields), status: .forbidden, mentioning: named)
             }
             #expect(
-                try await client.send(.get, "/v2/shares?userId=\(world.other)", key: harness.manageKey).array.isEmpty)
+                try await client.send(.get, "/v2/shares?userId=\(world.other)", key: harness.manageKey).decoded(
+                    as: [Share].self
+                ).isEmpty)
 
             let granted = try await grant(
                 #""permissions": {"remoteActivate": true}, "endDate": "2026-03-20", "endTime": "12:00:00", \#(tuesdayMorning)"#
             )
-            #expect(granted.status == .ok, "\(granted.text)")
-            let id = try #require(granted.object["shareId"] as? Int)
+            let id = try granted.decoded(as: ShareCreated.self).shareId
             // Widening what it granted is refused the same way; changing its labels is not.
             expectErrorBody(
                 try await client.send(
@@ -168,11 +174,12 @@ struct PrivilegeTests {
                 #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, "endDate": "2026-06-30"}"#,
                 key: harness.manageKey)
             let made = try await client.send(.post, "/v2/shares/\(contractor)/web-key", key: harness.manageKey)
-            let link = try #require(made.json as? String, "\(made.text)")
+            let link = try made.decoded(as: String.self)
             let uuid = String(link.split(separator: "/").last ?? "")
             // The administrator manages the lock's shares but does not see that link, nor does a read key.
             let seen = try await client.send(.get, "/v2/shares/\(contractor)", key: world.adminToken)
             #expect(seen.status == .ok)
+            // Left out, not null: a decoded optional would not tell them apart.
             #expect(seen.object["webKey"] == nil && !seen.text.contains(uuid))
             #expect(!(try await client.send(.get, "/v2/shares", key: world.adminToken).text.contains(uuid)))
             #expect(
@@ -191,9 +198,11 @@ struct PrivilegeTests {
                 json:
                     #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(world.other)}, "endDate": "2026-03-15"}"#
             )
-            let ownID = try #require(own.object["shareId"] as? Int, "\(own.text)")
+            let ownID = try own.decoded(as: ShareCreated.self).shareId
             #expect(try await client.send(.post, "/v2/shares/\(ownID)/web-key", key: world.adminToken).status == .ok)
-            #expect(try await client.send(.get, "/v2/shares/\(ownID)", key: world.adminToken).object["webKey"] != nil)
+            #expect(
+                try await client.send(.get, "/v2/shares/\(ownID)", key: world.adminToken).decoded(as: Share.self).webKey
+                    != nil)
         }
     }
 
@@ -222,7 +231,8 @@ struct PrivilegeTests {
                 )
                 statuses.append(Int(reply.status.code))
                 // One organization holds a number once: the sender deletes the user to invite it again.
-                if let id = reply.object["userId"] as? Int {
+                if reply.status == .created {
+                    let id = try reply.decoded(as: UserCreated.self, status: .created).userId
                     #expect(
                         try await client.send(.delete, "/v2/users/\(id)", key: harness.otherOrganizationKey).status
                             == .ok)
@@ -247,16 +257,17 @@ struct PrivilegeTests {
                 .post, "/v2/users", key: harness.manageKey,
                 json: #"{"organizationId": 1, "emailAddress": "boss@example.com", "superUser": true, "invitation": {}}"#
             )
-            let bossID = try #require(boss.object["userId"] as? Int)
-            let invitation = try #require(boss.object["token"] as? String)
+            let bossCreated = try boss.decoded(as: UserCreated.self, status: .created)
+            let bossID = bossCreated.userId
+            let invitation = try #require(bossCreated.token)
             // The administrator points a share at the pending super user and reads it back.
             let share = try await client.send(
                 .post, "/v2/shares", key: world.adminToken,
                 json: #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(bossID)}}"#)
-            let shareID = try #require(share.object["shareId"] as? Int)
+            let shareID = try share.decoded(as: ShareCreated.self).shareId
             let seen = try await client.send(.get, "/v2/shares/\(shareID)", key: world.adminToken)
-            #expect(seen.status == .ok)
-            #expect(value(seen.object, "receiver.user.id") as? Int == bossID)
+            #expect(try seen.decoded(as: Share.self).receiver?.user?.id == bossID)
+            // Left out, not null: a decoded optional would not tell them apart.
             #expect(value(seen.object, "receiver.user.invitation") == nil)
             let listed = try await client.send(.get, "/v2/shares", key: world.adminToken)
             #expect(!listed.text.contains(invitation))
@@ -284,8 +295,8 @@ struct PrivilegeTests {
                 try await client.send(
                     .post, "/v1/invitations/\(invitation)/accept", key: harness.manageKey, json: "{}"),
                 status: .forbidden)
-            let user = try await client.send(.get, "/v2/users/\(bossID)", key: harness.manageKey).object
-            #expect(user["registered"] as? Bool == false)
+            let user = try await client.send(.get, "/v2/users/\(bossID)", key: harness.manageKey).decoded(as: User.self)
+            #expect(user.registered == false)
             #expect(
                 try await client.send(.get, "/v1/organizations/1/api-keys", key: world.adminToken).status == .forbidden)
         }
@@ -310,8 +321,8 @@ struct PrivilegeTests {
             }
             #expect(answers.count == 1)
             #expect(
-                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
-                    == false)
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).decoded(as: User.self)
+                    .registered == false)
             // Another address, known or unknown, is refused alike before anything is looked up.
             let known = try await client.send(
                 .post, "/v1/invitations/\(invitation)/accept",
@@ -325,8 +336,7 @@ struct PrivilegeTests {
             let token = try await harness.keyway.accounts.signIn(username: "sam@example.com", password: "sams password")
                 .accessToken
             let linked = try await client.send(.post, "/v1/invitations/\(invitation)/accept", key: token, json: "{}")
-            #expect(linked.status == .ok, "\(linked.text)")
-            #expect(linked.object["accountId"] as? Int == Int(victim.id.rawValue))
+            #expect(try linked.decoded(as: Components.Schemas.InvitationAccepted.self).accountId == victim.id.rawValue)
         }
         // No password check happened, so the sign-in throttle counted nothing for Sam.
         #expect(
@@ -347,11 +357,12 @@ struct PrivilegeTests {
                 username: "noor@example.com", password: "open sesame 1"
             )
             .accessToken
-            let account = try await client.send(.get, "/v1/account", key: token).object
-            #expect(account["email"] as? String == "noor@example.com")
+            let account = try await client.send(.get, "/v1/account", key: token).decoded(
+                as: Components.Schemas.AccountInfo.self)
+            #expect(account.email == "noor@example.com")
             #expect(
-                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).object["registered"] as? Bool
-                    == true)
+                try await client.send(.get, "/v2/users/\(userID)", key: harness.manageKey).decoded(as: User.self)
+                    .registered == true)
         }
     }
 
@@ -366,28 +377,31 @@ struct PrivilegeTests {
             let created = try await client.send(
                 .post, "/v2/users", key: harness.otherOrganizationKey,
                 json: #"{"organizationId": 2, "emailAddress": "PAT@example.com", "autoEmailMatch": true}"#)
-            #expect(created.status == .created, "\(created.text)")
-            let id = try #require(created.object["userId"] as? Int)
+            let made = try created.decoded(as: UserCreated.self, status: .created)
+            let id = made.userId
             let user = try await client.send(.get, "/v2/users/\(id)", key: harness.otherOrganizationKey)
-            #expect(user.object["registered"] as? Bool == false)
+            #expect(try user.decoded(as: User.self).registered == false)
+            // Left out, not null: a decoded optional would not tell them apart.
             #expect(user.object["account"] == nil)
             #expect(!user.text.contains("Private") && !user.text.contains("+31612340000"))
             // An unknown address gets the very same answer.
             let unknown = try await client.send(
                 .post, "/v2/users", key: harness.otherOrganizationKey,
                 json: #"{"organizationId": 2, "emailAddress": "nobody-here@example.com", "autoEmailMatch": true}"#)
+            // The same keys on the wire, whatever their values: the raw shape on purpose.
             #expect(Set(unknown.object.keys) == Set(created.object.keys))
             // Pat is asked, through the outbox, and links by accepting while signed in.
             let messages = try await harness.keyway.store.outbox(limit: 10)
             #expect(messages.contains { $0.recipient == "PAT@example.com" && $0.kind == "invitation" })
-            let invitation = try #require(created.object["token"] as? String)
+            let invitation = try #require(made.token)
             let token = try await harness.keyway.accounts.signIn(username: "pat@example.com", password: "pats password")
                 .accessToken
             #expect(
                 try await client.send(.post, "/v1/invitations/\(invitation)/accept", key: token, json: "{}").status
                     == .ok)
-            let linked = try await client.send(.get, "/v2/users/\(id)", key: harness.otherOrganizationKey).object
-            #expect(value(linked, "account.id") as? Int == Int(pat.id.rawValue))
+            let linked = try await client.send(.get, "/v2/users/\(id)", key: harness.otherOrganizationKey).decoded(
+                as: User.self)
+            #expect(linked.account?.id == pat.id.rawValue)
         }
     }
 
@@ -397,7 +411,7 @@ struct PrivilegeTests {
         try await harness.test { client in
             let made = try await client.send(
                 .post, "/v1/organizations/1/api-keys", key: harness.manageKey, json: #"{"scopes": ["read", "manage"]}"#)
-            let manageOnly = try #require(made.object["key"] as? String)
+            let manageOnly = try #require(try made.decoded(as: Components.Schemas.APIKey.self, status: .created).key)
             expectErrorBody(
                 try await client.send(
                     .post, "/v2/users", key: manageOnly,
@@ -409,7 +423,7 @@ struct PrivilegeTests {
                 try await client.send(.put, "/v2/users/12", key: manageOnly, json: #"{"superUser": true}"#),
                 status: .forbidden, mentioning: "superUser")
             #expect(
-                try await client.send(.get, "/v2/users/12", key: harness.manageKey).object["superUser"] as? Bool
+                try await client.send(.get, "/v2/users/12", key: harness.manageKey).decoded(as: User.self).superUser
                     == false)
             // A pending super user invited by a key with every scope: the manage key neither reads its invitation
             // (it would accept it for an address of its own) nor changes the address it was sent to.
@@ -417,8 +431,9 @@ struct PrivilegeTests {
                 .post, "/v2/users", key: harness.manageKey,
                 json: #"{"organizationId": 1, "emailAddress": "boss@example.com", "superUser": true, "invitation": {}}"#
             )
-            let bossID = try #require(boss.object["userId"] as? Int)
-            let token = try #require(boss.object["token"] as? String)
+            let bossCreated = try boss.decoded(as: UserCreated.self, status: .created)
+            let bossID = bossCreated.userId
+            let token = try #require(bossCreated.token)
             #expect(!(try await client.send(.get, "/v2/users/\(bossID)", key: manageOnly).text.contains(token)))
             #expect(!(try await client.send(.get, "/v2/users", key: manageOnly).text.contains(token)))
             expectErrorBody(

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -25,9 +26,9 @@ struct RetentionTests {
             let share = #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#
             let housekeeping = harness.keyway.housekeeping
             let eventCount = { @Sendable (client: any TestClientProtocol) async throws -> Int in
-                let reply = try await client.send(.get, "/v2/events?size=100", key: key)
-                #expect(reply.status == .ok, "\(reply.text)")
-                return reply.array.count
+                try await client.send(.get, "/v2/events?size=100", key: key).decoded(
+                    as: [Components.Schemas.Event].self
+                ).count
             }
             try await harness.test { client in
                 let hook = try await client.send(
@@ -86,7 +87,9 @@ struct RetentionTests {
             #expect(try await harness.keyway.housekeeping.run().pruned.events == 0)
             harness.time.advance(by: 2 * Self.day)
             #expect(try await harness.keyway.housekeeping.run().pruned.events == 1)
-            #expect(try await client.send(.get, "/v2/events", key: key).array.isEmpty)
+            #expect(
+                try await client.send(.get, "/v2/events", key: key).decoded(as: [Components.Schemas.Event].self).isEmpty
+            )
         }
         var config = KeywayConfig()
         config.eventRetentionDays = 0

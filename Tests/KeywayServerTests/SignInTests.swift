@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -36,21 +37,23 @@ struct SignInTests {
             let signedIn = try await Self.post(
                 client, "/v2/oauth/token",
                 ["grant_type": "password", "username": "mia@example.com", "password": "correct horse battery"])
-            #expect(signedIn.status == .ok, "\(signedIn.text)")
-            let access = try #require(signedIn.object["access_token"] as? String)
-            let refresh = try #require(signedIn.object["refresh_token"] as? String)
+            let tokens = try signedIn.decoded(as: Components.Schemas.TokenResponse.self)
+            let access = tokens.accessToken
+            let refresh = tokens.refreshToken
             #expect(UUID(uuidString: access) != nil)
-            #expect(signedIn.object["token_type"] as? String == "Bearer")
-            #expect(signedIn.object["expires_in"] as? Int == 86_400)
-            #expect(signedIn.object["account_id"] as? Int == Int(accountID.rawValue))
+            #expect(tokens.tokenType == "Bearer")
+            #expect(tokens.expiresIn == 86_400)
+            #expect(tokens.accountId == accountID.rawValue)
 
-            let account = try await client.send(.get, "/v1/account", key: access).object
-            #expect(account["id"] as? Int == Int(accountID.rawValue))
-            #expect(account["email"] as? String == "Mia@Example.com")
-            #expect(account["phone"] as? String == "+31687654321")
-            #expect(value(account, "personalOrganization.personal") as? Bool == true)
-            #expect(value(account, "personalOrganization.name") as? String == "Mia de Vries")
-            #expect(account["dateLastAuthentication"] as? String == "2026-03-10T09:33:38.112874Z")
+            let accountReply = try await client.send(.get, "/v1/account", key: access)
+            let account = try accountReply.decoded(as: Components.Schemas.AccountInfo.self)
+            #expect(account.id == accountID.rawValue)
+            #expect(account.email == "Mia@Example.com")
+            #expect(account.phone == "+31687654321")
+            #expect(account.personalOrganization?.personal == true)
+            #expect(account.personalOrganization?.name == "Mia de Vries")
+            // A date-time as wire text: its six fractional digits are the contract (a decoded Date hides them).
+            #expect(accountReply.object["dateLastAuthentication"] as? String == "2026-03-10T09:33:38.112874Z")
             // The phone number signs in too, and the legacy header carries the token as well.
             let byPhone = try await Self.post(
                 client, "/v2/oauth/token",
@@ -59,13 +62,13 @@ struct SignInTests {
             #expect(try await client.send(.get, "/v1/account", headers: [.init("X-Auth-Token")!: access]).status == .ok)
             // Mia receives no share yet: her token lists none (and is not refused).
             let shares = try await client.send(.get, "/v2/shares", key: access)
-            #expect(shares.status == .ok && shares.array.isEmpty, "\(shares.text)")
+            #expect(try shares.decoded(as: [Components.Schemas.Share].self).isEmpty, "\(shares.text)")
 
             let refreshed = try await Self.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": refresh])
-            #expect(refreshed.status == .ok)
-            let newAccess = try #require(refreshed.object["access_token"] as? String)
-            let newRefresh = try #require(refreshed.object["refresh_token"] as? String)
+            let newTokens = try refreshed.decoded(as: Components.Schemas.TokenResponse.self)
+            let newAccess = newTokens.accessToken
+            let newRefresh = newTokens.refreshToken
             #expect(newAccess != access && newRefresh != refresh)
             #expect(try await client.send(.get, "/v1/account", key: newAccess).status == .ok)
 
@@ -77,7 +80,7 @@ struct SignInTests {
             let reused = try await Self.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": refresh])
             expectErrorBody(reused, status: .badRequest, ignoring: ["error", "error_description"])
-            #expect(reused.object["error"] as? String == "invalid_grant")
+            #expect(try reused.decodedError(status: .badRequest).error == "invalid_grant")
             let afterTheft = try await Self.post(
                 client, "/v2/oauth/token", ["grant_type": "refresh_token", "refresh_token": newRefresh])
             #expect(afterTheft.status == .badRequest)
@@ -94,7 +97,7 @@ struct SignInTests {
             let signedIn = try await Self.post(
                 client, "/v2/oauth/token",
                 ["grant_type": "password", "username": "mia@example.com", "password": "correct horse battery"])
-            let access = try #require(signedIn.object["access_token"] as? String)
+            let access = try signedIn.decoded(as: Components.Schemas.TokenResponse.self).accessToken
             harness.time.advance(by: 86_399)
             #expect(try await client.send(.get, "/v1/account", key: access).status == .ok)
             harness.time.advance(by: 1)
@@ -113,9 +116,9 @@ struct SignInTests {
             }
             let wrong = try await attempt("mia@example.com", "wrong password")
             let unknown = try await attempt("nobody@example.com", "wrong password")
-            #expect(wrong.status == .unauthorized && unknown.status == .unauthorized)
-            #expect(wrong.object["message"] as? String == unknown.object["message"] as? String)
-            #expect(wrong.object["error"] as? String == "invalid_grant")
+            let refusal = try wrong.decodedError(status: .unauthorized)
+            #expect(refusal.message == (try unknown.decodedError(status: .unauthorized)).message)
+            #expect(refusal.error == "invalid_grant")
             #expect(harness.pauses.all.isEmpty)
             for _ in 0..<4 { _ = try await attempt("mia@example.com", "wrong password") }
             #expect(harness.pauses.all == [0.5, 1.0, 2.0], "the third and later attempts are slowed, more each time")

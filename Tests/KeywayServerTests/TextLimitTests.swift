@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayStoreSQLite
@@ -120,9 +121,10 @@ struct TextLimitTests {
                     #"{"remarks": "\#(Self.text(1000))", "location": "\#(Self.accented(254))", "carouselImageUrl": "\#(image)"}"#
             )
             #expect(reply.status == .ok, "\(reply.text)")
-            let device = try await client.send(.get, "/v2/devices/11", key: harness.manageKey).object
-            #expect((device["remarks"] as? String)?.utf8.count == 1000)
-            #expect(device["carouselImageUrl"] as? String == image)
+            let device = try await client.send(.get, "/v2/devices/11", key: harness.manageKey).decoded(
+                as: Components.Schemas.Device.self)
+            #expect(device.remarks?.utf8.count == 1000)
+            #expect(device.carouselImageUrl == image)
         }
     }
 

@@ -51,8 +51,8 @@ struct UserAPITests {
         defer { harness.directory.remove() }
         try await harness.test { client in
             let key = harness.manageKey
-            func ids(_ query: String) async throws -> [Int] {
-                try await client.send(.get, "/v2/users?" + query, key: key).array.compactMap { $0["id"] as? Int }
+            func ids(_ query: String) async throws -> [Int64] {
+                try await client.send(.get, "/v2/users?" + query, key: key).ids(\Components.Schemas.User.id)
             }
             #expect(try await ids("") == [11, 12])
             #expect(try await ids("organizationId=1&size=1&offset=1") == [12])
@@ -61,7 +61,7 @@ struct UserAPITests {
                 .post, "/v2/users", key: key,
                 json: #"{"organizationId": 1, "phoneNumber": "+447700900123", "externalId": "crm-9"}"#)
             let id = try created.decoded(as: Components.Schemas.UserCreated.self, status: .created).userId
-            #expect(try await ids("externalId=crm-9") == [Int(id)])
+            #expect(try await ids("externalId=crm-9") == [id])
             expectErrorBody(try await client.send(.get, "/v2/users?organizationId=2", key: key), status: .notFound)
 
             let changed = try await client.send(

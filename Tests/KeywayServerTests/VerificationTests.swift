@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -24,8 +25,7 @@ struct VerificationTests {
         try await harness.test { client in
             let password = ["grant_type": "password", "username": "lin@example.com", "password": "two factors please"]
             let bare = try await SignInTests.post(client, "/v2/oauth/token", password)
-            #expect(bare.status == .unauthorized)
-            #expect(bare.object["error"] as? String == "mfa_required")
+            #expect(try bare.decodedError(status: .unauthorized).error == "mfa_required")
 
             #expect(
                 try await client.send(
@@ -41,7 +41,7 @@ struct VerificationTests {
             let verified = try await client.send(
                 .post, "/v2/verification/verify-code",
                 json: #"{"emailAddress": "lin@example.com", "verificationCode": "\#(code)"}"#)
-            let token = try #require(verified.object["verificationToken"] as? String)
+            let token = try verified.decoded(as: Components.Schemas.VerificationToken.self).verificationToken
             // The code is spent once used.
             #expect(
                 try await client.send(
@@ -61,7 +61,7 @@ struct VerificationTests {
             let other = try await client.send(
                 .post, "/v2/verification/verify-code",
                 json: #"{"phoneNumber": "+31600000099", "verificationCode": "\#(otherCode)"}"#)
-            withToken["mfa_token"] = try #require(other.object["verificationToken"] as? String)
+            withToken["mfa_token"] = try other.decoded(as: Components.Schemas.VerificationToken.self).verificationToken
             #expect(try await SignInTests.post(client, "/v2/oauth/token", withToken).status == .unauthorized)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywayAPI
 import KeywayCore
 import KeywayServer
 import KeywayTestSupport
@@ -29,7 +30,9 @@ struct WebhookHealthTests {
             for refused in replies where refused.status != .ok {
                 expectErrorBody(refused, status: .conflict, code: "WebhookLimitReached", mentioning: "20")
             }
-            #expect(try await client.send(.get, "/v3/webhooks", key: key).array.count == 20)
+            #expect(
+                try await client.send(.get, "/v3/webhooks", key: key).decoded(as: [Components.Schemas.Webhook].self)
+                    .count == 20)
             // The limit is per organization.
             #expect(
                 try await client.send(
@@ -52,24 +55,30 @@ struct WebhookHealthTests {
                 let created = try await client.send(
                     .post, "/v3/webhooks", key: key,
                     json: #"{"organizationId": 1, "webhookUrl": "http://127.0.0.1:\#(port)/hook"}"#)
-                let id = try #require(created.object["id"] as? Int)
-                let listed = try #require(try await client.send(.get, "/v3/webhooks", key: key).array.first)
-                #expect(listed["status"] as? String == "Active" && listed["failingSince"] == nil)
+                let id = try created.decoded(as: Components.Schemas.WebhookCreated.self).id
+                let listed = try await client.send(.get, "/v3/webhooks", key: key)
+                #expect(try listed.decoded(as: [Components.Schemas.Webhook].self).first?.status == .active)
+                // Left out, not null: a decoded optional would not tell them apart.
+                #expect(listed.array.first?["failingSince"] == nil)
                 _ = try await client.createShare(
                     #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#, key: key)
                 return id
             }
-            func webhook() async throws -> [String: Any] {
+            /// The list's one webhook, as the wire answered it and as the contract's type.
+            func webhook() async throws -> (reply: Reply, webhook: Components.Schemas.Webhook) {
                 let reply = try await harness.routerOnly { client in
                     try await client.send(.get, "/v3/webhooks", key: key)
                 }
-                return try #require(reply.array.first)
+                return (reply, try #require(try reply.decoded(as: [Components.Schemas.Webhook].self).first))
             }
             #expect(try await delivery.deliverDue() == 0)
             var shown = try await webhook()
-            #expect(shown["status"] as? String == "Failing", "\(shown)")
+            #expect(shown.webhook.status == .failing, "\(shown.reply.text)")
+            // A date-time as wire text: in UTC, to the second (a decoded Date would take any offset).
             let startText = String(ISO8601DateFormatter().string(from: start).prefix(19))
-            #expect((shown["failingSince"] as? String)?.hasPrefix(startText) == true, "\(shown)")
+            #expect(
+                (shown.reply.array.first?["failingSince"] as? String)?.hasPrefix(startText) == true,
+                "\(shown.reply.text)")
             // Why it failed is kept for the console, in words without the URL.
             func lastError() async throws -> String? {
                 try await harness.keyway.store.webhook(EntityID(Int64(id)))?.health.lastError
@@ -81,7 +90,7 @@ struct WebhookHealthTests {
             receiver.failNext(0)
             harness.time.advance(by: 300)
             #expect(try await delivery.deliverDue() == 1)
-            #expect(try await webhook()["status"] as? String == "Active")
+            #expect(try await webhook().webhook.status == .active)
             #expect(try await lastError() == nil)
 
             // Then failures only. After three days without a success the webhook is disabled, once it has also
@@ -94,17 +103,17 @@ struct WebhookHealthTests {
             #expect(try await delivery.deliverDue() == 0)
             harness.time.advance(by: 3 * 86_400)
             #expect(try await delivery.deliverDue() == 0)
-            #expect(try await webhook()["status"] as? String == "Failing")
+            #expect(try await webhook().webhook.status == .failing)
             for _ in 0..<7 {  // failures 3 to 9
                 harness.time.advance(by: 300)
                 #expect(try await delivery.deliverDue() == 0)
             }
-            #expect(try await webhook()["status"] as? String == "Failing")
+            #expect(try await webhook().webhook.status == .failing)
             harness.time.advance(by: 300)
             #expect(try await delivery.deliverDue() == 0)
             shown = try await webhook()
-            #expect(shown["status"] as? String == "Disabled", "\(shown)")
-            #expect((shown["disabledReason"] as? String ?? "").contains("three days"), "\(shown)")
+            #expect(shown.webhook.status == .disabled, "\(shown.reply.text)")
+            #expect((shown.webhook.disabledReason ?? "").contains("three days"), "\(shown.reply.text)")
 
             // Disabled: no more attempts, and new events are not queued for it.
             let attempts = receiver.attempts
@@ -124,7 +133,9 @@ struct WebhookHealthTests {
                 #expect(revived.status == .ok, "\(revived.text)")
             }
             shown = try await webhook()
-            #expect(shown["status"] as? String == "Active" && shown["disabledReason"] == nil, "\(shown)")
+            #expect(shown.webhook.status == .active, "\(shown.reply.text)")
+            // Left out, not null: a decoded optional would not tell them apart.
+            #expect(shown.reply.array.first?["disabledReason"] == nil, "\(shown.reply.text)")
             #expect(try await lastError() == nil)
             #expect(try await delivery.deliverDue() == 1)
             #expect(try await harness.keyway.store.undeliveredCount() == 0)
