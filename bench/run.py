@@ -140,6 +140,17 @@ def sign_in(base, env):
         form=True)["access_token"]
 
 
+def post_script(folder, env):
+    """A wrk script that creates a share (organization 1000's lock for its user 1,000,000); its path."""
+    lua = os.path.join(folder, "post.lua")
+    with open(lua, "w") as script:
+        body = json.dumps({"organizationId": 1000, "source": {"deviceId": int(env["LOCK_ID"])},
+                           "receiver": {"userId": 1_000_000}, "externalId": "bench-post"})
+        script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                     'wrk.headers["Content-Type"] = "application/json"\n')
+    return lua
+
+
 def parse_variant(text):
     """`LABEL=BINARY [--serve-flag value ...] [env:NAME=VALUE ...]`: a build, or a build with a setting changed."""
     label, rest = text.split("=", 1)
@@ -172,12 +183,7 @@ def measure_size(binary, shares, args, lines, label="", flags=(), extra_env=None
         key = env["API_KEY"]
         token = sign_in(base, env)
         middle = min(shares, 10_000) // 2  # a share of organization 1000, the bench key's
-        lua = os.path.join(folder, "post.lua")
-        with open(lua, "w") as script:
-            body = json.dumps({"organizationId": 1000, "source": {"deviceId": int(env["LOCK_ID"])},
-                               "receiver": {"userId": 1_000_000}, "externalId": "bench-post"})
-            script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-                         'wrk.headers["Content-Type"] = "application/json"\n')
+        lua = post_script(folder, env)
         endpoints = [
             ("GET /livez (baseline)", base + "/livez", key, None),
             ("GET /health (one store ping)", base + "/health", key, None),
