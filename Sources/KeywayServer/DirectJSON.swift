@@ -171,6 +171,22 @@ struct DirectJSON {
         ])
     }
 
+    static func permissions(_ permissions: Schemas.Permissions) -> Value {
+        object([
+            ("administrate", bool(permissions.administrate)), ("remoteActivate", bool(permissions.remoteActivate)),
+            ("assignKeyfob", bool(permissions.assignKeyfob)),
+        ])
+    }
+
+    static func accessDecision(_ decision: Schemas.AccessDecision) -> Value {
+        object([
+            ("deviceId", int(decision.deviceId)), ("userId", int(decision.userId)), ("at", .date(decision.at)),
+            ("allowed", bool(decision.allowed)), ("permissions", permissions(decision.permissions)),
+            ("grantedBy", array(decision.grantedBy.map { int($0) })), ("reason", string(decision.reason.rawValue)),
+            ("changesAt", date(decision.changesAt)),
+        ])
+    }
+
     static func share(_ share: Schemas.Share) -> Value {
         object([
             ("id", int(share.id)),
@@ -189,15 +205,7 @@ struct DirectJSON {
             ("startDate", string(share.startDate)), ("startTime", string(share.startTime)),
             ("endDate", string(share.endDate)), ("endTime", string(share.endTime)),
             ("schedule", share.schedule.map { array($0.map(scheduleEntry)) }),
-            (
-                "permissions",
-                share.permissions.map {
-                    object([
-                        ("administrate", bool($0.administrate)), ("remoteActivate", bool($0.remoteActivate)),
-                        ("assignKeyfob", bool($0.assignKeyfob)),
-                    ])
-                }
-            ),
+            ("permissions", share.permissions.map(permissions)),
             ("source", share.source.map(source)), ("receiver", share.receiver.map(receiver)),
             ("personalSettings", share.personalSettings.map { object([("notifications", bool($0.notifications))]) }),
             ("autoRemoveAfter", string(share.autoRemoveAfter?.rawValue)),
@@ -269,7 +277,8 @@ struct DirectJSON {
 }
 
 /// The hottest reads with their JSON written by `DirectJSON` rather than the generated server's `JSONEncoder`
-/// (issue 13 point 5): `GET /v1/effective-device-permissions`, `GET /v2/shares` and `GET /v2/shares/{id}`. The same
+/// (issue 13 point 5): `GET /v1/effective-device-permissions`, `GET /v2/shares`, `GET /v2/shares/{id}` and
+/// `GET /v1/devices/{id}/access`. The same
 /// handler, the same answer byte for byte. Only a plain request takes this way: query parameters the handler knows,
 /// each once, whole numbers as digits and an `externalId` of unreserved characters only (nothing to unescape), an
 /// `Accept` that takes JSON; anything else, and any answer but 200, goes through the generated server as before.
@@ -293,6 +302,17 @@ struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             case .ok(let ok) = try await handler.listShares(.init(query: query)), case .json(let shares) = ok.body
         {
             (body, template) = (DirectJSON.document(shares.map(DirectJSON.share)), path)
+        } else if path.hasPrefix("/v1/devices/"), path.hasSuffix("/access"),
+            let id = Self.number(
+                path.utf8.dropFirst("/v1/devices/".utf8.count).dropLast("/access".utf8.count), as: Int64.self),
+            let query = Self.accessQuery(request),
+            case .ok(let ok) = try await handler.checkAccess(.init(path: .init(id: id), query: query)),
+            case .json(let decision) = ok.body
+        {
+            guard case .written(let bytes) = DirectJSON.accessDecision(decision) else {
+                return try await next(request, context)
+            }
+            (body, template) = (bytes, "/v1/devices/{id}/access")
         } else if path.hasPrefix("/v2/shares/"), request.uri.query == nil,
             let id = Self.number(path.utf8.dropFirst("/v2/shares/".utf8.count), as: Int64.self),
             case .ok(let ok) = try await handler.getShare(.init(path: .init(id: id))), case .json(let share) = ok.body
@@ -342,6 +362,17 @@ struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             case "size": query.size = number
             default: return nil
             }
+        }
+        return query
+    }
+
+    /// `userId` as digits; an `at` (a date-time to unescape) goes the generated way.
+    static func accessQuery(_ request: Request) -> Operations.CheckAccess.Input.Query? {
+        guard let parameters = parameters(request) else { return nil }
+        var query = Operations.CheckAccess.Input.Query()
+        for (name, value) in parameters {
+            guard name == "userId", let number = Self.number(value.utf8, as: Int64.self) else { return nil }
+            query.userId = number
         }
         return query
     }

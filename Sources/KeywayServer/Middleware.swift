@@ -179,18 +179,28 @@ enum RequestCredential {
     /// credential (an empty one, refused with 401), never as none.
     static func extract(from headers: HTTPFields) -> (secret: String, apiKeyID: String?)? {
         if let authorization = headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                let value = parts[1].trimmingCharacters(in: .whitespaces)
-                if !value.isEmpty { return (value, nil) }
+            let parts = authorization.utf8.split(separator: 0x20, maxSplits: 1)
+            if parts.count == 2, Self.isScheme(parts[0], "bearer") {
+                // Spaces and tabs around the credential are not part of it (on the first request of every
+                // connection: kept to bytes, without Foundation's character sets).
+                let value = parts[1].drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
+                if !value.isEmpty { return (String(decoding: value.reversed(), as: UTF8.self), nil) }
             }
-            if parts.count == 2, parts[0].lowercased() == "basic" {
+            if parts.count == 2, Self.isScheme(parts[0], "basic") {
                 guard let pair = basicPair(headers) else { return ("", "") }
                 return (String(pair.secret), String(pair.id))
             }
         }
         if let name = HTTPField.Name("X-Auth-Token"), let token = headers[name], !token.isEmpty { return (token, nil) }
         return nil
+    }
+
+    /// Whether `bytes` is the (ASCII, lowercase) scheme `name`, in any case.
+    static func isScheme(_ bytes: Substring.UTF8View.SubSequence, _ name: StaticString) -> Bool {
+        guard bytes.count == name.utf8CodeUnitCount else { return false }
+        return zip(bytes, UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)).allSatisfy {
+            $0 | 0x20 == $1
+        }
     }
 }
 
@@ -203,7 +213,8 @@ struct CredentialMiddleware<Context: RequestContext>: RouterMiddleware {
         return try await RequestAccess.$current.withValue(RequestAccess()) {
             try await RequestCredential.$secret.withValue(credential?.secret) {
                 try await RequestCredential.$apiKeyID.withValue(credential?.apiKeyID) {
-                    try await RequestCredential.$basicClient.withValue(RequestCredential.basic(from: request.headers)) {
+                    let basic = credential?.apiKeyID == nil ? nil : RequestCredential.basic(from: request.headers)
+                    return try await RequestCredential.$basicClient.withValue(basic) {
                         try await next(request, context)
                     }
                 }

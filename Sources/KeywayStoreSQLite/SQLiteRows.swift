@@ -34,9 +34,25 @@ extension SQLValue {
 /// A list as `json_each(?)` reads it (`SQLDialect.isOneOf`).
 func jsonArray(_ values: [Int64]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
 
+/// Written by hand (every request's revision check binds one): quote, backslash and control characters escaped.
 func jsonArray(_ values: [String]) -> String {
-    let data = (try? JSONEncoder().encode(values)) ?? Data("[]".utf8)
-    return String(decoding: data, as: UTF8.self)
+    var out: [UInt8] = [0x5B]
+    for (index, value) in values.enumerated() {
+        if index > 0 { out.append(0x2C) }
+        out.append(0x22)
+        for byte in value.utf8 {
+            switch byte {
+            case 0x22, 0x5C: out += [0x5C, byte]
+            case 0x00..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
+    }
+    out.append(0x5D)
+    return String(decoding: out, as: UTF8.self)
 }
 
 extension Row: ColumnReader {

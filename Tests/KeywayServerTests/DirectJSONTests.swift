@@ -207,6 +207,56 @@ struct DirectJSONTests {
         }
     }
 
+    @Test func accessDecisionsAreWrittenByteForByteAsJSONEncoderWritesThem() throws {
+        var random = SplitMix(seed: 17)
+        let reasons = Components.Schemas.AccessDecision.ReasonPayload.allCases
+        var decisions: [Components.Schemas.AccessDecision] = []
+        for n in 0..<500 {
+            let date = Date(timeIntervalSince1970: Double(random.next() % 4_000_000_000) + 0.000001 * Double(n))
+            decisions.append(
+                .init(
+                    deviceId: Int64(bitPattern: random.next()) % 1_000_000, userId: Int64(n), at: date,
+                    allowed: n % 2 == 0,
+                    permissions: .init(
+                        administrate: n % 3 == 0, remoteActivate: n % 5 == 0 ? nil : true, assignKeyfob: n % 7 == 0),
+                    grantedBy: (0..<Int(random.next() % 4)).map { Int64($0) * 1_000_003 },
+                    reason: reasons[n % reasons.count], changesAt: n % 4 == 0 ? nil : date.addingTimeInterval(3600)))
+        }
+        #expect(DirectJSON.document(decisions.map(DirectJSON.accessDecision)) == (try Self.generated(decisions)))
+    }
+
+    /// Over HTTP, the access check: direct and generated answer alike for a receiver, a super user's key asking about
+    /// a user, a stranger, no credential, an unknown lock; with `at` it goes the generated way.
+    @Test func theDirectAccessCheckAnswersAsTheGeneratedServerDoes() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let (user, token) = try await client.linkedUser(harness, email: "direct-access@example.com")
+            _ = try await client.createShare(
+                #"""
+                {"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(user)},
+                 "permissions": {"remoteActivate": true}, "startDate": "2026-01-01", "endDate": "2031-01-01"}
+                """#, key: harness.manageKey)
+            let (_, stranger) = try await client.linkedUser(harness, email: "stranger-access@example.com")
+            let cases: [(String, String)] = [
+                ("/v1/devices/11/access", token), ("/v1/devices/12/access", token),
+                ("/v1/devices/11/access?userId=\(user)", harness.manageKey), ("/v1/devices/11/access", stranger),
+                ("/v1/devices/999/access", token), ("/v1/devices/11/access", "not-a-token"),
+                ("/v1/devices/11/access?at=2030-01-01T10:00:00Z", token),
+            ]
+            for (path, credential) in cases {
+                let separator = path.contains("?") ? "&" : "?"
+                let first = try await client.send(.get, path, key: credential)
+                let generated = try await client.send(.get, path + separator + "generated=1", key: credential)
+                #expect(first.status == generated.status, "\(path)")
+                #expect(first.headers[.contentType] == generated.headers[.contentType], "\(path)")
+                #expect(first.text == generated.text, "\(path)")
+            }
+            let mine = try await client.send(.get, "/v1/devices/11/access", key: token)
+            #expect(try mine.decoded(as: Components.Schemas.AccessDecision.self).allowed)
+        }
+    }
+
     /// Over HTTP: the direct path and the generated one (taken when the query holds another parameter) answer the
     /// same status, type and bytes, for an account's shares and for a super user's key; refusals are the same.
     @Test func theDirectPathAnswersAsTheGeneratedServerDoes() async throws {

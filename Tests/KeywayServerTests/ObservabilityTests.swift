@@ -81,6 +81,10 @@ struct ObservabilityTests {
             #expect(UUID(uuidString: id) != nil)
             let second = try await client.send(.get, "/health")
             #expect(second.headers[HTTPField.Name("X-Request-Id")!] != id)
+            // A version 4 UUID, lowercase, as before.
+            let made = try #require(UUID(uuidString: id))
+            #expect(made.uuidString.lowercased() == id)
+            #expect(Array(id)[14] == "4" && "89ab".contains(Array(id)[19]), "\(id)")
             // A sane incoming id is kept, a strange one replaced.
             let given = try await client.send(.get, "/health", headers: [HTTPField.Name("X-Request-Id")!: "trace-42"])
             #expect(given.headers[HTTPField.Name("X-Request-Id")!] == "trace-42")
