@@ -1,278 +1,398 @@
 import Foundation
 import Hummingbird
 import KeywayAPI
+import KeywayCore
 
 /// JSON exactly as the contract's encoder writes it (Foundation's `JSONEncoder` with `.sortedKeys` and
 /// `.withoutEscapingSlashes`, dates through `MicrosecondDateTranscoder`, absent optionals left out), written
-/// directly for the one response where encoding was most of the work: the profile of
-/// `GET /v1/effective-device-permissions` showed `JSONEncoder` at 64% of the server's CPU (issue 13 point 5;
-/// BENCHMARKS.md). `DirectJSONTests` holds it byte for byte to `JSONEncoder` on every shape it writes.
+/// directly for the hottest responses: the profile of `GET /v1/effective-device-permissions` showed `JSONEncoder` at
+/// 64% of the server's CPU (issue 13 point 5; BENCHMARKS.md). Everything goes into one growing buffer, keys are
+/// written in the order `.sortedKeys` puts them (their UTF-8 bytes) as the code lists them, so nothing is sorted or
+/// copied at run time. `DirectJSONTests` holds every shape byte for byte to `JSONEncoder` (a key out of order fails
+/// them).
 struct DirectJSON {
-    /// A value to write; nil in a field leaves its key out.
-    enum Value {
-        case text(String)
-        case integer(Int64)
-        case flag(Bool)
-        case date(Date)
-        /// Already written (an object or an array).
-        case written([UInt8])
+    var bytes: [UInt8] = []
+    /// Whether the next key needs a comma before it (something was written in this object already).
+    private var needsComma = false
+
+    init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+
+    /// `items` as a JSON array, each written by `write`.
+    static func document<Item>(_ items: [Item], _ write: (inout DirectJSON, Item) -> Void) -> [UInt8] {
+        var out = DirectJSON(capacity: 256 + 512 * items.count)
+        out.array(items, write)
+        return out.bytes
     }
 
-    typealias Field = (key: String, value: Value?)
+    /// One value written by `write`.
+    static func value<Item>(_ item: Item, _ write: (inout DirectJSON, Item) -> Void) -> [UInt8] {
+        var out = DirectJSON()
+        write(&out, item)
+        return out.bytes
+    }
 
-    static func string(_ text: String) -> Value { .text(text) }
-    static func string(_ text: String?) -> Value? { text.map { .text($0) } }
-    static func int(_ value: Int) -> Value { .integer(Int64(value)) }
-    static func int(_ value: Int64) -> Value { .integer(value) }
-    static func int(_ value: Int?) -> Value? { value.map { .integer(Int64($0)) } }
-    static func int(_ value: Int64?) -> Value? { value.map { .integer($0) } }
-    static func bool(_ value: Bool) -> Value { .flag(value) }
-    static func bool(_ value: Bool?) -> Value? { value.map { .flag($0) } }
-    static func date(_ value: Date?) -> Value? { value.map { .date($0) } }
+    // MARK: Structure
+
+    mutating func object(_ body: (inout DirectJSON) -> Void) {
+        bytes.append(0x7B)
+        let outer = needsComma
+        needsComma = false
+        body(&self)
+        needsComma = outer
+        bytes.append(0x7D)
+    }
+
+    mutating func array<Items: Sequence>(_ items: Items, _ write: (inout DirectJSON, Items.Element) -> Void) {
+        bytes.append(0x5B)
+        let outer = needsComma
+        var first = true
+        for item in items {
+            if !first { bytes.append(0x2C) }
+            first = false
+            needsComma = false
+            write(&self, item)
+        }
+        needsComma = outer
+        bytes.append(0x5D)
+    }
+
+    mutating func key(_ key: StaticString) {
+        if needsComma { bytes.append(0x2C) }
+        needsComma = true
+        bytes.append(0x22)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
+        bytes.append(0x22)
+        bytes.append(0x3A)
+    }
+
+    // MARK: Values
 
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// A string as `JSONEncoder` escapes it: quote, backslash and control characters; `/` and non-ASCII as they are.
-    static func write(_ text: String, into out: inout [UInt8]) {
-        out.append(0x22)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x08: out += [0x5C, 0x62]
-            case 0x0C: out += [0x5C, 0x66]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case 0x00..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-            default: out.append(byte)
+    mutating func string(_ text: String) {
+        bytes.append(0x22)
+        var text = text
+        text.withUTF8 { utf8 in
+            // Most text needs no escape: copied whole.
+            guard utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+                bytes.append(contentsOf: utf8)
+                return
+            }
+            for byte in utf8 {
+                switch byte {
+                case 0x22: bytes += [0x5C, 0x22]
+                case 0x5C: bytes += [0x5C, 0x5C]
+                case 0x08: bytes += [0x5C, 0x62]
+                case 0x0C: bytes += [0x5C, 0x66]
+                case 0x0A: bytes += [0x5C, 0x6E]
+                case 0x0D: bytes += [0x5C, 0x72]
+                case 0x09: bytes += [0x5C, 0x74]
+                case 0x00..<0x20:
+                    bytes += [0x5C, 0x75, 0x30, 0x30, Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)]]
+                default: bytes.append(byte)
+                }
             }
         }
-        out.append(0x22)
+        bytes.append(0x22)
     }
 
-    static func write(_ value: Value, into out: inout [UInt8]) {
-        switch value {
-        case .text(let text): write(text, into: &out)
-        case .integer(let number):
-            if number < 0 { out.append(0x2D) }
-            var magnitude = number.magnitude
-            let start = out.count
-            repeat {
-                out.append(UInt8(0x30 + magnitude % 10))
-                magnitude /= 10
-            } while magnitude > 0
-            out[start...].reverse()
-        case .flag(let flag): out += flag ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65]
-        case .date(let date): write(MicrosecondDateTranscoder.format(date), into: &out)
-        case .written(let bytes): out += bytes
+    mutating func int(_ number: some BinaryInteger) {
+        let number = Int64(number)
+        if number < 0 { bytes.append(0x2D) }
+        var magnitude = number.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(0x30 + magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
+
+    mutating func bool(_ flag: Bool) {
+        bytes += flag ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65]
+    }
+
+    /// As `MicrosecondDateTranscoder.format` writes it: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    mutating func date(_ date: Date) {
+        let micros = date.microsecondsSince1970
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = Int(micros - seconds * 1_000_000)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = Int(seconds - days * 86_400)
+        let day = LocalDate(daysSinceEpoch: Int(days))
+        guard (0...9999).contains(day.year) else { return string(MicrosecondDateTranscoder.format(date)) }
+        bytes.append(0x22)
+        digits(day.year, 4)
+        bytes.append(0x2D)
+        digits(day.month, 2)
+        bytes.append(0x2D)
+        digits(day.day, 2)
+        bytes.append(0x54)
+        digits(secondOfDay / 3600, 2)
+        bytes.append(0x3A)
+        digits(secondOfDay / 60 % 60, 2)
+        bytes.append(0x3A)
+        digits(secondOfDay % 60, 2)
+        bytes.append(0x2E)
+        digits(fraction, 6)
+        bytes += [0x5A, 0x22]
+    }
+
+    private mutating func digits(_ value: Int, _ count: Int) {
+        var divisor = 1
+        for _ in 1..<count { divisor *= 10 }
+        var value = value
+        for _ in 0..<count {
+            bytes.append(UInt8(0x30 + value / divisor % 10))
+            value %= divisor
+            divisor /= 10
         }
     }
 
-    /// An object: its present fields, keys in the order of their UTF-8 bytes (as `.sortedKeys` orders them).
-    static func object(_ fields: [Field]) -> Value {
-        var present: [(key: String, value: Value)] = []
-        present.reserveCapacity(fields.count)
-        for field in fields { if let value = field.value { present.append((field.key, value)) } }
-        present.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        var out: [UInt8] = [0x7B]
-        out.reserveCapacity(32 * present.count)
-        for (index, field) in present.enumerated() {
-            if index > 0 { out.append(0x2C) }
-            write(field.key, into: &out)
-            out.append(0x3A)
-            write(field.value, into: &out)
-        }
-        out.append(0x7D)
-        return .written(out)
+    // MARK: Fields (a nil value leaves its key out)
+
+    mutating func field(_ name: StaticString, _ value: String?) {
+        guard let value else { return }
+        key(name)
+        string(value)
     }
 
-    static func array(_ items: [Value]) -> Value {
-        var out: [UInt8] = [0x5B]
-        for (index, item) in items.enumerated() {
-            if index > 0 { out.append(0x2C) }
-            write(item, into: &out)
-        }
-        out.append(0x5D)
-        return .written(out)
+    mutating func field<Number: BinaryInteger>(_ name: StaticString, _ value: Number?) {
+        guard let value else { return }
+        key(name)
+        int(value)
     }
 
-    /// A response's bytes: an array of written items.
-    static func document(_ items: [Value]) -> [UInt8] {
-        guard case .written(let bytes) = array(items) else { return [] }
-        return bytes
+    mutating func field(_ name: StaticString, _ value: Bool?) {
+        guard let value else { return }
+        key(name)
+        bool(value)
     }
+
+    mutating func field(_ name: StaticString, _ value: Date?) {
+        guard let value else { return }
+        key(name)
+        date(value)
+    }
+
+    mutating func field<Value>(_ name: StaticString, _ value: Value?, _ write: (inout DirectJSON, Value) -> Void) {
+        guard let value else { return }
+        key(name)
+        write(&self, value)
+    }
+
+    // MARK: The contract's shapes (keys in `.sortedKeys` order)
 
     typealias Schemas = Components.Schemas
 
-    static func scheduleEntry(_ entry: Schemas.ScheduleEntry) -> Value {
-        object([
-            ("dayOfWeek", string(entry.dayOfWeek?.rawValue)),
-            (
-                "period",
-                entry.period.map { object([("startTime", string($0.startTime)), ("endTime", string($0.endTime))]) }
-            ),
-            ("recurrence", string(entry.recurrence?.rawValue)),
-        ])
+    static func scheduleEntry(_ out: inout DirectJSON, _ entry: Schemas.ScheduleEntry) {
+        out.object { out in
+            out.field("dayOfWeek", entry.dayOfWeek?.rawValue)
+            out.field("period", entry.period) { out, period in
+                out.object { out in
+                    out.field("endTime", period.endTime)
+                    out.field("startTime", period.startTime)
+                }
+            }
+            out.field("recurrence", entry.recurrence?.rawValue)
+        }
     }
 
-    static func window(_ window: Schemas.DevicePermissionWindow) -> Value {
-        object([
-            ("devicePermission", string(window.devicePermission)),
-            ("schedule", window.schedule.map { array($0.map(scheduleEntry)) }),
-            ("startDate", string(window.startDate)), ("endDate", string(window.endDate)),
-            ("startTime", string(window.startTime)), ("endTime", string(window.endTime)),
-        ])
+    static func window(_ out: inout DirectJSON, _ window: Schemas.DevicePermissionWindow) {
+        out.object { out in
+            out.field("devicePermission", window.devicePermission)
+            out.field("endDate", window.endDate)
+            out.field("endTime", window.endTime)
+            out.field("schedule", window.schedule) { out, schedule in out.array(schedule, scheduleEntry) }
+            out.field("startDate", window.startDate)
+            out.field("startTime", window.startTime)
+        }
     }
 
-    static func effectivePermission(_ item: Schemas.EffectivePermissionV1) -> Value {
-        object([
-            ("id", int(item.id)), ("deviceId", int(item.deviceId)), ("name", string(item.name)),
-            ("organizationId", int(item.organizationId)),
-            ("owner", item.owner.map { object([("organizationId", int($0.organizationId))]) }),
-            (
-                "model",
-                item.model.map { model in
-                    object([
-                        ("id", int(model.id)), ("make", string(model.make)), ("model", string(model.model)),
-                        ("name", string(model.name)), ("isCertified", bool(model.isCertified)),
-                        (
-                            "deviceType",
-                            object([
-                                ("id", int(model.deviceType.id)), ("name", string(model.deviceType.name)),
-                            ])
-                        ),
-                    ])
+    static func effectivePermission(_ out: inout DirectJSON, _ item: Schemas.EffectivePermissionV1) {
+        out.object { out in
+            out.field("actualFirmwareVersion", item.actualFirmwareVersion)
+            out.field("batteryLastMeasurement", item.batteryLastMeasurement)
+            out.field("batteryLevel", item.batteryLevel?.rawValue)
+            out.field("deviceId", item.deviceId)
+            out.field("featureSet", item.featureSet) { out, set in
+                out.object { out in out.field("isActivatable", set.isActivatable) }
+            }
+            out.field("gateway", item.gateway) { out, gateway in
+                out.object { out in
+                    out.field("gatewayId", gateway.gatewayId)
+                    out.field("gatewayLastSeen", gateway.gatewayLastSeen)
+                    out.field("gatewayName", gateway.gatewayName)
                 }
-            ),
-            ("serial", string(item.serial)),
-            ("type", item._type.map { object([("id", int($0.id)), ("name", string($0.name))]) }),
-            ("timeZone", string(item.timeZone)),
-            ("actualFirmwareVersion", int(item.actualFirmwareVersion)),
-            ("requiredFirmwareVersion", int(item.requiredFirmwareVersion)),
-            ("batteryLevel", string(item.batteryLevel?.rawValue)),
-            ("batteryLastMeasurement", date(item.batteryLastMeasurement)),
-            ("permissions", array(item.permissions.map(window))),
-            ("permissionAdministrate", bool(item.permissionAdministrate)),
-            ("permissionRemoteActivate", bool(item.permissionRemoteActivate)),
-            ("permissionAssignKeyfob", bool(item.permissionAssignKeyfob)),
-            ("organizationSuperUser", bool(item.organizationSuperUser)),
-            (
-                "gateway",
-                item.gateway.map {
-                    object([
-                        ("gatewayId", int($0.gatewayId)), ("gatewayName", string($0.gatewayName)),
-                        ("gatewayLastSeen", date($0.gatewayLastSeen)),
-                    ])
+            }
+            out.field("id", item.id)
+            out.field("model", item.model) { out, model in
+                out.object { out in
+                    out.key("deviceType")
+                    out.object { out in
+                        out.field("id", model.deviceType.id)
+                        out.field("name", model.deviceType.name)
+                    }
+                    out.field("id", model.id)
+                    out.field("isCertified", model.isCertified)
+                    out.field("make", model.make)
+                    out.field("model", model.model)
+                    out.field("name", model.name)
                 }
-            ),
-            ("settings", item.settings.map { object([("activationTime", int($0.activationTime))]) }),
-            ("featureSet", item.featureSet.map { object([("isActivatable", bool($0.isActivatable))]) }),
-        ])
+            }
+            out.field("name", item.name)
+            out.field("organizationId", item.organizationId)
+            out.field("organizationSuperUser", item.organizationSuperUser)
+            out.field("owner", item.owner) { out, owner in
+                out.object { out in out.field("organizationId", owner.organizationId) }
+            }
+            out.field("permissionAdministrate", item.permissionAdministrate)
+            out.field("permissionAssignKeyfob", item.permissionAssignKeyfob)
+            out.field("permissionRemoteActivate", item.permissionRemoteActivate)
+            out.key("permissions")
+            out.array(item.permissions, window)
+            out.field("requiredFirmwareVersion", item.requiredFirmwareVersion)
+            out.field("serial", item.serial)
+            out.field("settings", item.settings) { out, settings in
+                out.object { out in out.field("activationTime", settings.activationTime) }
+            }
+            out.field("timeZone", item.timeZone)
+            out.field("type", item._type) { out, type in
+                out.object { out in
+                    out.field("id", type.id)
+                    out.field("name", type.name)
+                }
+            }
+        }
     }
 
-    static func permissions(_ permissions: Schemas.Permissions) -> Value {
-        object([
-            ("administrate", bool(permissions.administrate)), ("remoteActivate", bool(permissions.remoteActivate)),
-            ("assignKeyfob", bool(permissions.assignKeyfob)),
-        ])
+    static func permissions(_ out: inout DirectJSON, _ permissions: Schemas.Permissions) {
+        out.object { out in
+            out.field("administrate", permissions.administrate)
+            out.field("assignKeyfob", permissions.assignKeyfob)
+            out.field("remoteActivate", permissions.remoteActivate)
+        }
     }
 
-    static func accessDecision(_ decision: Schemas.AccessDecision) -> Value {
-        object([
-            ("deviceId", int(decision.deviceId)), ("userId", int(decision.userId)), ("at", .date(decision.at)),
-            ("allowed", bool(decision.allowed)), ("permissions", permissions(decision.permissions)),
-            ("grantedBy", array(decision.grantedBy.map { int($0) })), ("reason", string(decision.reason.rawValue)),
-            ("changesAt", date(decision.changesAt)),
-        ])
+    static func accessDecision(_ out: inout DirectJSON, _ decision: Schemas.AccessDecision) {
+        out.object { out in
+            out.field("allowed", decision.allowed)
+            out.field("at", decision.at)
+            out.field("changesAt", decision.changesAt)
+            out.field("deviceId", decision.deviceId)
+            out.key("grantedBy")
+            out.array(decision.grantedBy) { out, id in out.int(id) }
+            out.key("permissions")
+            permissions(&out, decision.permissions)
+            out.field("reason", decision.reason.rawValue)
+            out.field("userId", decision.userId)
+        }
     }
 
-    static func share(_ share: Schemas.Share) -> Value {
-        object([
-            ("id", int(share.id)),
-            (
-                "organization",
-                share.organization.map {
-                    object([("id", int($0.id)), ("name", string($0.name)), ("personal", bool($0.personal))])
+    static func share(_ out: inout DirectJSON, _ share: Schemas.Share) {
+        out.object { out in
+            out.field("autoRemoveAfter", share.autoRemoveAfter?.rawValue)
+            out.field("autoRemoveDate", share.autoRemoveDate)
+            out.field("creatorAccount", share.creatorAccount) { out, account in
+                out.object { out in
+                    out.field("firstName", account.firstName)
+                    out.field("id", account.id)
+                    out.field("lastName", account.lastName)
                 }
-            ),
-            (
-                "creatorAccount",
-                share.creatorAccount.map {
-                    object([("id", int($0.id)), ("firstName", string($0.firstName)), ("lastName", string($0.lastName))])
+            }
+            out.field("dateCreated", share.dateCreated)
+            out.field("dateModified", share.dateModified)
+            out.field("dateRestricted", share.dateRestricted)
+            out.field("dateValidated", share.dateValidated)
+            out.field("endDate", share.endDate)
+            out.field("endTime", share.endTime)
+            out.field("externalId", share.externalId)
+            out.field("id", share.id)
+            out.field("organization", share.organization) { out, organization in
+                out.object { out in
+                    out.field("id", organization.id)
+                    out.field("name", organization.name)
+                    out.field("personal", organization.personal)
                 }
-            ),
-            ("startDate", string(share.startDate)), ("startTime", string(share.startTime)),
-            ("endDate", string(share.endDate)), ("endTime", string(share.endTime)),
-            ("schedule", share.schedule.map { array($0.map(scheduleEntry)) }),
-            ("permissions", share.permissions.map(permissions)),
-            ("source", share.source.map(source)), ("receiver", share.receiver.map(receiver)),
-            ("personalSettings", share.personalSettings.map { object([("notifications", bool($0.notifications))]) }),
-            ("autoRemoveAfter", string(share.autoRemoveAfter?.rawValue)),
-            ("autoRemoveDate", date(share.autoRemoveDate)),
-            ("dateCreated", date(share.dateCreated)), ("dateModified", date(share.dateModified)),
-            ("dateValidated", date(share.dateValidated)), ("dateRestricted", date(share.dateRestricted)),
-            ("webKey", string(share.webKey)), ("externalId", string(share.externalId)),
-        ])
+            }
+            out.field("permissions", share.permissions, permissions)
+            out.field("personalSettings", share.personalSettings) { out, settings in
+                out.object { out in out.field("notifications", settings.notifications) }
+            }
+            out.field("receiver", share.receiver, receiver)
+            out.field("schedule", share.schedule) { out, schedule in out.array(schedule, scheduleEntry) }
+            out.field("source", share.source, source)
+            out.field("startDate", share.startDate)
+            out.field("startTime", share.startTime)
+            out.field("webKey", share.webKey)
+        }
     }
 
-    static func source(_ source: Schemas.ShareSource) -> Value {
-        object([
-            (
-                "device",
-                source.device.map {
-                    object([
-                        ("id", int($0.id)), ("name", string($0.name)), ("location", string($0.location)),
-                        ("remarks", string($0.remarks)), ("carouselImageUrl", string($0.carouselImageUrl)),
-                    ])
+    static func source(_ out: inout DirectJSON, _ source: Schemas.ShareSource) {
+        out.object { out in
+            out.field("device", source.device) { out, device in
+                out.object { out in
+                    out.field("carouselImageUrl", device.carouselImageUrl)
+                    out.field("id", device.id)
+                    out.field("location", device.location)
+                    out.field("name", device.name)
+                    out.field("remarks", device.remarks)
                 }
-            ),
-            (
-                "deviceGroup",
-                source.deviceGroup.map {
-                    object([
-                        ("id", int($0.id)), ("name", string($0.name)), ("remarks", string($0.remarks)),
-                        ("location", string($0.location)),
-                    ])
+            }
+            out.field("deviceGroup", source.deviceGroup) { out, group in
+                out.object { out in
+                    out.field("id", group.id)
+                    out.field("location", group.location)
+                    out.field("name", group.name)
+                    out.field("remarks", group.remarks)
                 }
-            ),
-        ])
+            }
+        }
     }
 
-    static func receiver(_ receiver: Schemas.ShareReceiver) -> Value {
-        object([
-            ("user", receiver.user.map(user)),
-            ("userGroup", receiver.userGroup.map { object([("id", int($0.id)), ("name", string($0.name))]) }),
-        ])
+    static func receiver(_ out: inout DirectJSON, _ receiver: Schemas.ShareReceiver) {
+        out.object { out in
+            out.field("user", receiver.user, user)
+            out.field("userGroup", receiver.userGroup) { out, group in
+                out.object { out in
+                    out.field("id", group.id)
+                    out.field("name", group.name)
+                }
+            }
+        }
     }
 
-    static func user(_ user: Schemas.ShareUser) -> Value {
-        object([
-            ("id", int(user.id)), ("firstName", string(user.firstName)), ("lastName", string(user.lastName)),
-            ("emailAddress", string(user.emailAddress)), ("emailAddressVerify", bool(user.emailAddressVerify)),
-            ("emailAddressVerified", bool(user.emailAddressVerified)), ("phoneNumber", string(user.phoneNumber)),
-            ("phoneNumberVerify", bool(user.phoneNumberVerify)),
-            ("phoneNumberVerified", bool(user.phoneNumberVerified)),
-            ("registered", bool(user.registered)),
-            (
-                "account",
-                user.account.map {
-                    object([
-                        ("id", int($0.id)), ("firstName", string($0.firstName)), ("lastName", string($0.lastName)),
-                        ("emailAddress", string($0.emailAddress)), ("phoneNumber", string($0.phoneNumber)),
-                    ])
+    static func user(_ out: inout DirectJSON, _ user: Schemas.ShareUser) {
+        out.object { out in
+            out.field("account", user.account) { out, account in
+                out.object { out in
+                    out.field("emailAddress", account.emailAddress)
+                    out.field("firstName", account.firstName)
+                    out.field("id", account.id)
+                    out.field("lastName", account.lastName)
+                    out.field("phoneNumber", account.phoneNumber)
                 }
-            ),
-            (
-                "invitation",
-                user.invitation.map {
-                    object([
-                        ("token", string($0.token)), ("url", string($0.url)), ("expiration", date($0.expiration)),
-                        ("isExpired", bool($0.isExpired)),
-                    ])
+            }
+            out.field("emailAddress", user.emailAddress)
+            out.field("emailAddressVerified", user.emailAddressVerified)
+            out.field("emailAddressVerify", user.emailAddressVerify)
+            out.field("firstName", user.firstName)
+            out.field("id", user.id)
+            out.field("invitation", user.invitation) { out, invitation in
+                out.object { out in
+                    out.field("expiration", invitation.expiration)
+                    out.field("isExpired", invitation.isExpired)
+                    out.field("token", invitation.token)
+                    out.field("url", invitation.url)
                 }
-            ),
-        ])
+            }
+            out.field("lastName", user.lastName)
+            out.field("phoneNumber", user.phoneNumber)
+            out.field("phoneNumberVerified", user.phoneNumberVerified)
+            out.field("phoneNumberVerify", user.phoneNumberVerify)
+            out.field("registered", user.registered)
+        }
     }
 }
 
@@ -297,11 +417,11 @@ struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             case .ok(let ok) = try await handler.listEffectivePermissionsV1(.init(query: query)),
             case .json(let items) = ok.body
         {
-            (body, template) = (DirectJSON.document(items.map(DirectJSON.effectivePermission)), path)
+            (body, template) = (DirectJSON.document(items, DirectJSON.effectivePermission), path)
         } else if path == "/v2/shares", let query = Self.sharesQuery(request),
             case .ok(let ok) = try await handler.listShares(.init(query: query)), case .json(let shares) = ok.body
         {
-            (body, template) = (DirectJSON.document(shares.map(DirectJSON.share)), path)
+            (body, template) = (DirectJSON.document(shares, DirectJSON.share), path)
         } else if path.hasPrefix("/v1/devices/"), path.hasSuffix("/access"),
             let id = Self.number(
                 path.utf8.dropFirst("/v1/devices/".utf8.count).dropLast("/access".utf8.count), as: Int64.self),
@@ -309,16 +429,12 @@ struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             case .ok(let ok) = try await handler.checkAccess(.init(path: .init(id: id), query: query)),
             case .json(let decision) = ok.body
         {
-            guard case .written(let bytes) = DirectJSON.accessDecision(decision) else {
-                return try await next(request, context)
-            }
-            (body, template) = (bytes, "/v1/devices/{id}/access")
+            (body, template) = (DirectJSON.value(decision, DirectJSON.accessDecision), "/v1/devices/{id}/access")
         } else if path.hasPrefix("/v2/shares/"), request.uri.query == nil,
             let id = Self.number(path.utf8.dropFirst("/v2/shares/".utf8.count), as: Int64.self),
             case .ok(let ok) = try await handler.getShare(.init(path: .init(id: id))), case .json(let share) = ok.body
         {
-            guard case .written(let bytes) = DirectJSON.share(share) else { return try await next(request, context) }
-            (body, template) = (bytes, "/v2/shares/{id}")
+            (body, template) = (DirectJSON.value(share, DirectJSON.share), "/v2/shares/{id}")
         } else {
             return try await next(request, context)
         }
