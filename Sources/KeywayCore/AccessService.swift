@@ -34,6 +34,9 @@ public struct AccessService: Sendable {
     static let inlineShares = 4
     /// And the most schedule entries among them (a share stored before the cap may hold hundreds).
     static let inlineEntries = 32
+    /// Effective permissions judge every device without searching for the next change: linear in the shares and
+    /// schedule entries judged. Up to this many (shares plus entries, over all devices) they are judged in place.
+    static let inlineEffectiveWork = 1_024
 
     public init(
         store: any KeywayStore, time: any TimeSource, access: AccessResolver, defaultZone: TimeZone,
@@ -167,20 +170,31 @@ public struct AccessService: Sendable {
                     for device in facts.receivedGroupMembers[id] ?? [] { sharesOn[device, default: []].append(share) }
                 }
             }
+            // The groups holding each device, found once (not every group filtered for every device).
+            var groupsOf: [DeviceID: Set<DeviceGroupID>] = [:]
+            for (group, members) in facts.groupsHolding {
+                for device in members { groupsOf[device, default: []].insert(group) }
+            }
+            let userGroups = memberships.map { Set($0.groups.keys) }
             var questions: [AccessQuestion] = []
+            var work = 0
             for device in reached where device.dateDecommissioned == nil {
-                guard let membership = memberships.first(where: { $0.user.organizationID == device.organizationID })
+                guard let index = memberships.firstIndex(where: { $0.user.organizationID == device.organizationID })
                 else { continue }
-                let deviceGroups = facts.groups(of: device.id) ?? []
+                let shares = sharesOn[device.id] ?? []
+                work += shares.reduce(shares.count) { $0 + $1.schedule.count }
                 questions.append(
                     AccessQuestion(
-                        device: device, deviceGroups: deviceGroups, user: membership.user.id,
-                        userGroups: Set(membership.groups.keys), superUser: false, shares: sharesOn[device.id] ?? [],
-                        defaultZone: defaultZone))
+                        device: device, deviceGroups: groupsOf[device.id] ?? [], user: memberships[index].user.id,
+                        userGroups: userGroups[index], superUser: false, shares: shares, defaultZone: defaultZone))
             }
-            let decisions = await evaluation.run { [questions] in
-                questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
-            }
+            // Little work costs less than the hop to the pool and back; the pool is for the costly lists.
+            let decisions =
+                work <= Self.inlineEffectiveWork
+                ? questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
+                : await evaluation.run { [questions] in
+                    questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
+                }
             for (question, decision) in zip(questions, decisions) {
                 let device = question.device
                 guard decision.allowed else { continue }

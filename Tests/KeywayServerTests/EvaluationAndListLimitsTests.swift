@@ -68,6 +68,40 @@ struct EvaluationAndListLimitsTests {
         }
     }
 
+    /// Effective permissions judge a list of little work (shares plus schedule entries, over every device) in place,
+    /// since the hop to the pool costs more than the judging; a list of much (a share of 1,100 entries, stored before
+    /// the cap) goes to the evaluation pool, off the threads that serve requests.
+    @Test func effectivePermissionsJudgeLittleWorkInPlaceAndMuchOnThePool() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let (user, token) = try await client.linkedUser(harness, email: "work@example.com")
+            _ = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(user)}}"#,
+                key: harness.manageKey)
+            let pool = harness.keyway.access.evaluation
+            let before = pool.usage.started
+            let little = try await client.send(.get, "/v1/effective-device-permissions", key: token)
+            #expect(try little.decoded(as: [Components.Schemas.EffectivePermissionV1].self).map(\.id) == [11])
+            #expect(pool.usage.started == before)
+
+            var share = Fixtures.share(
+                1, now: harness.time.now(), source: .device(DeviceID(12)), receiver: .user(UserID(user)))
+            share.schedule = (0..<1_100).map { index in
+                ScheduleEntry(
+                    dayOfWeek: DayOfWeek.allCases[index % 7],
+                    period: Period(
+                        startTime: LocalTime(hour: index % 24, minute: 0, second: 0)!,
+                        endTime: LocalTime(hour: index % 24, minute: 30, second: 0)!),
+                    recurrence: .weekly)
+            }
+            _ = try await harness.keyway.store.insertShare(share, event: nil)
+            let much = try await client.send(.get, "/v1/effective-device-permissions", key: token)
+            #expect(much.status == .ok, "\(much.text)")
+            #expect(pool.usage.started == before + 1)
+        }
+    }
+
     /// With every evaluation thread taken, `/health` still answers and a costly access check (a share of 400
     /// entries, stored before the cap) waits for a thread instead of taking one of the threads that serve requests.
     /// (A check over a few small shares is decided in place: it costs less than the hop.)
