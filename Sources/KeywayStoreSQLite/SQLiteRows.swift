@@ -13,6 +13,15 @@ func requiredDate(_ row: Row, _ column: String) -> Date {
     StorageCoding.date(microseconds: row[column] as Int64? ?? 0)
 }
 
+extension Database {
+    /// One statement, compiled once per connection and kept: GRDB's `execute(sql:)` compiles it anew each time,
+    /// triggers included (every write to an access table fires the revision triggers), which a profile of
+    /// `POST /v2/shares` showed. Only for SQL texts from a fixed set (the stores' own), so the cache stays bounded.
+    func run(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
 extension StatementArguments {
     /// The values of a statement built in KeywaySQL, as GRDB binds them.
     init(_ values: [SQLValue]) { self.init(values.map { $0.databaseValue as (any DatabaseValueConvertible)? }) }

@@ -27,7 +27,7 @@ extension SQLiteStore {
             throw DomainError.accountExists(taken)
         }
         let created = StorageCoding.microseconds(account.dateCreated)
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO accounts (first_name, last_name, email_address, phone_number, language, password_hash,
                     date_created) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -38,13 +38,13 @@ extension SQLiteStore {
             ])
         var stored = account
         stored.id = AccountID(db.lastInsertedRowID)
-        try db.execute(
+        try db.run(
             sql: "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, 1, ?, ?)",
             arguments: [personalOrganizationName, stored.id.rawValue, created])
         let organization = Organization(
             id: OrganizationID(db.lastInsertedRowID), name: personalOrganizationName, personal: true,
             creatorAccountID: stored.id, dateCreated: account.dateCreated)
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO users (organization_id, account_id, first_name, last_name, email_address, phone_number,
                     super_user, date_created) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
@@ -83,7 +83,7 @@ extension SQLiteStore {
 
     public func markAuthenticated(_ account: AccountID, at date: Date) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE accounts SET date_last_authentication = ? WHERE id = ?",
                 arguments: [StorageCoding.microseconds(date), account.rawValue])
         }
@@ -91,7 +91,7 @@ extension SQLiteStore {
 
     public func setPasswordHash(_ hash: String, of account: AccountID) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE accounts SET password_hash = ? WHERE id = ?", arguments: [hash, account.rawValue])
         }
     }
@@ -111,7 +111,7 @@ extension SQLiteStore {
 
     static func insert(_ tokens: [IssuedToken], _ db: Database) throws {
         for token in tokens {
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO tokens (account_id, kind, hash, family, expires, date_created) VALUES (?, ?, ?, ?, ?, ?)
                     """,
@@ -145,7 +145,7 @@ extension SQLiteStore {
 
     public func rotate(_ consumed: IssuedToken, into replacements: [IssuedToken], at date: Date) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE tokens SET date_revoked = ? WHERE id = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), consumed.id])
             guard db.changesCount == 1 else { return false }
@@ -156,7 +156,7 @@ extension SQLiteStore {
 
     public func revokeToken(id: Int64, at date: Date) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE tokens SET date_revoked = ? WHERE id = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), id])
         }
@@ -164,7 +164,7 @@ extension SQLiteStore {
 
     public func revokeFamily(_ family: UUID, at date: Date) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE tokens SET date_revoked = ? WHERE family = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), family.uuidString])
         }

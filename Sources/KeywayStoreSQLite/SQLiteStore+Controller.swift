@@ -7,7 +7,7 @@ extension SQLiteStore {
     public func replaceControllerKey(_ secret: [UInt8], device: DeviceID, at date: Date) async throws -> Bool {
         try await writing { db in
             // Nothing is inserted when the device does not exist: false rather than a foreign-key error.
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO controller_keys (device_id, secret, date_created)
                     SELECT id, ?, ? FROM devices WHERE id = ?

@@ -8,7 +8,7 @@ extension SQLiteStore {
         try await mapConstraintErrors {
             try await writing { db in
                 var stored = device
-                try db.execute(
+                try db.run(
                     sql:
                         "INSERT INTO devices (\(DeviceColumns.withoutID)) VALUES (\(DeviceColumns.placeholdersWithoutID))",
                     arguments: DeviceColumns.arguments(device))
@@ -21,13 +21,13 @@ extension SQLiteStore {
     public func replaceDevice(_ device: Device, connection: GatewayConnection?) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
-                try db.execute(
+                try db.run(
                     sql: "UPDATE devices SET (\(DeviceColumns.withoutID)) = (\(DeviceColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
                     arguments: DeviceColumns.arguments(device) + [device.id.rawValue, device.organizationID.rawValue])
                 guard db.changesCount == 1 else { return false }
                 if let connection {
-                    try db.execute(
+                    try db.run(
                         sql: GatewayConnection.upsertSQL,
                         arguments: [
                             device.id.rawValue, connection.online, connection.bridgeURL, connection.bridgeSecret,

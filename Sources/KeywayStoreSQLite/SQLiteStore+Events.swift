@@ -7,7 +7,7 @@ extension SQLiteStore {
     /// Inserts the event and queues it for every webhook of its organization that wants its type.
     @discardableResult
     static func record(_ event: Event, _ db: Database) throws -> Event {
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
                     method, activation_time, nearby, gateway_id, status, keep_active_until, voltage_idle,
@@ -22,7 +22,7 @@ extension SQLiteStore {
             ])
         var stored = event
         stored.id = EntityID(db.lastInsertedRowID)
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
                 SELECT id, ?, 0 FROM webhooks
@@ -35,7 +35,7 @@ extension SQLiteStore {
 
     /// Writes the state whole, except `lastReport`, which only an accepted report moves (forward).
     static func save(_ state: DeviceState, _ db: Database) throws {
-        try db.execute(
+        try db.run(
             sql: """
                 INSERT INTO device_state (device_id, is_active_until, locked, last_locked, online, last_seen, bridge_url,
                     bridge_secret, rssi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -54,7 +54,7 @@ extension SQLiteStore {
     public func applyReport(_ write: GatewayReportWrite) async throws -> [Event]? {
         try await writing { db in
             // Taken only when newer than the last accepted report: a replay writes nothing.
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO device_state (device_id, last_seen, last_report) VALUES (?, ?, ?)
                     ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen,
@@ -64,14 +64,14 @@ extension SQLiteStore {
                 arguments: [write.gatewayID.rawValue, StorageCoding.microseconds(write.seen), write.timestamp])
             guard db.changesCount == 1 else { return nil }
             for battery in write.batteries {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE devices SET battery_level = ?, battery_last_measurement = ? WHERE id = ?",
                     arguments: [
                         battery.level.rawValue, StorageCoding.microseconds(battery.measured), battery.deviceID.rawValue,
                     ])
             }
             for state in write.states {
-                try db.execute(
+                try db.run(
                     sql: """
                         INSERT INTO device_state (device_id, locked, last_locked, rssi) VALUES (?, ?, ?, ?)
                         ON CONFLICT (device_id) DO UPDATE SET locked = excluded.locked,
@@ -126,7 +126,7 @@ extension SQLiteStore {
     {
         let start = StorageCoding.microseconds(now.addingTimeInterval(-window))
         return try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM activation_slots WHERE device_id = ? AND time < ?",
                 arguments: [device.rawValue, start])
             let taken =
@@ -134,7 +134,7 @@ extension SQLiteStore {
                     db, sql: "SELECT count(*) FROM activation_slots WHERE device_id = ?", arguments: [device.rawValue])
                 ?? 0
             guard taken < limit else { return nil }
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO activation_slots (device_id, time) VALUES (?, ?)",
                 arguments: [device.rawValue, StorageCoding.microseconds(now)])
             return db.lastInsertedRowID
@@ -142,7 +142,7 @@ extension SQLiteStore {
     }
 
     public func releaseActivation(_ slot: Int64) async throws {
-        try await writing { db in try db.execute(sql: "DELETE FROM activation_slots WHERE id = ?", arguments: [slot]) }
+        try await writing { db in try db.run(sql: "DELETE FROM activation_slots WHERE id = ?", arguments: [slot]) }
     }
 
     public func events(matching query: EventQuery) async throws -> [Event] {
@@ -172,7 +172,7 @@ extension SQLiteStore {
                         db, sql: "SELECT count(*) FROM webhooks WHERE organization_id = ?",
                         arguments: [webhook.organizationID.rawValue]) ?? 0
                 guard existing < limit else { return nil }
-                try db.execute(
+                try db.run(
                     sql:
                         "INSERT INTO webhooks (organization_id, url, types, secret, date_created) VALUES (?, ?, ?, ?, ?)",
                     arguments: [
@@ -198,7 +198,7 @@ extension SQLiteStore {
 
     public func replaceWebhook(_ webhook: Webhook) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE webhooks SET url = ?, types = ?, secret = ?, failing_since = ?, date_disabled = ?,
                     last_error = ? WHERE id = ?
@@ -210,7 +210,7 @@ extension SQLiteStore {
                     webhook.id.rawValue,
                 ])
             guard db.changesCount == 1 else { return false }
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE webhook_deliveries SET attempts = 0, next_attempt = 0
                     WHERE webhook_id = ? AND date_delivered IS NULL
@@ -223,7 +223,7 @@ extension SQLiteStore {
         async throws -> Bool
     {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE webhooks SET failing_since = ?, date_disabled = ?, last_error = ?
                     WHERE id = ? AND failing_since IS ? AND date_disabled IS ?
@@ -239,7 +239,7 @@ extension SQLiteStore {
 
     public func deleteWebhook(_ id: EntityID<WebhookID>) async throws -> Bool {
         try await writing { db in
-            try db.execute(sql: "DELETE FROM webhooks WHERE id = ?", arguments: [id.rawValue])
+            try db.run(sql: "DELETE FROM webhooks WHERE id = ?", arguments: [id.rawValue])
             return db.changesCount == 1
         }
     }
@@ -300,7 +300,7 @@ extension SQLiteStore {
     public func markDelivered(_ deliveryIDs: [Int64], at date: Date) async throws {
         guard !deliveryIDs.isEmpty else { return }
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE webhook_deliveries SET date_delivered = ? WHERE \(SQLDialect.sqlite.isOneOf("id"))",
                 arguments: [StorageCoding.microseconds(date), jsonArray(deliveryIDs)])
         }
@@ -309,7 +309,7 @@ extension SQLiteStore {
     public func markFailed(_ deliveryIDs: [Int64], retryAt: Date) async throws {
         guard !deliveryIDs.isEmpty else { return }
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt = ?
                     WHERE \(SQLDialect.sqlite.isOneOf("id"))
@@ -364,7 +364,7 @@ extension SQLiteStore {
                 arguments: [nowValue])
             for row in expired {
                 let id = ShareID(row["id"] as Int64)
-                try db.execute(sql: "DELETE FROM shares WHERE id = ?", arguments: [id.rawValue])
+                try db.run(sql: "DELETE FROM shares WHERE id = ?", arguments: [id.rawValue])
                 try Self.record(
                     Event(
                         type: .shareDeleted, time: now, organizationID: OrganizationID(row["organization_id"] as Int64),
@@ -380,11 +380,11 @@ extension SQLiteStore {
                             AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) ORDER BY id
                             """), arguments: [period.rawValue, StorageCoding.microseconds(cutoff)])
                 for id in ids {
-                    try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
+                    try db.run(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
                     report.users.append(UserID(id))
                 }
             }
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE users SET invitation_token = NULL, invitation_url = NULL, invitation_expiration = NULL,
                     invitation_language = NULL WHERE account_id IS NULL AND invitation_expiration <= ?
@@ -398,28 +398,28 @@ extension SQLiteStore {
         try await writing { db in
             var report = RetentionReport()
             // An event's deliveries go with it (ON DELETE CASCADE, found through webhook_deliveries_event_retention).
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)",
                 arguments: [StorageCoding.microseconds(cutoffs.eventsBefore), cutoffs.limit])
             report.events = db.changesCount
-            try db.execute(
+            try db.run(
                 sql: """
                     DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
                         WHERE date_delivered < ? ORDER BY date_delivered LIMIT ?)
                     """,
                 arguments: [StorageCoding.microseconds(cutoffs.deliveriesDeliveredBefore), cutoffs.limit])
             report.webhookDeliveries = db.changesCount
-            try db.execute(
+            try db.run(
                 sql:
                     "DELETE FROM tokens WHERE id IN (SELECT id FROM tokens WHERE expires < ? ORDER BY expires LIMIT ?)",
                 arguments: [StorageCoding.microseconds(cutoffs.tokensExpiredBefore), cutoffs.limit])
             report.tokens = db.changesCount
-            try db.execute(
+            try db.run(
                 sql:
                     "DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts WHERE expires < ? LIMIT ?)",
                 arguments: [StorageCoding.microseconds(cutoffs.signInFailuresBefore), cutoffs.limit])
             report.signInFailures = db.changesCount
-            try db.execute(
+            try db.run(
                 sql: """
                     DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key FROM idempotency_keys
                         WHERE expires < ? LIMIT ?)

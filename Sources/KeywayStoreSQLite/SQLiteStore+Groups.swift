@@ -12,7 +12,7 @@ extension SQLiteStore {
         let arguments = StatementArguments(values)
         return try await mapConstraintErrors {
             try await writing { db in
-                try db.execute(sql: sql, arguments: arguments)
+                try db.run(sql: sql, arguments: arguments)
                 return db.lastInsertedRowID
             }
         }
@@ -21,7 +21,7 @@ extension SQLiteStore {
     private func deleteGroup(_ table: GroupTable, id: Int64, organization: OrganizationID) async throws -> Bool {
         try await writing { db in
             // Memberships and the group's shares go with it, through ON DELETE CASCADE, in this transaction.
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM \(table.table) WHERE id = ? AND organization_id = ?",
                 arguments: [id, organization.rawValue])
             return db.changesCount == 1
@@ -30,7 +30,7 @@ extension SQLiteStore {
 
     private func removeMember(_ table: GroupTable, group: Int64, member: Int64) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM \(table.memberTable) WHERE group_id = ? AND \(table.memberColumn) = ?",
                 arguments: [group, member])
             return db.changesCount == 1
@@ -53,7 +53,7 @@ extension SQLiteStore {
 
     public func replaceDeviceGroup(_ group: DeviceGroup) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE device_groups SET name = ?, remarks = ?, location = ?, date_modified = ?
                     WHERE id = ? AND organization_id = ?
@@ -100,7 +100,7 @@ extension SQLiteStore {
     public func addDeviceGroupMember(_ member: DeviceGroupMember) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
-                try db.execute(
+                try db.run(
                     sql: "INSERT INTO device_group_members (group_id, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     arguments: [member.groupID.rawValue, member.deviceID.rawValue])
                 return db.changesCount == 1
@@ -129,7 +129,7 @@ extension SQLiteStore {
 
     public func replaceUserGroup(_ group: UserGroup) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql:
                     "UPDATE user_groups SET name = ?, remarks = ?, date_modified = ? WHERE id = ? AND organization_id = ?",
                 arguments: [
@@ -180,13 +180,13 @@ extension SQLiteStore {
         try await mapConstraintErrors {
             try await writing { db in
                 // The insert says whether the member is new; only an existing member's role is updated.
-                try db.execute(
+                try db.run(
                     sql: """
                         INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)
                         ON CONFLICT (group_id, user_id) DO NOTHING
                         """, arguments: [member.groupID.rawValue, member.userID.rawValue, member.groupAdmin])
                 guard db.changesCount == 0 else { return true }
-                try db.execute(
+                try db.run(
                     sql: "UPDATE user_group_members SET group_admin = ? WHERE group_id = ? AND user_id = ?",
                     arguments: [member.groupAdmin, member.groupID.rawValue, member.userID.rawValue])
                 return false

@@ -29,7 +29,7 @@ extension SQLiteStore {
                 if (row["claimed"] as Int64) >= staleValue { return .running }
                 // Claimed by an instance that stopped before answering: this request takes it over.
             }
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO idempotency_keys (scope, key, fingerprint, claimed, expires) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, claimed = excluded.claimed,
@@ -43,7 +43,7 @@ extension SQLiteStore {
         async throws
     {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE idempotency_keys SET status = ?, content_type = ?, body = ?
                     WHERE scope = ? AND key = ? AND claimed = ? AND status IS NULL
@@ -53,7 +53,7 @@ extension SQLiteStore {
 
     public func releaseIdempotencyKey(scope: String, key: String, claim: Int64) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claimed = ? AND status IS NULL",
                 arguments: [scope, key, claim])
         }

@@ -6,7 +6,7 @@ import KeywaySQL
 extension SQLiteStore {
     static func enqueue(_ messages: [OutboxMessage], _ db: Database) throws {
         for message in messages {
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO outbox (kind, channel, recipient, subject, body, date_created) VALUES (?, ?, ?, ?, ?, ?)
                     """,
@@ -42,7 +42,7 @@ extension SQLiteStore {
             guard let accountID else { throw DomainError.unauthorized }
             let now = StorageCoding.microseconds(date)
             // Only a still-open invitation is accepted: a concurrent acceptance leaves nothing to change.
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE users SET account_id = ?, invitation_accepted = ?, date_modified = ?
                     WHERE id = ? AND account_id IS NULL AND invitation_accepted IS NULL
@@ -50,7 +50,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else {
                 throw DomainError.invitationUsed
             }
-            try db.execute(
+            try db.run(
                 sql: "UPDATE shares SET date_validated = ? WHERE user_id = ? AND date_validated IS NULL",
                 arguments: [now, user.rawValue])
             return accountID
@@ -82,7 +82,7 @@ extension SQLiteStore {
 
     public func markDelivered(_ id: Int64, at date: Date) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE outbox SET date_delivered = ? WHERE id = ?",
                 arguments: [StorageCoding.microseconds(date), id])
         }
@@ -91,11 +91,11 @@ extension SQLiteStore {
     public func markAttemptFailed(_ id: Int64, retryAt: Date?, at date: Date) async throws {
         try await writing { db in
             if let retryAt {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt = ? WHERE id = ?",
                     arguments: [StorageCoding.microseconds(retryAt), id])
             } else {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE outbox SET attempts = attempts + 1, date_failed = ? WHERE id = ?",
                     arguments: [StorageCoding.microseconds(date), id])
             }

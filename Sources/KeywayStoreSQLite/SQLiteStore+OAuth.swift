@@ -10,9 +10,9 @@ extension SQLiteStore {
         let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
         try await writing { db in
             if replacing {
-                try db.execute(sql: "DELETE FROM oauth_clients WHERE id = ?", arguments: [client.id])
+                try db.run(sql: "DELETE FROM oauth_clients WHERE id = ?", arguments: [client.id])
             }
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO oauth_clients (id, secret_hash, redirect_uris, name, date_created) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO NOTHING
@@ -55,17 +55,17 @@ extension SQLiteStore {
 
     public func deleteOAuthClient(id: String) async throws -> Bool {
         try await writing { db in
-            try db.execute(sql: "DELETE FROM oauth_clients WHERE id = ?", arguments: [id])
+            try db.run(sql: "DELETE FROM oauth_clients WHERE id = ?", arguments: [id])
             return db.changesCount == 1
         }
     }
 
     public func insertAuthorizationCode(_ code: AuthorizationCode) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM oauth_codes WHERE expires < ?",
                 arguments: [StorageCoding.microseconds(code.dateCreated.addingTimeInterval(-86_400))])
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO oauth_codes (hash, client_id, redirect_uri, account_id, code_challenge, family, expires,
                         date_created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -102,7 +102,7 @@ extension SQLiteStore {
 
     public func redeemAuthorizationCode(id: Int64, at date: Date, issuing tokens: [IssuedToken]) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE oauth_codes SET date_used = ? WHERE id = ? AND date_used IS NULL",
                 arguments: [StorageCoding.microseconds(date), id])
             guard db.changesCount == 1 else { return false }

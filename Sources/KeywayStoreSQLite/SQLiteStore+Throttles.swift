@@ -12,7 +12,7 @@ extension SQLiteStore {
         // One writer at a time: the count and the insert below see no other attempt in between.
         return try await writing { db in
             // Every key's expired attempts, not only this one's: a key that is never tried again is not kept.
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM throttle_attempts WHERE expires <= ?", arguments: [now])
             let row = try Row.fetchOne(
                 try db.cachedStatement(
@@ -21,7 +21,7 @@ extension SQLiteStore {
             let count = row?["n"] as Int? ?? 0
             let oldest = (row?["oldest"] as Int64?).map(StorageCoding.date(microseconds:))
             guard count < limit else { return ThrottleOutcome(id: nil, count: count, retryAt: oldest) }
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO throttle_attempts (key, expires) VALUES (?, ?)", arguments: [key, expires])
             return ThrottleOutcome(
                 id: db.lastInsertedRowID, count: count + 1,
@@ -31,13 +31,13 @@ extension SQLiteStore {
 
     public func forgetAttempt(id: Int64) async throws {
         try await writing { db in
-            try db.execute(sql: "DELETE FROM throttle_attempts WHERE id = ?", arguments: [id])
+            try db.run(sql: "DELETE FROM throttle_attempts WHERE id = ?", arguments: [id])
         }
     }
 
     public func clearAttempts(_ key: String) async throws {
         try await writing { db in
-            try db.execute(sql: "DELETE FROM throttle_attempts WHERE key = ?", arguments: [key])
+            try db.run(sql: "DELETE FROM throttle_attempts WHERE key = ?", arguments: [key])
         }
     }
 }

@@ -26,13 +26,13 @@ extension SQLiteStore {
             try await writing { db in
                 // Checked inside the write transaction: two concurrent creates cannot both pass.
                 if let existing = try Self.duplicate(of: user, db) { throw DomainError.userExists(existing) }
-                try db.execute(
+                try db.run(
                     sql: "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(UserColumns.placeholdersWithoutID))",
                     arguments: UserColumns.arguments(user))
                 var stored = user
                 stored.id = UserID(db.lastInsertedRowID)
                 if let group {
-                    try db.execute(
+                    try db.run(
                         sql: "INSERT INTO user_group_members (group_id, user_id, group_admin) VALUES (?, ?, ?)",
                         arguments: [group.groupID.rawValue, stored.id.rawValue, group.groupAdmin])
                 }
@@ -46,7 +46,7 @@ extension SQLiteStore {
         try await mapConstraintErrors {
             try await writing { db in
                 if let existing = try Self.duplicate(of: user, db) { throw DomainError.userExists(existing) }
-                try db.execute(
+                try db.run(
                     sql: "UPDATE users SET (\(UserColumns.withoutID)) = (\(UserColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND organization_id = ?",
                     arguments: UserColumns.arguments(user) + [user.id.rawValue, user.organizationID.rawValue])
@@ -58,7 +58,7 @@ extension SQLiteStore {
     public func deleteUser(_ id: UserID, organization: OrganizationID) async throws -> Bool {
         try await writing { db in
             // Memberships and received shares go with it (ON DELETE CASCADE), in this transaction.
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM users WHERE id = ? AND organization_id = ?",
                 arguments: [id.rawValue, organization.rawValue])
             return db.changesCount == 1

@@ -6,7 +6,7 @@ import KeywaySQL
 extension SQLiteStore {
     public func saveCode(destination: String, codeHash: [UInt8], expires: Date, message: OutboxMessage) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     INSERT INTO verification_codes (destination, code_hash, expires, attempts) VALUES (?, ?, ?, 0)
                     ON CONFLICT (destination) DO UPDATE SET code_hash = excluded.code_hash, expires = excluded.expires,
@@ -29,13 +29,13 @@ extension SQLiteStore {
                 (row["attempts"] as Int? ?? 0) < maxAttempts
             else { return false }
             guard constantTimeEquals([UInt8](row["code_hash"] as Data? ?? Data()), codeHash) else {
-                try db.execute(
+                try db.run(
                     sql: "UPDATE verification_codes SET attempts = attempts + 1 WHERE destination = ?",
                     arguments: [destination])
                 return false
             }
-            try db.execute(sql: "DELETE FROM verification_codes WHERE destination = ?", arguments: [destination])
-            try db.execute(
+            try db.run(sql: "DELETE FROM verification_codes WHERE destination = ?", arguments: [destination])
+            try db.run(
                 sql: "INSERT INTO verification_tokens (hash, destination, expires) VALUES (?, ?, ?)",
                 arguments: [Data(tokenHash), destination, StorageCoding.microseconds(tokenExpires)])
             return true
@@ -48,7 +48,7 @@ extension SQLiteStore {
             StorageCoding.microseconds(date), Data(hash), jsonArray(destinations), StorageCoding.microseconds(date),
         ]
         return try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: """
                     UPDATE verification_tokens SET date_used = ? WHERE hash = ? AND \(SQLDialect.sqlite.isOneOf("destination"))
                     AND date_used IS NULL AND expires > ?
@@ -68,7 +68,7 @@ extension SQLiteStore {
 
     public func setRequiresMFA(_ account: AccountID, _ required: Bool) async throws {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE accounts SET require_mfa = ? WHERE id = ?", arguments: [required, account.rawValue])
         }
     }

@@ -118,7 +118,7 @@ public final class SQLiteStore: KeywayStore {
         try await mapConstraintErrors {
             try await writing { db in
                 var stored = share
-                try db.execute(
+                try db.run(
                     sql:
                         "INSERT INTO shares (\(ShareColumns.withoutID)) VALUES (\(ShareColumns.placeholdersWithoutID))",
                     arguments: ShareColumns.arguments(share))
@@ -145,7 +145,7 @@ public final class SQLiteStore: KeywayStore {
     public func replaceShare(_ share: Share, event: Event?) async throws -> Bool {
         try await mapConstraintErrors {
             try await writing { db in
-                try db.execute(
+                try db.run(
                     sql: "UPDATE shares SET (\(ShareColumns.withoutID)) = (\(ShareColumns.placeholdersWithoutID)) "
                         + "WHERE id = ? AND version = ?",
                     arguments: ShareColumns.arguments(share) + [share.id.rawValue, share.version - 1])
@@ -158,7 +158,7 @@ public final class SQLiteStore: KeywayStore {
 
     public func deleteShare(_ id: ShareID, organization: OrganizationID, event: Event?) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "DELETE FROM shares WHERE id = ? AND organization_id = ?",
                 arguments: [id.rawValue, organization.rawValue])
             guard db.changesCount == 1 else { return false }
@@ -202,7 +202,7 @@ public final class SQLiteStore: KeywayStore {
 
     public func insertOrganization(_ organization: Organization, founder: User) async throws -> Organization {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO organizations (name, personal, creator_account_id, date_created) VALUES (?, 0, ?, ?)",
                 arguments: [
                     organization.name, organization.creatorAccountID?.rawValue,
@@ -212,7 +212,7 @@ public final class SQLiteStore: KeywayStore {
             stored.id = OrganizationID(db.lastInsertedRowID)
             var user = founder
             user.organizationID = stored.id
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO users (\(UserColumns.withoutID)) VALUES (\(UserColumns.placeholdersWithoutID))",
                 arguments: UserColumns.arguments(user))
             return stored
@@ -221,7 +221,7 @@ public final class SQLiteStore: KeywayStore {
 
     public func replaceOrganization(_ organization: Organization) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql: "UPDATE organizations SET name = ?, date_modified = ?, date_restricted = ? WHERE id = ?",
                 arguments: [
                     organization.name, organization.dateModified.map(StorageCoding.microseconds),
@@ -256,7 +256,7 @@ public final class SQLiteStore: KeywayStore {
     public func insertAPIKey(_ key: APIKey) async throws -> APIKey {
         try await writing { db in
             var stored = key
-            try db.execute(
+            try db.run(
                 sql: "INSERT INTO api_keys (\(APIKeyColumns.withoutID)) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: APIKeyColumns.arguments(key))
             stored.id = APIKeyID(db.lastInsertedRowID)
@@ -285,7 +285,7 @@ public final class SQLiteStore: KeywayStore {
 
     public func revokeAPIKey(_ id: APIKeyID, organization: OrganizationID, at date: Date) async throws -> Bool {
         try await writing { db in
-            try db.execute(
+            try db.run(
                 sql:
                     "UPDATE api_keys SET date_revoked = ? WHERE id = ? AND organization_id = ? AND date_revoked IS NULL",
                 arguments: [StorageCoding.microseconds(date), id.rawValue, organization.rawValue])
