@@ -140,12 +140,17 @@ def sign_in(base, env):
         form=True)["access_token"]
 
 
+def post_body(env):
+    """The share the POST benchmark creates: organization 1000's lock for its user 1,000,000."""
+    return json.dumps({"organizationId": 1000, "source": {"deviceId": int(env["LOCK_ID"])},
+                       "receiver": {"userId": 1_000_000}, "externalId": "bench-post"})
+
+
 def post_script(folder, env):
-    """A wrk script that creates a share (organization 1000's lock for its user 1,000,000); its path."""
+    """A wrk script that POSTs `post_body`; its path."""
     lua = os.path.join(folder, "post.lua")
+    body = post_body(env)
     with open(lua, "w") as script:
-        body = json.dumps({"organizationId": 1000, "source": {"deviceId": int(env["LOCK_ID"])},
-                           "receiver": {"userId": 1_000_000}, "externalId": "bench-post"})
         script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
                      'wrk.headers["Content-Type"] = "application/json"\n')
     return lua
@@ -183,7 +188,7 @@ def measure_size(binary, shares, args, lines, label="", flags=(), extra_env=None
         key = env["API_KEY"]
         token = sign_in(base, env)
         middle = min(shares, 10_000) // 2  # a share of organization 1000, the bench key's
-        lua = post_script(folder, env)
+        lua, body = post_script(folder, env), post_body(env)
         endpoints = [
             ("GET /livez (baseline)", base + "/livez", key, None),
             ("GET /health (one store ping)", base + "/health", key, None),

@@ -53,7 +53,7 @@ extension SQLiteStore {
         guard !ids.isEmpty else { return [] }
         let values = ids.map(\.rawValue).sorted()
         let sql = "SELECT \(DeviceColumns.all) FROM devices WHERE \(SQLDialect.sqlite.isOneOf("id")) ORDER BY id"
-        return try await reading { db in
+        return try await readingOneStatement { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)])).map(
                 DeviceRow.decode)
         }
@@ -80,7 +80,7 @@ extension SQLiteStore {
 
 extension SQLiteStore {
     public func accessStamp() async throws -> AccessStamp {
-        let seq = try await reading { db in
+        let seq = try await readingOneStatement { db in
             try Int64.fetchOne(try db.cachedStatement(sql: "SELECT seq FROM access_clock WHERE id = 1")) ?? 0
         }
         return AccessStamp(String(seq))
@@ -90,7 +90,7 @@ extension SQLiteStore {
         // A stamp this store did not make cannot vouch for anything.
         guard let seq = Int64(stamp.value) else { return true }
         let arguments = StatementArguments([.texts(scopes.map(\.key).sorted()), .int(seq)])
-        return try await reading { db in
+        return try await readingOneStatement { db in
             try Bool.fetchOne(try db.cachedStatement(sql: AccessRevisions.sqliteChanged), arguments: arguments) ?? true
         }
     }
@@ -106,7 +106,7 @@ extension SQLiteStore {
             .texts(first.scopes.map(\.key).sorted()), .int(firstSeq), .texts(second.scopes.map(\.key).sorted()),
             .int(secondSeq),
         ])
-        return try await reading { db in
+        return try await readingOneStatement { db in
             guard
                 let row = try Row.fetchOne(
                     try db.cachedStatement(sql: AccessRevisions.sqliteChangedTwice), arguments: arguments)

@@ -103,7 +103,7 @@ extension SQLiteStore {
         guard !ids.isEmpty else { return [:] }
         let values = ids.map(\.rawValue).sorted()
         let sql = "SELECT \(DeviceStateColumns.all) FROM device_state WHERE \(SQLDialect.sqlite.isOneOf("device_id"))"
-        return try await reading { db in
+        return try await readingOneStatement { db in
             var states: [DeviceID: DeviceState] = [:]
             for row in try Row.fetchAll(
                 try db.cachedStatement(sql: sql), arguments: StatementArguments([.ints(values)]))

@@ -56,6 +56,21 @@ public final class SQLiteStore: KeywayStore {
         return try await pool.read(body)
     }
 
+    /// `reading` for a body that runs ONE statement: without the read transaction around it (GRDB's `BEGIN` and
+    /// `COMMIT`, two more statements per read). A single `SELECT` reads one consistent snapshot on its own, so the
+    /// answer is the same; a body of several statements must use `reading`, whose transaction keeps them together.
+    /// For the revision checks every request makes (issue 13).
+    func readingOneStatement<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        usage.withLock { $0.readers += 1 }
+        defer { usage.withLock { $0.readers -= 1 } }
+        if readsInPlace { return try Self.readOneInPlace(pool, body) }
+        return try await pool.unsafeRead(body)
+    }
+
+    private static func readOneInPlace<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.unsafeRead(body)
+    }
+
     /// GRDB's blocking read: from a synchronous function the compiler picks it over the asynchronous one.
     private static func readInPlace<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
         try pool.read(body)
@@ -133,7 +148,7 @@ public final class SQLiteStore: KeywayStore {
     }
 
     public func share(_ id: ShareID) async throws -> Share? {
-        try await reading { db in
+        try await readingOneStatement { db in
             try Row.fetchOne(
                 try db.cachedStatement(sql: "SELECT \(ShareColumns.all) FROM shares WHERE id = ?"),
                 arguments: [id.rawValue]
