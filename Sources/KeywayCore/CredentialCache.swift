@@ -101,12 +101,7 @@ public final class CredentialCache: Sendable {
         }
     }
 
-    private struct Contents {
-        var entries: [[UInt8]: Entry] = [:]
-        var weight = 0
-    }
-
-    private let contents = Mutex(Contents())
+    private let contents: Mutex<WeighedEntries<[UInt8], Entry>>
     let capacity: Int
     /// The most rows all entries may hold together (about 100 MB): an account that receives many shares, signed in
     /// many times, cannot make the cache grow past it.
@@ -121,13 +116,14 @@ public final class CredentialCache: Sendable {
         self.capacity = capacity
         self.maximumAge = maximumAge
         self.ages = ages
+        contents = Mutex(WeighedEntries(capacity: capacity, maximumWeight: Self.maximumWeight))
     }
 
     public var count: Int { contents.withLock { $0.entries.count } }
 
     /// The entry for `hash` unless it is too old or its token expired by `now` (the service's clock).
     func entry(_ hash: [UInt8], at now: Date) -> Entry? {
-        guard let entry = contents.withLock({ $0.entries[hash] }) else { return nil }
+        guard let entry = contents.withLock({ $0[hash] }) else { return nil }
         let age = ages.now().timeIntervalSince(entry.loaded)
         guard (0..<maximumAge).contains(age), entry.expires.map({ now < $0 }) ?? true,
             constantTimeEquals(entry.hash, hash)
@@ -139,24 +135,45 @@ public final class CredentialCache: Sendable {
     }
 
     func keep(_ entry: Entry) {
-        let weight = entry.weight
-        guard capacity > 0, weight <= Self.maximumWeight else { return }
-        contents.withLock { contents in
-            if let old = contents.entries.removeValue(forKey: entry.hash) { contents.weight -= old.weight }
-            // Full: start again rather than track use; the cache refills at one store read per credential.
-            if contents.entries.count >= capacity || contents.weight + weight > Self.maximumWeight {
-                contents.entries.removeAll(keepingCapacity: true)
-                contents.weight = 0
-            }
-            contents.entries[entry.hash] = entry
-            contents.weight += weight
-        }
+        guard capacity > 0 else { return }
+        contents.withLock { $0.keep(entry, for: entry.hash, weight: entry.weight) }
     }
 
     func forget(_ hash: [UInt8]) {
-        contents.withLock { contents in
-            if let old = contents.entries.removeValue(forKey: hash) { contents.weight -= old.weight }
+        contents.withLock { $0.forget(hash) }
+    }
+}
+
+/// Cached entries with a weight (the rows each holds): at most `capacity` entries and `maximumWeight` in all. Full,
+/// it starts again rather than track use (the caches refill at one store read per entry). `CredentialCache` and
+/// `ShareCache` keep theirs in one.
+struct WeighedEntries<Key: Hashable, Value>: ~Copyable {
+    private(set) var entries: [Key: (value: Value, weight: Int)] = [:]
+    private var weight = 0
+    let capacity: Int
+    let maximumWeight: Int
+
+    init(capacity: Int, maximumWeight: Int) {
+        self.capacity = capacity
+        self.maximumWeight = maximumWeight
+    }
+
+    subscript(key: Key) -> Value? { entries[key]?.value }
+
+    /// Keeps `value` under `key`, unless it alone weighs more than the whole may.
+    mutating func keep(_ value: Value, for key: Key, weight: Int) {
+        guard capacity > 0, weight <= maximumWeight else { return }
+        forget(key)
+        if entries.count >= capacity || self.weight + weight > maximumWeight {
+            entries.removeAll(keepingCapacity: true)
+            self.weight = 0
         }
+        entries[key] = (value, weight)
+        self.weight += weight
+    }
+
+    mutating func forget(_ key: Key) {
+        if let old = entries.removeValue(forKey: key) { weight -= old.weight }
     }
 }
 

@@ -34,12 +34,7 @@ public final class ShareCache: Sendable {
         }
     }
 
-    private struct Contents {
-        var entries: [Key: Entry] = [:]
-        var weight = 0
-    }
-
-    private let contents = Mutex(Contents())
+    private let contents: Mutex<WeighedEntries<Key, Entry>>
     public let capacity: Int
     static let maximumWeight = 200_000
     let maximumAge: TimeInterval
@@ -50,13 +45,14 @@ public final class ShareCache: Sendable {
         self.capacity = capacity
         self.maximumAge = maximumAge
         self.ages = ages
+        contents = Mutex(WeighedEntries(capacity: capacity, maximumWeight: Self.maximumWeight))
     }
 
     public var count: Int { contents.withLock { $0.entries.count } }
 
     /// The entry for `key` unless it is too old (not yet checked against the store).
     func entry(_ key: Key) -> Entry? {
-        guard capacity > 0, let entry = contents.withLock({ $0.entries[key] }) else { return nil }
+        guard capacity > 0, let entry = contents.withLock({ $0[key] }) else { return nil }
         guard (0..<maximumAge).contains(ages.now().timeIntervalSince(entry.loaded)) else {
             forget(key)
             return nil
@@ -70,23 +66,11 @@ public final class ShareCache: Sendable {
         guard capacity > 0 else { return }
         let entry = Entry(
             list: list, check: RevisionCheck(scopes.union(Self.scopes(of: list)), since: stamp), loaded: loaded)
-        let weight = entry.weight
-        guard weight <= Self.maximumWeight else { return }
-        contents.withLock { contents in
-            if let old = contents.entries.removeValue(forKey: key) { contents.weight -= old.weight }
-            if contents.entries.count >= capacity || contents.weight + weight > Self.maximumWeight {
-                contents.entries.removeAll(keepingCapacity: true)
-                contents.weight = 0
-            }
-            contents.entries[key] = entry
-            contents.weight += weight
-        }
+        contents.withLock { $0.keep(entry, for: key, weight: entry.weight) }
     }
 
     func forget(_ key: Key) {
-        contents.withLock { contents in
-            if let old = contents.entries.removeValue(forKey: key) { contents.weight -= old.weight }
-        }
+        contents.withLock { $0.forget(key) }
     }
 
     /// The organizations of the shares and of every record shown with them.

@@ -68,6 +68,18 @@ struct EvaluationAndListLimitsTests {
         }
     }
 
+    /// `count` weekly half hours, across the week's days and hours: a share stored before the schedule cap.
+    static func halfHours(_ count: Int) -> [ScheduleEntry] {
+        (0..<count).map { index in
+            ScheduleEntry(
+                dayOfWeek: DayOfWeek.allCases[index % 7],
+                period: Period(
+                    startTime: LocalTime(hour: index % 24, minute: 0, second: 0)!,
+                    endTime: LocalTime(hour: index % 24, minute: 30, second: 0)!),
+                recurrence: .weekly)
+        }
+    }
+
     /// Effective permissions judge a list of little work (shares plus schedule entries, over every device) in place,
     /// since the hop to the pool costs more than the judging; a list of much (a share of 1,100 entries, stored before
     /// the cap) goes to the evaluation pool, off the threads that serve requests.
@@ -87,14 +99,7 @@ struct EvaluationAndListLimitsTests {
 
             var share = Fixtures.share(
                 1, now: harness.time.now(), source: .device(DeviceID(12)), receiver: .user(UserID(user)))
-            share.schedule = (0..<1_100).map { index in
-                ScheduleEntry(
-                    dayOfWeek: DayOfWeek.allCases[index % 7],
-                    period: Period(
-                        startTime: LocalTime(hour: index % 24, minute: 0, second: 0)!,
-                        endTime: LocalTime(hour: index % 24, minute: 30, second: 0)!),
-                    recurrence: .weekly)
-            }
+            share.schedule = Self.halfHours(1_100)
             _ = try await harness.keyway.store.insertShare(share, event: nil)
             let much = try await client.send(.get, "/v1/effective-device-permissions", key: token)
             #expect(much.status == .ok, "\(much.text)")
@@ -114,14 +119,7 @@ struct EvaluationAndListLimitsTests {
         let harness = try await Harness.make { $0.evaluationThreads = 1 }
         defer { harness.directory.remove() }
         var share = Fixtures.share(1, now: harness.time.now(), receiver: .user(Fixtures.invitedUser(1)))
-        share.schedule = (0..<400).map { index in
-            ScheduleEntry(
-                dayOfWeek: DayOfWeek.allCases[index % 7],
-                period: Period(
-                    startTime: LocalTime(hour: index % 24, minute: 0, second: 0)!,
-                    endTime: LocalTime(hour: index % 24, minute: 30, second: 0)!),
-                recurrence: .weekly)
-        }
+        share.schedule = Self.halfHours(400)
         _ = try await harness.keyway.store.insertShare(share, event: nil)
         let pool = harness.keyway.access.evaluation
         let gate = DispatchSemaphore(value: 0)
