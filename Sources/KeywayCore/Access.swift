@@ -244,8 +244,28 @@ public struct AccessFacts: Sendable {
     public var devices: [DeviceID: Device] = [:]
     /// Every device group holding a received device, with all its members.
     public var groupsHolding: [DeviceGroupID: Set<DeviceID>] = [:]
+    /// Derived from the above by `index()`, once per load rather than per request: each received share under the
+    /// devices it reaches, and the groups holding each received device.
+    public private(set) var sharesOn: [DeviceID: [Share]] = [:]
+    public private(set) var groupsOf: [DeviceID: Set<DeviceGroupID>] = [:]
 
     public init() {}
+
+    /// Builds `sharesOn` and `groupsOf` from the facts as they are now (`AccessResolver.load` calls it last).
+    public mutating func index() {
+        sharesOn = [:]
+        for share in received {
+            switch share.source {
+            case .device(let id): sharesOn[id, default: []].append(share)
+            case .deviceGroup(let id):
+                for device in receivedGroupMembers[id] ?? [] { sharesOn[device, default: []].append(share) }
+            }
+        }
+        groupsOf = [:]
+        for (group, members) in groupsHolding {
+            for device in members { groupsOf[device, default: []].insert(group) }
+        }
+    }
 
     /// The organizations the account has a user record in.
     public var organizations: Set<OrganizationID> { Set(memberships.map(\.user.organizationID)) }
@@ -253,7 +273,7 @@ public struct AccessFacts: Sendable {
     /// The device groups `device` belongs to, when the facts know (it is a received device); nil otherwise.
     public func groups(of device: DeviceID) -> Set<DeviceGroupID>? {
         guard receivedDevices.contains(device) else { return nil }
-        return Set(groupsHolding.filter { $0.value.contains(device) }.keys)
+        return groupsOf[device] ?? []
     }
 }
 
@@ -318,6 +338,7 @@ public struct AccessResolver: Sendable {
         let gateways = Set(facts.devices.values.compactMap(\.gatewayID)).subtracting(facts.devices.keys)
         for gateway in try await store.devices(gateways) { facts.devices[gateway.id] = gateway }
         facts.groupsHolding = try await store.deviceGroups(containing: facts.receivedDevices)
+        facts.index()
         return facts
     }
 

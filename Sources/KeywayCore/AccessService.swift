@@ -19,6 +19,18 @@ public struct EffectivePermission: Sendable {
     /// The shares in force (their windows and schedules), for clients that judge offline.
     public var shares: [Share]
     public var organizationSuperUser: Bool
+
+    public init(
+        device: Device, gateway: Device? = nil, gatewayState: DeviceState? = nil, decision: AccessDecision,
+        shares: [Share], organizationSuperUser: Bool
+    ) {
+        self.device = device
+        self.gateway = gateway
+        self.gatewayState = gatewayState
+        self.decision = decision
+        self.shares = shares
+        self.organizationSuperUser = organizationSuperUser
+    }
 }
 
 /// "Can this user open this door at this instant, and why?", and the devices a caller may use now.
@@ -160,21 +172,10 @@ public struct AccessService: Sendable {
             let memberships = access.memberships
             let facts = access.facts ?? AccessFacts()
             let reached = access.receivedDevices.subtracting(seen).compactMap { facts.devices[$0] }
-            // Each received share indexed once under the devices it reaches, so that each (device, share) pair is
-            // judged once rather than every share filtered for every device.
-            var sharesOn: [DeviceID: [Share]] = [:]
-            for share in access.received {
-                switch share.source {
-                case .device(let id): sharesOn[id, default: []].append(share)
-                case .deviceGroup(let id):
-                    for device in facts.receivedGroupMembers[id] ?? [] { sharesOn[device, default: []].append(share) }
-                }
-            }
-            // The groups holding each device, found once (not every group filtered for every device).
-            var groupsOf: [DeviceID: Set<DeviceGroupID>] = [:]
-            for (group, members) in facts.groupsHolding {
-                for device in members { groupsOf[device, default: []].insert(group) }
-            }
+            // Each received share under the devices it reaches and the groups holding each device, indexed once
+            // when the facts were loaded (`AccessFacts.index()`): each (device, share) pair is judged once.
+            let sharesOn = facts.sharesOn
+            let groupsOf = facts.groupsOf
             let userGroups = memberships.map { Set($0.groups.keys) }
             var questions: [AccessQuestion] = []
             var work = 0
@@ -205,19 +206,23 @@ public struct AccessService: Sendable {
                         organizationSuperUser: false))
             }
         }
-        result.sort { $0.device.id.rawValue < $1.device.id.rawValue }
-        let pageItems = Array(result.dropFirst(page.offset).prefix(page.size))
+        // The page in device order, sorting positions rather than moving the (large) items.
+        let order = result.indices.sorted { result[$0].device.id.rawValue < result[$1].device.id.rawValue }
+        let pageOrder = order.dropFirst(page.offset).prefix(page.size)
         func gatewayID(of device: Device) -> DeviceID? { device.type == .gateway ? device.id : device.gatewayID }
-        let gatewayIDs = Set(pageItems.compactMap { gatewayID(of: $0.device) })
-        let known = gatewayIDs.compactMap { access.facts?.devices[$0] }
-        let gateways = known + (try await store.devices(gatewayIDs.subtracting(known.map(\.id))))
+        let gatewayIDs = Set(pageOrder.compactMap { gatewayID(of: result[$0].device) })
+        var gateways: [DeviceID: Device] = [:]
+        for id in gatewayIDs { gateways[id] = access.facts?.devices[id] }
+        for gateway in try await store.devices(gatewayIDs.subtracting(gateways.keys)) { gateways[gateway.id] = gateway }
         let states = try await store.deviceStates(gatewayIDs)
-        return pageItems.map { item in
-            var item = item
-            let id = gatewayID(of: item.device)
-            item.gateway = gateways.first { $0.id == id }
-            item.gatewayState = id.flatMap { states[$0] }
-            return item
+        var pageItems: [EffectivePermission] = []
+        pageItems.reserveCapacity(pageOrder.count)
+        for index in pageOrder {
+            pageItems.append(result[index])
+            guard let id = gatewayID(of: result[index].device) else { continue }
+            pageItems[pageItems.count - 1].gateway = gateways[id]
+            pageItems[pageItems.count - 1].gatewayState = states[id]
         }
+        return pageItems
     }
 }

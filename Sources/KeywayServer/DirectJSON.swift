@@ -19,7 +19,9 @@ struct DirectJSON {
 
     /// `items` as a JSON array, each written by `write`.
     static func document<Item>(_ items: [Item], _ write: (inout DirectJSON, Item) -> Void) -> [UInt8] {
-        var out = DirectJSON(capacity: 256 + 512 * items.count)
+        // About what an effective permission or a share takes, so that the buffer rarely grows (each growth
+        // copies all so far).
+        var out = DirectJSON(capacity: 256 + 1024 * items.count)
         out.array(items, write)
         return out.bytes
     }
@@ -99,14 +101,18 @@ struct DirectJSON {
 
     mutating func int(_ number: some BinaryInteger) {
         let number = Int64(number)
-        if number < 0 { bytes.append(0x2D) }
-        var magnitude = number.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(0x30 + magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
+        // The digits from the right into a stack buffer (20 fit any Int64), then one append.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var magnitude = number.magnitude
+            var start = 20
+            repeat {
+                start -= 1
+                digits[start] = UInt8(truncatingIfNeeded: 0x30 &+ magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if number < 0 { bytes.append(0x2D) }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     mutating func bool(_ flag: Bool) {
@@ -199,70 +205,134 @@ struct DirectJSON {
         }
     }
 
-    static func window(_ out: inout DirectJSON, _ window: Schemas.DevicePermissionWindow) {
+    /// A `LocalDate` as its `description` reads (`YYYY-MM-DD`), without building the text.
+    mutating func localDate(_ date: LocalDate) {
+        guard (0...9999).contains(date.year) else { return string(date.description) }
+        bytes.append(0x22)
+        digits(date.year, 4)
+        bytes.append(0x2D)
+        digits(date.month, 2)
+        bytes.append(0x2D)
+        digits(date.day, 2)
+        bytes.append(0x22)
+    }
+
+    /// A `LocalTime` as its `description` reads (`HH:MM:SS`).
+    mutating func localTime(_ time: LocalTime) {
+        bytes.append(0x22)
+        digits(time.hour, 2)
+        bytes.append(0x3A)
+        digits(time.minute, 2)
+        bytes.append(0x3A)
+        digits(time.second, 2)
+        bytes.append(0x22)
+    }
+
+    mutating func field(_ name: StaticString, _ value: LocalDate?) {
+        guard let value else { return }
+        key(name)
+        localDate(value)
+    }
+
+    mutating func field(_ name: StaticString, _ value: LocalTime?) {
+        guard let value else { return }
+        key(name)
+        localTime(value)
+    }
+
+    /// A domain schedule entry as `ShareMapping.wire` then the contract's encoder write it.
+    static func scheduleEntry(_ out: inout DirectJSON, _ entry: ScheduleEntry) {
         out.object { out in
-            out.field("devicePermission", window.devicePermission)
-            out.field("endDate", window.endDate)
-            out.field("endTime", window.endTime)
-            out.field("schedule", window.schedule) { out, schedule in out.array(schedule, scheduleEntry) }
-            out.field("startDate", window.startDate)
-            out.field("startTime", window.startTime)
+            out.field("dayOfWeek", entry.dayOfWeek?.rawValue)
+            out.field("period", entry.period) { out, period in
+                out.object { out in
+                    out.field("endTime", period.endTime)
+                    out.field("startTime", period.startTime)
+                }
+            }
+            out.field("recurrence", entry.recurrence.rawValue)
         }
     }
 
-    static func effectivePermission(_ out: inout DirectJSON, _ item: Schemas.EffectivePermissionV1) {
+    /// Bold's flat v1 item (`GET /v1/effective-device-permissions`) written from the domain value, as
+    /// `AccessMapping.wireV1` then the contract's encoder write it (`DirectJSONTests` holds the two alike): no
+    /// generated struct, no date or time text built per share.
+    static func effectivePermission(_ out: inout DirectJSON, _ item: EffectivePermission) {
+        let device = item.device
+        let model = device.catalogueModel
+        let granted = item.decision.permissions
         out.object { out in
-            out.field("actualFirmwareVersion", item.actualFirmwareVersion)
-            out.field("batteryLastMeasurement", item.batteryLastMeasurement)
-            out.field("batteryLevel", item.batteryLevel?.rawValue)
-            out.field("deviceId", item.deviceId)
-            out.field("featureSet", item.featureSet) { out, set in
-                out.object { out in out.field("isActivatable", set.isActivatable) }
-            }
+            // Python clients compare the two firmware versions (`actual < required`): both always sent.
+            out.field("actualFirmwareVersion", device.actualFirmwareVersion ?? 0)
+            out.field("batteryLastMeasurement", device.batteryLastMeasurement)
+            out.field("batteryLevel", device.batteryLevel?.rawValue)
+            out.field("deviceId", device.id.rawValue)
+            out.key("featureSet")
+            out.object { out in out.field("isActivatable", device.isActivatable) }
             out.field("gateway", item.gateway) { out, gateway in
                 out.object { out in
-                    out.field("gatewayId", gateway.gatewayId)
-                    out.field("gatewayLastSeen", gateway.gatewayLastSeen)
-                    out.field("gatewayName", gateway.gatewayName)
+                    out.field("gatewayId", gateway.id.rawValue)
+                    out.field("gatewayLastSeen", item.gatewayState?.lastSeen)
+                    out.field("gatewayName", gateway.name)
                 }
             }
-            out.field("id", item.id)
-            out.field("model", item.model) { out, model in
+            out.field("id", device.id.rawValue)
+            out.key("model")
+            out.object { out in
+                out.key("deviceType")
                 out.object { out in
-                    out.key("deviceType")
-                    out.object { out in
-                        out.field("id", model.deviceType.id)
-                        out.field("name", model.deviceType.name)
-                    }
-                    out.field("id", model.id)
-                    out.field("isCertified", model.isCertified)
-                    out.field("make", model.make)
-                    out.field("model", model.model)
-                    out.field("name", model.name)
+                    out.field("id", device.type.typeID)
+                    out.field("name", device.type.rawValue)
                 }
+                out.field("id", model.id)
+                out.field("isCertified", model.isCertified)
+                out.field("make", model.make)
+                out.field("model", device.model ?? model.description)
+                out.field("name", model.name)
             }
-            out.field("name", item.name)
-            out.field("organizationId", item.organizationId)
+            out.field("name", device.name)
+            out.field("organizationId", device.organizationID.rawValue)
             out.field("organizationSuperUser", item.organizationSuperUser)
-            out.field("owner", item.owner) { out, owner in
-                out.object { out in out.field("organizationId", owner.organizationId) }
-            }
-            out.field("permissionAdministrate", item.permissionAdministrate)
-            out.field("permissionAssignKeyfob", item.permissionAssignKeyfob)
-            out.field("permissionRemoteActivate", item.permissionRemoteActivate)
+            out.key("owner")
+            out.object { out in out.field("organizationId", device.organizationID.rawValue) }
+            out.field("permissionAdministrate", granted.administrate)
+            out.field("permissionAssignKeyfob", granted.assignKeyfob)
+            // A gateway is opened only through its controller function.
+            out.field("permissionRemoteActivate", granted.remoteActivate && device.isActivatableGateway)
             out.key("permissions")
-            out.array(item.permissions, window)
-            out.field("requiredFirmwareVersion", item.requiredFirmwareVersion)
-            out.field("serial", item.serial)
-            out.field("settings", item.settings) { out, settings in
-                out.object { out in out.field("activationTime", settings.activationTime) }
-            }
-            out.field("timeZone", item.timeZone)
-            out.field("type", item._type) { out, type in
-                out.object { out in
-                    out.field("id", type.id)
-                    out.field("name", type.name)
+            if item.organizationSuperUser {
+                out.array(CollectionOfOne(())) { out, _ in
+                    out.object { out in
+                        out.field("devicePermission", "UseDevice")
+                        out.key("schedule")
+                        out.array([ScheduleEntry](), scheduleEntry)
+                    }
                 }
+            } else {
+                out.array(item.shares) { out, share in
+                    out.object { out in
+                        out.field("devicePermission", "UseDevice")
+                        out.field("endDate", share.endDate)
+                        out.field("endTime", share.endTime)
+                        out.key("schedule")
+                        out.array(share.schedule, scheduleEntry)
+                        out.field("startDate", share.startDate)
+                        out.field("startTime", share.startTime)
+                    }
+                }
+            }
+            out.field("requiredFirmwareVersion", device.requiredFirmwareVersion ?? 0)
+            out.key("serial")
+            out.bytes.append(0x22)
+            out.int(device.id.rawValue)
+            out.bytes.append(0x22)
+            out.key("settings")
+            out.object { out in out.field("activationTime", device.activationTime) }
+            out.field("timeZone", device.timeZone)
+            out.key("type")
+            out.object { out in
+                out.field("id", device.type.typeID)
+                out.field("name", device.type.rawValue)
             }
         }
     }
@@ -413,10 +483,8 @@ struct DirectResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         let body: [UInt8]
         let template: String
-        if path == "/v1/effective-device-permissions", let query = Self.permissionsQuery(request),
-            case .ok(let ok) = try await handler.listEffectivePermissionsV1(.init(query: query)),
-            case .json(let items) = ok.body
-        {
+        if path == "/v1/effective-device-permissions", let query = Self.permissionsQuery(request) {
+            let items = try await handler.effectivePermissionsV1(query)
             (body, template) = (DirectJSON.document(items, DirectJSON.effectivePermission), path)
         } else if path == "/v2/shares", let query = Self.sharesQuery(request),
             case .ok(let ok) = try await handler.listShares(.init(query: query)), case .json(let shares) = ok.body

@@ -17,10 +17,16 @@ extension KeywayAPIHandler {
     func listEffectivePermissionsV1(_ input: Operations.ListEffectivePermissionsV1.Input) async throws
         -> Operations.ListEffectivePermissionsV1.Output
     {
-        let page = try Page(
-            offset: input.query.offset.map(Int.init), size: input.query.size.map(Int.init), maximum: 1000)
-        let items = try await keyway.access.effectivePermissions(by: try await caller(), page: page)
-        return .ok(.init(body: .json(items.map(AccessMapping.wireV1))))
+        .ok(.init(body: .json(try await effectivePermissionsV1(input.query).map(AccessMapping.wireV1))))
+    }
+
+    /// The items of `GET /v1/effective-device-permissions` as the domain holds them: the generated answer maps them
+    /// (`AccessMapping.wireV1`), `DirectResponseMiddleware` writes them directly.
+    func effectivePermissionsV1(_ query: Operations.ListEffectivePermissionsV1.Input.Query) async throws
+        -> [EffectivePermission]
+    {
+        let page = try Page(offset: query.offset.map(Int.init), size: query.size.map(Int.init), maximum: 1000)
+        return try await keyway.access.effectivePermissions(by: try await caller(), page: page)
     }
 
     func listEffectivePermissionsV2(_ input: Operations.ListEffectivePermissionsV2.Input) async throws
