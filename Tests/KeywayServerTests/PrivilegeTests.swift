@@ -87,6 +87,38 @@ struct PrivilegeTests {
         }
     }
 
+    /// `POST /v2/shares` leaves the reference check of an allowed create to the store's insert (issue 13); a refused
+    /// one still reads the references first, so a missing one answers 404 before the caller's rights answer 403,
+    /// as before, and nothing is written either way.
+    @Test func aDeviceAdministratorsCreateNamesAMissingReferenceBeforeItsRights() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let world = try await Self.world(client, harness, holding: #""permissions": {"administrate": true}"#)
+            let before = try await harness.shareCount()
+            func create(_ source: String, _ receiver: String, _ extra: String = "") async throws -> Reply {
+                try await client.send(
+                    .post, "/v2/shares", key: world.adminToken,
+                    json: #"{"organizationId": 1, "source": \#(source), "receiver": \#(receiver)\#(extra)}"#)
+            }
+            let other = #"{"userId": \#(world.other)}"#
+            // Not its lock (missing, another organization's, or one it does not administer): 404 when missing.
+            expectErrorBody(try await create(#"{"deviceId": 999}"#, other), status: .notFound, code: "NotFound")
+            expectErrorBody(try await create(#"{"deviceId": 21}"#, other), status: .notFound, code: "NotFound")
+            expectErrorBody(try await create(#"{"deviceId": 12}"#, other), status: .forbidden)
+            // Its lock, rights it does not hold: the missing receiver still comes first.
+            let wider = #", "permissions": {"remoteActivate": true}"#
+            expectErrorBody(try await create(#"{"deviceId": 11}"#, #"{"userId": 999}"#, wider), status: .notFound)
+            expectErrorBody(try await create(#"{"deviceId": 11}"#, other, wider), status: .forbidden)
+            // Allowed, with a receiver missing or of another organization: the store's insert refuses it.
+            expectErrorBody(try await create(#"{"deviceId": 11}"#, #"{"userId": 999}"#), status: .notFound)
+            expectErrorBody(try await create(#"{"deviceId": 11}"#, #"{"userId": 21}"#), status: .notFound)
+            #expect(try await harness.shareCount() == before)
+            let made = try await create(#"{"deviceId": 11}"#, other)
+            #expect(made.status == .ok, "\(made.text)")
+        }
+    }
+
     @Test func aDeviceAdministratorGrantsOnlyRightsItHoldsInsideItsWindowAndSchedule() async throws {
         let harness = try await Harness.make()
         defer { harness.directory.remove() }
