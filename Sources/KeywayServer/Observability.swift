@@ -84,23 +84,8 @@ func routeLabel(_ endpoint: String?, path: String) -> String {
 struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: KeywayMetrics
 
-    /// A random (version 4) UUID in lowercase, from the standard library's generator (`getrandom`): Foundation's
-    /// `UUID()` opens and reads `/dev/urandom` each time, a measurable part of a cheap request (issue 13).
-    static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high: UInt64 = generator.next()
-        let low: UInt64 = generator.next()
-        var bytes = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
-        bytes += (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
-        bytes[6] = bytes[6] & 0x0F | 0x40
-        bytes[8] = bytes[8] & 0x3F | 0x80
-        let uuid = UUID(
-            uuid: (
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
-                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
-            ))
-        return uuid.uuidString.lowercased()
-    }
+    /// A random (version 4) UUID in lowercase (`SystemRandom`: no `/dev/urandom` per request).
+    static func newID() -> String { SystemRandom().uuid().uuidString.lowercased() }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response

@@ -28,6 +28,10 @@ public final class SQLiteStore: KeywayStore {
             }
         }
         configuration.foreignKeysEnabled = true
+        // Transient files (statement journals, sorts that spill) in memory: strace showed SQLite creating and
+        // unlinking a file in /var/tmp for most shares created (issue 13). Nothing durable is kept there, and the
+        // store's statements are bounded (pages of at most 1,000 rows).
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         // Another process (the `keyway apikey` command beside a running server) may hold the write lock.
         configuration.busyMode = .timeout(5)
         configuration.label = "keyway"

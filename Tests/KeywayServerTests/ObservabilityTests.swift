@@ -95,6 +95,25 @@ struct ObservabilityTests {
         #expect(lines.contains { $0.contains("request") && $0.contains("\"request_id\": trace-42") }, "\(log.text)")
     }
 
+    /// Share tokens, web keys and request ids come from `SystemRandom`: version 4 UUIDs, all different, and
+    /// secrets of exactly the length asked for, whichever the length.
+    @Test func systemRandomMakesVersionFourUUIDsAndWholeSecrets() {
+        let random = SystemRandom()
+        var seen = Set<UUID>()
+        for _ in 0..<1000 {
+            let uuid = random.uuid()
+            let text = uuid.uuidString.lowercased()
+            #expect(Array(text)[14] == "4" && "89ab".contains(Array(text)[19]), "\(text)")
+            seen.insert(uuid)
+        }
+        #expect(seen.count == 1000)
+        for count in [0, 1, 7, 8, 9, 16, 32, 33] {
+            #expect(random.bytes(count).count == count)
+        }
+        // Not stuck on a value: 32 bytes with at least 16 distinct ones (chance of failing: negligible).
+        #expect(Set(random.bytes(32)).count >= 16)
+    }
+
     @Test func aHandlersOwnLogLineCarriesTheRequestIdOfItsResponse() async throws {
         let log = CapturedLog()
         let harness = try await Harness.make(logger: Logger(label: "capture") { _ in CapturedLog.Handler(log: log) })

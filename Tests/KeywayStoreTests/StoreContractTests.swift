@@ -259,6 +259,8 @@ struct SQLiteSpecificTests {
         #expect(try await store.appliedMigrations() == all)
         #expect(try await store.pragma("journal_mode") == "wal")
         #expect(try await store.pragma("foreign_keys") == "1")
+        // Statement journals and spilled sorts in memory, not as files in /var/tmp (2 = MEMORY).
+        #expect(try await store.pragma("temp_store") == "2")
     }
 
     @Test func dataSurvivesReopeningTheFile() async throws {
