@@ -177,33 +177,45 @@ public struct AccessService: Sendable {
             let sharesOn = facts.sharesOn
             let groupsOf = facts.groupsOf
             let userGroups = memberships.map { Set($0.groups.keys) }
-            var questions: [AccessQuestion] = []
+            // The devices to judge, each with its user's position in `memberships`, and the work they take.
+            var judged: [(device: Device, member: Int)] = []
             var work = 0
             for device in reached where device.dateDecommissioned == nil {
                 guard let index = memberships.firstIndex(where: { $0.user.organizationID == device.organizationID })
                 else { continue }
-                let shares = sharesOn[device.id] ?? []
-                work += shares.reduce(shares.count) { $0 + $1.schedule.count }
-                questions.append(
-                    AccessQuestion(
-                        device: device, deviceGroups: groupsOf[device.id] ?? [], user: memberships[index].user.id,
-                        userGroups: userGroups[index], superUser: false, shares: shares, defaultZone: defaultZone))
+                judged.append((device, index))
+                if let shares = sharesOn[device.id] { work += shares.reduce(shares.count) { $0 + $1.schedule.count } }
             }
-            // Little work costs less than the hop to the pool and back; the pool is for the costly lists.
-            let decisions =
-                work <= Self.inlineEffectiveWork
-                ? questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
-                : await evaluation.run { [questions] in
-                    questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
-                }
-            for (question, decision) in zip(questions, decisions) {
-                let device = question.device
-                guard decision.allowed else { continue }
-                let granting = question.shares.filter { decision.grantedBy.contains($0.id) }
+            func question(_ device: Device, _ member: Int) -> AccessQuestion {
+                AccessQuestion(
+                    device: device, deviceGroups: groupsOf[device.id] ?? [], user: memberships[member].user.id,
+                    userGroups: userGroups[member], superUser: false, shares: sharesOn[device.id] ?? [],
+                    defaultZone: defaultZone)
+            }
+            func add(_ device: Device, _ shares: [Share], _ decision: AccessDecision) {
+                guard decision.allowed else { return }
                 result.append(
                     EffectivePermission(
-                        device: device, gateway: nil, gatewayState: nil, decision: decision, shares: granting,
-                        organizationSuperUser: false))
+                        device: device, decision: decision,
+                        shares: shares.filter { decision.grantedBy.contains($0.id) }, organizationSuperUser: false))
+            }
+            if work <= Self.inlineEffectiveWork {
+                // Little work costs less than the hop to the pool and back: judged here, one device at a time.
+                for (device, member) in judged {
+                    add(
+                        device, sharesOn[device.id] ?? [],
+                        AccessEvaluator.decide(
+                            question(device, member), at: now, findingChange: false))
+                }
+            } else {
+                // The pool is for the costly lists.
+                let questions = judged.map { question($0.device, $0.member) }
+                let decisions = await evaluation.run { [questions] in
+                    questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
+                }
+                for (question, decision) in zip(questions, decisions) {
+                    add(question.device, question.shares, decision)
+                }
             }
         }
         // The page in device order, sorting positions rather than moving the (large) items.

@@ -41,7 +41,8 @@ extension SQLiteStore {
     public func devices(matching query: DeviceQuery) async throws -> [Device] {
         let (sql, values) = query.listStatement(columns: DeviceColumns.names, dialect: .sqlite)
         let arguments = StatementArguments(values)
-        return try await reading { db in
+        // One statement: no read transaction around it (`readingOneStatement`).
+        return try await readingOneStatement { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(DeviceRow.decode)
         }
     }

@@ -189,7 +189,8 @@ public final class SQLiteStore: KeywayStore {
     public func shares(matching query: ShareQuery) async throws -> [Share] {
         let (sql, values) = query.listStatement(columns: ShareColumns.all, dialect: .sqlite)
         let arguments = StatementArguments(values)
-        return try await reading { db in
+        // One statement: no read transaction around it (`readingOneStatement`).
+        return try await readingOneStatement { db in
             try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
         }
     }
