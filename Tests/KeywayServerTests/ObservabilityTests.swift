@@ -37,6 +37,10 @@ struct ObservabilityTests {
             }
             #expect(ok != nil, "\(text)")
             #expect(lines.contains { $0.hasPrefix("keyway_http_requests_total{") && $0.contains(#"status="404""#) })
+            // Each request counted, the second of a series too (`KeywayMetrics` keeps the series it met).
+            #expect(
+                lines.contains(#"keyway_http_requests_total{route="/v2/shares",method="POST",status="200"} 2"#),
+                "\(text)")
             #expect(text.contains("keyway_http_request_duration_seconds_bucket{"))
             #expect(
                 lines.contains {
