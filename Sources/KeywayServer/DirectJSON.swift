@@ -228,26 +228,14 @@ struct DirectJSON {
         bytes.append(0x22)
     }
 
-    mutating func field(_ name: StaticString, _ value: LocalDate?) {
-        guard let value else { return }
-        key(name)
-        localDate(value)
-    }
-
-    mutating func field(_ name: StaticString, _ value: LocalTime?) {
-        guard let value else { return }
-        key(name)
-        localTime(value)
-    }
-
     /// A domain schedule entry as `ShareMapping.wire` then the contract's encoder write it.
     static func scheduleEntry(_ out: inout DirectJSON, _ entry: ScheduleEntry) {
         out.object { out in
             out.field("dayOfWeek", entry.dayOfWeek?.rawValue)
             out.field("period", entry.period) { out, period in
                 out.object { out in
-                    out.field("endTime", period.endTime)
-                    out.field("startTime", period.startTime)
+                    out.field("endTime", period.endTime) { $0.localTime($1) }
+                    out.field("startTime", period.startTime) { $0.localTime($1) }
                 }
             }
             out.field("recurrence", entry.recurrence.rawValue)
@@ -312,12 +300,12 @@ struct DirectJSON {
                 out.array(item.shares) { out, share in
                     out.object { out in
                         out.field("devicePermission", "UseDevice")
-                        out.field("endDate", share.endDate)
-                        out.field("endTime", share.endTime)
+                        out.field("endDate", share.endDate) { $0.localDate($1) }
+                        out.field("endTime", share.endTime) { $0.localTime($1) }
                         out.key("schedule")
                         out.array(share.schedule, scheduleEntry)
-                        out.field("startDate", share.startDate)
-                        out.field("startTime", share.startTime)
+                        out.field("startDate", share.startDate) { $0.localDate($1) }
+                        out.field("startTime", share.startTime) { $0.localTime($1) }
                     }
                 }
             }
