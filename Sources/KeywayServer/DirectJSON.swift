@@ -129,17 +129,9 @@ struct DirectJSON {
         let day = LocalDate(daysSinceEpoch: Int(days))
         guard (0...9999).contains(day.year) else { return string(MicrosecondDateTranscoder.format(date)) }
         bytes.append(0x22)
-        digits(day.year, 4)
-        bytes.append(0x2D)
-        digits(day.month, 2)
-        bytes.append(0x2D)
-        digits(day.day, 2)
+        dayDigits(day)
         bytes.append(0x54)
-        digits(secondOfDay / 3600, 2)
-        bytes.append(0x3A)
-        digits(secondOfDay / 60 % 60, 2)
-        bytes.append(0x3A)
-        digits(secondOfDay % 60, 2)
+        timeDigits(secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
         bytes.append(0x2E)
         digits(fraction, 6)
         bytes += [0x5A, 0x22]
@@ -209,22 +201,32 @@ struct DirectJSON {
     mutating func localDate(_ date: LocalDate) {
         guard (0...9999).contains(date.year) else { return string(date.description) }
         bytes.append(0x22)
-        digits(date.year, 4)
-        bytes.append(0x2D)
-        digits(date.month, 2)
-        bytes.append(0x2D)
-        digits(date.day, 2)
+        dayDigits(date)
         bytes.append(0x22)
+    }
+
+    /// `YYYY-MM-DD`, the year within 0...9999.
+    private mutating func dayDigits(_ day: LocalDate) {
+        digits(day.year, 4)
+        bytes.append(0x2D)
+        digits(day.month, 2)
+        bytes.append(0x2D)
+        digits(day.day, 2)
+    }
+
+    /// `HH:MM:SS`.
+    private mutating func timeDigits(_ hour: Int, _ minute: Int, _ second: Int) {
+        digits(hour, 2)
+        bytes.append(0x3A)
+        digits(minute, 2)
+        bytes.append(0x3A)
+        digits(second, 2)
     }
 
     /// A `LocalTime` as its `description` reads (`HH:MM:SS`).
     mutating func localTime(_ time: LocalTime) {
         bytes.append(0x22)
-        digits(time.hour, 2)
-        bytes.append(0x3A)
-        digits(time.minute, 2)
-        bytes.append(0x3A)
-        digits(time.second, 2)
+        timeDigits(time.hour, time.minute, time.second)
         bytes.append(0x22)
     }
 
