@@ -267,6 +267,14 @@ public struct AccessFacts: Sendable {
         }
     }
 
+    /// What the facts hold, in rows: user records, received shares, devices, group members, and each share once more
+    /// under every device it reaches (`sharesOn`, kept with the facts: one share on a group of a thousand locks is a
+    /// thousand rows there). The credential cache bounds its memory by this.
+    public var rows: Int {
+        memberships.count + received.count + devices.count + groupsHolding.values.reduce(0) { $0 + $1.count }
+            + sharesOn.values.reduce(0) { $0 + $1.count }
+    }
+
     /// The organizations the account has a user record in.
     public var organizations: Set<OrganizationID> { Set(memberships.map(\.user.organizationID)) }
 

@@ -93,12 +93,8 @@ public final class CredentialCache: Sendable {
         /// An access token's expiry; nil for an API key.
         var expires: Date?
 
-        /// What it holds, in rows (shares, devices, group members, user records), for the cache's bound on memory.
-        var weight: Int {
-            guard let facts else { return 1 }
-            return 1 + facts.received.count + facts.devices.count + facts.memberships.count
-                + facts.groupsHolding.values.reduce(0) { $0 + $1.count }
-        }
+        /// What it holds, in rows (`AccessFacts.rows`), for the cache's bound on memory.
+        var weight: Int { 1 + (facts?.rows ?? 0) }
     }
 
     private let contents: Mutex<WeighedEntries<[UInt8], Entry>>

@@ -41,7 +41,8 @@ public struct SystemRandom: RandomSource {
             let word: UInt64 = generator.next()
             for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> shift)) }
         }
-        return Array(bytes.prefix(count))
+        bytes.removeLast(bytes.count - count)
+        return bytes
     }
 }
 
