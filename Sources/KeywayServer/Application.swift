@@ -61,17 +61,20 @@ public func buildApplication(
         try await beforeServerStarts()
     }
     let logger = keyway.logger
+    let atStart = keyway.config.backgroundRoundsAtStart
     app.addServices(
         PeriodicService(
-            name: "outbox delivery", interval: keyway.config.outboxInterval, ready: keyway.ready, logger: logger
+            name: "outbox delivery", interval: keyway.config.outboxInterval, ready: keyway.ready, logger: logger,
+            atStart: atStart
         ) {
             try await keyway.outboxDelivery.deliverPending()
         },
         WebhookDeliveryService(
             delivery: keyway.webhookDelivery, interval: keyway.config.webhookInterval, ready: keyway.ready,
-            logger: logger),
+            logger: logger, atStart: atStart),
         PeriodicService(
-            name: "housekeeping", interval: keyway.config.housekeepingInterval, ready: keyway.ready, logger: logger
+            name: "housekeeping", interval: keyway.config.housekeepingInterval, ready: keyway.ready, logger: logger,
+            atStart: atStart
         ) {
             let report = try await keyway.housekeeping.run()
             if !report.shares.isEmpty || !report.users.isEmpty || report.invitations > 0 || !report.pruned.isEmpty {

@@ -2,18 +2,21 @@ import KeywayCore
 import Logging
 import ServiceLifecycle
 
-/// Runs `round` every `interval` while the server runs, once `ready` has opened (the database migrated); a
-/// failed round is logged and retried next time. SIGTERM ends the wait between rounds, never a round in flight;
+/// Runs `round` every `interval` while the server runs, once `ready` has opened (the database migrated): at once,
+/// or after one interval when `atStart` is false (`KeywayConfig.backgroundRoundsAtStart`). A failed round is
+/// logged and retried next time. SIGTERM ends the wait between rounds, never a round in flight;
 /// then the service returns normally, so that the process still exits 0.
 struct PeriodicService: Service {
     let name: String
     let interval: Duration
     let ready: Gate
     let logger: Logger
+    var atStart = true
     let round: @Sendable () async throws -> Void
 
     func run() async throws {
         if !ready.isOpen { try? await cancelWhenGracefulShutdown { await ready.wait() } }
+        if !atStart { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } }
         while !Task.isShuttingDownGracefully && !Task.isCancelled && ready.isOpen {
             do {
                 try await round()
@@ -34,9 +37,12 @@ struct WebhookDeliveryService: Service {
     let interval: Duration
     let ready: Gate
     let logger: Logger
+    /// As `PeriodicService.atStart`.
+    var atStart = true
 
     func run() async throws {
         if !ready.isOpen { try? await cancelWhenGracefulShutdown { await ready.wait() } }
+        if !atStart { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } }
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully && !Task.isCancelled && ready.isOpen {
                 do {

@@ -38,6 +38,10 @@ public struct KeywayConfig: Sendable {
     public var shareCache: Int = 10_000
     /// Count the distinct SQL texts the store runs (`PoolUsage.distinctStatements`); for tests, no flag.
     public var recordStatements: Bool = false
+    /// The background rounds (outbox, webhooks, housekeeping) run once at start, then every interval. Off, each
+    /// waits one interval first: tests that run the rounds themselves turn it off, so that no round of its own
+    /// runs in the middle of theirs at a moment the machine's load decides. For tests, no flag.
+    public var backgroundRoundsAtStart: Bool = true
     /// Create demo data on an empty database and print an API key to try it with.
     public var demo: Bool = false
     /// The base of web-key URLs (`<base>/<uuid>`); defaults to this server's own `/webkey`.

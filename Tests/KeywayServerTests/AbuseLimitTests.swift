@@ -72,7 +72,7 @@ func eventually(_ condition: () -> Bool) async throws -> Bool {
     return condition()
 }
 
-@Suite("Limits on password checks, sign-ins and verification codes")
+@Suite("Limits on password checks, sign-ins and verification codes", .sharingTheMachine)
 struct AbuseLimitTests {
     static func signIn(
         _ client: any TestClientProtocol, _ username: String, _ password: String, from address: String? = nil

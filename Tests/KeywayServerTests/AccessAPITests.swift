@@ -9,7 +9,7 @@ import Testing
 
 /// The access check, effective permissions, remote opening, gateways and the event log over HTTP.
 /// The fixture clock reads 2026-03-10T09:33:38Z, a Tuesday (10:33 in Amsterdam, lock 11's zone).
-@Suite("Access over HTTP")
+@Suite("Access over HTTP", .sharingTheMachine)
 struct AccessAPITests {
     typealias Decision = Components.Schemas.AccessDecision
     typealias Activation = Components.Schemas.ActivationResult

@@ -9,7 +9,7 @@ import Testing
 
 /// What signed-in accounts may do beyond the matrix: the ways one becomes a device administrator,
 /// what a plain user sees, accounts in several organizations, and the invitation-to-token journey.
-@Suite("Accounts acting in organizations")
+@Suite("Accounts acting in organizations", .sharingTheMachine)
 struct AccountPolicyTests {
     typealias Share = Components.Schemas.Share
     typealias Device = Components.Schemas.Device

@@ -6,7 +6,7 @@ import Testing
 
 /// The per-lock limit on remote activations holds for requests that arrive together: a slot is taken before the
 /// gateway is called, not counted from the successes already recorded.
-@Suite("Remote activation limit")
+@Suite("Remote activation limit", .sharingTheMachine)
 struct ActivationLimitTests {
     /// The in-body `errorCode` of a 200, or the body of a refusal.
     static func outcome(_ reply: Reply) throws -> String {

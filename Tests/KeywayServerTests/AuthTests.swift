@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Credentials")
+@Suite("Credentials", .sharingTheMachine)
 struct AuthTests {
     static let createBody = """
         {"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 11},

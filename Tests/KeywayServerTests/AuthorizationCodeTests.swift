@@ -9,7 +9,7 @@ import Testing
 
 /// `/authorize` and `grant_type=authorization_code`, through the real router (on PostgreSQL too when the
 /// HTTP suites run there).
-@Suite("Authorization-code sign-in over HTTP")
+@Suite("Authorization-code sign-in over HTTP", .sharingTheMachine)
 struct AuthorizationCodeTests {
     static let redirect = "https://app.example.com/callback?tenant=1"
     static let secret = "app-secret-0123456789"

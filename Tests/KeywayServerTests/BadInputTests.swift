@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Bad input gets a clear error and writes nothing")
+@Suite("Bad input gets a clear error and writes nothing", .sharingTheMachine)
 struct BadInputTests {
     typealias Case = BadRequestCase
 

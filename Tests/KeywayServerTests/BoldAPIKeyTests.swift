@@ -10,7 +10,7 @@ import Testing
 /// Bold's API-key model beside Keyway's (issue 12, point 5): HTTP Basic `apiKeyId:apiKeySecret`, keys made
 /// through `POST /v1/accounts/{accountId}/api-keys`, and the `Bold-Client-Token` header, as a Laravel app
 /// calling Bold uses them.
-@Suite("Bold's API keys: HTTP Basic and keys made by accounts")
+@Suite("Bold's API keys: HTTP Basic and keys made by accounts", .sharingTheMachine)
 struct BoldAPIKeyTests {
     static let clientToken = HTTPField.Name("Bold-Client-Token")!
 

@@ -9,7 +9,7 @@ import Testing
 
 /// Two small points of issue 12: `POST /v2/users` with the field types Bold documents, and
 /// `GET /v3/webhooks?organizationId=`.
-@Suite("Bold's documented user body and the webhook filter")
+@Suite("Bold's documented user body and the webhook filter", .sharingTheMachine)
 struct BoldDocumentedShapeTests {
     @Test func createUserTakesEveryDocumentedFieldWithItsDocumentedType() async throws {
         let harness = try await Harness.make()

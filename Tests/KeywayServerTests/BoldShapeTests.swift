@@ -10,7 +10,7 @@ import Testing
 /// Each shape as a public Bold client reads it (issue 12 points 3 and 4): the fields named in each test are the
 /// ones the client's code reads (sibartlett/ha-bold `models.py`, `sensor.py`; lwestenberg/homeassistant_bold
 /// `lock.py`; StefanNienhuis/homebridge-bold `device-config.ts`; robbertkl/homebridge-bold-ble `types.ts`).
-@Suite("Bold clients' shapes and device events")
+@Suite("Bold clients' shapes and device events", .sharingTheMachine)
 struct BoldShapeTests {
     static let bridgeSecret = "bridge-secret-of-gateway-13"
     /// ha-bold's `LEVELS`, which it compares the lowercased `batteryLevel` and `gateway.rssiLevel` with.

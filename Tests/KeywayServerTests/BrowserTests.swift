@@ -5,7 +5,7 @@ import Testing
 /// The web-key page in a real headless Chromium (Tests/browser/webkey_page_test.py, Selenium). It needs
 /// Debian's `chromium` and `chromium-driver` and Selenium from PyPI, which `.ci/run` installs and then sets
 /// `KEYWAY_BROWSER_TESTS=1`; elsewhere the test is reported as skipped, never as passed.
-@Suite("Pages in a browser", .timeLimit(.minutes(5)))
+@Suite("Pages in a browser", .sharingTheMachineAsOneSuite, .timeLimit(.minutes(5)))
 struct BrowserTests {
     /// The pages' scripts start servers on SQLite files of their own: the second run of the HTTP suites (on PostgreSQL)
     /// would only repeat them, on a machine that is busy enough then.

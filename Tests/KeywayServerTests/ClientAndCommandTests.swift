@@ -10,7 +10,8 @@ import Testing
 /// The client and the commands do not depend on the server's store: the second run of the HTTP suites (on PostgreSQL)
 /// leaves them out, as it leaves out the browser tests.
 @Suite(
-    "The Swift client and the command line over HTTP", .serialized, .timeLimit(.minutes(5)),
+    "The Swift client and the command line over HTTP", .sharingTheMachineAsOneSuite, .serialized,
+    .timeLimit(.minutes(5)),
     .disabled(if: TestDatabase.serverSuitesOnPostgres, "run once, with the SQLite run of the suites"))
 struct ClientAndCommandTests {
     @Test func theClientCreatesFindsPagesChecksAndFailsWithTheServersMessage() async throws {

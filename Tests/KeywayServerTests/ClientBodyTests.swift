@@ -10,7 +10,7 @@ import Testing
 
 /// The sign-in endpoints take bodies the way Bold's clients send them (issue 12, point 2): urlencoded,
 /// multipart/form-data, JSON and text/plain, with or without a charset; anything else is a 400 naming them.
-@Suite("Sign-in bodies in every encoding clients use")
+@Suite("Sign-in bodies in every encoding clients use", .sharingTheMachine)
 struct ClientBodyTests {
     static let password = "correct horse battery"
     static let contentTypeName = HTTPField.Name.contentType

@@ -13,7 +13,7 @@ import Testing
 /// test; when a client's reading and Bold's documentation disagree, the test says which one Keyway follows.
 /// The clients' reads stay untyped JSON on purpose: read through Keyway's generated types they would follow the
 /// contract, and a field renamed in both the contract and the server would still pass while the client broke.
-@Suite("Public Bold clients, replayed")
+@Suite("Public Bold clients, replayed", .sharingTheMachine)
 struct ClientConformanceTests {
     static let password = "correct horse battery"
     /// Bold's public app credentials, as homebridge-bold, homebridge-bold-ble and bold2lox carry them.

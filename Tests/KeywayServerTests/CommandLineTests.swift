@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// The `keyway` executable itself, run as an operator would: its output, its exit status, its signals.
-@Suite("The keyway command", .serialized, .timeLimit(.minutes(5)))
+@Suite("The keyway command", .sharingTheMachineAsOneSuite, .serialized, .timeLimit(.minutes(5)))
 struct CommandLineTests {
     /// `swift test` builds the executable beside the test bundle.
     static var executable: URL {

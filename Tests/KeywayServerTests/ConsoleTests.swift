@@ -15,7 +15,9 @@ import Testing
 /// bad input. (Tests/browser/console_test.py drives it in Chromium; these check what a browser cannot show.)
 /// The console's pages do not depend on the store (they call the services): they run with the SQLite run of the HTTP
 /// suites, not again in the PostgreSQL rerun, which is busy enough.
-@Suite("The console", .disabled(if: TestDatabase.serverSuitesOnPostgres, "run once, with the SQLite run of the suites"))
+@Suite(
+    "The console", .sharingTheMachine,
+    .disabled(if: TestDatabase.serverSuitesOnPostgres, "run once, with the SQLite run of the suites"))
 struct ConsoleTests {
     static let password = "a long console password"
 
@@ -475,7 +477,7 @@ struct ConsoleTests {
 }
 
 /// The week chart: bars at the evaluator's wall-clock hours in the lock's zone, across a daylight-saving change.
-@Suite("The console's week chart")
+@Suite("The console's week chart", .sharingTheMachine)
 struct WeekChartTests {
     static let amsterdam = TimeZone(identifier: "Europe/Amsterdam")!
 

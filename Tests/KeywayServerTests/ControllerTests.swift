@@ -13,7 +13,7 @@ import Testing
 /// docs/security.md, not from the server's code. The clock reads 2026-03-10T09:33:38Z, a Tuesday (10:33 in
 /// Amsterdam, lock 11's zone). The lists are read as the contract's types; each handshake and command is
 /// checked as untyped JSON, as a bridge reads the wire: its exact keys, its base64 text, its date-time text.
-@Suite("Controller endpoints")
+@Suite("Controller endpoints", .sharingTheMachine)
 struct ControllerTests {
     typealias Handshake = Components.Schemas.ControllerHandshake
     typealias Command = Components.Schemas.ControllerCommand

@@ -7,7 +7,7 @@ import Testing
 
 /// Crash safety: concurrent creates and updates against a real `keyway serve`, SIGKILL in the middle,
 /// restart on the same database; every write that was answered 200 is there, and none is half-applied.
-@Suite("Crash safety", .serialized, .timeLimit(.minutes(5)))
+@Suite("Crash safety", .sharingTheMachineAsOneSuite, .serialized, .timeLimit(.minutes(5)))
 struct CrashTests {
     final class Acknowledged: Sendable {
         let created = Mutex<[String: Int]>([:])  // externalId -> shareId

@@ -10,7 +10,7 @@ import Testing
 /// The credential cache never serves a stale grant (issue 13): once a revoke or a change is acknowledged, the next
 /// request refuses, on the same instance and on another instance on the same database. Every request below
 /// carries a credential the cache already holds (checked), so each refusal comes from the revision check.
-@Suite("Cached credentials and access")
+@Suite("Cached credentials and access", .sharingTheMachine)
 struct CredentialCacheTests {
     static func share(_ user: Int64, rights: String = #""remoteActivate": true"#) -> String {
         #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(user)}, "permissions": {\#(rights)}}"#

@@ -103,7 +103,7 @@ final class RecordingServer: Sendable {
     }
 }
 
-@Suite("Webhooks and gateway bridges")
+@Suite("Webhooks and gateway bridges", .sharingTheMachine)
 struct DeliveryTests {
     // Webhook and bridge payloads stay untyped: the contract has no type for them (a webhook carries the
     // event-log shape without `id`, which `Components.Schemas.Event` requires), and the log-versus-payload

@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Devices over HTTP")
+@Suite("Devices over HTTP", .sharingTheMachine)
 struct DeviceAPITests {
     typealias Device = Components.Schemas.Device
 

@@ -11,7 +11,7 @@ import Testing
 /// `DirectJSON` writes `GET /v1/effective-device-permissions`, `GET /v2/shares` and `GET /v2/shares/{id}` byte for
 /// byte as the generated server's `JSONEncoder` would (issue 13 point 5): on hand-picked edge cases, on a thousand
 /// random items, and over HTTP against the generated path itself.
-@Suite("Direct JSON")
+@Suite("Direct JSON", .sharingTheMachine)
 struct DirectJSONTests {
     typealias Item = EffectivePermission
 

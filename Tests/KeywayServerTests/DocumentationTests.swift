@@ -4,7 +4,7 @@ import Testing
 import Yams
 
 /// The README lists every endpoint of the contract, so the two cannot drift apart unnoticed.
-@Suite("Documentation")
+@Suite("Documentation", .sharingTheMachine)
 struct DocumentationTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

@@ -8,7 +8,7 @@ import Testing
 
 /// Issue 11, points 7, 8 and 18: bounded schedules and access evaluation, SQL texts that do not vary with
 /// input, and the gateway status of a large organization.
-@Suite("Evaluation and list limits")
+@Suite("Evaluation and list limits", .sharingTheMachine)
 struct EvaluationAndListLimitsTests {
     static func schedule(_ count: Int) -> String {
         let entry = #"{"dayOfWeek": "Monday", "period": {"startTime": "08:00:00", "endTime": "09:00:00"}}"#

@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Device and user groups over HTTP")
+@Suite("Device and user groups over HTTP", .sharingTheMachine)
 struct GroupAPITests {
     /// The ids of the device or user groups `path` lists.
     static func ids(_ client: any TestClientProtocol, _ key: String, _ path: String) async throws -> [Int64] {

@@ -9,7 +9,7 @@ import Testing
 
 /// What an integrator's test suite does with `--manual-clock`: jump the server's time and watch a guest's
 /// share start, stop and disappear.
-@Suite("A guest's web key, on a clock the test drives")
+@Suite("A guest's web key, on a clock the test drives", .sharingTheMachine)
 struct GuestJourneyTests {
     static func setClock(_ client: any TestClientProtocol, _ instant: String) async throws {
         let reply = try await client.send(.put, "/v1/dev/clock", json: #"{"now": "\#(instant)"}"#)

@@ -9,7 +9,7 @@ import Testing
 
 /// `Idempotency-Key` through the real router (on SQLite, or PostgreSQL when the HTTP suites run there), and across
 /// two instances on one database.
-@Suite("Idempotency keys")
+@Suite("Idempotency keys", .sharingTheMachine)
 struct IdempotencyTests {
     static let share =
         #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "externalId": "once"}"#

@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Invitations over HTTP")
+@Suite("Invitations over HTTP", .sharingTheMachine)
 struct InvitationTests {
     static func invite(_ client: any TestClientProtocol, _ harness: Harness, _ email: String) async throws -> (
         Int64, String

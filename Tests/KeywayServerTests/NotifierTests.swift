@@ -38,7 +38,7 @@ final class Receiver: Sendable {
     }
 }
 
-@Suite("Notifiers")
+@Suite("Notifiers", .sharingTheMachine)
 struct NotifierTests {
     @Test func theWebhookNotifierPostsEachMessageOnceAndRetriesAFailure() async throws {
         let receiver = Receiver()

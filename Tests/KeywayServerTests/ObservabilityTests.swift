@@ -9,7 +9,7 @@ import KeywayTestSupport
 import Logging
 import Testing
 
-@Suite("Metrics, request ids and JSON logs")
+@Suite("Metrics, request ids and JSON logs", .sharingTheMachine)
 struct ObservabilityTests {
     @Test func metricsCountRequestsByRouteAndStatusAndShowTheBacklog() async throws {
         let harness = try await Harness.make()

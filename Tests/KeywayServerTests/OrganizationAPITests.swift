@@ -10,7 +10,7 @@ import Logging
 import Synchronization
 import Testing
 
-@Suite("Organizations and API keys over HTTP")
+@Suite("Organizations and API keys over HTTP", .sharingTheMachine)
 struct OrganizationAPITests {
     typealias Organization = Components.Schemas.Organization
     typealias APIKey = Components.Schemas.APIKey
@@ -143,7 +143,7 @@ final class CapturedLog: Sendable {
     }
 }
 
-@Suite("Secrets stay out of the logs")
+@Suite("Secrets stay out of the logs", .sharingTheMachine)
 struct SecretLoggingTests {
     @Test func noKeyTokenOrWebKeyAppearsInAnyLogLineEvenAtTrace() async throws {
         let directory = try TemporaryDirectory()

@@ -39,7 +39,7 @@ final class ScriptedResolver: HostResolver {
     struct NotFound: Error {}
 }
 
-@Suite("Webhooks and bridges call public addresses only")
+@Suite("Webhooks and bridges call public addresses only", .sharingTheMachine)
 struct OutboundTargetTests {
     static let refused = [
         "http://127.0.0.1/hook", "http://127.1:8080/hook", "http://[::1]/hook", "http://localhost/hook",

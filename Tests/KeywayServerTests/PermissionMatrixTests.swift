@@ -166,7 +166,7 @@ struct Endpoint: Sendable {
     }
 }
 
-@Suite("Who may do what")
+@Suite("Who may do what", .sharingTheMachine)
 struct PermissionMatrixTests {
     static let share = #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}}"#
     static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]

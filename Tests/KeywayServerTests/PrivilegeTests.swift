@@ -9,7 +9,7 @@ import Testing
 
 /// Issue 11's privilege findings, each tried as the attacker did: nobody gets more than it was given.
 /// The fixture's clock reads Tuesday 2026-03-10, 11:33 in Amsterdam (lock 11's zone).
-@Suite("Nobody gets more than they were given")
+@Suite("Nobody gets more than they were given", .sharingTheMachine)
 struct PrivilegeTests {
     typealias Share = Components.Schemas.Share
     typealias ShareCreated = Components.Schemas.ShareCreated

@@ -9,7 +9,7 @@ import Testing
 
 /// Housekeeping prunes what only grows: events past their retention (400 days unless set), delivered webhook
 /// deliveries after a week, expired sign-in tokens, failed sign-ins after a day.
-@Suite("Retention")
+@Suite("Retention", .sharingTheMachine)
 struct RetentionTests {
     static let day: TimeInterval = 86_400
 

@@ -7,7 +7,7 @@ import KeywayTestSupport
 import Logging
 import Testing
 
-@Suite("The seed: GET /v2/shares as Bold documents it")
+@Suite("The seed: GET /v2/shares as Bold documents it", .sharingTheMachine)
 struct SeedShapeTests {
     /// The key paths of the example share in `seed-GET-v2-shares.txt`, read with its nested objects
     /// put back where the documentation's renderer flattened them (bold-api.md §2.1).
@@ -100,7 +100,7 @@ struct SeedShapeTests {
     }
 }
 
-@Suite("Headers on every response")
+@Suite("Headers on every response", .sharingTheMachine)
 struct HeaderTests {
     @Test func successesErrorsPreflightsAndUnknownRoutesAllCarryTheTwelveHeaders() async throws {
         let harness = try await Harness.make()

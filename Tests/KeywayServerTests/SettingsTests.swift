@@ -5,7 +5,7 @@ import Testing
 
 /// The settings of `serve` and of the commands that open the database, layered and checked as the executable
 /// does it (flags, then environment, then defaults), without starting a process.
-@Suite("Settings")
+@Suite("Settings", .sharingTheMachine)
 struct SettingsTests {
     static func serve(_ arguments: [String] = [], _ environment: [String: String] = [:]) throws -> KeywayConfig {
         try ServeOptions.parse(arguments).config(environment: environment)

@@ -12,7 +12,7 @@ import Testing
 /// The share cache never serves a stale read (issue 13, "one trip per request"): once a write is acknowledged, the
 /// next `GET /v2/shares/{id}` or `GET /v2/shares?externalId=` shows it, on the same instance and on another
 /// instance on the same database. A read it answers costs one store read, shared with the credential's check.
-@Suite("Cached share reads")
+@Suite("Cached share reads", .sharingTheMachine)
 struct ShareCacheTests {
     typealias Share = Components.Schemas.Share
 

@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Shares over HTTP")
+@Suite("Shares over HTTP", .sharingTheMachine)
 struct ShareLifecycleTests {
     static let guestShare = """
         {"organizationId": 1, "startDate": "2026-03-10", "startTime": "09:35:38", "endDate": "2026-03-15",

@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Accounts and sign-in over HTTP")
+@Suite("Accounts and sign-in over HTTP", .sharingTheMachine)
 struct SignInTests {
     static func form(_ fields: [String: String]) -> String {
         fields.sorted { $0.key < $1.key }.map { key, value in

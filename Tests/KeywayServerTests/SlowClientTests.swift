@@ -83,7 +83,7 @@ final class RawConnection: Sendable {
 /// only. Under the PostgreSQL rerun (every harness at once on two cores) its deadlines of a few seconds were missed
 /// and its servers kept connections past its two minutes, in most runs of this session; not root-caused.
 @Suite(
-    "Slow clients", .timeLimit(.minutes(2)),
+    "Slow clients", .sharingTheMachineAsOneSuite, .timeLimit(.minutes(2)),
     .disabled(if: TestDatabase.serverSuitesOnPostgres, "timing under load; run once, with the SQLite run of the suites")
 )
 struct SlowClientTests {

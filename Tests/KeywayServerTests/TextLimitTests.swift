@@ -8,7 +8,7 @@ import KeywayStoreSQLite
 import KeywayTestSupport
 import Testing
 
-@Suite("Length limits on free text, https images, the database file's mode")
+@Suite("Length limits on free text, https images, the database file's mode", .sharingTheMachine)
 struct TextLimitTests {
     /// One over-long field and the read that must not change.
     struct Case: Sendable, CustomTestStringConvertible {

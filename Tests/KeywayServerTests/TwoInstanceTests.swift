@@ -8,7 +8,9 @@ import Testing
 /// instances: both deliver webhooks and both keep house, every 100 ms. Every event reaches the webhook
 /// exactly once and in order (none lost, none twice) though the receiver fails its first attempts, and
 /// every expired share is removed by exactly one housekeeping pass.
-@Suite("Two instances on one PostgreSQL", .enabled(if: TestDatabase.postgresURL != nil), .timeLimit(.minutes(5)))
+@Suite(
+    "Two instances on one PostgreSQL", .sharingTheMachineAsOneSuite, .enabled(if: TestDatabase.postgresURL != nil),
+    .timeLimit(.minutes(5)))
 struct TwoInstanceTests {
     static func start(_ url: String) async throws -> (CommandLineTests.Run, String, String) {
         try await CommandLineTests.serveDemo([

@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Users over HTTP")
+@Suite("Users over HTTP", .sharingTheMachine)
 struct UserAPITests {
     @Test func createIs201WithAnInvitationAndADuplicateIs409WithTheExistingUserId() async throws {
         let harness = try await Harness.make()

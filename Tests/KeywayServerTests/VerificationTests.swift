@@ -7,7 +7,7 @@ import KeywayServer
 import KeywayTestSupport
 import Testing
 
-@Suite("Verification codes and MFA over HTTP")
+@Suite("Verification codes and MFA over HTTP", .sharingTheMachine)
 struct VerificationTests {
     /// The code in the newest outbox message for `recipient`.
     static func lastCode(_ harness: Harness, to recipient: String) async throws -> String {

@@ -9,7 +9,7 @@ import Testing
 
 /// Webhooks are bounded: twenty per organization, and one that has failed for three days is disabled instead of
 /// being retried for ever; the list says so, and a PUT brings it back.
-@Suite("Webhook limits and health")
+@Suite("Webhook limits and health", .sharingTheMachine)
 struct WebhookHealthTests {
     @Test func theTwentyFirstWebhookOfAnOrganizationIsRefusedEvenWhenAllArriveAtOnce() async throws {
         let harness = try await Harness.make()
