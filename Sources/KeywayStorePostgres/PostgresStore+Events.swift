@@ -3,43 +3,71 @@ import KeywayCore
 import KeywaySQL
 
 extension PostgresStore {
-    /// Inserts the event and queues it for every webhook of its organization that wants its type.
+    /// Inserts the event and queues it for every webhook of its organization that wants its type, in one statement
+    /// (`recordingClauses`).
     ///
     /// Webhooks get their events in queue order, and a queue is read from its oldest undelivered row, so
     /// rows must become visible in id order. Concurrent transactions would take ids in one order and commit
     /// in another; the organization's lock (held to the commit) makes them take ids one after the other.
-    /// Callers record last, after their own row changes, so the lock is always the last one taken.
+    /// Callers record last, after their own row changes, so the lock is the last one taken (but for the
+    /// foreign-key checks of the statement that takes it, which PostgreSQL makes at the statement's end).
     @discardableResult
     static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
-        // Per schema too: deployments (and test databases) sharing one PostgreSQL database in schemas of their own
-        // must not queue behind each other's organizations of the same id.
-        try await db.execute(
-            "SELECT pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':' || ?::TEXT))",
-            [String(event.organizationID.rawValue)])
         var stored = event
-        stored.id = EntityID(
-            try await db.scalar(
-                """
+        stored.id = EntityID(try await db.scalar(recordSQL, recordingArguments(event, shareID: true)) ?? 0)
+        return stored
+    }
+
+    static let recordSQL = "WITH " + recordingClauses(after: nil) + " SELECT id FROM recorded"
+
+    /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock, `recorded` inserts the
+    /// event (its id taken under the lock, as the row it inserts comes from `locked`), `queued` queues it. With
+    /// `after`, the name of an earlier clause returning an `id` (a share just inserted), the lock waits for that
+    /// clause and the event's share is its id; without, the share id is bound. Every value is cast, as an
+    /// `INSERT ... SELECT` gives its parameters no column types (a null would be text).
+    static func recordingClauses(after earlier: String?) -> String {
+        let waitFor = earlier.map { " FROM \($0)" } ?? ""
+        let share = earlier.map { "\($0).id" } ?? "?::BIGINT"
+        let from = earlier.map { "locked, \($0)" } ?? "locked"
+        return """
+            locked AS (
+                SELECT pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':' || ?::TEXT))\(waitFor)
+            ), recorded AS (
                 INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
                     method, activation_time, nearby, gateway_id, status, keep_active_until, voltage_idle,
-                    voltage_under_load, uptime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
-                """,
-                [
-                    event.organizationID.rawValue, event.type.rawValue, StorageCoding.microseconds(event.time),
-                    event.deviceID?.rawValue, event.shareID?.rawValue, event.userID?.rawValue,
-                    event.accountID?.rawValue, event.result, event.method?.rawValue,
-                    event.activationTime.map(Int64.init), event.nearby, event.gatewayID?.rawValue, event.status,
-                    micros(event.keepActiveUntil), event.readings.voltageIdle.map(Int64.init),
-                    event.readings.voltageUnderLoad.map(Int64.init), event.readings.uptime.map(Int64.init),
-                ]) ?? 0)
-        try await db.execute(
+                    voltage_under_load, uptime)
+                SELECT ?::BIGINT, ?::TEXT, ?::BIGINT, ?::BIGINT, \(share), ?::BIGINT, ?::BIGINT, ?::TEXT, ?::TEXT,
+                    ?::BIGINT, ?::BOOLEAN, ?::BIGINT, ?::TEXT, ?::BIGINT, ?::BIGINT, ?::BIGINT, ?::BIGINT
+                FROM \(from)
+                RETURNING id, organization_id, type
+            ), queued AS (
+                INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
+                SELECT webhooks.id, recorded.id, 0 FROM recorded
+                JOIN webhooks ON webhooks.organization_id = recorded.organization_id
+                WHERE (webhooks.types = '' OR (' ' || webhooks.types || ' ') LIKE ('% ' || recorded.type || ' %'))
+                    AND webhooks.date_disabled IS NULL
+                ORDER BY webhooks.id
+            )
             """
-            INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt)
-            SELECT id, ?, 0 FROM webhooks
-            WHERE organization_id = ? AND (types = '' OR (' ' || types || ' ') LIKE ('% ' || ?::TEXT || ' %'))
-            AND date_disabled IS NULL ORDER BY id
-            """, [stored.id.rawValue, event.organizationID.rawValue, event.type.rawValue])
-        return stored
+    }
+
+    /// The arguments of `recordingClauses`, in their order; `shareID` false when the share id is an earlier
+    /// clause's.
+    static func recordingArguments(_ event: Event, shareID: Bool) -> [any SQLArgument] {
+        var arguments: [any SQLArgument] = [
+            String(event.organizationID.rawValue), event.organizationID.rawValue, event.type.rawValue,
+            StorageCoding.microseconds(event.time), event.deviceID?.rawValue,
+        ]
+        arguments.reserveCapacity(18)
+        if shareID { arguments.append(event.shareID?.rawValue) }
+        arguments +=
+            [
+                event.userID?.rawValue, event.accountID?.rawValue, event.result, event.method?.rawValue,
+                event.activationTime.map(Int64.init), event.nearby, event.gatewayID?.rawValue, event.status,
+                micros(event.keepActiveUntil), event.readings.voltageIdle.map(Int64.init),
+                event.readings.voltageUnderLoad.map(Int64.init), event.readings.uptime.map(Int64.init),
+            ] as [any SQLArgument]
+        return arguments
     }
 
     /// Writes the state whole, except `lastReport`, which only an accepted report moves (forward).

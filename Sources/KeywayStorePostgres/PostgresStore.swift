@@ -316,17 +316,23 @@ public final class PostgresStore: KeywayStore, Service {
     public func insertShare(_ share: Share, event: Event?) async throws -> Share {
         try await writing { db in
             var stored = share
-            let id = try await db.scalar(
-                "INSERT INTO shares (\(ShareColumns.withoutID)) VALUES (\(placeholders(ShareColumns.names.count))) "
-                    + "RETURNING id", ShareColumns.arguments(share))
-            stored.id = ShareID(id ?? 0)
-            if var event {
-                event.shareID = stored.id
-                try await Self.record(event, db)
+            if let event {
+                // The share and its event in one statement: one round trip instead of two (POST /v2/shares).
+                let id = try await db.scalar(
+                    Self.insertShareAndRecordSQL,
+                    ShareColumns.arguments(share) + Self.recordingArguments(event, shareID: false))
+                stored.id = ShareID(id ?? 0)
+            } else {
+                stored.id = ShareID(try await db.scalar(Self.insertShareSQL, ShareColumns.arguments(share)) ?? 0)
             }
             return stored
         }
     }
+
+    static let insertShareSQL =
+        "INSERT INTO shares (\(ShareColumns.withoutID)) VALUES (\(placeholders(ShareColumns.names.count))) RETURNING id"
+    static let insertShareAndRecordSQL =
+        "WITH share AS (\(insertShareSQL)), \(recordingClauses(after: "share")) SELECT id FROM share"
 
     /// A share by id, prepared once per connection (the most frequent single read).
     struct ShareByID: PostgresPreparedStatement {

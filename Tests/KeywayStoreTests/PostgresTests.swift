@@ -107,6 +107,36 @@ struct PostgresSpecificTests {
         #expect(try await first.dueDeliveries(now: now.addingTimeInterval(86_400), limit: 50).isEmpty)
     }
 
+    /// An event takes its id only once it holds its organization's lock, so that ids are taken in commit order
+    /// (a webhook's queue is read from its oldest undelivered row). While organization 1's lock is held, a share
+    /// created with its event waits; an event of organization 2, recorded after, takes a smaller id.
+    @Test func anEventTakesItsIdUnderItsOrganizationsLock() async throws {
+        let (store, _, drop) = try await twoStores()
+        defer { drop() }
+        let holder = Task {
+            try await store.executeForMigrationTest(
+                "SELECT pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':' || '1'));\n"
+                    + "SELECT pg_sleep(2);\n")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let waiting = Task {
+            try await store.insertShare(
+                Fixtures.share(1, now: now, externalID: "waits"),
+                event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let other = try await store.record(
+            Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(2)), state: nil)
+        try await holder.value
+        let share = try await waiting.value
+        let created = try await store.events(
+            matching: EventQuery(
+                organizations: [Fixtures.organization(1)], types: [.shareCreated], page: try Page(offset: 0, size: 10)))
+        let event = try #require(created.first)
+        #expect(event.shareID == share.id)
+        #expect(event.id.rawValue > other.id.rawValue, "the waiting event took its id before the lock")
+    }
+
     @Test func aFailedBatchIsGivenBackForItsRetry() async throws {
         let (first, second, drop) = try await twoStores()
         defer { drop() }
