@@ -58,17 +58,13 @@ extension PostgresStore {
     static func recordingArguments(_ event: Event, shareID: Bool) -> [any SQLArgument] {
         var arguments: [any SQLArgument] = [
             String(event.organizationID.rawValue), event.organizationID.rawValue, event.type.rawValue,
-            StorageCoding.microseconds(event.time), event.deviceID?.rawValue,
+            StorageCoding.microseconds(event.time), event.deviceID?.rawValue, event.shareID?.rawValue,
+            event.userID?.rawValue, event.accountID?.rawValue, event.result, event.method?.rawValue,
+            event.activationTime.map(Int64.init), event.nearby, event.gatewayID?.rawValue, event.status,
+            micros(event.keepActiveUntil), event.readings.voltageIdle.map(Int64.init),
+            event.readings.voltageUnderLoad.map(Int64.init), event.readings.uptime.map(Int64.init),
         ]
-        arguments.reserveCapacity(18)
-        if shareID { arguments.append(event.shareID?.rawValue) }
-        arguments +=
-            [
-                event.userID?.rawValue, event.accountID?.rawValue, event.result, event.method?.rawValue,
-                event.activationTime.map(Int64.init), event.nearby, event.gatewayID?.rawValue, event.status,
-                micros(event.keepActiveUntil), event.readings.voltageIdle.map(Int64.init),
-                event.readings.voltageUnderLoad.map(Int64.init), event.readings.uptime.map(Int64.init),
-            ] as [any SQLArgument]
+        if !shareID { arguments.remove(at: 5) }
         return arguments
     }
 

@@ -220,6 +220,11 @@ public final class PostgresStore: KeywayStore, Service {
         try await migrate(through: name)
     }
 
+    /// One integer read by a test (`pg_locks`, say), outside any transaction of the store's own.
+    public func scalarForTest(_ sql: String) async throws -> Int64? {
+        try await reading { db in try await db.scalar(sql) }
+    }
+
     /// Runs SQL as written, outside the store's types: for tests that write rows as an older schema had them.
     public func executeForMigrationTest(_ sql: String) async throws {
         try await writing { db in

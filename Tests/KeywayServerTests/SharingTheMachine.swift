@@ -99,7 +99,7 @@ final class Turns: Sendable {
         next?.resume()
     }
 
-    /// Turns under way and tasks waiting (for the test of this type).
+    /// Turns free and tasks waiting (for `TurnsTests`).
     var counts: (free: Int, waiting: Int) { state.withLock { ($0.free, $0.waiting.count) } }
 }
 
@@ -119,7 +119,7 @@ struct TurnsTests {
                         $0.now += 1
                         $0.most = max($0.most, $0.now)
                     }
-                    try? await Task.sleep(for: .milliseconds(2))
+                    try? await Task.sleep(for: .milliseconds(20))
                     tally.counts.withLock {
                         $0.now -= 1
                         $0.done += 1

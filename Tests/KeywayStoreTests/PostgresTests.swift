@@ -109,24 +109,44 @@ struct PostgresSpecificTests {
 
     /// An event takes its id only once it holds its organization's lock, so that ids are taken in commit order
     /// (a webhook's queue is read from its oldest undelivered row). While organization 1's lock is held, a share
-    /// created with its event waits; an event of organization 2, recorded after, takes a smaller id.
+    /// created with its event waits; an event of organization 2, recorded meanwhile, takes a smaller id.
+    ///
+    /// Nothing here waits a fixed time. The holder keeps the lock until the test opens a gate (a sequence, which
+    /// every transaction sees at once whatever its snapshot), and `pg_locks` says when the holder holds the lock and
+    /// when the share waits for it.
     @Test func anEventTakesItsIdUnderItsOrganizationsLock() async throws {
-        let (store, _, drop) = try await twoStores()
+        let (store, observer, drop) = try await twoStores()
         defer { drop() }
+        let lock = "7105006, hashtext(current_schema() || ':' || '1')"
+        func until(_ what: String, granted: Bool) async throws {
+            let count = """
+                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7105006
+                AND objid = hashtext(current_schema() || ':1')::oid AND granted = \(granted)
+                """
+            for _ in 0..<6_000 {
+                if try await observer.scalarForTest(count) == 1 { return }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            Issue.record("after a minute, \(what)")
+        }
+        try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
+        // One line: executeForMigrationTest splits statements at a semicolon that ends a line.
         let holder = Task {
             try await store.executeForMigrationTest(
-                "SELECT pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':' || '1'));\n"
-                    + "SELECT pg_sleep(2);\n")
+                "DO $$ DECLARE polls INT := 0; BEGIN PERFORM pg_advisory_xact_lock(\(lock)); "
+                    + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
+                    + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
         }
-        try await Task.sleep(for: .milliseconds(300))
+        try await until("the holder does not hold the lock", granted: true)
         let waiting = Task {
             try await store.insertShare(
                 Fixtures.share(1, now: now, externalID: "waits"),
                 event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
         }
-        try await Task.sleep(for: .milliseconds(500))
-        let other = try await store.record(
+        try await until("the share does not wait for the lock", granted: false)
+        let other = try await observer.record(
             Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(2)), state: nil)
+        try await observer.executeForMigrationTest("SELECT nextval('lock_test_gate')")
         try await holder.value
         let share = try await waiting.value
         let created = try await store.events(
