@@ -5,9 +5,12 @@ import KeywaySQL
 import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode with foreign keys on, through a GRDB pool
-/// (concurrent readers, one writer). Every write below is one transaction.
+/// (concurrent readers, one writer). Every write below is atomic: one transaction, or one savepoint of a transaction
+/// shared with the writes queued beside it (`GroupCommit`).
 public final class SQLiteStore: KeywayStore {
     let pool: DatabasePool
+    /// Every write goes through it: the writes queued while the writer is busy share one commit.
+    let writer: GroupCommit
     private let usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: 0))
     private let statements: StatementLog?
     /// Reads run on the calling thread (the default) rather than on a reader's dispatch queue. Only
@@ -37,6 +40,7 @@ public final class SQLiteStore: KeywayStore {
         configuration.label = "keyway"
         Self.createOwnerOnly(path)
         pool = try DatabasePool(path: path, configuration: configuration)
+        writer = GroupCommit(pool: pool)
         usage.withLock { $0.maximumReaders = configuration.maximumReaderCount }
     }
 
@@ -80,11 +84,12 @@ public final class SQLiteStore: KeywayStore {
         try pool.read(body)
     }
 
-    /// Writes (one transaction each) through the pool, counted for `GET /metrics`.
+    /// Writes through the pool, counted for `GET /metrics`: each one atomic, and committed before it returns. Writes
+    /// that queue while the writer is busy share one commit, each in a savepoint of its own (`GroupCommit`).
     func writing<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         usage.withLock { $0.writers += 1 }
         defer { usage.withLock { $0.writers -= 1 } }
-        return try await pool.write(body)
+        return try await writer.write(body)
     }
 
     public func poolUsage() -> PoolUsage {

@@ -1,9 +1,10 @@
 import Foundation
 import KeywayCore
 import KeywayStorePostgres
-import KeywayStoreSQLite
 import KeywayTestSupport
 import Testing
+
+@testable import KeywayStoreSQLite
 
 /// A backend under test. The contract below runs against every one of them: SQLite always, PostgreSQL
 /// when `KEYWAY_TEST_DATABASE_URL` names a server (`.ci/run` starts one; see `TestDatabase`).
@@ -261,6 +262,52 @@ struct SQLiteSpecificTests {
         #expect(try await store.pragma("foreign_keys") == "1")
         // Statement journals and spilled sorts in memory, not as files in /var/tmp (2 = MEMORY).
         #expect(try await store.pragma("temp_store") == "2")
+    }
+
+    /// Writes that queue while the writer is busy share one commit (`GroupCommit`), and each stays atomic: a write
+    /// whose second statement fails leaves nothing of its first, whatever was committed beside it; a write that
+    /// loses the whole transaction (here a raw `ROLLBACK`) sends its batch to run again one write at a time, so that
+    /// the others still commit and only it fails. Every caller gets its own answer.
+    @Test func queuedWritesShareACommitAndEachStaysAtomic() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.file("keyway.sqlite"))
+        try await store.migrate()
+        try await store.executeForMigrationTest("CREATE TABLE written (n INTEGER PRIMARY KEY)")
+        // The writer is held busy until all 200 writes wait, so that they queue whatever the machine's load.
+        let gate = DispatchSemaphore(value: 0)
+        let busy = Task { try await store.writing { _ in gate.wait() } }
+        enum Kind { case good, halfBad, losesTheTransaction }
+        func kind(_ n: Int) -> Kind { n == 77 ? .losesTheTransaction : n % 5 == 0 ? .halfBad : .good }
+        async let answers = withTaskGroup(of: (Int, Bool).self) { group in
+            for n in 1...200 {
+                group.addTask {
+                    let sql =
+                        switch kind(n) {
+                        case .good: "INSERT INTO written VALUES (\(n))"
+                        case .halfBad: "INSERT INTO written VALUES (\(n)); INSERT INTO written VALUES (\(n))"
+                        case .losesTheTransaction: "INSERT INTO written VALUES (\(n)); ROLLBACK"
+                        }
+                    return (n, (try? await store.executeForMigrationTest(sql)) != nil)
+                }
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        while store.writer.counts.waiting < 200 { try await Task.sleep(for: .milliseconds(5)) }
+        let before = store.writer.counts
+        gate.signal()
+        try await busy.value
+        let answered = await answers
+        let kept = Set(try await store.reading { db in try Int.fetchAll(db, sql: "SELECT n FROM written") })
+        for n in 1...200 {
+            #expect(answered[n] == (kind(n) == .good), "the answer to write \(n)")
+            #expect(kept.contains(n) == (kind(n) == .good), "what write \(n) left")
+        }
+        // The busy write alone, then 7 batches (6 of 32 and one of 8), but for the one holding write 77: its writes
+        // (8 or 32) ran again one at a time. One transaction per write would make 201.
+        let after = store.writer.counts
+        #expect(after.writes - before.writes == 201)
+        #expect([1 + 6 + 8, 1 + 6 + 32].contains(after.transactions - before.transactions))
     }
 
     @Test func dataSurvivesReopeningTheFile() async throws {
