@@ -15,6 +15,7 @@ Needs `perf` (linux-perf) and `wrk`; writes to stdout.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,7 @@ def main():
                         help="any of external, access, effective, post (POST /v2/shares, as bench/ab.py sends it)")
     parser.add_argument("--under", action="append", default=[],
                         help="also list the callees (inclusive) of the function whose symbol contains this text")
+    parser.add_argument("--keep", help="copy each endpoint's perf.data to KEEP-ENDPOINT.data for perf report")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="keyway-profile-")
     database = run.database_arguments(args, folder, f"profile_{args.shares}")
@@ -92,7 +94,8 @@ def main():
                           base + "/v1/effective-device-permissions?size=1000", token, None),
             "post": ("POST /v2/shares", f"{base}/v2/shares", env["API_KEY"], run.post_script(folder, env)),
         }
-        for name, url, credential, lua in (known[name] for name in args.endpoints.split(",")):
+        for key in args.endpoints.split(","):
+            name, url, credential, lua = known[key]
             data = os.path.join(folder, "perf.data")
             perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", data, "-p", str(server.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -101,6 +104,8 @@ def main():
             perf.send_signal(2)
             perf.wait(timeout=60)
             by_object, by_symbol = report(data, args.limit)
+            if args.keep:
+                shutil.copy(data, f"{args.keep}-{key}.data")
             print(f"## {name}: {rps:,.0f} requests/s, {cpu:,.0f} µs server CPU per request\n")
             print("By shared object (self time):\n```\n" + by_object + "\n```\n")
             print(f"Hottest symbols (self time, ≥ {args.limit}%):\n```\n" + by_symbol + "\n```\n", flush=True)

@@ -2,16 +2,19 @@ import Foundation
 import Synchronization
 
 /// A part of the store whose writes change what a credential means or what an account's access is made of:
-/// an organization (its users, groups, devices, shares and API keys) or an account (its tokens and the user
-/// records linked to it).
+/// an organization (its users, groups, devices, shares and API keys), an organization's API keys alone (what an
+/// API key's verification rests on: the key's row, and its organization's existence), or an account (its tokens
+/// and the user records linked to it).
 public enum AccessScope: Hashable, Sendable {
     case organization(OrganizationID)
+    case apiKeys(OrganizationID)
     case account(AccountID)
 
-    /// How the stores name it (`o:<id>`, `a:<id>`).
+    /// How the stores name it (`o:<id>`, `k:<id>`, `a:<id>`).
     public var key: String {
         switch self {
         case .organization(let id): "o:\(id.rawValue)"
+        case .apiKeys(let id): "k:\(id.rawValue)"
         case .account(let id): "a:\(id.rawValue)"
         }
     }
@@ -116,6 +119,10 @@ public final class CredentialCache: Sendable {
     }
 
     public var count: Int { contents.withLock { $0.entries.count } }
+
+    /// How many credentials were verified from the store rather than from an entry (a miss, or a stale entry).
+    public var verifiedAfresh: Int { misses.load(ordering: .relaxed) }
+    let misses = Atomic<Int>(0)
 
     /// The entry for `hash` unless it is too old or its token expired by `now` (the service's clock).
     func entry(_ hash: [UInt8], at now: Date) -> Entry? {
@@ -279,14 +286,17 @@ public struct Authenticator: Sendable {
     private func verifyAfresh(_ secret: String, hash: [UInt8], keyID: String?, loaded: Date) async throws
         -> Principal
     {
+        cache.misses.add(1, ordering: .relaxed)
         // With the cache off nothing is kept, and nothing needs a stamp.
         let stamp = cache.capacity > 0 ? try await store.accessStamp() : AccessStamp("")
         if keyID != nil || secret.hasPrefix(APIKeyService.prefix) {
             let principal = try await apiKeys.authenticate(secret, keyID: keyID)
             guard case .apiKey(let key) = principal else { return principal }
+            // A key means what its row says, in an organization that exists: only a write to the organization's
+            // keys (or to the organization) makes it stale, not the shares and devices the key itself writes.
             cache.keep(
                 CredentialCache.Entry(
-                    hash: hash, principal: principal, scopes: [.organization(key.organizationID)], stamp: stamp,
+                    hash: hash, principal: principal, scopes: [.apiKeys(key.organizationID)], stamp: stamp,
                     loaded: loaded))
             return principal
         }

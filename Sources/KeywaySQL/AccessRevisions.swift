@@ -6,7 +6,7 @@ import KeywayCore
 /// its own scope.
 public enum AccessRevisions {
     public static let tables: [(table: String, scopes: [String])] = [
-        ("organizations", ["'o:' || R.id"]),
+        ("organizations", ["'o:' || R.id", "'k:' || R.id"]),
         ("users", ["'o:' || R.organization_id", "'a:' || R.account_id"]),
         ("user_groups", ["'o:' || R.organization_id"]),
         ("user_group_members", ["'o:' || (SELECT organization_id FROM user_groups WHERE id = R.group_id)"]),
@@ -14,9 +14,20 @@ public enum AccessRevisions {
         ("device_groups", ["'o:' || R.organization_id"]),
         ("device_group_members", ["'o:' || (SELECT organization_id FROM device_groups WHERE id = R.group_id)"]),
         ("shares", ["'o:' || R.organization_id"]),
-        ("api_keys", ["'o:' || R.organization_id"]),
+        ("api_keys", ["'o:' || R.organization_id", "'k:' || R.organization_id"]),
         ("tokens", ["'a:' || R.account_id"]),
     ]
+
+    /// The tables whose scopes changed after the first migration (SQLite 0014, PostgreSQL 0010): an organization's
+    /// API keys (`k:`) became a scope of their own (SQLite 0017, PostgreSQL 0013), so that an API key's cached
+    /// verification outlives the writes its own requests make to the organization.
+    public static let keyScopeTables: Set<String> = ["organizations", "api_keys"]
+
+    /// The tables as the first migration created their triggers: its SQL must not change under a database that
+    /// applied it.
+    static var original: [(table: String, scopes: [String])] {
+        tables.map { table in (table.table, table.scopes.filter { !$0.hasPrefix("'k:'") }) }
+    }
 
     /// The scopes of a row named `row` (`NEW`, `OLD`, or a transition table's alias), as one `SELECT` per scope.
     static func scopes(of table: (table: String, scopes: [String]), row: String) -> [String] {
@@ -28,17 +39,28 @@ public enum AccessRevisions {
     /// one writer, so the counter's order is the order of commits: a stamp is the counter, and a scope changed
     /// since a stamp when its revision is greater.
     public static var sqliteSchema: String {
-        var sql = """
-            CREATE TABLE access_clock (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
-            INSERT INTO access_clock (id, seq) VALUES (1, 0);
-            CREATE TABLE access_revisions (scope TEXT PRIMARY KEY, revision INTEGER NOT NULL) WITHOUT ROWID;
+        """
+        CREATE TABLE access_clock (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+        INSERT INTO access_clock (id, seq) VALUES (1, 0);
+        CREATE TABLE access_revisions (scope TEXT PRIMARY KEY, revision INTEGER NOT NULL) WITHOUT ROWID;
 
-            """
+        """ + sqliteTriggers(original)
+    }
+
+    /// SQLite: the triggers of `tables` created again with their scopes of today (SQLite 0017).
+    public static var sqliteKeyScopeTriggers: String {
+        sqliteTriggers(tables.filter { keyScopeTables.contains($0.table) }, replacing: true)
+    }
+
+    static func sqliteTriggers(_ tables: [(table: String, scopes: [String])], replacing: Bool = false) -> String {
+        var sql = ""
         for table in tables {
             for (operation, rows) in [("INSERT", ["NEW"]), ("UPDATE", ["NEW", "OLD"]), ("DELETE", ["OLD"])] {
                 let selects = rows.flatMap { scopes(of: table, row: $0) }.map { "SELECT \($0) AS scope" }
+                let name = "access_\(table.table)_\(operation.lowercased())"
+                if replacing { sql += "DROP TRIGGER \(name);\n" }
                 sql += """
-                    CREATE TRIGGER access_\(table.table)_\(operation.lowercased()) AFTER \(operation) ON \(table.table)
+                    CREATE TRIGGER \(name) AFTER \(operation) ON \(table.table)
                     BEGIN
                         UPDATE access_clock SET seq = seq + 1;
                         INSERT INTO access_revisions (scope, revision)
@@ -67,16 +89,8 @@ public enum AccessRevisions {
             CREATE INDEX access_changes_at ON access_changes(at);
 
             """
-        for table in tables {
-            let values = scopes(of: table, row: "changed").map { "(\($0))" }.joined(separator: ", ")
-            sql += """
-                CREATE FUNCTION keyway_access_\(table.table)() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-                INSERT INTO access_changes (scope, xid, at) SELECT DISTINCT s.scope, pg_current_xact_id(), \
-                (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM changed \
-                CROSS JOIN LATERAL (VALUES \(values)) AS s(scope) WHERE s.scope IS NOT NULL ON CONFLICT DO NOTHING; \
-                RETURN NULL; END $$;
-
-                """
+        for table in original {
+            sql += postgresFunction(table, replacing: false)
             for (operation, transition, suffix) in [
                 ("INSERT", "NEW", "insert"), ("UPDATE", "NEW", "update_new"), ("UPDATE", "OLD", "update_old"),
                 ("DELETE", "OLD", "delete"),
@@ -89,6 +103,24 @@ public enum AccessRevisions {
             }
         }
         return sql
+    }
+
+    /// PostgreSQL: the trigger functions of `tables` replaced by their scopes of today (PostgreSQL 0013); the
+    /// triggers stay.
+    public static var postgresKeyScopeFunctions: String {
+        tables.filter { keyScopeTables.contains($0.table) }.map { postgresFunction($0, replacing: true) }.joined()
+    }
+
+    static func postgresFunction(_ table: (table: String, scopes: [String]), replacing: Bool) -> String {
+        let values = scopes(of: table, row: "changed").map { "(\($0))" }.joined(separator: ", ")
+        return """
+            CREATE \(replacing ? "OR REPLACE " : "")FUNCTION keyway_access_\(table.table)() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+            INSERT INTO access_changes (scope, xid, at) SELECT DISTINCT s.scope, pg_current_xact_id(), \
+            (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM changed \
+            CROSS JOIN LATERAL (VALUES \(values)) AS s(scope) WHERE s.scope IS NOT NULL ON CONFLICT DO NOTHING; \
+            RETURN NULL; END $$;
+
+            """
     }
 
     /// PostgreSQL: whether any of the scopes bound first (a text array) has a change the snapshot bound second does

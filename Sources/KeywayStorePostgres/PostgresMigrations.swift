@@ -38,6 +38,9 @@ enum PostgresMigrations {
             CREATE INDEX idempotency_keys_expires ON idempotency_keys(expires);
             """
         ),
+        // An organization's API keys as an access scope of their own (issue 13): a key's cached verification is
+        // no longer made stale by the shares it writes.
+        ("0013_api_key_scope", AccessRevisions.postgresKeyScopeFunctions),
     ]
 
     static let schema0001 = """

@@ -68,6 +68,11 @@ enum Migrations {
                     CREATE INDEX idempotency_keys_expires ON idempotency_keys(expires);
                     """)
         }
+        // An organization's API keys as an access scope of their own (issue 13): a key's cached verification is
+        // no longer made stale by the shares it writes.
+        migrator.registerMigration("0017_api_key_scope") { db in
+            try db.execute(sql: AccessRevisions.sqliteKeyScopeTriggers)
+        }
         return migrator
     }
 

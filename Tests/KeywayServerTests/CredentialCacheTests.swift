@@ -74,6 +74,30 @@ struct CredentialCacheTests {
         }
     }
 
+    /// An API key's verification rests on its row alone: the shares it writes leave its cached entry standing (one
+    /// revision check per request, issue 13), a write to the organization's keys does not.
+    @Test func anAPIKeyStaysVerifiedThroughItsOwnWrites() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        let cache = harness.keyway.authenticator.cache
+        try await harness.test { client in
+            #expect(try await client.send(.get, "/v2/shares", key: key).status == .ok)
+            let before = cache.verifiedAfresh
+            for user in [11, 12, 11] as [Int64] {
+                let share = try await client.createShare(Self.share(user), key: key)
+                #expect(try await client.send(.delete, "/v2/shares/\(share)", key: key).status == .ok)
+            }
+            #expect(try await client.send(.get, "/v2/shares", key: key).status == .ok)
+            #expect(cache.verifiedAfresh == before, "the key's own writes do not make it stale")
+
+            // Another key created in the organization: the next request verifies afresh, and still passes.
+            _ = try await harness.keyway.apiKeys.create(organization: Fixtures.organization(1), scopes: [.read])
+            #expect(try await client.send(.get, "/v2/shares", key: key).status == .ok)
+            #expect(cache.verifiedAfresh > before)
+        }
+    }
+
     /// Two Keyway instances on one database (one SQLite file, or one PostgreSQL schema when the HTTP suites run on
     /// PostgreSQL): the guest's credential is cached on the second; the first revokes; the second refuses at once.
     @Test func aRevokeOnOneInstanceIsRefusedAtOnceOnAnother() async throws {
@@ -109,6 +133,16 @@ struct CredentialCacheTests {
                 #expect(revoked.status == .ok)
                 #expect(try await other.send(.get, "/v1/devices/11/access", key: token).status == .unauthorized)
                 _ = again
+
+                // An API key, kept on the second through the shares it writes there, revoked on the first.
+                let spare = try await first.keyway.apiKeys.create(
+                    organization: Fixtures.organization(1), scopes: [.read, .manage])
+                #expect(try await other.send(.get, "/v2/shares", key: spare.secret).status == .ok)
+                _ = try await other.createShare(Self.share(user), key: spare.secret)
+                #expect(try await other.send(.get, "/v2/shares", key: spare.secret).status == .ok)
+                let path = "/v1/organizations/1/api-keys/\(spare.key.id)"
+                #expect(try await one.send(.delete, path, key: first.manageKey).status == .ok)
+                #expect(try await other.send(.get, "/v2/shares", key: spare.secret).status == .unauthorized)
             }
         }
     }

@@ -71,6 +71,38 @@ struct AccessRevisionTests {
         #expect(try await store.accessChanged(one, since: AccessStamp("not a stamp")))
     }
 
+    /// An organization's API keys are a scope of their own: a key's row changing (created, revoked) changes it and
+    /// its organization's; the shares, devices and groups the key writes change the organization's alone, so that
+    /// a key's cached verification outlives its own writes (`POST /v2/shares` with one key, issue 13).
+    @Test(arguments: Backend.allCases)
+    func anOrganizationsAPIKeysAreAScopeOfTheirOwn(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let keysOne: Set<AccessScope> = [.apiKeys(Fixtures.organization(1))]
+        let keysTwo: Set<AccessScope> = [.apiKeys(Fixtures.organization(2))]
+        var stamp = try await store.accessStamp()
+        let share = try await store.insertShare(Fixtures.share(1, now: now, externalID: "by key"))
+        _ = try await store.deleteShare(share.id, organization: Fixtures.organization(1))
+        _ = try await store.removeDeviceGroupMember(
+            DeviceGroupMember(groupID: Fixtures.deviceGroup(1), deviceID: Fixtures.lock(1)))
+        #expect(try await store.accessChanged(one, since: stamp))
+        #expect(try await !store.accessChanged(keysOne, since: stamp), "shares and groups are not the keys")
+
+        stamp = try await store.accessStamp()
+        let key = try await store.insertAPIKey(
+            APIKey(
+                id: APIKeyID(0), organizationID: Fixtures.organization(1), scopes: [.read],
+                secretHash: Array(repeating: 7, count: 32), dateCreated: now))
+        #expect(try await store.accessChanged(keysOne, since: stamp))
+        #expect(try await store.accessChanged(one, since: stamp))
+        #expect(try await !store.accessChanged(keysTwo, since: stamp))
+
+        stamp = try await store.accessStamp()
+        #expect(try await store.revokeAPIKey(key.id, organization: Fixtures.organization(1), at: now))
+        #expect(try await store.accessChanged(keysOne, since: stamp))
+        #expect(try await !store.accessChanged(keysTwo.union(two), since: stamp))
+    }
+
     /// Two checks in one read (a request's credential and a cached share read): each answered as alone, whatever
     /// the other's answer, and a stamp the store did not make vouches for nothing on either side.
     @Test(arguments: Backend.allCases)

@@ -36,6 +36,7 @@ struct PostgresSpecificTests {
                     "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                     "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry",
                     "0009_controller_keys", "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys",
+                    "0013_api_key_scope",
                 ]
             ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
@@ -49,7 +50,7 @@ struct PostgresSpecificTests {
             try await first.appliedMigrations() == [
                 "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                 "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry", "0009_controller_keys",
-                "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys",
+                "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys", "0013_api_key_scope",
             ])
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()

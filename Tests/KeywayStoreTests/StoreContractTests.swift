@@ -254,7 +254,7 @@ struct SQLiteSpecificTests {
             "0005_verification", "0006_events_webhooks_device_state", "0008_webhook_health_activation_slots",
             "0009_throttles",
             "0010_outbox_retry_retention", "0011_oauth_clients", "0012_device_telemetry", "0013_controller_keys",
-            "0014_access_revisions", "0015_webhook_last_error", "0016_idempotency_keys",
+            "0014_access_revisions", "0015_webhook_last_error", "0016_idempotency_keys", "0017_api_key_scope",
         ]
         #expect(try await store.migrate() == all)
         #expect(try await store.appliedMigrations() == all)
