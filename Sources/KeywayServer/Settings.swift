@@ -138,10 +138,7 @@ public struct DatabaseOptions: ParsableArguments {
 
     @Option(
         name: .customLong("database-connections"),
-        help: """
-            The most PostgreSQL connections to open, a quarter of them (at least 2) for writes and the rest (at least 1) \
-            for reads (env KEYWAY_DATABASE_CONNECTIONS; default 20).
-            """)
+        help: "The most PostgreSQL connections to open (env KEYWAY_DATABASE_CONNECTIONS; default 20).")
     var databaseConnections: Int?
 
     public init() {}

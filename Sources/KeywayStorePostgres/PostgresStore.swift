@@ -15,13 +15,7 @@ import Synchronization
 /// so it starts before and stops after everything that reads or writes through it; one-shot commands and tests,
 /// which have no group, call `start()` and `shutdown()`. Until the pool runs, operations wait for it.
 public final class PostgresStore: KeywayStore, Service {
-    /// Reads and migrations: connections at the server's default isolation (READ COMMITTED).
     let client: PostgresClient
-    /// Writes: connections whose default isolation is SERIALIZABLE (a startup parameter), so that a write of one
-    /// statement runs as a serializable transaction of its own, without BEGIN and COMMIT round trips
-    /// (`writingOneStatement`). A quarter of `maximumConnections`, at least two (a write that waits for a lock
-    /// another write on this instance holds, as in a test, must find a connection); the rest, at least one, read.
-    let writer: PostgresClient
     let logger: Logger
     /// Opens when the pool runs: leasing a connection before that only earns a warning, so the first
     /// operations wait for it.
@@ -57,17 +51,11 @@ public final class PostgresStore: KeywayStore, Service {
         // at its next use as before.
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectionIdleTimeout = .seconds(10)
-        let writers = max(2, maximumConnections / 4)
-        configuration.options.maximumConnections = max(1, maximumConnections - writers)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        var writing = configuration
-        writing.options.maximumConnections = writers
-        writing.options.additionalStartupParameters.append(("default_transaction_isolation", "serializable"))
-        writer = PostgresClient(configuration: writing, backgroundLogger: logger)
         self.logger = logger
         self.instance = instance
         self.webhookLease = webhookLease
-        usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: max(1, maximumConnections - writers)))
+        usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: maximumConnections))
     }
 
     deinit {
@@ -85,15 +73,7 @@ public final class PostgresStore: KeywayStore, Service {
         // Already running on its own task: stay, as a service must, until the group shuts down.
         guard first else { return try await gracefulShutdown() }
         started.open()
-        await Self.run(client, writer)
-    }
-
-    /// Runs both pools until cancelled (or, under a service group, until it shuts down gracefully).
-    private static func run(_ client: PostgresClient, _ writer: PostgresClient) async {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await client.run() }
-            group.addTask { await writer.run() }
-        }
+        await client.run()
     }
 
     /// For one-shot commands and tests, which run no service group: runs the pool on a task the store owns,
@@ -101,11 +81,11 @@ public final class PostgresStore: KeywayStore, Service {
     public func start() {
         runner.withLock { runner in
             guard case .none = runner else { return }
-            let (client, writer, started) = (self.client, self.writer, self.started)
+            let (client, started) = (self.client, self.started)
             runner = .task(
                 Task {
                     started.open()
-                    await Self.run(client, writer)
+                    await client.run()
                 })
         }
     }
@@ -186,21 +166,6 @@ public final class PostgresStore: KeywayStore, Service {
     func writing<T: Sendable>(
         _ isolation: Isolation = .serializable, _ body: (SQLConnection) async throws -> T
     ) async throws -> T {
-        try await write(in: isolation, body)
-    }
-
-    /// `writing` for a body that runs exactly one statement: the statement is its own SERIALIZABLE transaction (the
-    /// writer connections' default), so one round trip instead of three (BEGIN, the statement, COMMIT), and what
-    /// the statement locks (an organization's advisory lock, for its events) is held until its commit without
-    /// waiting for Keyway's COMMIT to arrive. Retried as `writing` is.
-    func writingOneStatement<T: Sendable>(_ body: (SQLConnection) async throws -> T) async throws -> T {
-        try await write(in: nil, body)
-    }
-
-    /// `isolation` nil: no BEGIN and no COMMIT, the body's one statement is its own transaction.
-    private func write<T: Sendable>(
-        in isolation: Isolation?, _ body: (SQLConnection) async throws -> T
-    ) async throws -> T {
         await waitUntilStarted()
         usage.withLock { $0.writers += 1 }
         defer { usage.withLock { $0.writers -= 1 } }
@@ -208,9 +173,8 @@ public final class PostgresStore: KeywayStore, Service {
         while true {
             attempt += 1
             do {
-                return try await writer.withConnection { connection in
+                return try await client.withConnection { connection in
                     let sql = SQLConnection(connection: connection, logger: logger, statements: statements)
-                    guard let isolation else { return try await body(sql) }
                     try await sql.execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                     do {
                         let result = try await body(sql)
@@ -259,15 +223,6 @@ public final class PostgresStore: KeywayStore, Service {
     /// One integer read by a test (`pg_locks`, say), outside any transaction of the store's own.
     public func scalarForTest(_ sql: String) async throws -> Int64? {
         try await reading { db in try await db.scalar(sql) }
-    }
-
-    /// `current_setting(name)` as a one-statement write sees it, and as a read sees it: for the test that a write
-    /// of one statement is SERIALIZABLE and a read is not.
-    public func settingForTest(_ name: String) async throws -> (write: String?, read: String?) {
-        let sql = "SELECT current_setting(?) AS value"
-        let write = try await writingOneStatement { db in try await db.query(sql, [name]).first?.text("value") }
-        let read = try await reading { db in try await db.query(sql, [name]).first?.text("value") }
-        return (write, read)
     }
 
     /// Runs SQL as written, outside the store's types: for tests that write rows as an older schema had them.
@@ -364,8 +319,7 @@ public final class PostgresStore: KeywayStore, Service {
     // MARK: Shares
 
     public func insertShare(_ share: Share, event: Event?) async throws -> Share {
-        // One statement either way: its own transaction (issue 13).
-        try await writingOneStatement { db in
+        try await writing { db in
             var stored = share
             if let event {
                 // The share and its event in one statement: one round trip instead of two (POST /v2/shares).

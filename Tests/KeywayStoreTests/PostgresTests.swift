@@ -158,17 +158,6 @@ struct PostgresSpecificTests {
         #expect(event.id.rawValue > other.id.rawValue, "the waiting event took its id before the lock")
     }
 
-    /// A write of one statement runs without BEGIN and COMMIT, as a transaction of its own: on the writer
-    /// connections, whose default isolation is SERIALIZABLE, so it takes part in the same conflict tracking as every
-    /// domain write. Reads keep the server's default.
-    @Test func aWriteOfOneStatementIsSerializableAndAReadIsNot() async throws {
-        let (store, _, drop) = try await twoStores(seeded: false)
-        defer { drop() }
-        let isolation = try await store.settingForTest("transaction_isolation")
-        #expect(isolation.write == "serializable")
-        #expect(isolation.read == "read committed")
-    }
-
     @Test func aFailedBatchIsGivenBackForItsRetry() async throws {
         let (first, second, drop) = try await twoStores()
         defer { drop() }
