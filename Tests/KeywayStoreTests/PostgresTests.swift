@@ -158,6 +158,32 @@ struct PostgresSpecificTests {
         #expect(event.id.rawValue > other.id.rawValue, "the waiting event took its id before the lock")
     }
 
+    /// A share's statement and its COMMIT are queued together (`writingStatement`); an error at the commit itself
+    /// must still be seen and the write retried, never answered as done. A deferred constraint trigger fails the
+    /// first commit with a serialization failure (a sequence counts the commits tried, whatever rolls back).
+    @Test func aConflictFoundAtCommitIsRetriedNotLost() async throws {
+        let (store, _, drop) = try await twoStores()
+        defer { drop() }
+        try await store.executeForMigrationTest(
+            """
+            CREATE SEQUENCE commits_tried;
+            CREATE FUNCTION fail_first_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF nextval('commits_tried') = 1 THEN RAISE EXCEPTION 'forced at commit' USING ERRCODE = '40001'; END IF; RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER fail_first_commit AFTER INSERT ON shares DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_first_commit();
+
+            """)
+        let share = try await store.insertShare(
+            Fixtures.share(1, now: now, externalID: "at commit"),
+            event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
+        #expect(try await store.scalarForTest("SELECT last_value FROM commits_tried") == 2, "one retry")
+        #expect(try await store.share(share.id)?.externalID == "at commit")
+        #expect(
+            try await store.scalarForTest("SELECT count(*) FROM shares WHERE external_id = 'at commit'") == 1)
+        let events = try await store.events(
+            matching: EventQuery(
+                organizations: [Fixtures.organization(1)], types: [.shareCreated], page: try Page(offset: 0, size: 10)))
+        #expect(events.filter { $0.shareID == share.id }.count == 1)
+    }
+
     @Test func aFailedBatchIsGivenBackForItsRetry() async throws {
         let (first, second, drop) = try await twoStores()
         defer { drop() }
