@@ -193,45 +193,6 @@ public final class PostgresStore: KeywayStore, Service {
         }
     }
 
-    /// A SERIALIZABLE transaction of one statement, the statement and its COMMIT queued together
-    /// (`SQLConnection.queueWithCommit`): what holds a lock taken in the statement (an organization's event lock)
-    /// is released without a round trip through Keyway's scheduler between the statement and the commit. Retried
-    /// as `writing` is. A statement that fails leaves the transaction aborted, and the COMMIT behind it then ends
-    /// it as a ROLLBACK; the statement's error is thrown.
-    func writingStatement(_ sql: String, _ arguments: [any SQLArgument]) async throws -> [SQLRow] {
-        await waitUntilStarted()
-        usage.withLock { $0.writers += 1 }
-        defer { usage.withLock { $0.writers -= 1 } }
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await client.withConnection { connection in
-                    let db = SQLConnection(connection: connection, logger: logger, statements: statements)
-                    try await db.execute("BEGIN ISOLATION LEVEL \(Isolation.serializable.rawValue)")
-                    let (statement, commit) = db.queueWithCommit(sql, arguments)
-                    let result: PostgresQueryResult
-                    do {
-                        result = try await statement.get()
-                    } catch {
-                        _ = try? await commit.get()
-                        throw error
-                    }
-                    let committed = try await commit.get()
-                    guard committed.metadata.command == "COMMIT" else {
-                        throw PostgresStoreError(
-                            sqlState: nil, message: "the transaction ended in \(committed.metadata.command)")
-                    }
-                    return result.rows.map { SQLRow(row: PostgresRandomAccessRow($0)) }
-                }
-            } catch let error where attempt < 20 && ["40001", "40P01"].contains(sqlState(error) ?? "") {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...min(200, 1 << min(attempt + 1, 8)))))
-            } catch {
-                throw Self.domainError(error)
-            }
-        }
-    }
-
     /// A foreign-key violation means the parts of what was written do not exist together in its
     /// organization (a concurrent delete, say): the same answer the service gives when it checks first.
     static func domainError(_ error: any Error) -> any Error {
@@ -358,18 +319,19 @@ public final class PostgresStore: KeywayStore, Service {
     // MARK: Shares
 
     public func insertShare(_ share: Share, event: Event?) async throws -> Share {
-        // The share and its event in one statement (POST /v2/shares), its COMMIT queued right behind it.
-        let rows =
+        try await writing { db in
+            var stored = share
             if let event {
-                try await writingStatement(
+                // The share and its event in one statement: one round trip instead of two (POST /v2/shares).
+                let id = try await db.scalar(
                     Self.insertShareAndRecordSQL,
                     ShareColumns.arguments(share) + Self.recordingArguments(event, shareID: false))
+                stored.id = ShareID(id ?? 0)
             } else {
-                try await writingStatement(Self.insertShareSQL, ShareColumns.arguments(share))
+                stored.id = ShareID(try await db.scalar(Self.insertShareSQL, ShareColumns.arguments(share)) ?? 0)
             }
-        var stored = share
-        stored.id = ShareID(try rows.first?.row[0].decode(Int64?.self) ?? 0)
-        return stored
+            return stored
+        }
     }
 
     static let insertShareSQL =
@@ -666,11 +628,6 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     init(_ error: PSQLError) {
         sqlState = error.serverInfo?[.sqlState]
         message = error.serverInfo?[.message] ?? "\(error.code)"
-    }
-
-    init(sqlState: String?, message: String) {
-        self.sqlState = sqlState
-        self.message = message
     }
 
     public var description: String { "PostgreSQL error \(sqlState ?? "-"): \(message)" }

@@ -96,22 +96,6 @@ struct SQLConnection {
         return try row.row[0].decode(Int64?.self)
     }
 
-    /// Queues `sql` and then `COMMIT` on the connection at once, without waiting between them: PostgresNIO sends
-    /// the COMMIT from the event loop as soon as the statement's answer is in, instead of after the awaiting task
-    /// has been scheduled again. Each has its own result; an error at commit (a SERIALIZABLE conflict found then)
-    /// is COMMIT's, as with a COMMIT awaited alone.
-    func queueWithCommit(_ sql: String, _ arguments: [any SQLArgument]) -> (
-        statement: EventLoopFuture<PostgresQueryResult>, commit: EventLoopFuture<PostgresQueryResult>
-    ) {
-        statements?.note(sql)
-        var bindings = PostgresBindings(capacity: arguments.count)
-        for argument in arguments { argument.bind(to: &bindings) }
-        // Both are written to the channel here, in this order, from this thread: the connection runs them in it.
-        let statement = connection.query(PostgresQuery(unsafeSQL: numbered(sql), binds: bindings), logger: logger)
-        let commit = connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger)
-        return (statement, commit)
-    }
-
     /// Runs a statement ending in `RETURNING ...` and says how many rows it touched.
     func count(_ sql: String, _ arguments: [any SQLArgument] = []) async throws -> Int {
         try await query(sql, arguments).count

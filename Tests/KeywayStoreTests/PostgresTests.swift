@@ -158,9 +158,10 @@ struct PostgresSpecificTests {
         #expect(event.id.rawValue > other.id.rawValue, "the waiting event took its id before the lock")
     }
 
-    /// A share's statement and its COMMIT are queued together (`writingStatement`); an error at the commit itself
-    /// must still be seen and the write retried, never answered as done. A deferred constraint trigger fails the
-    /// first commit with a serialization failure (a sequence counts the commits tried, whatever rolls back).
+    /// An error at the commit itself (a SERIALIZABLE conflict found then) must be seen and the write retried, never
+    /// answered as done: a write sent without BEGIN and COMMIT would lose it (PostgresNIO completes the query before
+    /// the implicit commit), which is why writes keep their COMMIT. A deferred constraint trigger fails the first
+    /// commit with a serialization failure (a sequence counts the commits tried, whatever rolls back).
     @Test func aConflictFoundAtCommitIsRetriedNotLost() async throws {
         let (store, _, drop) = try await twoStores()
         defer { drop() }
