@@ -121,8 +121,8 @@ public final class CredentialCache: Sendable {
     public var count: Int { contents.withLock { $0.entries.count } }
 
     /// How many credentials were verified from the store rather than from an entry (a miss, or a stale entry).
-    public var verifiedAfresh: Int { misses.load(ordering: .relaxed) }
-    let misses = Atomic<Int>(0)
+    public var verifiedAfresh: Int { afresh.load(ordering: .relaxed) }
+    let afresh = Atomic<Int>(0)
 
     /// The entry for `hash` unless it is too old or its token expired by `now` (the service's clock).
     func entry(_ hash: [UInt8], at now: Date) -> Entry? {
@@ -286,7 +286,7 @@ public struct Authenticator: Sendable {
     private func verifyAfresh(_ secret: String, hash: [UInt8], keyID: String?, loaded: Date) async throws
         -> Principal
     {
-        cache.misses.add(1, ordering: .relaxed)
+        cache.afresh.add(1, ordering: .relaxed)
         // With the cache off nothing is kept, and nothing needs a stamp.
         let stamp = cache.capacity > 0 ? try await store.accessStamp() : AccessStamp("")
         if keyID != nil || secret.hasPrefix(APIKeyService.prefix) {

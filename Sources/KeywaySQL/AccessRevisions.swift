@@ -21,7 +21,7 @@ public enum AccessRevisions {
     /// The tables whose scopes changed after the first migration (SQLite 0014, PostgreSQL 0010): an organization's
     /// API keys (`k:`) became a scope of their own (SQLite 0017, PostgreSQL 0013), so that an API key's cached
     /// verification outlives the writes its own requests make to the organization.
-    public static let keyScopeTables: Set<String> = ["organizations", "api_keys"]
+    static let keyScopeTables: Set<String> = ["organizations", "api_keys"]
 
     /// The tables as the first migration created their triggers: its SQL must not change under a database that
     /// applied it.
