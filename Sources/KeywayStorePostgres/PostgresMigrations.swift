@@ -41,6 +41,15 @@ enum PostgresMigrations {
         // An organization's API keys as an access scope of their own (issue 13): a key's cached verification is
         // no longer made stale by the shares it writes.
         ("0013_api_key_scope", AccessRevisions.postgresKeyScopeFunctions),
+        // A webhook's queue in event order (issue 13): writers of one organization take their ids side by side, so
+        // a delivery's id and its event's id no longer rise together; events are promised in event id order.
+        (
+            "0014_webhook_queue_by_event",
+            """
+            CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(webhook_id, event_id) WHERE date_delivered IS NULL;
+            DROP INDEX webhook_deliveries_due
+            """
+        ),
     ]
 
     static let schema0001 = """

@@ -6,10 +6,13 @@ extension PostgresStore {
     /// Inserts the event and queues it for every webhook of its organization that wants its type, in one statement
     /// (`recordingClauses`).
     ///
-    /// Webhooks get their events in queue order, and a queue is read from its oldest undelivered row, so
-    /// rows must become visible in id order. Concurrent transactions would take ids in one order and commit
-    /// in another; the organization's lock (held to the commit) makes them take ids one after the other.
-    /// Callers record last, after their own row changes, so the lock is the last one taken (but for the
+    /// Webhooks get their events in queue order, and a queue is read from its oldest undelivered row, so a reader
+    /// must never see a row while a smaller id of its organization is still to commit (a queue is in event id order:
+    /// side by side, writers' delivery ids need not rise with their events' ids). Writers take the
+    /// organization's lock in shared mode, held to their commit, and take their ids under it: they run side by side.
+    /// The delivery reader (`dueDeliveries`) takes the same lock exclusively before it reads a queue, so it waits
+    /// for every writer of the organization then in flight, and every id taken after it is greater than every id
+    /// it reads. Callers record last, after their own row changes, so the lock is the last one taken (but for the
     /// foreign-key checks of the statement that takes it, which PostgreSQL makes at the statement's end).
     @discardableResult
     static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
@@ -20,7 +23,7 @@ extension PostgresStore {
 
     static let recordSQL = "WITH " + recordingClauses(after: nil) + " SELECT id FROM recorded"
 
-    /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock, `recorded` inserts the
+    /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock (shared), `recorded` inserts the
     /// event (its id taken under the lock, as the row it inserts comes from `locked`), `queued` queues it. With
     /// `after`, the name of an earlier clause returning an `id` (a share just inserted), the lock waits for that
     /// clause and the event's share is its id; without, the share id is bound. Every value is cast, as an
@@ -33,7 +36,7 @@ extension PostgresStore {
         let from = earlier.map { "locked, \($0)" } ?? "locked"
         return """
             locked AS (
-                SELECT pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':' || ?::TEXT))\(waitFor)
+                SELECT pg_advisory_xact_lock_shared(\(eventLock))\(waitFor)
             ), recorded AS (
                 INSERT INTO events (organization_id, type, time, device_id, share_id, user_id, account_id, result,
                     method, activation_time, nearby, gateway_id, status, keep_active_until, voltage_idle,
@@ -52,6 +55,9 @@ extension PostgresStore {
             )
             """
     }
+
+    /// The organization's event lock, its id bound as text: shared by its writers, exclusive for the delivery reader.
+    static let eventLock = "7105006, hashtext(current_schema() || ':' || ?::TEXT)"
 
     /// The arguments of `recordingClauses`, in their order; `shareID` false when the share id is an earlier
     /// clause's.
@@ -301,15 +307,21 @@ extension PostgresStore {
                 SELECT \(qualified(WebhookColumns.all, by: "w")), h.attempts
                 FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id JOIN LATERAL (
                     SELECT d.next_attempt, d.attempts FROM webhook_deliveries d
-                    WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.id LIMIT 1
+                    WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.event_id LIMIT 1
                 ) h ON TRUE
                 WHERE h.next_attempt <= ? AND w.date_disabled IS NULL
                 AND (l.lease_until IS NULL OR l.lease_until <= \(Self.databaseNow))
                 ORDER BY w.id FOR UPDATE OF l SKIP LOCKED
                 """, [nowValue])
+            let webhooks = try claimed.map(WebhookColumns.decode)
+            // Every writer of these organizations in flight has committed (or rolled back) once the lock is ours, so
+            // the reads below see no gap that a smaller id could fill later. In order of organization, as
+            // housekeeping takes them, so that two takers of several never wait for each other in a circle.
+            for organization in Set(webhooks.map(\.organizationID.rawValue)).sorted() {
+                try await db.execute("SELECT pg_advisory_xact_lock(\(Self.eventLock))", [String(organization)])
+            }
             var batches: [WebhookBatch] = []
-            for row in claimed {
-                let webhook = try WebhookColumns.decode(row)
+            for (row, webhook) in zip(claimed, webhooks) {
                 try await db.execute(
                     "UPDATE webhook_leases SET lease_until = \(Self.databaseNow) + ? WHERE webhook_id = ?",
                     [lease, webhook.id.rawValue])
@@ -320,7 +332,7 @@ extension PostgresStore {
                     """
                     SELECT d.id AS delivery_id, \(columns)
                     FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
-                    WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.id LIMIT ?
+                    WHERE d.webhook_id = ? AND d.date_delivered IS NULL ORDER BY d.event_id LIMIT ?
                     """, [webhook.id.rawValue, limit])
                 batches.append(
                     WebhookBatch(
@@ -451,7 +463,12 @@ extension PostgresStore {
                 """, [nowValue])
             // The events last: recording takes the organization's lock, and every writer takes its row locks
             // before that lock, never after it, so that no two transactions wait for each other in a circle.
-            for row in try removed.sorted(by: { try $0.requiredInt("id") < $1.requiredInt("id") }) {
+            // By organization, then id: the order in which the delivery reader takes the organizations' locks.
+            let ordered = try removed.map {
+                (organization: try $0.requiredInt("organization_id"), id: try $0.requiredInt("id"), row: $0)
+            }
+            .sorted { ($0.organization, $0.id) < ($1.organization, $1.id) }
+            for row in ordered.map(\.row) {
                 let id = ShareID(try row.requiredInt("id"))
                 try await Self.record(
                     Event(
@@ -461,6 +478,7 @@ extension PostgresStore {
                     db)
                 report.shares.append(id)
             }
+            report.shares.sort { $0.rawValue < $1.rawValue }
             // The log keeps 30 days.
             try await db.execute(
                 "DELETE FROM housekeeping_runs WHERE started < ?",

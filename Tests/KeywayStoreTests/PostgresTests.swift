@@ -6,7 +6,7 @@ import Testing
 
 /// What only the PostgreSQL store has: its migrations, and the coordination that lets several Keyway
 /// instances share one database (each webhook queue held by one instance at a time, housekeeping run by
-/// one instance at a time, concurrent writers serialized).
+/// one instance at a time, concurrent writers ordered for the webhook queue).
 @Suite("PostgreSQL specifics", .enabled(if: TestDatabase.postgresURL != nil))
 struct PostgresSpecificTests {
     let now = FixedTime().now()
@@ -36,7 +36,7 @@ struct PostgresSpecificTests {
                     "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                     "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry",
                     "0009_controller_keys", "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys",
-                    "0013_api_key_scope",
+                    "0013_api_key_scope", "0014_webhook_queue_by_event",
                 ]
             ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
@@ -51,6 +51,7 @@ struct PostgresSpecificTests {
                 "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                 "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry", "0009_controller_keys",
                 "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys", "0013_api_key_scope",
+                "0014_webhook_queue_by_event",
             ])
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
@@ -108,21 +109,27 @@ struct PostgresSpecificTests {
         #expect(try await first.dueDeliveries(now: now.addingTimeInterval(86_400), limit: 50).isEmpty)
     }
 
-    /// An event takes its id only once it holds its organization's lock, so that ids are taken in commit order
-    /// (a webhook's queue is read from its oldest undelivered row). While organization 1's lock is held, a share
-    /// created with its event waits; an event of organization 2, recorded meanwhile, takes a smaller id.
+    /// Writers of one organization run side by side (each holds the organization's event lock in shared mode to its
+    /// commit, and takes its ids under it), and the delivery reader waits for the writers in flight (it takes the lock
+    /// exclusively): a webhook's queue is never read with a gap that a smaller id fills later. The holder, a writer in
+    /// flight, queues event E1 for the webhook; a share created meanwhile does not wait for it, and its delivery, a
+    /// greater id, commits first. The reader then waits, and gets both, in id order, once the holder commits.
     ///
-    /// Nothing here waits a fixed time. The holder keeps the lock until the test opens a gate (a sequence, which
+    /// Nothing here waits a fixed time. The holder stays in flight until the test opens a gate (a sequence, which
     /// every transaction sees at once whatever its snapshot), and `pg_locks` says when the holder holds the lock and
-    /// when the share waits for it.
-    @Test func anEventTakesItsIdUnderItsOrganizationsLock() async throws {
+    /// when the reader waits for it.
+    @Test func writersShareTheEventLockAndTheReaderWaitsForThem() async throws {
         let (store, observer, drop) = try await twoStores()
         defer { drop() }
-        let lock = "7105006, hashtext(current_schema() || ':' || '1')"
-        func until(_ what: String, granted: Bool) async throws {
+        let webhook = try #require(
+            try await store.insertWebhook(
+                Webhook(
+                    id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/", types: [],
+                    secret: "s", dateCreated: now), limit: 20))
+        func until(_ what: String, mode: String, granted: Bool) async throws {
             let count = """
                 SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7105006
-                AND objid = hashtext(current_schema() || ':1')::oid AND granted = \(granted)
+                AND objid = hashtext(current_schema() || ':1')::oid AND mode = '\(mode)' AND granted = \(granted)
                 """
             for _ in 0..<6_000 {
                 if try await observer.scalarForTest(count) == 1 { return }
@@ -131,31 +138,35 @@ struct PostgresSpecificTests {
             Issue.record("after a minute, \(what)")
         }
         try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
-        // One line: executeForMigrationTest splits statements at a semicolon that ends a line.
+        // A writer as `recordingClauses` writes: the lock, then the event and its delivery; one line, since
+        // executeForMigrationTest splits statements at a semicolon that ends a line.
         let holder = Task {
             try await store.executeForMigrationTest(
-                "DO $$ DECLARE polls INT := 0; BEGIN PERFORM pg_advisory_xact_lock(\(lock)); "
+                "DO $$ DECLARE polls INT := 0; event BIGINT; BEGIN "
+                    + "PERFORM pg_advisory_xact_lock_shared(7105006, hashtext(current_schema() || ':1')); "
+                    + "INSERT INTO events (organization_id, type, time, result) VALUES (1, 'DeviceActivation', 0, '') "
+                    + "RETURNING id INTO event; "
+                    + "INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt) "
+                    + "VALUES (\(webhook.id.rawValue), event, 0); "
                     + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
                     + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
         }
-        try await until("the holder does not hold the lock", granted: true)
-        let waiting = Task {
-            try await store.insertShare(
-                Fixtures.share(1, now: now, externalID: "waits"),
-                event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
-        }
-        try await until("the share does not wait for the lock", granted: false)
-        let other = try await observer.record(
-            Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(2)), state: nil)
+        try await until("the holder does not hold the lock", mode: "ShareLock", granted: true)
+        // Does not wait for the holder (it would wait for the gate, which opens only after it).
+        let share = try await store.insertShare(
+            Fixtures.share(1, now: now, externalID: "beside"),
+            event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
+        let reader = Task { try await observer.dueDeliveries(now: now, limit: 50) }
+        try await until("the reader does not wait for the lock", mode: "ExclusiveLock", granted: false)
         try await observer.executeForMigrationTest("SELECT nextval('lock_test_gate')")
         try await holder.value
-        let share = try await waiting.value
-        let created = try await store.events(
-            matching: EventQuery(
-                organizations: [Fixtures.organization(1)], types: [.shareCreated], page: try Page(offset: 0, size: 10)))
-        let event = try #require(created.first)
-        #expect(event.shareID == share.id)
-        #expect(event.id.rawValue > other.id.rawValue, "the waiting event took its id before the lock")
+        let batches = try await reader.value
+        let batch = try #require(batches.first)
+        #expect(batches.count == 1)
+        #expect(batch.deliveries.map(\.event.type) == [.deviceActivation, .shareCreated])
+        #expect(batch.deliveries.last?.event.shareID == share.id)
+        let ids = batch.deliveries.map(\.event.id.rawValue)
+        #expect(ids == ids.sorted())
     }
 
     /// An error at the commit itself (a SERIALIZABLE conflict found then) must be seen and the write retried, never
