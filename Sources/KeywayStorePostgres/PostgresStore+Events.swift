@@ -1,6 +1,7 @@
 import Foundation
 import KeywayCore
 import KeywaySQL
+import PostgresNIO
 
 extension PostgresStore {
     /// Inserts the event and queues it for every webhook of its organization that wants its type, in one statement
@@ -17,11 +18,28 @@ extension PostgresStore {
     @discardableResult
     static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
         var stored = event
-        stored.id = EntityID(try await db.scalar(recordSQL, recordingArguments(event, shareID: true)) ?? 0)
+        db.statements?.note(recordSQL)
+        let statement = RecordEvent(arguments: recordingArguments(event, shareID: true))
+        for try await id in try await db.connection.execute(statement, logger: db.logger) { stored.id = EntityID(id) }
         return stored
     }
 
     static let recordSQL = "WITH " + recordingClauses(after: nil) + " SELECT id FROM recorded"
+
+    /// `recordSQL`, prepared once per connection, like `InsertShareAndRecord`.
+    struct RecordEvent: PostgresPreparedStatement {
+        static let sql = numbered(recordSQL)
+        typealias Row = Int64
+        var arguments: [any SQLArgument]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: arguments.count)
+            for argument in arguments { argument.bind(to: &bindings) }
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
 
     /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock (shared), `recorded` inserts the
     /// event (its id taken under the lock, as the row it inserts comes from `locked`), `queued` queues it. With
