@@ -126,38 +126,28 @@ struct PostgresSpecificTests {
                 Webhook(
                     id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/", types: [],
                     secret: "s", dateCreated: now), limit: 20))
-        func until(_ what: String, mode: String, granted: Bool) async throws {
-            let count = """
-                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7105006
-                AND objid = hashtext(current_schema() || ':1')::oid AND mode = '\(mode)' AND granted = \(granted)
-                """
-            for _ in 0..<6_000 {
-                if try await observer.scalarForTest(count) == 1 { return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            Issue.record("after a minute, \(what)")
-        }
         try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
         // A writer as `recordingClauses` writes: the lock, then the event and its delivery; one line, since
-        // executeForMigrationTest splits statements at a semicolon that ends a line.
+        // executeForMigrationTest splits statements at a semicolon that ends a line. Its delivery's id is set far
+        // above the share's, so that a queue read by delivery id, not event id, would put it last.
         let holder = Task {
             try await store.executeForMigrationTest(
                 "DO $$ DECLARE polls INT := 0; event BIGINT; BEGIN "
                     + "PERFORM pg_advisory_xact_lock_shared(7105006, hashtext(current_schema() || ':1')); "
                     + "INSERT INTO events (organization_id, type, time, result) VALUES (1, 'DeviceActivation', 0, '') "
                     + "RETURNING id INTO event; "
-                    + "INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt) "
-                    + "VALUES (\(webhook.id.rawValue), event, 0); "
+                    + "INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt) "
+                    + "VALUES (1000000000, \(webhook.id.rawValue), event, 0); "
                     + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
                     + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
         }
-        try await until("the holder does not hold the lock", mode: "ShareLock", granted: true)
+        try await until(observer, "the holder does not hold the lock", mode: "ShareLock", granted: true)
         // Does not wait for the holder (it would wait for the gate, which opens only after it).
         let share = try await store.insertShare(
             Fixtures.share(1, now: now, externalID: "beside"),
             event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
         let reader = Task { try await observer.dueDeliveries(now: now, limit: 50) }
-        try await until("the reader does not wait for the lock", mode: "ExclusiveLock", granted: false)
+        try await until(observer, "the reader does not wait for the lock", mode: "ExclusiveLock", granted: false)
         try await observer.executeForMigrationTest("SELECT nextval('lock_test_gate')")
         try await holder.value
         let batches = try await reader.value
@@ -165,8 +155,55 @@ struct PostgresSpecificTests {
         #expect(batches.count == 1)
         #expect(batch.deliveries.map(\.event.type) == [.deviceActivation, .shareCreated])
         #expect(batch.deliveries.last?.event.shareID == share.id)
-        let ids = batch.deliveries.map(\.event.id.rawValue)
-        #expect(ids == ids.sorted())
+        #expect(batch.deliveries.first?.deliveryID == 1_000_000_000)
+    }
+
+    /// Waits until organization 1's event lock is held (`granted`) or waited for in `mode` by one transaction.
+    func until(_ observer: PostgresStore, _ what: String, mode: String, granted: Bool) async throws {
+        let count = """
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7105006
+            AND objid = hashtext(current_schema() || ':1')::oid AND mode = '\(mode)' AND granted = \(granted)
+            """
+        for _ in 0..<6_000 {
+            if try await observer.scalarForTest(count) == 1 { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("after a minute, \(what)")
+    }
+
+    /// A writer takes its event's id only once it holds its organization's lock (shared), so that a reader holding it
+    /// exclusively has seen every id taken before it. While the lock is held exclusively (as the reader holds it), a
+    /// share created with its event waits for it; an event of organization 2, recorded meanwhile, takes a smaller id.
+    /// Fails when the store's writer takes no lock (the share does not wait) or takes its id before it.
+    @Test func anEventTakesItsIdUnderItsOrganizationsLock() async throws {
+        let (store, observer, drop) = try await twoStores()
+        defer { drop() }
+        try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
+        let holder = Task {
+            try await store.executeForMigrationTest(
+                "DO $$ DECLARE polls INT := 0; BEGIN "
+                    + "PERFORM pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':1')); "
+                    + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
+                    + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
+        }
+        try await until(observer, "the holder does not hold the lock", mode: "ExclusiveLock", granted: true)
+        let waiting = Task {
+            try await store.insertShare(
+                Fixtures.share(1, now: now, externalID: "waits"),
+                event: Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)))
+        }
+        try await until(observer, "the share does not wait for the lock", mode: "ShareLock", granted: false)
+        let other = try await observer.record(
+            Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(2)), state: nil)
+        try await observer.executeForMigrationTest("SELECT nextval('lock_test_gate')")
+        try await holder.value
+        let share = try await waiting.value
+        let created = try await store.events(
+            matching: EventQuery(
+                organizations: [Fixtures.organization(1)], types: [.shareCreated], page: try Page(offset: 0, size: 10)))
+        let event = try #require(created.first)
+        #expect(event.shareID == share.id)
+        #expect(event.id.rawValue > other.id.rawValue, "the waiting event took its id before the lock")
     }
 
     /// An error at the commit itself (a SERIALIZABLE conflict found then) must be seen and the write retried, never
