@@ -18,28 +18,14 @@ extension PostgresStore {
     @discardableResult
     static func record(_ event: Event, _ db: SQLConnection) async throws -> Event {
         var stored = event
-        db.statements?.note(recordSQL)
-        let statement = RecordEvent(arguments: recordingArguments(event, shareID: true))
-        for try await id in try await db.connection.execute(statement, logger: db.logger) { stored.id = EntityID(id) }
+        stored.id = EntityID(try await db.preparedID(RecordEvent.self, recordingArguments(event, shareID: true)) ?? 0)
         return stored
     }
 
     static let recordSQL = "WITH " + recordingClauses(after: nil) + " SELECT id FROM recorded"
 
-    /// `recordSQL`, prepared once per connection, like `InsertShareAndRecord`.
-    struct RecordEvent: PostgresPreparedStatement {
-        static let sql = numbered(recordSQL)
-        typealias Row = Int64
-        var arguments: [any SQLArgument]
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: arguments.count)
-            for argument in arguments { argument.bind(to: &bindings) }
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
-    }
+    /// `recordSQL`'s text, for `PreparedID`.
+    enum RecordEvent: StatementText { static let sql = numbered(recordSQL) }
 
     /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock (shared), `recorded` inserts the
     /// event (its id taken under the lock, as the row it inserts comes from `locked`), `queued` queues it. With

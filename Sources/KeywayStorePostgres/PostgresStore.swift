@@ -324,12 +324,10 @@ public final class PostgresStore: KeywayStore, Service {
             if let event {
                 // The share and its event in one statement: one round trip instead of two (POST /v2/shares),
                 // prepared once per connection.
-                db.statements?.note(Self.insertShareAndRecordSQL)
-                let statement = InsertShareAndRecord(
-                    arguments: ShareColumns.arguments(share) + Self.recordingArguments(event, shareID: false))
-                for try await id in try await db.connection.execute(statement, logger: db.logger) {
-                    stored.id = ShareID(id)
-                }
+                let id = try await db.preparedID(
+                    InsertShareAndRecord.self,
+                    ShareColumns.arguments(share) + Self.recordingArguments(event, shareID: false))
+                stored.id = ShareID(id ?? 0)
             } else {
                 stored.id = ShareID(try await db.scalar(Self.insertShareSQL, ShareColumns.arguments(share)) ?? 0)
             }
@@ -342,21 +340,8 @@ public final class PostgresStore: KeywayStore, Service {
     static let insertShareAndRecordSQL =
         "WITH share AS (\(insertShareSQL)), \(recordingClauses(after: "share")) SELECT id FROM share"
 
-    /// `insertShareAndRecordSQL`, prepared once per connection: its clauses were parsed and planned on every share.
-    /// The parameters' types are the server's to infer (the share's columns, the recording clauses' casts).
-    struct InsertShareAndRecord: PostgresPreparedStatement {
-        static let sql = numbered(insertShareAndRecordSQL)
-        typealias Row = Int64
-        var arguments: [any SQLArgument]
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: arguments.count)
-            for argument in arguments { argument.bind(to: &bindings) }
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
-    }
+    /// `insertShareAndRecordSQL`'s text, for `PreparedID`: its clauses were parsed and planned on every share.
+    enum InsertShareAndRecord: StatementText { static let sql = numbered(insertShareAndRecordSQL) }
 
     /// A share by id, prepared once per connection (the most frequent single read).
     struct ShareByID: PostgresPreparedStatement {

@@ -102,6 +102,43 @@ struct SQLConnection {
     }
 }
 
+/// A statement's text in PostgreSQL's `$n` placeholders (`numbered`, once), named by its type: see `PreparedID`.
+protocol StatementText {
+    static var sql: String { get }
+}
+
+/// A statement that returns one id, prepared once per connection under `Text`'s name.
+/// The parameters' types are the server's to infer: a statement used here binds only to columns and casts of the
+/// types its arguments have (BIGINT, TEXT, BOOLEAN).
+struct PreparedID<Text: StatementText>: PostgresPreparedStatement {
+    static var sql: String { Text.sql }
+    /// `Text`'s own name: PostgreSQL keeps 63 bytes of a statement's name, and the default (this type's full name,
+    /// module and generic argument included) would give every `PreparedID` the same first 63.
+    static var name: String { "Keyway." + String(describing: Text.self) }
+    typealias Row = Int64
+    var arguments: [any SQLArgument]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: arguments.count)
+        for argument in arguments { argument.bind(to: &bindings) }
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+}
+
+extension SQLConnection {
+    /// Runs `Text`'s statement prepared (`PreparedID`), read to the end; its one id.
+    func preparedID<Text: StatementText>(_ text: Text.Type, _ arguments: [any SQLArgument]) async throws -> Int64? {
+        statements?.note(Text.sql)
+        var id: Int64?
+        for try await value in try await connection.execute(PreparedID<Text>(arguments: arguments), logger: logger) {
+            id = value
+        }
+        return id
+    }
+}
+
 /// A PostgreSQL error's SQLSTATE code, when the server sent one.
 func sqlState(_ error: any Error) -> String? {
     (error as? PSQLError)?.serverInfo?[.sqlState]
