@@ -126,21 +126,13 @@ struct PostgresSpecificTests {
                 Webhook(
                     id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/", types: [],
                     secret: "s", dateCreated: now), limit: 20))
-        try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
-        // A writer as `recordingClauses` writes: the lock, then the event and its delivery; one line, since
-        // executeForMigrationTest splits statements at a semicolon that ends a line. Its delivery's id is set far
-        // above the share's, so that a queue read by delivery id, not event id, would put it last.
-        let holder = Task {
-            try await store.executeForMigrationTest(
-                "DO $$ DECLARE polls INT := 0; event BIGINT; BEGIN "
-                    + "PERFORM pg_advisory_xact_lock_shared(7105006, hashtext(current_schema() || ':1')); "
-                    + "INSERT INTO events (organization_id, type, time, result) VALUES (1, 'DeviceActivation', 0, '') "
-                    + "RETURNING id INTO event; "
-                    + "INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt) "
-                    + "VALUES (1000000000, \(webhook.id.rawValue), event, 0); "
-                    + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
-                    + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
-        }
+        // A writer as `recordingClauses` writes: the lock, then the event and its delivery. Its delivery's id is set
+        // far above the share's, so that a queue read by delivery id, not event id, would put it last.
+        let holder = try await hold(
+            store, observer, "pg_advisory_xact_lock_shared",
+            then: "INSERT INTO events (organization_id, type, time, result) VALUES (1, 'DeviceActivation', 0, '') "
+                + "RETURNING id INTO event; INSERT INTO webhook_deliveries (id, webhook_id, event_id, next_attempt) "
+                + "VALUES (1000000000, \(webhook.id.rawValue), event, 0); ")
         try await until(observer, "the holder does not hold the lock", mode: "ShareLock", granted: true)
         // Does not wait for the holder (it would wait for the gate, which opens only after it).
         let share = try await store.insertShare(
@@ -156,6 +148,23 @@ struct PostgresSpecificTests {
         #expect(batch.deliveries.map(\.event.type) == [.deviceActivation, .shareCreated])
         #expect(batch.deliveries.last?.event.shareID == share.id)
         #expect(batch.deliveries.first?.deliveryID == 1_000_000_000)
+    }
+
+    /// A transaction of `store` that takes organization 1's event lock with `function`, runs `then` (PL/pgSQL, with a
+    /// variable `event`), and stays in flight until the test opens the gate (`nextval('lock_test_gate')`, a sequence,
+    /// which every transaction sees at once whatever its snapshot) or two minutes pass. One line: executeForMigrationTest
+    /// splits statements at a semicolon that ends a line.
+    func hold(_ store: PostgresStore, _ observer: PostgresStore, _ function: String, then body: String = "")
+        async throws -> Task<Void, any Error>
+    {
+        try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
+        return Task {
+            try await store.executeForMigrationTest(
+                "DO $$ DECLARE polls INT := 0; event BIGINT; BEGIN "
+                    + "PERFORM \(function)(7105006, hashtext(current_schema() || ':1')); \(body)"
+                    + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
+                    + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
+        }
     }
 
     /// Waits until organization 1's event lock is held (`granted`) or waited for in `mode` by one transaction.
@@ -178,14 +187,7 @@ struct PostgresSpecificTests {
     @Test func anEventTakesItsIdUnderItsOrganizationsLock() async throws {
         let (store, observer, drop) = try await twoStores()
         defer { drop() }
-        try await observer.executeForMigrationTest("CREATE SEQUENCE lock_test_gate")
-        let holder = Task {
-            try await store.executeForMigrationTest(
-                "DO $$ DECLARE polls INT := 0; BEGIN "
-                    + "PERFORM pg_advisory_xact_lock(7105006, hashtext(current_schema() || ':1')); "
-                    + "WHILE pg_sequence_last_value('lock_test_gate') IS NULL AND polls < 12000 LOOP "
-                    + "PERFORM pg_sleep(0.01); polls := polls + 1; END LOOP; END $$")
-        }
+        let holder = try await hold(store, observer, "pg_advisory_xact_lock")
         try await until(observer, "the holder does not hold the lock", mode: "ExclusiveLock", granted: true)
         let waiting = Task {
             try await store.insertShare(
