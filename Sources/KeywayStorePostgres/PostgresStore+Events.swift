@@ -297,7 +297,8 @@ extension PostgresStore {
 
     /// Claims the due batches for this instance: each webhook whose oldest undelivered event is due and
     /// whose queue no other instance holds is leased for `webhookLease` (rows another instance is claiming
-    /// at this moment are skipped, not waited for). `markDelivered`/`markFailed` give it back.
+    /// at this moment are skipped, not waited for). `markDelivered`/`markFailed` give it back. At most
+    /// `webhookClaims` webhooks, those whose oldest event has waited longest first.
     ///
     /// Due times follow the injected clock (tests drive retries with it); leases follow the database
     /// server's clock, the one clock every instance shares, so neither skew between machines nor a test's
@@ -310,13 +311,13 @@ extension PostgresStore {
                 """
                 SELECT \(qualified(WebhookColumns.all, by: "w")), h.attempts
                 FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id JOIN LATERAL (
-                    SELECT d.next_attempt, d.attempts FROM webhook_deliveries d
+                    SELECT d.next_attempt, d.attempts, d.event_id FROM webhook_deliveries d
                     WHERE d.webhook_id = w.id AND d.date_delivered IS NULL ORDER BY d.event_id LIMIT 1
                 ) h ON TRUE
                 WHERE h.next_attempt <= ? AND w.date_disabled IS NULL
                 AND (l.lease_until IS NULL OR l.lease_until <= \(Self.databaseNow))
-                ORDER BY w.id FOR UPDATE OF l SKIP LOCKED
-                """, [nowValue])
+                ORDER BY h.event_id, w.id LIMIT ? FOR UPDATE OF l SKIP LOCKED
+                """, [nowValue, Int64(webhookClaims)])
             let webhooks = try claimed.map(WebhookColumns.decode)
             // Every writer of these organizations in flight has committed (or rolled back) once the lock is ours, so
             // the reads below see no gap that a smaller id could fill later. In order of organization, as

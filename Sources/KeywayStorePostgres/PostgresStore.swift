@@ -33,11 +33,15 @@ public final class PostgresStore: KeywayStore, Service {
     /// How long an instance may hold a webhook's queue while it delivers a batch (longer than the
     /// delivery timeout); a crashed instance's lease runs out and another takes the queue over.
     public let webhookLease: TimeInterval
+    /// How many webhooks' queues one claim takes at most (the oldest waiting events first; the rest in the next
+    /// round). The claim holds one event lock per organization among them, and PostgreSQL's lock table is shared
+    /// (`max_locks_per_transaction` x `max_connections`, 6,400 by default).
+    public let webhookClaims: Int
 
     /// Connects to `url` (`postgres://user:password@host:port/database`, with `?sslmode=require` for TLS
     /// and `?schema=name` to use a schema other than `public`). Does not migrate: call `migrate()`.
     public init(
-        url: String, maximumConnections: Int = 20, webhookLease: TimeInterval = 60,
+        url: String, maximumConnections: Int = 20, webhookLease: TimeInterval = 60, webhookClaims: Int = 1_000,
         instance: String = ProcessInfo.processInfo.hostName + ":" + String(ProcessInfo.processInfo.processIdentifier),
         logger: Logger = Logger(label: "keyway.postgres"), recordingStatements: Bool = false
     ) throws {
@@ -55,6 +59,7 @@ public final class PostgresStore: KeywayStore, Service {
         self.logger = logger
         self.instance = instance
         self.webhookLease = webhookLease
+        self.webhookClaims = webhookClaims
         usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: maximumConnections))
     }
 

@@ -235,6 +235,35 @@ struct PostgresSpecificTests {
         #expect(events.filter { $0.shareID == share.id }.count == 1)
     }
 
+    /// A claim takes at most `webhookClaims` queues, those whose oldest event has waited longest first: it holds an
+    /// event lock per organization among them, in a lock table PostgreSQL shares between all sessions. The rest are
+    /// claimed next time. Webhook 1 wants only shares, so its oldest event is newer than the others'.
+    @Test func aClaimTakesAtMostItsLimitOldestEventsFirst() async throws {
+        let (first, _, url, drop) = try await twoStoresAndURL()
+        defer { drop() }
+        let store = try PostgresStore(url: url, maximumConnections: 2, webhookClaims: 2)
+        store.start()
+        var webhooks: [Webhook] = []
+        for types: Set<EventType> in [[.shareCreated], [], []] {
+            webhooks.append(
+                try #require(
+                    try await first.insertWebhook(
+                        Webhook(
+                            id: EntityID(0), organizationID: Fixtures.organization(1), url: "http://127.0.0.1:9/",
+                            types: types, secret: "s", dateCreated: now), limit: 20)))
+        }
+        try await first.record(
+            Event(type: .deviceActivation, time: now, organizationID: Fixtures.organization(1)), state: nil)
+        try await first.record(
+            Event(type: .shareCreated, time: now, organizationID: Fixtures.organization(1)), state: nil)
+        let claimed = try await store.dueDeliveries(now: now, limit: 50)
+        #expect(Set(claimed.map(\.webhook.id)) == [webhooks[1].id, webhooks[2].id])
+        let rest = try await store.dueDeliveries(now: now, limit: 50)
+        #expect(rest.map(\.webhook.id) == [webhooks[0].id])
+        #expect(try await store.dueDeliveries(now: now, limit: 50).isEmpty)
+        await store.shutdown()
+    }
+
     @Test func aFailedBatchIsGivenBackForItsRetry() async throws {
         let (first, second, drop) = try await twoStores()
         defer { drop() }
