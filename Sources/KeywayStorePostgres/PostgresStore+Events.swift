@@ -27,10 +27,10 @@ extension PostgresStore {
     /// `recordSQL`'s text, for `PreparedID`.
     enum RecordEvent: StatementText { static let sql = numbered(recordSQL) }
 
-    /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock (shared), `recorded` inserts the
-    /// event (its id taken under the lock, as the row it inserts comes from `locked`), `queued` queues it. With
-    /// `after`, the name of an earlier clause returning an `id` (a share just inserted), the lock waits for that
-    /// clause and the event's share is its id; without, the share id is bound. Every value is cast, as an
+    /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock (shared), `recorded`
+    /// inserts the event (its id taken under the lock, as the row it inserts comes from `locked`), `queued` queues
+    /// it. With `after`, the name of an earlier clause returning an `id` (a share just inserted), the lock waits for
+    /// that clause and the event's share is its id; without, the share id is bound. Every value is cast, as an
     /// `INSERT ... SELECT` gives its parameters no column types (a null would be text). The lock is per schema too:
     /// deployments (and test databases) sharing one PostgreSQL database in schemas of their own must not queue
     /// behind each other's organizations of the same id.

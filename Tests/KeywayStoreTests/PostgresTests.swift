@@ -112,8 +112,8 @@ struct PostgresSpecificTests {
     /// Writers of one organization run side by side (each holds the organization's event lock in shared mode to its
     /// commit, and takes its ids under it), and the delivery reader waits for the writers in flight (it takes the lock
     /// exclusively): a webhook's queue is never read with a gap that a smaller id fills later. The holder, a writer in
-    /// flight, queues event E1 for the webhook; a share created meanwhile does not wait for it, and its delivery, a
-    /// greater id, commits first. The reader then waits, and gets both, in id order, once the holder commits.
+    /// flight, queues event E1 for the webhook; a share created meanwhile does not wait for it, and its event, a
+    /// greater id, commits first. The reader then waits, and gets both, in event id order, once the holder commits.
     ///
     /// Nothing here waits a fixed time. The holder stays in flight until the test opens a gate (a sequence, which
     /// every transaction sees at once whatever its snapshot), and `pg_locks` says when the holder holds the lock and
@@ -152,8 +152,8 @@ struct PostgresSpecificTests {
 
     /// A transaction of `store` that takes organization 1's event lock with `function`, runs `then` (PL/pgSQL, with a
     /// variable `event`), and stays in flight until the test opens the gate (`nextval('lock_test_gate')`, a sequence,
-    /// which every transaction sees at once whatever its snapshot) or two minutes pass. One line: executeForMigrationTest
-    /// splits statements at a semicolon that ends a line.
+    /// which every transaction sees at once whatever its snapshot) or two minutes pass. One line:
+    /// executeForMigrationTest splits statements at a semicolon that ends a line.
     func hold(_ store: PostgresStore, _ observer: PostgresStore, _ function: String, then body: String = "")
         async throws -> Task<Void, any Error>
     {
