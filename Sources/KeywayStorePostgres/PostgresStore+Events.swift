@@ -24,7 +24,7 @@ extension PostgresStore {
 
     static let recordSQL = "WITH " + recordingClauses(after: nil) + " SELECT id FROM recorded"
 
-    /// `recordSQL`'s text, for `PreparedID`.
+    /// `recordSQL`'s text, for `Prepared`.
     enum RecordEvent: StatementText { static let sql = numbered(recordSQL) }
 
     /// The clauses of a `WITH` that record an event: `locked` takes the organization's lock (shared), `recorded`
@@ -153,14 +153,18 @@ extension PostgresStore {
         let values = ids.map(\.rawValue).sorted()
         return try await reading { db in
             var states: [DeviceID: DeviceState] = [:]
-            for row in try await db.query(
-                "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id = ANY(?)", [SQLValue.ints(values)])
-            {
+            for row in try await db.prepared(DeviceStatesByID.self, [SQLValue.ints(values)]) {
                 let state = try DeviceStateColumns.decode(row)
                 states[state.deviceID] = state
             }
             return states
         }
+    }
+
+    /// The state of the devices in `$1`, prepared once per connection: effective permissions read the gateways'
+    /// state on every request.
+    enum DeviceStatesByID: StatementText {
+        static let sql = "SELECT \(DeviceStateColumns.all) FROM device_state WHERE device_id = ANY($1)"
     }
 
     public func saveDeviceState(_ state: DeviceState) async throws {

@@ -345,7 +345,7 @@ public final class PostgresStore: KeywayStore, Service {
     static let insertShareAndRecordSQL =
         "WITH share AS (\(insertShareSQL)), \(recordingClauses(after: "share")) SELECT id FROM share"
 
-    /// `insertShareAndRecordSQL`'s text, for `PreparedID`: its clauses were parsed and planned on every share.
+    /// `insertShareAndRecordSQL`'s text, for `Prepared`: its clauses were parsed and planned on every share.
     enum InsertShareAndRecord: StatementText { static let sql = numbered(insertShareAndRecordSQL) }
 
     /// A share by id, prepared once per connection (the most frequent single read).

@@ -102,20 +102,20 @@ struct SQLConnection {
     }
 }
 
-/// A statement's text in PostgreSQL's `$n` placeholders (`numbered`, once), named by its type: see `PreparedID`.
+/// A statement's text in PostgreSQL's `$n` placeholders (`numbered`, once), named by its type: see `Prepared`.
 protocol StatementText {
     static var sql: String { get }
 }
 
-/// A statement that returns one id, prepared once per connection under `Text`'s name.
+/// A statement prepared once per connection under `Text`'s name, its rows read by column name as `query` reads them.
 /// The parameters' types are the server's to infer: a statement used here binds only to columns and casts of the
-/// types its arguments have (BIGINT, TEXT, BOOLEAN).
-struct PreparedID<Text: StatementText>: PostgresPreparedStatement {
+/// types its arguments have (BIGINT, TEXT, BOOLEAN, and arrays of BIGINT).
+struct Prepared<Text: StatementText>: PostgresPreparedStatement {
     static var sql: String { Text.sql }
     /// `Text`'s own name: PostgreSQL keeps 63 bytes of a statement's name, and the default (this type's full name,
-    /// module and generic argument included) would give every `PreparedID` the same first 63.
+    /// module and generic argument included) would give every `Prepared` the same first 63.
     static var name: String { "Keyway." + String(describing: Text.self) }
-    typealias Row = Int64
+    typealias Row = SQLRow
     var arguments: [any SQLArgument]
 
     func makeBindings() throws -> PostgresBindings {
@@ -124,18 +124,25 @@ struct PreparedID<Text: StatementText>: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    func decodeRow(_ row: PostgresRow) throws -> SQLRow { SQLRow(row: PostgresRandomAccessRow(row)) }
 }
 
 extension SQLConnection {
-    /// Runs `Text`'s statement prepared (`PreparedID`), read to the end; its one id.
-    func preparedID<Text: StatementText>(_ text: Text.Type, _ arguments: [any SQLArgument]) async throws -> Int64? {
+    /// Runs `Text`'s statement prepared (`Prepared`), read to the end (the connection goes back to the pool with
+    /// nothing pending); its rows.
+    func prepared<Text: StatementText>(_ text: Text.Type, _ arguments: [any SQLArgument]) async throws -> [SQLRow] {
         statements?.note(Text.sql)
-        var id: Int64?
-        for try await value in try await connection.execute(PreparedID<Text>(arguments: arguments), logger: logger) {
-            id = value
+        var rows: [SQLRow] = []
+        for try await row in try await connection.execute(Prepared<Text>(arguments: arguments), logger: logger) {
+            rows.append(row)
         }
-        return id
+        return rows
+    }
+
+    /// Runs `Text`'s statement prepared; the first column of its first row, as an id.
+    func preparedID<Text: StatementText>(_ text: Text.Type, _ arguments: [any SQLArgument]) async throws -> Int64? {
+        guard let row = try await prepared(text, arguments).first else { return nil }
+        return try row.row[0].decode(Int64?.self)
     }
 }
 
