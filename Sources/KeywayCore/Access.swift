@@ -244,6 +244,13 @@ public struct AccessFacts: Sendable {
     public var devices: [DeviceID: Device] = [:]
     /// Every device group holding a received device, with all its members.
     public var groupsHolding: [DeviceGroupID: Set<DeviceID>] = [:]
+    /// The devices of the organizations the account is super user of, as effective permissions list them (installed
+    /// and in service, by id), when there are at most `superUserDeviceLimit`: nil when there are more (effective
+    /// permissions then read a page of them per request) or when the account is super user of none.
+    public var superUserDevices: [Device]?
+    /// The most super-user devices the facts keep: what a host or a small site has, read with the rest of the
+    /// facts rather than on every request for effective permissions.
+    public static let superUserDeviceLimit = 1_000
     /// Derived from the above by `index()`, once per load rather than per request: each received share under the
     /// devices it reaches, and the groups holding each received device.
     public private(set) var sharesOn: [DeviceID: [Share]] = [:]
@@ -272,7 +279,7 @@ public struct AccessFacts: Sendable {
     /// thousand rows there). The credential cache bounds its memory by this.
     public var rows: Int {
         memberships.count + received.count + devices.count + groupsHolding.values.reduce(0) { $0 + $1.count }
-            + sharesOn.values.reduce(0) { $0 + $1.count }
+            + sharesOn.values.reduce(0) { $0 + $1.count } + (superUserDevices?.count ?? 0)
     }
 
     /// The organizations the account has a user record in.
@@ -319,14 +326,25 @@ public struct AccessResolver: Sendable {
         return facts.map { access(principal, facts: $0, at: time.now()) }
     }
 
-    /// Reads an account's facts: its user records and groups, the shares they receive, the members of the device
-    /// groups those reach, the devices reached and their gateways, and the groups holding those devices.
+    /// Reads an account's facts: its user records and groups, the devices of the organizations it is super user of
+    /// (up to `AccessFacts.superUserDeviceLimit`), the shares they receive, the members of the device groups those
+    /// reach, the devices reached and their gateways, and the groups holding those devices.
     /// - Throws: only the store's errors.
     public func load(_ account: AccountID) async throws -> AccessFacts {
         var facts = AccessFacts()
         facts.memberships = try await store.memberships(of: account)
         let users = Set(facts.memberships.map(\.user.id))
         guard !users.isEmpty else { return facts }
+        let superUserOf = Set(facts.memberships.filter(\.user.superUser).map(\.user.organizationID))
+        if !superUserOf.isEmpty {
+            // One more than the limit: whether there are more than it keeps.
+            let limit = AccessFacts.superUserDeviceLimit
+            let devices = try await store.devices(
+                matching: DeviceQuery(
+                    visibility: Visibility(organizations: superUserOf),
+                    page: try Page(offset: 0, size: limit + 1, maximum: .max)))
+            facts.superUserDevices = devices.count <= limit ? devices : nil
+        }
         let userGroups = Set(facts.memberships.flatMap(\.groups.keys))
         facts.received = try await store.sharesReceived(users: users, userGroups: userGroups)
         var groups: Set<DeviceGroupID> = []

@@ -149,14 +149,21 @@ public struct AccessService: Sendable {
         try access.require(.read)
         let now = time.now()
         var result: [EffectivePermission] = []
-        // Devices of super-user organizations, then devices reached through shares.
-        let superDevices =
-            access.superUserOf.isEmpty
-            ? []
-            : try await store.devices(
+        // Devices of super-user organizations (kept with an account's facts when there are few), then devices
+        // reached through shares.
+        let superDevices: [Device]
+        if access.superUserOf.isEmpty {
+            superDevices = []
+        } else if let kept = access.facts?.superUserDevices {
+            // All of them, where the page needs the first `offset + size`: the page below is the same, as any
+            // device past those sorts after them.
+            superDevices = kept
+        } else {
+            superDevices = try await store.devices(
                 matching: DeviceQuery(
                     visibility: Visibility(organizations: access.superUserOf),
                     page: try Page(offset: 0, size: page.offset + page.size, maximum: .max)))
+        }
         var seen = Set<DeviceID>()
         for device in superDevices {
             seen.insert(device.id)
@@ -225,6 +232,10 @@ public struct AccessService: Sendable {
         let gatewayIDs = Set(pageOrder.compactMap { gatewayID(of: result[$0].device) })
         var gateways: [DeviceID: Device] = [:]
         for id in gatewayIDs { gateways[id] = access.facts?.devices[id] }
+        // A super user's gateways are among its organizations' devices.
+        for device in superDevices where gateways[device.id] == nil && gatewayIDs.contains(device.id) {
+            gateways[device.id] = device
+        }
         for gateway in try await store.devices(gatewayIDs.subtracting(gateways.keys)) { gateways[gateway.id] = gateway }
         let states = try await store.deviceStates(gatewayIDs)
         var pageItems: [EffectivePermission] = []

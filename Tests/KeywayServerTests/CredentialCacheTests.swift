@@ -98,6 +98,82 @@ struct CredentialCacheTests {
         }
     }
 
+    /// A super user's organizations' devices are kept with its facts (when there are at most
+    /// `AccessFacts.superUserDeviceLimit`), so effective permissions read none of them per request: a device
+    /// registered, taken out of service (uninstalled) or decommissioned shows at the next request, as every write to
+    /// a device bumps its organization's revision.
+    @Test func aSuperUsersKeptDevicesFollowEveryWriteToThem() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        let cache = harness.keyway.authenticator.cache
+        try await harness.test { client in
+            let (_, token) = try await client.linkedUser(harness, email: "owner@example.com", superUser: true)
+            #expect(try await Self.effectiveLocks(client, token) == [11, 12, 13])
+            let account = try #require(try await harness.keyway.store.accountID(emailAddress: "owner@example.com"))
+            let kept = try await harness.keyway.resolver.load(account).superUserDevices
+            #expect(kept?.map(\.id.rawValue) == [11, 12, 13], "its personal organization has no devices")
+            let afresh = cache.verifiedAfresh
+            #expect(try await Self.effectiveLocks(client, token) == [11, 12, 13])
+            #expect(cache.verifiedAfresh == afresh, "served from the cached facts")
+
+            let attic = try await DeviceAPITests.register(
+                client, key, #"{"organizationId": 1, "name": "Attic", "deviceType": "Lock", "gatewayId": 13}"#)
+            #expect(try await Self.effectiveLocks(client, token) == [11, 12, 13, attic])
+            let attics = try await client.send(.get, "/v1/effective-device-permissions", key: token).array
+            let gateway = attics.last?["gateway"] as? [String: Any]
+            #expect(gateway?["gatewayId"] as? Int == 13, "its gateway")
+            let out = try await client.send(.put, "/v2/devices/\(attic)", key: key, json: #"{"installed": false}"#)
+            #expect(out.status == .ok, "\(out.text)")
+            #expect(try await Self.effectiveLocks(client, token) == [11, 12, 13])
+            #expect(try await client.send(.delete, "/v2/devices/12", key: key).status == .ok)
+            #expect(try await Self.effectiveLocks(client, token) == [11, 13])
+        }
+    }
+
+    /// Over `AccessFacts.superUserDeviceLimit` the facts keep none of them, and effective permissions read a page of
+    /// them per request: the pages are the same either way.
+    @Test func overTheLimitASuperUsersDevicesAreReadAPageAtATime() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        try await harness.test { client in
+            let (_, token) = try await client.linkedUser(harness, email: "landlord@example.com", superUser: true)
+            let account = try #require(try await harness.keyway.store.accountID(emailAddress: "landlord@example.com"))
+            // Up to the limit with the fixture's three (11, 12, 13), in one write.
+            let limit = AccessFacts.superUserDeviceLimit
+            func seed(_ ids: Range<Int64>) -> Seed {
+                var seed = Seed()
+                for id in ids {
+                    seed.devices.append(
+                        Device(
+                            id: DeviceID(id), organizationID: Fixtures.organization(1), name: "Lock \(id)", type: .lock,
+                            timeZone: "Europe/Amsterdam", actualFirmwareVersion: 120,
+                            dateCreated: harness.keyway.time.now()))
+                }
+                return seed
+            }
+            let first: Int64 = 1_000_000
+            _ = try await harness.keyway.store.importSeed(seed(first..<first + Int64(limit - 3)), onlyIfEmpty: false)
+            #expect(try await harness.keyway.resolver.load(account).superUserDevices?.count == limit)
+            let all = [11, 12, 13] + Array(first..<first + Int64(limit - 3))
+            let keptPage = try await client.send(
+                .get, "/v1/effective-device-permissions?offset=990&size=1000", key: token
+            ).ids(\Components.Schemas.EffectivePermissionV1.id)
+            #expect(keptPage == Array(all[990...]))
+
+            _ = try await harness.keyway.store.importSeed(
+                seed(first + Int64(limit - 3)..<first + Int64(limit - 1)), onlyIfEmpty: false)
+            #expect(try await harness.keyway.resolver.load(account).superUserDevices == nil)
+            let more = all + [first + Int64(limit - 3), first + Int64(limit - 2)]
+            for offset in [0, 990, 1_000] {
+                let page = try await client.send(
+                    .get, "/v1/effective-device-permissions?offset=\(offset)&size=1000", key: token
+                ).ids(\Components.Schemas.EffectivePermissionV1.id)
+                #expect(page == Array(more[offset...].prefix(1_000)), "offset \(offset)")
+            }
+        }
+    }
+
     /// Two Keyway instances on one database (one SQLite file, or one PostgreSQL schema when the HTTP suites run on
     /// PostgreSQL): the guest's credential is cached on the second; the first revokes; the second refuses at once.
     @Test func aRevokeOnOneInstanceIsRefusedAtOnceOnAnother() async throws {
