@@ -148,7 +148,8 @@ public struct AccessService: Sendable {
         let access = try await access.resolve(caller)
         try access.require(.read)
         let now = time.now()
-        var result: [EffectivePermission] = []
+        // Optional, so that the page can take its items out (moved, not copied: each holds a `Device`).
+        var result: [EffectivePermission?] = []
         // Devices of super-user organizations (kept with an account's facts when there are few), then devices
         // reached through shares.
         let superDevices: [Device]
@@ -201,10 +202,13 @@ public struct AccessService: Sendable {
             }
             func add(_ device: Device, _ shares: [Share], _ decision: AccessDecision) {
                 guard decision.allowed else { return }
+                // Most often every share on the device grants: the same array, not a filtered copy.
+                let granting =
+                    decision.grantedBy.count == shares.count && shares.allSatisfy { decision.grantedBy.contains($0.id) }
+                    ? shares : shares.filter { decision.grantedBy.contains($0.id) }
                 result.append(
                     EffectivePermission(
-                        device: device, decision: decision,
-                        shares: shares.filter { decision.grantedBy.contains($0.id) }, organizationSuperUser: false))
+                        device: device, decision: decision, shares: granting, organizationSuperUser: false))
             }
             if work <= Self.inlineEffectiveWork {
                 // Little work costs less than the hop to the pool and back: judged here, one device at a time.
@@ -226,10 +230,10 @@ public struct AccessService: Sendable {
             }
         }
         // The page in device order, sorting positions rather than moving the (large) items.
-        let order = result.indices.sorted { result[$0].device.id.rawValue < result[$1].device.id.rawValue }
+        let order = result.indices.sorted { result[$0]!.device.id.rawValue < result[$1]!.device.id.rawValue }
         let pageOrder = order.dropFirst(page.offset).prefix(page.size)
         func gatewayID(of device: Device) -> DeviceID? { device.type == .gateway ? device.id : device.gatewayID }
-        let gatewayIDs = Set(pageOrder.compactMap { gatewayID(of: result[$0].device) })
+        let gatewayIDs = Set(pageOrder.compactMap { gatewayID(of: result[$0]!.device) })
         var gateways: [DeviceID: Device] = [:]
         for id in gatewayIDs { gateways[id] = access.facts?.devices[id] }
         // A super user's gateways are among its organizations' devices.
@@ -241,10 +245,12 @@ public struct AccessService: Sendable {
         var pageItems: [EffectivePermission] = []
         pageItems.reserveCapacity(pageOrder.count)
         for index in pageOrder {
-            pageItems.append(result[index])
-            guard let id = gatewayID(of: result[index].device) else { continue }
-            pageItems[pageItems.count - 1].gateway = gateways[id]
-            pageItems[pageItems.count - 1].gatewayState = states[id]
+            guard var item = result[index].take() else { continue }
+            if let id = gatewayID(of: item.device) {
+                item.gateway = gateways[id]
+                item.gatewayState = states[id]
+            }
+            pageItems.append(item)
         }
         return pageItems
     }

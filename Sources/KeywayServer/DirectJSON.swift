@@ -115,8 +115,11 @@ struct DirectJSON {
         }
     }
 
-    mutating func bool(_ flag: Bool) {
-        bytes += flag ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65]
+    mutating func bool(_ flag: Bool) { raw(flag ? "true" : "false") }
+
+    /// `text` as it is (no quotes, no escapes), from the binary's own bytes: no array is built to append it.
+    private mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// As `MicrosecondDateTranscoder.format` writes it: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
@@ -134,7 +137,7 @@ struct DirectJSON {
         timeDigits(secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
         bytes.append(0x2E)
         digits(fraction, 6)
-        bytes += [0x5A, 0x22]
+        raw("Z\"")
     }
 
     private mutating func digits(_ value: Int, _ count: Int) {
