@@ -13,7 +13,8 @@ and wrk (`--threads`, one by default, so that the client leaves the server a cor
 repeats, and every endpoint is also given as a ratio to /livez. For each wrk run the server's CPU time (user +
 system, from /proc/PID/stat) is divided by the requests it answered: CPU per request. At saturation wrk's p99
 measures queueing, so each endpoint is also held by hey (`hey -q`) at half its own measured maximum rate, and
-that p99 is reported beside. The server's peak memory is its VmHWM.
+that p99 is reported beside, with /livez's p99 held at that same rate just after (the client's and the machine's
+share of it). The server's peak memory is its VmHWM.
 Writes a Markdown report to stdout (and bench/results/<date>.md). Needs `wrk` and `hey` (apt-get install).
 """
 import argparse
@@ -220,10 +221,12 @@ def measure_size(binary, shares, args, lines, label="", flags=(), extra_env=None
                     baseline = (rps, p50, p99)
                     baselines[(shares, connections)] = baseline
                 held = hey(url, rps / 2, args.seconds, credential, body if script else None, connections)
+                # The same rate on /livez just after: what the client and the machine alone add to a p99 at that rate.
+                floor = hey(base + "/livez", rps / 2, args.seconds, key, None, connections) if has_livez else float("nan")
                 ratio = f"{rps / baseline[0]:.2f}x" if baseline else "–"
                 problems = "; ".join(f"run {i + 1}: {r[3]}" for i, r in enumerate(runs) if r[3]) or "none"
                 lines.append(f"| {label or 'this build'} | {shares:,} | {connections} | {name} | {rps:,.0f} | {ratio} | {cpu:,.0f} | {p50:.2f} "
-                             f"| {p99:.2f} | {held:.2f} | {problems} |")
+                             f"| {p99:.2f} | {held:.2f} | {floor:.2f} | {problems} |")
                 print(lines[-1], file=sys.stderr, flush=True)
         memory = peak_memory_mb(server.pid)
     finally:
@@ -316,11 +319,12 @@ def report(args, started, lines, extra):
         f"{''.join(' --variant ' + repr(v) for v in args.variant)}`. "
         f"wrk -t{args.threads} --timeout 10s; each figure is the median of {args.repeats} runs of {args.seconds} s; "
         "CPU per request is the server's user + system time over the requests it answered; the last p99 is "
-        "hey's, holding half the endpoint's own maximum rate.",
+        "hey's, holding half the endpoint's own maximum rate, and beside it hey's p99 on /livez held at that "
+        "same rate just after (what the client and the machine add at that rate, with no work behind it).",
         "",
         "| build | shares | connections | endpoint | requests/s | vs /livez | server CPU µs/request | p50 ms "
-        "| p99 ms | p99 ms at half rate | errors |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "| p99 ms | p99 ms at half rate | /livez p99 ms at that rate | errors |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
         *lines,
         "",
         "| build | shares | load time (`keyway bench-data`) | server peak memory (VmHWM) |",
