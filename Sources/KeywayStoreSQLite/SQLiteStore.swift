@@ -11,6 +11,8 @@ public final class SQLiteStore: KeywayStore {
     let pool: DatabasePool
     /// Every write goes through it: the writes queued while the writer is busy share one commit.
     let writer: GroupCommit
+    /// Checkpoints the WAL off the writer's path.
+    let checkpointer: Checkpointer
     private let usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: 0))
     private let statements: StatementLog?
     /// Reads run on the calling thread (the default) rather than on a reader's dispatch queue. Only
@@ -35,6 +37,10 @@ public final class SQLiteStore: KeywayStore {
         // unlinking a file in /var/tmp for most shares created (issue 13). Nothing durable is kept there, and the
         // store's statements are bounded (pages of at most 1,000 rows).
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
+        // The WAL checkpointed on a connection of its own rather than inside the commit that fills it.
+        let checkpointer = Checkpointer(path: path)
+        self.checkpointer = checkpointer
+        configuration.prepareDatabase { db in checkpointer.install(on: db) }
         // Another process (the `keyway apikey` command beside a running server) may hold the write lock.
         configuration.busyMode = .timeout(5)
         configuration.label = "keyway"

@@ -264,6 +264,39 @@ struct SQLiteSpecificTests {
         #expect(try await store.pragma("temp_store") == "2")
     }
 
+    /// The WAL is checkpointed by the store's `Checkpointer`, on a connection of its own, rather than by SQLite's
+    /// automatic checkpoint inside the commit that takes it past 1,000 pages (issue 13: that one synced two files
+    /// while every queued write waited). Each round below commits about 1,500 pages: each is checkpointed, and the
+    /// WAL stays about one round's size (the writer starts it over once all is copied) instead of growing by all
+    /// of them.
+    @Test func theWALIsCheckpointedOffTheWritersPathAndStaysBounded() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("keyway.sqlite")
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        try await store.executeForMigrationTest("CREATE TABLE filler (n INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        let pageSize = Int(try await store.pragma("page_size") ?? "") ?? 4096
+        let rounds = 8
+        for round in 1...rounds {
+            try await store.executeForMigrationTest(
+                """
+                WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 4000)
+                INSERT INTO filler (body) SELECT hex(randomblob(750)) FROM n
+                """)
+            var waited = 0
+            while store.checkpointer.checkpoints.count < round, waited < 1_000 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            #expect(store.checkpointer.checkpoints.count >= round, "round \(round) was checkpointed")
+            #expect(store.checkpointer.checkpoints.lastCopied >= 1_000, "round \(round)'s pages were copied")
+        }
+        let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(wal > 1_000 * pageSize, "a round's pages went through the WAL")
+        #expect(wal < 3 * 1_600 * pageSize, "the WAL holds about a round, not all \(rounds): \(wal) bytes")
+    }
+
     /// Writes that queue while the writer is busy share one commit (`GroupCommit`), and each stays atomic: a write
     /// whose second statement fails leaves nothing of its first, whatever was committed beside it; a write that
     /// loses the whole transaction (here a raw `ROLLBACK`) sends its batch to run again one write at a time, so that
