@@ -248,9 +248,10 @@ public struct AccessFacts: Sendable {
     /// and in service, by id), when there are at most `superUserDeviceLimit`: nil when there are more (effective
     /// permissions then read a page of them per request) or when the account is super user of none.
     public var superUserDevices: [Device]?
-    /// The most super-user devices the facts keep: what a host or a small site has, read with the rest of the
-    /// facts rather than on every request for effective permissions.
-    public static let superUserDeviceLimit = 1_000
+    /// The most super-user devices the facts keep: what a host or a small site has (a page's worth), read with the
+    /// rest of the facts rather than on every request for effective permissions. Small, because each kept device
+    /// weighs in the credential cache's bound: a thousand would let 200 super users' sessions fill it.
+    public static let superUserDeviceLimit = 100
     /// Derived from the above by `index()`, once per load rather than per request: each received share under the
     /// devices it reaches, and the groups holding each received device.
     public private(set) var sharesOn: [DeviceID: [Share]] = [:]

@@ -192,6 +192,8 @@ public struct PoolUsage: Sendable, Hashable {
     /// The distinct SQL texts the store has run since it opened, when it was opened to count them (tests);
     /// nil otherwise.
     public var distinctStatements: Int?
+    /// Every SQL statement the store has run since it opened (counted as `distinctStatements` is); nil otherwise.
+    public var statementsRun: Int?
     public init(readers: Int, writers: Int, maximumReaders: Int, distinctStatements: Int? = nil) {
         self.readers = readers
         self.writers = writers

@@ -327,11 +327,16 @@ public final class StatementLog: Sendable {
 
     public init() {}
 
+    /// Every statement run, distinct or not.
+    private let runs = Atomic<Int>(0)
+
     public func note(_ sql: String) {
+        runs.add(1, ordering: .relaxed)
         texts.withLock { texts in
             if texts.count < Self.limit { texts.insert(sql) }
         }
     }
 
     public var count: Int { texts.withLock { $0.count } }
+    public var total: Int { runs.load(ordering: .relaxed) }
 }

@@ -119,7 +119,7 @@ struct DirectJSON {
 
     /// `text` as it is (no quotes, no escapes), from the binary's own bytes: no array is built to append it.
     private mutating func raw(_ text: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// As `MicrosecondDateTranscoder.format` writes it: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.

@@ -215,6 +215,7 @@ public final class PostgresStore: KeywayStore, Service {
     public func poolUsage() -> PoolUsage {
         var usage = usage.withLock { $0 }
         usage.distinctStatements = statements?.count
+        usage.statementsRun = statements?.total
         return usage
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -14,13 +15,21 @@ import Synchronization
 /// store opens) only asks, past the same 1,000 pages, for a checkpoint; this checkpointer runs it on its own serial
 /// queue and connection, `PASSIVE` (it never waits for a reader or the writer, and never holds the writer up: a
 /// checkpoint and a write may run at once in WAL mode). What it copies and syncs is what the automatic checkpoint
-/// did, so durability is unchanged. The WAL still grows only by the writes made while one checkpoint runs.
+/// did, so durability is unchanged.
+///
+/// The WAL starts over only at a write that finds all of it copied. Under a steady stream of writes a checkpoint
+/// beside the writer may never find that (a commit lands while each one runs), so past `catchUp` pages the hook
+/// checkpoints on the writer's own connection, as SQLite's automatic checkpoint does: no commit can land during
+/// it, and the next write starts the WAL over. The WAL is so bounded by about `catchUp` pages and a batch of writes.
 final class Checkpointer: Sendable {
     /// SQLite's own threshold for its automatic checkpoint.
     static let pages: Int32 = 1_000
+    /// Past this many pages the writer checkpoints itself (when the checkpointer has not kept up).
+    static let catchUp: Int32 = 4_000
 
     private let path: String
-    private let queue = DispatchQueue(label: "keyway.sqlite.checkpoint")
+    /// Its queue: internal so that a test can hold it (`suspend`) and see the writer catch up.
+    let queue = DispatchQueue(label: "keyway.sqlite.checkpoint")
     /// Whether a checkpoint is asked for and not yet begun: many commits past the threshold ask for one.
     private let asked = Atomic<Bool>(false)
     /// Its connection, opened at the first checkpoint; used only on `queue`.
@@ -28,7 +37,18 @@ final class Checkpointer: Sendable {
     /// Checkpoints run, and pages the last one copied into the database file, for tests.
     private let runs = Mutex<(count: Int, lastCopied: Int)>((0, 0))
 
-    init(path: String) { self.path = path }
+    /// `path` made absolute now: the connection opens at the first checkpoint, whatever the working directory then.
+    init(path: String) { self.path = URL(fileURLWithPath: path).path }
+
+    /// Closes its connection (the store is closing); a checkpoint asked for afterwards opens it again.
+    func close() {
+        queue.sync {
+            connection.withLock { connection in
+                try? connection?.close()
+                connection = nil
+            }
+        }
+    }
 
     var checkpoints: (count: Int, lastCopied: Int) { runs.withLock { $0 } }
 
@@ -64,8 +84,11 @@ final class Checkpointer: Sendable {
         let box = Unmanaged.passRetained(WeakBox(self)).toOpaque()
         sqlite3_wal_hook(
             db.sqliteConnection,
-            { context, _, _, pages in
-                if pages >= Checkpointer.pages, let context {
+            { context, db, _, pages in
+                if pages >= Checkpointer.catchUp {
+                    // On this (the writer's) connection, right after its commit: nothing commits until it is done.
+                    sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                } else if pages >= Checkpointer.pages, let context {
                     Unmanaged<WeakBox>.fromOpaque(context).takeUnretainedValue().checkpointer?.ask()
                 }
                 return SQLITE_OK

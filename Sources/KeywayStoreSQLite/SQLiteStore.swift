@@ -101,11 +101,15 @@ public final class SQLiteStore: KeywayStore {
     public func poolUsage() -> PoolUsage {
         var usage = usage.withLock { $0 }
         usage.distinctStatements = statements?.count
+        usage.statementsRun = statements?.total
         return usage
     }
 
     /// Closes the file's connections; every later read or write fails.
-    public func close() throws { try pool.close() }
+    public func close() throws {
+        try pool.close()
+        checkpointer.close()
+    }
 
     @discardableResult
     public func migrate() async throws -> [String] {

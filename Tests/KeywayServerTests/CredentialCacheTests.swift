@@ -132,15 +132,23 @@ struct CredentialCacheTests {
     }
 
     /// Over `AccessFacts.superUserDeviceLimit` the facts keep none of them, and effective permissions read a page of
-    /// them per request: the pages are the same either way.
+    /// them per request: the pages are the same either way, and a request with them kept runs fewer statements.
     @Test func overTheLimitASuperUsersDevicesAreReadAPageAtATime() async throws {
-        let harness = try await Harness.make()
+        let harness = try await Harness.make(configure: EvaluationAndListLimitsTests.countingStatements)
         defer { harness.directory.remove() }
         try await harness.test { client in
             let (_, token) = try await client.linkedUser(harness, email: "landlord@example.com", superUser: true)
+            let limit = AccessFacts.superUserDeviceLimit
+            // The statements one list runs with the credential and its facts cached (the first request caches them).
+            func statementsOfOneList() async throws -> Int {
+                let path = "/v1/effective-device-permissions?offset=0&size=\(limit)"
+                #expect(try await client.send(.get, path, key: token).status == .ok)
+                let before = try #require(harness.keyway.store.poolUsage().statementsRun)
+                #expect(try await client.send(.get, path, key: token).status == .ok)
+                return try #require(harness.keyway.store.poolUsage().statementsRun) - before
+            }
             let account = try #require(try await harness.keyway.store.accountID(emailAddress: "landlord@example.com"))
             // Up to the limit with the fixture's three (11, 12, 13), in one write.
-            let limit = AccessFacts.superUserDeviceLimit
             func seed(_ ids: Range<Int64>) -> Seed {
                 var seed = Seed()
                 for id in ids {
@@ -157,19 +165,23 @@ struct CredentialCacheTests {
             #expect(try await harness.keyway.resolver.load(account).superUserDevices?.count == limit)
             let all = [11, 12, 13] + Array(first..<first + Int64(limit - 3))
             let keptPage = try await client.send(
-                .get, "/v1/effective-device-permissions?offset=990&size=1000", key: token
+                .get, "/v1/effective-device-permissions?offset=\(limit - 10)&size=1000", key: token
             ).ids(\Components.Schemas.EffectivePermissionV1.id)
-            #expect(keptPage == Array(all[990...]))
+            #expect(keptPage == Array(all[(limit - 10)...]))
+            let whenKept = try await statementsOfOneList()
 
             _ = try await harness.keyway.store.importSeed(
                 seed(first + Int64(limit - 3)..<first + Int64(limit - 1)), onlyIfEmpty: false)
             #expect(try await harness.keyway.resolver.load(account).superUserDevices == nil)
             let more = all + [first + Int64(limit - 3), first + Int64(limit - 2)]
-            for offset in [0, 990, 1_000] {
+            let whenRead = try await statementsOfOneList()
+            #expect(whenRead > whenKept, "kept, they are not read: \(whenKept) statements against \(whenRead)")
+            // Pages of `limit` devices: the last one holds the two past it.
+            for offset in [0, limit - 10, limit] {
                 let page = try await client.send(
-                    .get, "/v1/effective-device-permissions?offset=\(offset)&size=1000", key: token
+                    .get, "/v1/effective-device-permissions?offset=\(offset)&size=\(limit)", key: token
                 ).ids(\Components.Schemas.EffectivePermissionV1.id)
-                #expect(page == Array(more[offset...].prefix(1_000)), "offset \(offset)")
+                #expect(page == Array(more[offset...].prefix(limit)), "offset \(offset)")
             }
         }
     }

@@ -264,6 +264,32 @@ struct SQLiteSpecificTests {
         #expect(try await store.pragma("temp_store") == "2")
     }
 
+    /// A store with a `filler` table, for the checkpoint tests; its path, page size and one commit of about 1,500
+    /// pages (4,000 rows of 1,500 characters).
+    static func fillerStore(_ directory: TemporaryDirectory) async throws
+        -> (store: SQLiteStore, wal: String, pageSize: Int, commitARound: @Sendable () async throws -> Void)
+    {
+        let path = directory.file("keyway.sqlite")
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        try await store.executeForMigrationTest("CREATE TABLE filler (n INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        let pageSize = Int(try await store.pragma("page_size") ?? "") ?? 4096
+        return (
+            store, path + "-wal", pageSize,
+            {
+                try await store.executeForMigrationTest(
+                    """
+                    WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 4000)
+                    INSERT INTO filler (body) SELECT hex(randomblob(750)) FROM n
+                    """)
+            }
+        )
+    }
+
+    static func size(_ path: String) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+    }
+
     /// The WAL is checkpointed by the store's `Checkpointer`, on a connection of its own, rather than by SQLite's
     /// automatic checkpoint inside the commit that takes it past 1,000 pages (issue 13: that one synced two files
     /// while every queued write waited). Each round below commits about 1,500 pages: each is checkpointed, and the
@@ -272,18 +298,12 @@ struct SQLiteSpecificTests {
     @Test func theWALIsCheckpointedOffTheWritersPathAndStaysBounded() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.file("keyway.sqlite")
-        let store = try SQLiteStore(path: path)
-        try await store.migrate()
-        try await store.executeForMigrationTest("CREATE TABLE filler (n INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        let pageSize = Int(try await store.pragma("page_size") ?? "") ?? 4096
+        let (store, wal, pageSize, commitARound) = try await Self.fillerStore(directory)
+        // SQLite reports 0 once a connection's WAL hook is not its own automatic checkpoint.
+        #expect(try await store.pragma("wal_autocheckpoint") == "0")
         let rounds = 8
         for round in 1...rounds {
-            try await store.executeForMigrationTest(
-                """
-                WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 4000)
-                INSERT INTO filler (body) SELECT hex(randomblob(750)) FROM n
-                """)
+            try await commitARound()
             var waited = 0
             while store.checkpointer.checkpoints.count < round, waited < 1_000 {
                 try await Task.sleep(for: .milliseconds(10))
@@ -292,9 +312,24 @@ struct SQLiteSpecificTests {
             #expect(store.checkpointer.checkpoints.count >= round, "round \(round) was checkpointed")
             #expect(store.checkpointer.checkpoints.lastCopied >= 1_000, "round \(round)'s pages were copied")
         }
-        let wal = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
-        #expect(wal > 1_000 * pageSize, "a round's pages went through the WAL")
-        #expect(wal < 3 * 1_600 * pageSize, "the WAL holds about a round, not all \(rounds): \(wal) bytes")
+        #expect(try Self.size(wal) > 1_000 * pageSize, "a round's pages went through the WAL")
+        #expect(try Self.size(wal) < 3 * 1_600 * pageSize, "the WAL holds about a round, not all \(rounds)")
+    }
+
+    /// When the checkpointer does not keep up (here its queue is held), the writer checkpoints on its own connection
+    /// past `Checkpointer.catchUp` pages, and the WAL stays about that size instead of growing with every commit.
+    @Test func theWriterCatchesUpWhenTheCheckpointerFallsBehind() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (store, wal, pageSize, commitARound) = try await Self.fillerStore(directory)
+        store.checkpointer.queue.suspend()
+        defer { store.checkpointer.queue.resume() }
+        // 12 commits of about 1,500 pages: 18,000 pages, over four times the catch-up point.
+        for _ in 1...12 { try await commitARound() }
+        #expect(store.checkpointer.checkpoints.count == 0, "the checkpointer was held")
+        let bound = (Int(Checkpointer.catchUp) + 2 * 1_600) * pageSize
+        let size = try Self.size(wal)
+        #expect(size < bound, "the WAL stays near the catch-up point: \(size) bytes")
     }
 
     /// Writes that queue while the writer is busy share one commit (`GroupCommit`), and each stays atomic: a write
