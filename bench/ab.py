@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Alternating A/B of builds or settings on the hot reads, on ONE data set (100 thousand shares): each variant
-serves it in turn, round after round, so the machine's drift falls on all alike. For each endpoint: the median
-requests/s, the ratio to the same server's /livez, and the server's CPU µs per request (wrk, one thread, 16
-connections).
+serves it in turn, round after round (every other round in the reverse order), so the machine's drift falls on
+all alike. For each endpoint: the median requests/s, the ratio to the same server's /livez, and the server's CPU
+µs per request (wrk, one thread, 16 connections).
 
     python3 bench/ab.py 'before=/path/keyway' 'after=.build/release/keyway'
     python3 bench/ab.py 'cache on=.build/release/keyway' 'cache off=.build/release/keyway --share-cache 0'
@@ -59,9 +59,11 @@ def main():
     middle = min(args.shares, 10_000) // 2  # a share of organization 1000, the bench key's
     names = args.endpoints.split(",")
     results = {}
-    for _ in range(args.rounds):
-        for store, database, env, lua in stores:
-            for label, binary, flags, extra in variants:
+    for round_ in range(args.rounds):
+        # Every other round in the reverse order, so that neither store nor any variant always goes first.
+        turn = (lambda items: items) if round_ % 2 == 0 else (lambda items: list(reversed(items)))
+        for store, database, env, lua in turn(stores):
+            for label, binary, flags, extra in turn(variants):
                 server, base = run.serve(binary, database, flags, extra)
                 try:
                     key, token = env["API_KEY"], run.sign_in(base, env)
