@@ -34,8 +34,9 @@ final class Checkpointer: Sendable {
     private let asked = Atomic<Bool>(false)
     /// Its connection, opened at the first checkpoint; used only on `queue`.
     private let connection = Mutex<DatabaseQueue?>(nil)
-    /// Checkpoints run, and pages the last one copied into the database file, for tests.
-    private let runs = Mutex<(count: Int, lastCopied: Int)>((0, 0))
+    /// Checkpoints run, and how many of the WAL's frames were in the database file when the last one ended (all
+    /// copied since the WAL last started over, as `PRAGMA wal_checkpoint` reports them), for tests.
+    private let runs = Mutex<(count: Int, backfilled: Int)>((0, 0))
 
     /// `path` made absolute now: the connection opens at the first checkpoint, whatever the working directory then.
     init(path: String) { self.path = URL(fileURLWithPath: path).path }
@@ -50,7 +51,7 @@ final class Checkpointer: Sendable {
         }
     }
 
-    var checkpoints: (count: Int, lastCopied: Int) { runs.withLock { $0 } }
+    var checkpoints: (count: Int, backfilled: Int) { runs.withLock { $0 } }
 
     /// Asks for a checkpoint (from the WAL hook, on the writer's thread): returns at once.
     func ask() {
@@ -67,10 +68,10 @@ final class Checkpointer: Sendable {
                 connection = opened
                 return opened
             }
-            let copied = try database.writeWithoutTransaction { db in
+            let backfilled = try database.writeWithoutTransaction { db in
                 try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")?[2] as Int? ?? 0
             }
-            runs.withLock { $0 = ($0.count + 1, copied) }
+            runs.withLock { $0 = ($0.count + 1, backfilled) }
         } catch {
             // The next commit past the threshold asks again; SQLite also checkpoints when the last connection
             // closes. Nothing is lost: the pages stay in the WAL until a checkpoint copies them.

@@ -264,8 +264,8 @@ struct SQLiteSpecificTests {
         #expect(try await store.pragma("temp_store") == "2")
     }
 
-    /// A store with a `filler` table, for the checkpoint tests; its path, page size and one commit of about 1,500
-    /// pages (4,000 rows of 1,500 characters).
+    /// A store with a `filler` table, for the checkpoint tests; its WAL's path, its page size, and one commit of about
+    /// 1,500 pages (4,000 rows of 1,500 characters).
     static func fillerStore(_ directory: TemporaryDirectory) async throws
         -> (store: SQLiteStore, wal: String, pageSize: Int, commitARound: @Sendable () async throws -> Void)
     {
@@ -310,7 +310,7 @@ struct SQLiteSpecificTests {
                 waited += 1
             }
             #expect(store.checkpointer.checkpoints.count >= round, "round \(round) was checkpointed")
-            #expect(store.checkpointer.checkpoints.lastCopied >= 1_000, "round \(round)'s pages were copied")
+            #expect(store.checkpointer.checkpoints.backfilled >= 1_000, "round \(round)'s pages were copied")
         }
         #expect(try Self.size(wal) > 1_000 * pageSize, "a round's pages went through the WAL")
         #expect(try Self.size(wal) < 3 * 1_600 * pageSize, "the WAL holds about a round, not all \(rounds)")
