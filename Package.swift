@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // The generated client's transport (issue 15), on the async-http-client already in the graph.
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
+        // Already in the graph through Hummingbird: `keyway serve` runs Swift concurrency's jobs on NIO's threads.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The domain: Foundation only. Every other target points inward at this one.
@@ -106,6 +108,8 @@ let package = Package(
                 "KeywayServer", "KeywayClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(name: "KeywayTestSupport", dependencies: ["KeywayCore", "KeywayStorePostgres"]),

@@ -29,6 +29,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--endpoint", default="post", choices=["post", "id", "effective"])
+    parser.add_argument("--paced", action="store_true",
+                        help="hold the rate with wrk's connections arriving apart (run.paced), not with hey's bursts")
     args = parser.parse_args()
     variants = [run.parse_variant(text) for text in args.variants]
     folder = tempfile.mkdtemp(prefix="keyway-held-")
@@ -51,13 +53,17 @@ def main():
                     url, credential, body = (base + "/v1/effective-device-permissions?size=1000",
                                              run.sign_in(base, env), None)
                 for rate in args.rates:
-                    held = run.hey(url, rate, args.seconds, credential, body)
-                    floor = run.hey(base + "/livez", rate, args.seconds, key)
+                    if args.paced:
+                        held = run.paced(url, rate, args.seconds, credential, body)[0]
+                        floor = run.paced(base + "/livez", rate, args.seconds, key)[0]
+                    else:
+                        held = run.hey(url, rate, args.seconds, credential, body)
+                        floor = run.hey(base + "/livez", rate, args.seconds, key)
                     results.setdefault((label, rate), []).append((held, floor))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-    print(f"p99 (ms) held by hey, {args.endpoint}, {args.rounds} alternating rounds of {args.seconds} s, "
+    print(f"p99 (ms) held by {'wrk, paced' if args.paced else 'hey'}, {args.endpoint}, {args.rounds} alternating rounds of {args.seconds} s, "
           f"{args.shares:,} shares, {'PostgreSQL' if args.database_url else 'SQLite'}\n")
     print("| variant | rate/s | p99 each round | median | /livez p99 at that rate (median) |")
     print("|---|---:|---|---:|---:|")

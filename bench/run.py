@@ -14,7 +14,9 @@ repeats, and every endpoint is also given as a ratio to /livez. For each wrk run
 system, from /proc/PID/stat) is divided by the requests it answered: CPU per request. At saturation wrk's p99
 measures queueing, so each endpoint is also held by hey (`hey -q`) at half its own measured maximum rate, and
 that p99 is reported beside, with /livez's p99 held at that same rate just after (the client's and the machine's
-share of it). The server's peak memory is its VmHWM.
+share of it). hey's workers all tick at the same instants, so that p99 is the time to drain a burst of one request
+per connection; the same rate is held again by wrk with arrivals spread (`paced`, bench/paced.lua), and that p99
+is reported too. The server's peak memory is its VmHWM.
 Writes a Markdown report to stdout (and bench/results/<date>.md). Needs `wrk` and `hey` (apt-get install).
 """
 import argparse
@@ -87,6 +89,25 @@ def hey(url, rate, seconds, key, body=None, connections=16):
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     match = re.search(r"99%+ in ([\d.]+) secs", output)
     return float(match.group(1)) * 1000 if match else float("nan")
+
+
+def paced(url, rate, seconds, key, body=None, connections=16):
+    """p99 in ms and the rate achieved, with wrk's connections holding `rate` requests/s in all, each waiting an
+    exponentially distributed time before each request (bench/paced.lua): arrivals spread in time, as a Poisson
+    stream's are. hey's workers all tick at the same instants, so at a held rate it sends `connections` requests at
+    once and its p99 is the time to drain that burst. A short first pass measures each request's own share of a
+    connection's cycle (latency and wrk's overhead), which the second pass takes off the wait to hold `rate`."""
+    cycle_ms = connections / rate * 1000
+    wait_ms = cycle_ms
+    for pass_seconds in (2, seconds):
+        environment = dict(os.environ, PACE_MEAN_MS=f"{wait_ms:.3f}", PACE_BODY=body or "")
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{pass_seconds}s", "--latency", "--timeout", "10s",
+                   "-H", f"Authorization: Bearer {key}", "-s", os.path.join(ROOT, "bench", "paced.lua"), url]
+        output = subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
+        achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+        own_ms = connections / max(achieved, 0.1) * 1000 - wait_ms
+        wait_ms = max(cycle_ms - own_ms, 0.0)
+    return to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1)), achieved
 
 
 def post_json(url, body, headers=None, form=False):
@@ -223,10 +244,13 @@ def measure_size(binary, shares, args, lines, label="", flags=(), extra_env=None
                 held = hey(url, rps / 2, args.seconds, credential, body if script else None, connections)
                 # The same rate on /livez just after: what the client and the machine alone add to a p99 at that rate.
                 floor = hey(base + "/livez", rps / 2, args.seconds, key, None, connections) if has_livez else float("nan")
+                # The same rate again with arrivals spread (wrk, bench/paced.lua), and /livez so just after.
+                spread, achieved = paced(url, rps / 2, args.seconds, credential, body if script else None, connections)
+                spread_floor = paced(base + "/livez", rps / 2, args.seconds, key, None, connections)[0] if has_livez else float("nan")
                 ratio = f"{rps / baseline[0]:.2f}x" if baseline else "–"
                 problems = "; ".join(f"run {i + 1}: {r[3]}" for i, r in enumerate(runs) if r[3]) or "none"
                 lines.append(f"| {label or 'this build'} | {shares:,} | {connections} | {name} | {rps:,.0f} | {ratio} | {cpu:,.0f} | {p50:.2f} "
-                             f"| {p99:.2f} | {held:.2f} | {floor:.2f} | {problems} |")
+                             f"| {p99:.2f} | {held:.2f} | {floor:.2f} | {spread:.2f} ({achieved:,.0f}/s) | {spread_floor:.2f} | {problems} |")
                 print(lines[-1], file=sys.stderr, flush=True)
         memory = peak_memory_mb(server.pid)
     finally:
@@ -320,11 +344,16 @@ def report(args, started, lines, extra):
         f"wrk -t{args.threads} --timeout 10s; each figure is the median of {args.repeats} runs of {args.seconds} s; "
         "CPU per request is the server's user + system time over the requests it answered; the last p99 is "
         "hey's, holding half the endpoint's own maximum rate, and beside it hey's p99 on /livez held at that "
-        "same rate just after (what the client and the machine add at that rate, with no work behind it).",
+        "same rate just after (what the client and the machine add at that rate, with no work behind it). hey's 16 "
+        "workers tick at the same instants, so it sends 16 requests at once and its p99 is the time to drain that "
+        "burst; the next two columns hold the same rate with wrk, each connection waiting an exponentially "
+        "distributed time before each request (bench/paced.lua), so that arrivals come apart as a Poisson stream's "
+        "do, with the rate wrk held.",
         "",
         "| build | shares | connections | endpoint | requests/s | vs /livez | server CPU µs/request | p50 ms "
-        "| p99 ms | p99 ms at half rate | /livez p99 ms at that rate | errors |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| p99 ms | p99 ms at half rate (hey) | /livez p99 ms at that rate (hey) "
+        "| p99 ms at half rate, arrivals spread (rate held) | /livez p99 ms so | errors |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *lines,
         "",
         "| build | shares | load time (`keyway bench-data`) | server peak memory (VmHWM) |",

@@ -4,6 +4,8 @@ import Hummingbird
 import KeywayCore
 import KeywayServer
 import Logging
+import NIOCore
+import NIOPosix
 
 /// Writes a line to standard output at once: scripts and tests read it from a pipe, where `print`
 /// would hold it in a buffer.
@@ -44,6 +46,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try settings(options.config)
+        if Self.runsTasksOnEventLoops(sqlite: config.databaseURL == nil, ProcessInfo.processInfo.environment) {
+            // Before anything else starts a task: from here on, every task's jobs run on NIO's event loops.
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         if config.logFormat == .json { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         var logger = Logger(label: "keyway")
         logger.logLevel = config.logLevel
@@ -69,6 +75,19 @@ struct Serve: AsyncParsableCommand {
             say("Console: http://\(host):\(port)/console" + (demo ? " (sign in with the demo sign-in above)" : ""))
         }
         try await app.runService()
+    }
+
+    /// Whether Swift concurrency's jobs run on NIO's event loops rather than on its own pool of threads (issue 13,
+    /// BENCHMARKS.md run R). On SQLite a request then never leaves the event loop its connection is on: the store
+    /// reads on the calling thread, and the hop to the pool and back was about a third of a short read's CPU. On PostgreSQL,
+    /// whose replies arrive on the event loop of the database's connection, the lookups ran slower so, and it stays
+    /// off. `KEYWAY_TASKS_ON_EVENT_LOOPS=1` or `=0` decides instead, so that the benchmark can measure both.
+    static func runsTasksOnEventLoops(sqlite: Bool, _ environment: [String: String]) -> Bool {
+        switch environment["KEYWAY_TASKS_ON_EVENT_LOOPS"] {
+        case "1": true
+        case "0": false
+        default: sqlite
+        }
     }
 
     private static func printDemo(_ result: Demo.Result, config: KeywayConfig) {
