@@ -2,6 +2,7 @@
 # Starts a throwaway PostgreSQL server on loopback for the tests and benchmarks, and prints its URL.
 #   scripts/postgres.sh start [dir] [port]   -> prints postgres://keyway@127.0.0.1:PORT/keyway
 #   scripts/postgres.sh stop  [dir]
+#   scripts/postgres.sh prune [dir] [port]   -> drops the schemas the tests and benchmarks left (test_*, bench_*)
 # Needs Debian's `postgresql` package (apt-get install postgresql). The server runs as the `postgres`
 # system user when started by root (PostgreSQL refuses to run as root), with trust authentication on
 # 127.0.0.1 only; it is for tests, not for production.
@@ -39,5 +40,14 @@ CONF
 stop)
     as_owner "$bin/pg_ctl -D '$dir' -m fast stop" >/dev/null || true
     ;;
-*) echo "usage: $0 start|stop [dir] [port]" >&2; exit 2 ;;
+prune)
+    # The HTTP suites' pass on PostgreSQL keeps a schema per test database path and never drops it (about 300
+    # a pass), and an interrupted benchmark leaves its own: on a server kept between runs they pile up (13 GB on
+    # one kept here), a weight on the server and its benchmarks. One DROP per schema, each its own transaction
+    # (one transaction for all of them runs out of locks). Not while tests run on this server: theirs go too.
+    { echo "SET client_min_messages = warning;"
+      as_owner "$bin/psql -h 127.0.0.1 -p $port -U keyway -d keyway -tAc \"SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname LIKE 'test\\_%' OR nspname LIKE 'bench\\_%'\""
+    } | as_owner "$bin/psql -q -h 127.0.0.1 -p $port -U keyway -d keyway" >/dev/null
+    ;;
+*) echo "usage: $0 start|stop|prune [dir] [port]" >&2; exit 2 ;;
 esac
