@@ -95,11 +95,12 @@ def paced(url, rate, seconds, key, body=None, connections=16):
     """p99 in ms and the rate achieved, with wrk's connections holding `rate` requests/s in all, each waiting an
     exponentially distributed time before each request (bench/paced.lua): arrivals spread in time, as a Poisson
     stream's are. hey's workers all tick at the same instants, so at a held rate it sends `connections` requests at
-    once and its p99 is the time to drain that burst. A short first pass measures each request's own share of a
-    connection's cycle (latency and wrk's overhead), which the second pass takes off the wait to hold `rate`."""
+    once and its p99 is the time to drain that burst. Two short first passes measure each request's own share of a
+    connection's cycle (latency and wrk's overhead), which the next pass takes off the wait to hold `rate`; the rate
+    actually held is returned, to be reported beside the p99."""
     cycle_ms = connections / rate * 1000
     wait_ms = cycle_ms
-    for pass_seconds in (2, seconds):
+    for pass_seconds in (2, 2, seconds):
         environment = dict(os.environ, PACE_MEAN_MS=f"{wait_ms:.3f}", PACE_BODY=body or "")
         command = ["wrk", "-t1", f"-c{connections}", f"-d{pass_seconds}s", "--latency", "--timeout", "10s",
                    "-H", f"Authorization: Bearer {key}", "-s", os.path.join(ROOT, "bench", "paced.lua"), url]
@@ -107,6 +108,8 @@ def paced(url, rate, seconds, key, body=None, connections=16):
         achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
         own_ms = connections / max(achieved, 0.1) * 1000 - wait_ms
         wait_ms = max(cycle_ms - own_ms, 0.0)
+    if re.search(r"Non-2xx or 3xx responses|Socket errors", output):
+        print(f"wrk (paced) saw errors on {url}:\n{output}", file=sys.stderr, flush=True)
     return to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1)), achieved
 
 

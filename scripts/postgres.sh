@@ -46,8 +46,8 @@ prune)
     # one kept here), a weight on the server and its benchmarks. One DROP per schema, each its own transaction
     # (one transaction for all of them runs out of locks). Not while tests run on this server: theirs go too.
     { echo "SET client_min_messages = warning;"
-      as_owner "$bin/psql -h 127.0.0.1 -p $port -U keyway -d keyway -tAc \"SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname LIKE 'test\\_%' OR nspname LIKE 'bench\\_%'\""
-    } | as_owner "$bin/psql -q -h 127.0.0.1 -p $port -U keyway -d keyway" >/dev/null
+      as_owner "$bin/psql -X -h 127.0.0.1 -p $port -U keyway -d keyway -tAc \"SELECT format('DROP SCHEMA %I CASCADE;', nspname) FROM pg_namespace WHERE nspname ~ '^(test|bench)_'\""
+    } | as_owner "$bin/psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $port -U keyway -d keyway" >/dev/null
     ;;
 *) echo "usage: $0 start|stop|prune [dir] [port]" >&2; exit 2 ;;
 esac

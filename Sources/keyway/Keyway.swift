@@ -26,6 +26,27 @@ struct KeywayCommand: AsyncParsableCommand {
             AccessCommand.self, EventsCommand.self, ImportCommand.self,
         ],
         defaultSubcommand: Serve.self)
+
+    /// ArgumentParser's own `main`, with one step before the command runs: `keyway serve` on SQLite runs Swift
+    /// concurrency's jobs on NIO's event loops (`Serve.runsTasksOnEventLoops`). NIO's takeover must be installed
+    /// on the main thread, before anything else starts a task: here, at the top of the main actor's entry point, not
+    /// in `Serve.run` (a pool thread by then).
+    @MainActor
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if let serve = command as? Serve, serve.runsTasksOnEventLoops {
+                NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            }
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// The settings from the flags, this process's environment and the defaults (`ServeOptions`,
@@ -46,10 +67,6 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try settings(options.config)
-        if Self.runsTasksOnEventLoops(sqlite: config.databaseURL == nil, ProcessInfo.processInfo.environment) {
-            // Before anything else starts a task: from here on, every task's jobs run on NIO's event loops.
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         if config.logFormat == .json { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
         var logger = Logger(label: "keyway")
         logger.logLevel = config.logLevel
@@ -79,9 +96,15 @@ struct Serve: AsyncParsableCommand {
 
     /// Whether Swift concurrency's jobs run on NIO's event loops rather than on its own pool of threads (issue 13,
     /// BENCHMARKS.md run R). On SQLite a request then never leaves the event loop its connection is on: the store
-    /// reads on the calling thread, and the hop to the pool and back was about a third of a short read's CPU. On PostgreSQL,
-    /// whose replies arrive on the event loop of the database's connection, the lookups ran slower so, and it stays
-    /// off. `KEYWAY_TASKS_ON_EVENT_LOOPS=1` or `=0` decides instead, so that the benchmark can measure both.
+    /// reads on the calling thread, and the hop to the pool and back was about a third of a short read's CPU. On
+    /// PostgreSQL the results were mixed (some endpoints faster, some slower, by up to a fifth), so it stays off
+    /// there. `KEYWAY_TASKS_ON_EVENT_LOOPS=1` or `=0` decides instead, so that the benchmark can measure both.
+    var runsTasksOnEventLoops: Bool {
+        // Settings that do not hold are refused by `run`, with the message naming the flag.
+        guard let config = try? settings(options.config) else { return false }
+        return Self.runsTasksOnEventLoops(sqlite: config.databaseURL == nil, ProcessInfo.processInfo.environment)
+    }
+
     static func runsTasksOnEventLoops(sqlite: Bool, _ environment: [String: String]) -> Bool {
         switch environment["KEYWAY_TASKS_ON_EVENT_LOOPS"] {
         case "1": true
