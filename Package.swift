@@ -52,12 +52,16 @@ let package = Package(
         .target(name: "KeywaySQL", dependencies: ["KeywayCore"]),
         .target(
             name: "KeywayStoreSQLite",
-            dependencies: ["KeywayCore", "KeywaySQL", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "KeywayCore", "KeywaySQL", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "KeywayStorePostgres",
             dependencies: [
                 "KeywayCore", "KeywaySQL", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -121,7 +125,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywayStoreTests",
-            dependencies: ["KeywayCore", "KeywaySQL", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayTestSupport"]
+            dependencies: [
+                "KeywayCore", "KeywaySQL", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "KeywayServerTests",

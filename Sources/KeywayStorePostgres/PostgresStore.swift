@@ -2,6 +2,8 @@ import Foundation
 import KeywayCore
 import KeywaySQL
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -15,11 +17,18 @@ import Synchronization
 /// so it starts before and stops after everything that reads or writes through it; one-shot commands and tests,
 /// which have no group, call `start()` and `shutdown()`. Until the pool runs, operations wait for it.
 public final class PostgresStore: KeywayStore, Service {
-    let client: PostgresClient
+    /// One connection pool per event loop of NIO's shared group, each with its connections on that loop, and the
+    /// loops' identities in the same order (issue 13, BENCHMARKS.md run S). A caller on one of the loops (every
+    /// request, when `keyway serve` runs Swift concurrency's jobs on them) leases from its own loop's pool, so its
+    /// queries are written and their replies read on the thread it runs on, with no hop between threads either
+    /// way. Other callers take the pools in turn.
+    let clients: [PostgresClient]
+    private let loops: [ObjectIdentifier]
+    private let turn = Atomic<UInt>(0)
     let logger: Logger
-    /// Opens when the pool runs: leasing a connection before that only earns a warning, so the first
-    /// operations wait for it.
-    private let started = Gate()
+    /// One per pool, in the same order, each opened as its pool starts to run: leasing a connection before that
+    /// only earns a warning, so the first operations wait for them all.
+    private let started: [Gate]
     /// Who runs the pool: nobody yet, a service group (`run()`), or the store's own task (`start()`).
     private let runner = Mutex<Runner>(.none)
     private enum Runner {
@@ -47,7 +56,6 @@ public final class PostgresStore: KeywayStore, Service {
     ) throws {
         statements = recordingStatements ? StatementLog() : nil
         var configuration = try Self.configuration(url: url)
-        configuration.options.maximumConnections = maximumConnections
         // PostgresNIO's pool keeps a timer task per released connection (keep-alive, idle timeout) alive for the
         // timer's whole duration, so the process held about (queries per second) x (timer) of them: 420 MB under
         // the benchmark (issue 13). No keep-alive pings, and idle connections closed after 10 s, bound that to a
@@ -55,7 +63,17 @@ public final class PostgresStore: KeywayStore, Service {
         // at its next use as before.
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectionIdleTimeout = .seconds(10)
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The connections are shared out among the pools, so the total stays `maximumConnections`; with fewer
+        // connections than loops, some loops have no pool and their callers take the others in turn.
+        let group = Array(MultiThreadedEventLoopGroup.singleton.makeIterator()).prefix(max(1, maximumConnections))
+        clients = group.indices.map { index in
+            var configuration = configuration
+            configuration.options.maximumConnections =
+                maximumConnections / group.count + (index < maximumConnections % group.count ? 1 : 0)
+            return PostgresClient(configuration: configuration, eventLoopGroup: group[index], backgroundLogger: logger)
+        }
+        loops = group.map { ObjectIdentifier($0) }
+        started = clients.map { _ in Gate() }
         self.logger = logger
         self.instance = instance
         self.webhookLease = webhookLease
@@ -77,8 +95,28 @@ public final class PostgresStore: KeywayStore, Service {
         }
         // Already running on its own task: stay, as a service must, until the group shuts down.
         guard first else { return try await gracefulShutdown() }
-        started.open()
-        await client.run()
+        await Self.run(clients, started)
+    }
+
+    private static func run(_ clients: [PostgresClient], _ started: [Gate]) async {
+        await withDiscardingTaskGroup { group in
+            for (client, gate) in zip(clients, started) {
+                group.addTask {
+                    gate.open()
+                    await client.run()
+                }
+            }
+        }
+    }
+
+    /// The pool of the event loop the caller runs on, or else the next pool in turn.
+    var client: PostgresClient {
+        if clients.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop,
+            let index = loops.firstIndex(of: ObjectIdentifier(current))
+        {
+            return clients[index]
+        }
+        return clients[Int(turn.add(1, ordering: .relaxed).oldValue % UInt(clients.count))]
     }
 
     /// For one-shot commands and tests, which run no service group: runs the pool on a task the store owns,
@@ -86,12 +124,9 @@ public final class PostgresStore: KeywayStore, Service {
     public func start() {
         runner.withLock { runner in
             guard case .none = runner else { return }
-            let (client, started) = (self.client, self.started)
+            let (clients, started) = (self.clients, self.started)
             runner = .task(
-                Task {
-                    started.open()
-                    await client.run()
-                })
+                Task { await Self.run(clients, started) })
         }
     }
 
@@ -209,7 +244,7 @@ public final class PostgresStore: KeywayStore, Service {
     }
 
     private func waitUntilStarted() async {
-        await started.wait()
+        for gate in started { await gate.wait() }
     }
 
     public func poolUsage() -> PoolUsage {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Group commit: the writes that queue while SQLite's one writer is busy commit together, each inside a savepoint of
@@ -25,6 +27,18 @@ final class GroupCommit: Sendable {
     private struct Job: Sendable {
         let body: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
+        /// The event loop the caller ran on, if any (`keyway serve` on SQLite runs Swift concurrency's jobs on
+        /// NIO's event loops): its answer is handed to that loop, so that the request goes on where its connection
+        /// is, rather than on whichever loop GRDB's writer thread would wake.
+        let loop: (any EventLoop)?
+
+        func resume(with result: Result<any Sendable, any Error>) {
+            if let loop, !loop.inEventLoop {
+                loop.execute { [continuation] in continuation.resume(with: result) }
+            } else {
+                continuation.resume(with: result)
+            }
+        }
     }
 
     private struct State {
@@ -49,7 +63,8 @@ final class GroupCommit: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<any Sendable, any Error>) in
-            let job = Job(body: { try body($0) }, continuation: continuation)
+            let job = Job(
+                body: { try body($0) }, continuation: continuation, loop: MultiThreadedEventLoopGroup.currentEventLoop)
             let starts = state.withLock { state in
                 state.queue.append(job)
                 defer { state.draining = true }
@@ -73,7 +88,7 @@ final class GroupCommit: Sendable {
             }
             if jobs.isEmpty { return }
             let results = await commit(jobs)
-            for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
+            for (job, result) in zip(jobs, results) { job.resume(with: result) }
         }
     }
 

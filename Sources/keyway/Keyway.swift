@@ -27,7 +27,7 @@ struct KeywayCommand: AsyncParsableCommand {
         ],
         defaultSubcommand: Serve.self)
 
-    /// ArgumentParser's own `main`, with one step before the command runs: `keyway serve` on SQLite runs Swift
+    /// ArgumentParser's own `main`, with one step before the command runs: `keyway serve` runs Swift
     /// concurrency's jobs on NIO's event loops (`Serve.runsTasksOnEventLoops`). NIO's takeover must be installed
     /// on the main thread, before anything else starts a task: here, at the top of the main actor's entry point, not
     /// in `Serve.run` (a pool thread by then).
@@ -35,7 +35,7 @@ struct KeywayCommand: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
-            if let serve = command as? Serve, serve.runsTasksOnEventLoops {
+            if command is Serve, Serve.runsTasksOnEventLoops {
                 NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             }
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -95,22 +95,13 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// Whether Swift concurrency's jobs run on NIO's event loops rather than on its own pool of threads (issue 13,
-    /// BENCHMARKS.md run R). On SQLite a request then never leaves the event loop its connection is on: the store
-    /// reads on the calling thread, and the hop to the pool and back was about a third of a short read's CPU. On
-    /// PostgreSQL the results were mixed (some endpoints faster, some slower, by up to a fifth), so it stays off
-    /// there. `KEYWAY_TASKS_ON_EVENT_LOOPS=1` or `=0` decides instead, so that the benchmark can measure both.
-    var runsTasksOnEventLoops: Bool {
-        // Settings that do not hold are refused by `run`, with the message naming the flag.
-        guard let config = try? settings(options.config) else { return false }
-        return Self.runsTasksOnEventLoops(sqlite: config.databaseURL == nil, ProcessInfo.processInfo.environment)
-    }
-
-    static func runsTasksOnEventLoops(sqlite: Bool, _ environment: [String: String]) -> Bool {
-        switch environment["KEYWAY_TASKS_ON_EVENT_LOOPS"] {
-        case "1": true
-        case "0": false
-        default: sqlite
-        }
+    /// BENCHMARKS.md runs R and S): on both stores unless `KEYWAY_TASKS_ON_EVENT_LOOPS=0` (a benchmark switch). A
+    /// request then never leaves the event loop its connection is on: SQLite reads on the calling thread, a SQLite
+    /// write hands its answer back to the caller's loop (`GroupCommit`), and PostgreSQL leases from a pool whose
+    /// connections are on the caller's loop (`PostgresStore.client`). The hop to the pool and back was about a third
+    /// of a short read's CPU.
+    static var runsTasksOnEventLoops: Bool {
+        ProcessInfo.processInfo.environment["KEYWAY_TASKS_ON_EVENT_LOOPS"] != "0"
     }
 
     private static func printDemo(_ result: Demo.Result, config: KeywayConfig) {

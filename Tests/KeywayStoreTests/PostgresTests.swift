@@ -1,8 +1,10 @@
 import Foundation
 import KeywayCore
-import KeywayStorePostgres
 import KeywayTestSupport
+import NIOPosix
 import Testing
+
+@testable import KeywayStorePostgres
 
 /// What only the PostgreSQL store has: its migrations, and the coordination that lets several Keyway
 /// instances share one database (each webhook queue held by one instance at a time, housekeeping run by
@@ -61,6 +63,37 @@ struct PostgresSpecificTests {
         #expect(try await reopened.share(id)?.externalID == "kept")
         // Ids continue after the seed's chosen ones.
         #expect(try await reopened.insertShare(Fixtures.share(1, now: now)).id.rawValue > id.rawValue)
+    }
+
+    /// Issue 13: one pool per event loop of NIO's shared group, the connections shared out among them, and a caller
+    /// on a loop leases from its own loop's pool, so its queries and their replies stay on its thread. Callers off
+    /// the loops take the pools in turn; with fewer connections than loops, the loops without a pool do too.
+    @Test func aCallerOnAnEventLoopLeasesAConnectionOnThatLoop() async throws {
+        let (url, drop) = try await TestDatabase.freshPostgres()
+        defer { drop() }
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        let store = try PostgresStore(url: url, maximumConnections: 5)
+        store.start()
+        #expect(store.clients.count == min(loops.count, 5))
+        for loop in loops.prefix(store.clients.count) {
+            let client = try await loop.submit { store.client }.get()
+            let onLoop = try await client.withConnection { $0.eventLoop === loop }
+            #expect(onLoop)
+        }
+        // Off the loops: each pool in turn.
+        let turns = (0..<store.clients.count).map { _ in ObjectIdentifier(store.client) }
+        #expect(Set(turns).count == store.clients.count)
+        #expect(try await store.scalarForTest("SELECT 1") == 1)
+        await store.shutdown()
+
+        let single = try PostgresStore(url: url, maximumConnections: 1)
+        single.start()
+        #expect(single.clients.count == 1)
+        for loop in loops {
+            #expect(try await loop.submit { single.client }.get() === single.clients[0])
+        }
+        #expect(try await single.scalarForTest("SELECT 1") == 1)
+        await single.shutdown()
     }
 
     @Test func aBadURLIsRefusedByName() throws {
