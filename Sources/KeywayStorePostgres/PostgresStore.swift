@@ -17,25 +17,26 @@ import Synchronization
 /// so it starts before and stops after everything that reads or writes through it; one-shot commands and tests,
 /// which have no group, call `start()` and `shutdown()`. Until the pool runs, operations wait for it.
 public final class PostgresStore: KeywayStore, Service {
-    /// One connection pool per event loop of NIO's shared group, each with its connections on that loop, and the
-    /// loops' identities in the same order (issue 13, BENCHMARKS.md run S). A caller on one of the loops (every
-    /// request, when `keyway serve` runs Swift concurrency's jobs on them) leases from its own loop's pool, so its
-    /// queries are written and their replies read on the thread it runs on, with no hop between threads either
-    /// way. Other callers take the pools in turn.
+    /// One connection pool per event loop of NIO's shared group, each with its connections on that loop, its share
+    /// of the connections, and the loops' identities, in the same order (issue 13, BENCHMARKS.md run S). A caller on
+    /// one of the loops (every request, when `keyway serve` runs Swift concurrency's jobs on them) leases from its own
+    /// loop's pool while that has a connection free, so its queries are written and their replies read on the thread
+    /// it runs on, with no hop between threads either way (`Self.pool`).
     let clients: [PostgresClient]
+    let sizes: [Int]
     private let loops: [ObjectIdentifier]
-    private let turn = Atomic<UInt>(0)
     let logger: Logger
-    /// One per pool, in the same order, each opened as its pool starts to run: leasing a connection before that
-    /// only earns a warning, so the first operations wait for them all.
-    private let started: [Gate]
+    /// Opens when the pools run: leasing a connection before that only earns a warning, so the first
+    /// operations wait for it.
+    private let started = Gate()
     /// Who runs the pool: nobody yet, a service group (`run()`), or the store's own task (`start()`).
     private let runner = Mutex<Runner>(.none)
     private enum Runner {
         case none, service
         case task(Task<Void, Never>)
     }
-    private let usage: Mutex<PoolUsage>
+    /// What `GET /metrics` reports, and the leases in flight on each pool (taken or waited for).
+    private let usage: Mutex<(PoolUsage, leased: [Int])>
     private let statements: StatementLog?
     /// Names this process in `housekeeping_runs`.
     public let instance: String
@@ -64,21 +65,24 @@ public final class PostgresStore: KeywayStore, Service {
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectionIdleTimeout = .seconds(10)
         // The connections are shared out among the pools, so the total stays `maximumConnections`; with fewer
-        // connections than loops, some loops have no pool and their callers take the others in turn.
+        // connections than loops, some loops have no pool and their callers lease from the others.
         let group = Array(MultiThreadedEventLoopGroup.singleton.makeIterator()).prefix(max(1, maximumConnections))
+        let sizes = group.indices.map {
+            maximumConnections / group.count + ($0 < maximumConnections % group.count ? 1 : 0)
+        }
+        self.sizes = sizes
         clients = group.indices.map { index in
             var configuration = configuration
-            configuration.options.maximumConnections =
-                maximumConnections / group.count + (index < maximumConnections % group.count ? 1 : 0)
+            configuration.options.maximumConnections = sizes[index]
             return PostgresClient(configuration: configuration, eventLoopGroup: group[index], backgroundLogger: logger)
         }
         loops = group.map { ObjectIdentifier($0) }
-        started = clients.map { _ in Gate() }
         self.logger = logger
         self.instance = instance
         self.webhookLease = webhookLease
         self.webhookClaims = webhookClaims
-        usage = Mutex(PoolUsage(readers: 0, writers: 0, maximumReaders: maximumConnections))
+        usage = Mutex(
+            (PoolUsage(readers: 0, writers: 0, maximumReaders: maximumConnections), leased: sizes.map { _ in 0 }))
     }
 
     deinit {
@@ -98,25 +102,51 @@ public final class PostgresStore: KeywayStore, Service {
         await Self.run(clients, started)
     }
 
-    private static func run(_ clients: [PostgresClient], _ started: [Gate]) async {
+    private static func run(_ clients: [PostgresClient], _ started: Gate) async {
+        started.open()
         await withDiscardingTaskGroup { group in
-            for (client, gate) in zip(clients, started) {
-                group.addTask {
-                    gate.open()
-                    await client.run()
-                }
-            }
+            for client in clients { group.addTask { await client.run() } }
         }
     }
 
-    /// The pool of the event loop the caller runs on, or else the next pool in turn.
+    /// The pool a lease takes: the caller's own loop's pool while it has a connection free, else the pool with the
+    /// most connections free (or, every pool busy, the fewest callers waiting), so that no loop is held to its share
+    /// of the connections while another's stand idle; the caller's own, then the first, among equals.
+    static func pool(local: Int?, leased: [Int], sizes: [Int]) -> Int {
+        if let local, leased[local] < sizes[local] { return local }
+        var best = local ?? 0
+        for index in sizes.indices where sizes[index] - leased[index] > sizes[best] - leased[best] { best = index }
+        return best
+    }
+
+    /// The position of the caller's event loop among the pools', if it runs on one of them.
+    private var localPool: Int? {
+        guard clients.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        return loops.firstIndex(of: ObjectIdentifier(current))
+    }
+
+    /// The pool `Self.pool` picks for the caller now, without counting a lease (migrations, tests).
     var client: PostgresClient {
-        if clients.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop,
-            let index = loops.firstIndex(of: ObjectIdentifier(current))
-        {
-            return clients[index]
+        let local = localPool
+        return clients[usage.withLock { Self.pool(local: local, leased: $0.leased, sizes: sizes) }]
+    }
+
+    /// Picks a pool for the caller and counts the lease, as a reader's or a writer's.
+    private func lease(_ role: WritableKeyPath<PoolUsage, Int>) -> Int {
+        let local = localPool
+        return usage.withLock { usage in
+            let index = Self.pool(local: local, leased: usage.leased, sizes: sizes)
+            usage.leased[index] += 1
+            usage.0[keyPath: role] += 1
+            return index
         }
-        return clients[Int(turn.add(1, ordering: .relaxed).oldValue % UInt(clients.count))]
+    }
+
+    private func release(_ index: Int, _ role: WritableKeyPath<PoolUsage, Int>) {
+        usage.withLock { usage in
+            usage.leased[index] -= 1
+            usage.0[keyPath: role] -= 1
+        }
     }
 
     /// For one-shot commands and tests, which run no service group: runs the pool on a task the store owns,
@@ -182,10 +212,10 @@ public final class PostgresStore: KeywayStore, Service {
     /// Reads on one pooled connection, counted for `GET /metrics`.
     func reading<T: Sendable>(_ body: (SQLConnection) async throws -> T) async throws -> T {
         await waitUntilStarted()
-        usage.withLock { $0.readers += 1 }
-        defer { usage.withLock { $0.readers -= 1 } }
+        let pool = lease(\.readers)
+        defer { release(pool, \.readers) }
         do {
-            return try await client.withConnection { connection in
+            return try await clients[pool].withConnection { connection in
                 try await body(SQLConnection(connection: connection, logger: logger, statements: statements))
             }
         } catch {
@@ -207,13 +237,13 @@ public final class PostgresStore: KeywayStore, Service {
         _ isolation: Isolation = .serializable, _ body: (SQLConnection) async throws -> T
     ) async throws -> T {
         await waitUntilStarted()
-        usage.withLock { $0.writers += 1 }
-        defer { usage.withLock { $0.writers -= 1 } }
+        let pool = lease(\.writers)
+        defer { release(pool, \.writers) }
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withConnection { connection in
+                return try await clients[pool].withConnection { connection in
                     let sql = SQLConnection(connection: connection, logger: logger, statements: statements)
                     try await sql.execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                     do {
@@ -244,11 +274,11 @@ public final class PostgresStore: KeywayStore, Service {
     }
 
     private func waitUntilStarted() async {
-        for gate in started { await gate.wait() }
+        await started.wait()
     }
 
     public func poolUsage() -> PoolUsage {
-        var usage = usage.withLock { $0 }
+        var usage = usage.withLock { $0.0 }
         usage.distinctStatements = statements?.count
         usage.statementsRun = statements?.total
         return usage

@@ -27,9 +27,9 @@ final class GroupCommit: Sendable {
     private struct Job: Sendable {
         let body: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
-        /// The event loop the caller ran on, if any (`keyway serve` on SQLite runs Swift concurrency's jobs on
-        /// NIO's event loops): its answer is handed to that loop, so that the request goes on where its connection
-        /// is, rather than on whichever loop GRDB's writer thread would wake.
+        /// The event loop of NIO's shared group the caller ran on, if any (`keyway serve` runs Swift concurrency's
+        /// jobs on them): its answer is handed to that loop, so that the request goes on where its connection is,
+        /// rather than on whichever loop GRDB's writer thread would wake.
         let loop: (any EventLoop)?
 
         func resume(with result: Result<any Sendable, any Error>) {
@@ -50,6 +50,9 @@ final class GroupCommit: Sendable {
     }
 
     private let pool: DatabasePool
+    /// The loops of NIO's shared group, which is never shut down. A caller on a loop of another group is not handed
+    /// back to it: that group may be shut down before the write commits, and NIO drops work given to a loop that is.
+    private static let sharedLoops = MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) }
     private let state = Mutex(State())
 
     init(pool: DatabasePool) { self.pool = pool }
@@ -63,8 +66,10 @@ final class GroupCommit: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation {
             (continuation: CheckedContinuation<any Sendable, any Error>) in
-            let job = Job(
-                body: { try body($0) }, continuation: continuation, loop: MultiThreadedEventLoopGroup.currentEventLoop)
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop.flatMap {
+                Self.sharedLoops.contains(ObjectIdentifier($0)) ? $0 : nil
+            }
+            let job = Job(body: { try body($0) }, continuation: continuation, loop: loop)
             let starts = state.withLock { state in
                 state.queue.append(job)
                 defer { state.draining = true }

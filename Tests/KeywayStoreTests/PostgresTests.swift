@@ -66,34 +66,50 @@ struct PostgresSpecificTests {
     }
 
     /// Issue 13: one pool per event loop of NIO's shared group, the connections shared out among them, and a caller
-    /// on a loop leases from its own loop's pool, so its queries and their replies stay on its thread. Callers off
-    /// the loops take the pools in turn; with fewer connections than loops, the loops without a pool do too.
+    /// on a loop leases from its own loop's pool, so its queries and their replies stay on its thread. The loops are
+    /// visited last to first, so that a pick in turn or always the first would not pass.
     @Test func aCallerOnAnEventLoopLeasesAConnectionOnThatLoop() async throws {
         let (url, drop) = try await TestDatabase.freshPostgres()
         defer { drop() }
         let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
         let store = try PostgresStore(url: url, maximumConnections: 5)
         store.start()
+        #expect(try await store.scalarForTest("SELECT 1") == 1)
         #expect(store.clients.count == min(loops.count, 5))
-        for loop in loops.prefix(store.clients.count) {
+        #expect(store.sizes.reduce(0, +) == 5 && store.sizes.max()! - store.sizes.min()! <= 1)
+        for loop in loops.prefix(store.clients.count).reversed() {
             let client = try await loop.submit { store.client }.get()
             let onLoop = try await client.withConnection { $0.eventLoop === loop }
             #expect(onLoop)
         }
-        // Off the loops: each pool in turn.
-        let turns = (0..<store.clients.count).map { _ in ObjectIdentifier(store.client) }
-        #expect(Set(turns).count == store.clients.count)
-        #expect(try await store.scalarForTest("SELECT 1") == 1)
         await store.shutdown()
 
         let single = try PostgresStore(url: url, maximumConnections: 1)
         single.start()
-        #expect(single.clients.count == 1)
-        for loop in loops {
+        #expect(single.clients.count == 1 && single.sizes == [1])
+        for loop in loops.reversed() {
             #expect(try await loop.submit { single.client }.get() === single.clients[0])
         }
         #expect(try await single.scalarForTest("SELECT 1") == 1)
         await single.shutdown()
+    }
+
+    /// A loop's own pool while it has a connection free, else the pool with the most free (or, all busy, the fewest
+    /// callers waiting), so that a busy loop is not held to its share while another's connections stand idle; the
+    /// caller's own, then the first, among equals.
+    @Test func aLeaseGoesToItsOwnLoopsPoolWhileThatHasAConnectionFree() {
+        let sizes = [3, 3, 2]
+        #expect(PostgresStore.pool(local: 1, leased: [0, 0, 0], sizes: sizes) == 1)
+        #expect(PostgresStore.pool(local: 1, leased: [3, 2, 0], sizes: sizes) == 1)
+        #expect(PostgresStore.pool(local: 1, leased: [2, 3, 0], sizes: sizes) == 2)
+        #expect(PostgresStore.pool(local: 1, leased: [0, 3, 1], sizes: sizes) == 0)
+        #expect(PostgresStore.pool(local: 2, leased: [3, 3, 2], sizes: sizes) == 2)
+        #expect(PostgresStore.pool(local: 0, leased: [5, 3, 4], sizes: sizes) == 1)
+        #expect(PostgresStore.pool(local: 2, leased: [4, 4, 3], sizes: sizes) == 2)
+        // Off the loops: the most free, the first of equals.
+        #expect(PostgresStore.pool(local: nil, leased: [0, 0, 0], sizes: sizes) == 0)
+        #expect(PostgresStore.pool(local: nil, leased: [2, 1, 0], sizes: sizes) == 1)
+        #expect(PostgresStore.pool(local: nil, leased: [3, 3, 2], sizes: sizes) == 0)
     }
 
     @Test func aBadURLIsRefusedByName() throws {
