@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Which rows a list may show: every row of `organizations`, plus the rows whose id is in `ids`
 /// (raw ids of the listed entity), plus, for shares, those whose source is in `sourceDevices` or
@@ -256,6 +257,9 @@ public struct AccessFacts: Sendable {
     /// devices it reaches, and the groups holding each received device.
     public private(set) var sharesOn: [DeviceID: [Share]] = [:]
     public private(set) var groupsOf: [DeviceID: Set<DeviceGroupID>] = [:]
+    /// What is worked out from these facts and kept with them, made afresh by `index()`: facts are loaded again
+    /// (and so `index()`ed again) after any write to their scopes, so nothing kept here outlives a change.
+    public private(set) var memo: FactsMemo?
 
     public init() {}
 
@@ -273,6 +277,7 @@ public struct AccessFacts: Sendable {
         for (group, members) in groupsHolding {
             for device in members { groupsOf[device, default: []].insert(group) }
         }
+        memo = FactsMemo()
     }
 
     /// What the facts hold, in rows: user records, received shares, devices, group members, and each share once more
@@ -290,6 +295,102 @@ public struct AccessFacts: Sendable {
     public func groups(of device: DeviceID) -> Set<DeviceGroupID>? {
         guard receivedDevices.contains(device) else { return nil }
         return groupsOf[device] ?? []
+    }
+}
+
+/// What requests work out from an account's facts, kept with them (`AccessFacts.memo`): its effective permissions,
+/// judged at one instant and kept until the first instant any of their decisions could change
+/// (`AccessEvaluator.unchanged`), and each item as the server wrote it (`RenderedItems`). The facts themselves are
+/// kept per credential and checked against the store's revisions on every request (`CredentialCache`), so a write
+/// to what they are made of drops this with them. What all memos keep is bounded together (`budget`): past it a
+/// list is judged, and an item written, per request as before.
+public final class FactsMemo: Sendable {
+    final class Effective: Sendable {
+        let judgedAt: Date
+        let until: Date
+        let items: [EffectivePermission]
+        let rendered: RenderedItems
+        let weight: Int
+
+        init?(judgedAt: Date, until: Date, items: [EffectivePermission]) {
+            let weight = items.count * FactsMemo.itemWeight
+            guard FactsMemo.reserve(weight) else { return nil }
+            (self.judgedAt, self.until, self.items, self.weight) = (judgedAt, until, items, weight)
+            rendered = RenderedItems(count: items.count)
+        }
+
+        deinit { FactsMemo.release(weight) }
+    }
+
+    /// The bytes all memos may keep together: about what a hundred thousand kept items and their JSON take.
+    public static let budget = 64 << 20
+    /// What one kept item is counted as (the item and its arrays; its device and shares are the facts' own).
+    static let itemWeight = 256
+    private static let kept = Atomic<Int>(0)
+    /// What all memos keep now, in bytes as counted.
+    public static var keptBytes: Int { kept.load(ordering: .relaxed) }
+
+    static func reserve(_ bytes: Int) -> Bool {
+        let after = kept.add(bytes, ordering: .relaxed).newValue
+        guard after > budget else { return true }
+        kept.subtract(bytes, ordering: .relaxed)
+        return false
+    }
+
+    static func release(_ bytes: Int) { kept.subtract(bytes, ordering: .relaxed) }
+
+    private let effective = Mutex<Effective?>(nil)
+
+    /// The list judged at an instant whose stretch holds `now`, in device order, without gateways.
+    func effective(at now: Date) -> Effective? {
+        effective.withLock { kept in
+            guard let kept, kept.judgedAt <= now, now < kept.until else { return nil }
+            return kept
+        }
+    }
+
+    /// Keeps `items` (replacing what was kept), unless the budget is spent.
+    func keep(effective items: [EffectivePermission], judgedAt: Date, until: Date) -> Effective? {
+        let kept = Effective(judgedAt: judgedAt, until: until, items: items)
+        effective.withLock { $0 = kept }
+        return kept
+    }
+}
+
+/// Each kept item as the server wrote it, in two parts around what it writes per request (the gateway and its
+/// state): written once per kept list rather than on every request. Counted in `FactsMemo.budget`.
+public final class RenderedItems: Sendable {
+    private let slots: Mutex<(parts: [(head: [UInt8], tail: [UInt8])?], weight: Int)>
+
+    public init(count: Int) { slots = Mutex((Array(repeating: nil, count: count), 0)) }
+
+    public func parts(at index: Int) -> (head: [UInt8], tail: [UInt8])? {
+        slots.withLock { $0.parts.indices.contains(index) ? $0.parts[index] : nil }
+    }
+
+    /// Keeps an item's parts, unless the budget is spent (or they are kept already).
+    public func keep(head: [UInt8], tail: [UInt8], at index: Int) {
+        let weight = head.count + tail.count
+        slots.withLock { slots in
+            guard slots.parts.indices.contains(index), slots.parts[index] == nil, FactsMemo.reserve(weight) else {
+                return
+            }
+            slots.parts[index] = (head, tail)
+            slots.weight += weight
+        }
+    }
+
+    deinit { FactsMemo.release(slots.withLock { $0.weight }) }
+}
+
+/// Where a kept item's rendered parts go (`EffectivePermission.rendering`).
+public struct RenderingSlot: Sendable {
+    public let items: RenderedItems
+    public let index: Int
+
+    public init(items: RenderedItems, index: Int) {
+        self.items = items
+        self.index = index
     }
 }
 

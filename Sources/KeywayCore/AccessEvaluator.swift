@@ -190,6 +190,24 @@ public enum AccessEvaluator {
         return ShareTimeline(share, zone: zone, work: &work).standing(at: instant, work: &work)
     }
 
+    /// An instant after `instant` before which `question`'s answer cannot change: a bound, not the change itself
+    /// (`decide`'s `changesAt` searches for that, up to a year ahead). It is the first of, for each share reaching
+    /// the device: the next local midnight, the next bound of the day's schedule or of the window on that day, the
+    /// restriction and removal, and the zone's next change of offset. It costs what judging the shares costs, so a
+    /// list judged once can be kept until then (`AccessFacts.memo`).
+    public static func unchanged(_ question: AccessQuestion, after instant: Date) -> Date {
+        let zone = zone(of: question.device, default: question.defaultZone)
+        var until = instant.addingTimeInterval(horizon)
+        if let decommissioned = question.device.dateDecommissioned, decommissioned > instant {
+            until = decommissioned
+        }
+        var work = EvaluationWork()
+        for share in question.reachingShares {
+            until = min(until, ShareTimeline(share, zone: zone, work: &work).unchanged(after: instant))
+        }
+        return until
+    }
+
     /// The first instant after `instant` (within the horizon) at which `share`'s standing changes between
     /// in force and not.
     public static func nextChange(of share: Share, after instant: Date, zone: TimeZone) -> Date? {
@@ -373,6 +391,35 @@ struct ShareTimeline {
         return schedule.covers(reading, work: &work) ? .inForce : .outsideSchedule
     }
 
+    /// An instant after `instant` before which the standing cannot change (`AccessEvaluator.unchanged`). Until then
+    /// the reading stays within its day with the same offset, so no slot, schedule bound or window bound but those
+    /// listed here is crossed.
+    func unchanged(after instant: Date) -> Date {
+        let seconds = Int(floor(instant.timeIntervalSince1970))
+        // Past the offsets' table, or at its edge, nothing is kept.
+        guard let offsetChange = ZoneOffsets.nextChange(of: zone, after: seconds) else {
+            return Date(timeIntervalSince1970: Double(seconds + 1))
+        }
+        let local = seconds + ZoneOffsets.offset(of: zone, at: seconds)
+        let day = Int(floor(Double(local) / 86_400))
+        let second = local - day * 86_400
+        var next = 86_400
+        if let schedule {
+            for bound in schedule.bounds(on: LocalDate(daysSinceEpoch: day)) where bound > second {
+                next = min(next, bound)
+            }
+        }
+        for bound in [share.windowStart, share.windowEnd].compactMap({ $0 })
+        where bound.date.daysSinceEpoch == day && bound.time.secondsSinceMidnight > second {
+            next = min(next, bound.time.secondsSinceMidnight)
+        }
+        var until = Date(timeIntervalSince1970: Double(min(seconds + next - second, offsetChange)))
+        for date in [share.dateRestricted, share.autoRemoveDate].compactMap({ $0 }) where date > instant {
+            until = min(until, date)
+        }
+        return until
+    }
+
     /// The first instant after `instant` (within the horizon) at which the standing changes between in force
     /// and not. Candidates are the instants at which it could change: the window's bounds, restriction and
     /// removal, the zone's transitions (where the local reading jumps) and, day by day, the schedule's bounds.
@@ -468,6 +515,20 @@ enum ZoneOffsets {
             if table.changes[middle] <= seconds { low = middle + 1 } else { high = middle }
         }
         return table.offsets[low]
+    }
+
+    /// The first second after `seconds` at which `zone`'s offset changes (2200 when none does before), or nil when
+    /// `seconds` is outside the table.
+    static func nextChange(of zone: TimeZone, after seconds: Int) -> Int? {
+        guard seconds >= lowerBound, seconds < upperBound - 1 else { return nil }
+        let changes = table(for: zone).changes
+        var low = 0
+        var high = changes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if changes[middle] <= seconds { low = middle + 1 } else { high = middle }
+        }
+        return low < changes.count ? changes[low] : upperBound
     }
 
     static func table(for zone: TimeZone) -> Table {

@@ -19,6 +19,9 @@ public struct EffectivePermission: Sendable {
     /// The shares in force (their windows and schedules), for clients that judge offline.
     public var shares: [Share]
     public var organizationSuperUser: Bool
+    /// Where the server keeps this item's JSON when the item is one of a kept list's (`FactsMemo`); nil otherwise.
+    /// The JSON kept there leaves out the gateway and its state, written per request.
+    public var rendering: RenderingSlot?
 
     public init(
         device: Device, gateway: Device? = nil, gatewayState: DeviceState? = nil, decision: AccessDecision,
@@ -148,7 +151,51 @@ public struct AccessService: Sendable {
         let access = try await access.resolve(caller)
         try access.require(.read)
         let now = time.now()
-        // Optional, so that the page can take its items out (moved, not copied: each holds a `Device`).
+        // An account's list, with its super-user devices kept in its facts (or none), is kept with the facts until a
+        // decision in it could change; any other is judged per request.
+        let memo = access.superUserOf.isEmpty || access.facts?.superUserDevices != nil ? access.facts?.memo : nil
+        let listed: [EffectivePermission]
+        let kept: FactsMemo.Effective?
+        if let found = memo?.effective(at: now) {
+            (listed, kept) = (found.items, found)
+        } else {
+            let judged = try await judge(access, by: caller, page: page, at: now, bounding: memo != nil)
+            kept = memo?.keep(effective: judged.items, judgedAt: now, until: judged.until)
+            listed = judged.items
+        }
+        var pageItems = Array(listed.dropFirst(page.offset).prefix(page.size))
+        if let kept {
+            for index in pageItems.indices {
+                pageItems[index].rendering = RenderingSlot(items: kept.rendered, index: page.offset + index)
+            }
+        }
+        func gatewayID(of device: Device) -> DeviceID? { device.type == .gateway ? device.id : device.gatewayID }
+        let gatewayIDs = Set(pageItems.compactMap { gatewayID(of: $0.device) })
+        var gateways: [DeviceID: Device] = [:]
+        for id in gatewayIDs { gateways[id] = access.facts?.devices[id] }
+        // A super user's gateways are among its organizations' devices, listed too.
+        if gateways.count < gatewayIDs.count {
+            for item in listed where item.organizationSuperUser && gatewayIDs.contains(item.device.id) {
+                gateways[item.device.id] = gateways[item.device.id] ?? item.device
+            }
+        }
+        for gateway in try await store.devices(gatewayIDs.subtracting(gateways.keys)) { gateways[gateway.id] = gateway }
+        let states = try await store.deviceStates(gatewayIDs)
+        for index in pageItems.indices {
+            guard let id = gatewayID(of: pageItems[index].device) else { continue }
+            pageItems[index].gateway = gateways[id]
+            pageItems[index].gatewayState = states[id]
+        }
+        return pageItems
+    }
+
+    /// Every device `access` may use at `now` up to the end of `page`, in device order, without gateways; and with
+    /// `bounding`, an instant before which none of their decisions can change (else `now`).
+    func judge(_ access: Access, by caller: Principal, page: Page, at now: Date, bounding: Bool) async throws
+        -> (items: [EffectivePermission], until: Date)
+    {
+        var until = now.addingTimeInterval(AccessEvaluator.horizon)
+        // Optional, so that the list can take its items out (moved, not copied: each holds a `Device`).
         var result: [EffectivePermission?] = []
         // Devices of super-user organizations (kept with an account's facts when there are few), then devices
         // reached through shares.
@@ -213,45 +260,27 @@ public struct AccessService: Sendable {
             if work <= Self.inlineEffectiveWork {
                 // Little work costs less than the hop to the pool and back: judged here, one device at a time.
                 for (device, member) in judged {
-                    add(
-                        device, sharesOn[device.id] ?? [],
-                        AccessEvaluator.decide(
-                            question(device, member), at: now, findingChange: false))
+                    let question = question(device, member)
+                    add(device, question.shares, AccessEvaluator.decide(question, at: now, findingChange: false))
+                    if bounding { until = min(until, AccessEvaluator.unchanged(question, after: now)) }
                 }
             } else {
                 // The pool is for the costly lists.
                 let questions = judged.map { question($0.device, $0.member) }
-                let decisions = await evaluation.run { [questions] in
-                    questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) }
+                let (decisions, bound) = await evaluation.run { [questions] in
+                    (
+                        questions.map { AccessEvaluator.decide($0, at: now, findingChange: false) },
+                        bounding ? questions.map { AccessEvaluator.unchanged($0, after: now) }.min() : nil
+                    )
                 }
                 for (question, decision) in zip(questions, decisions) {
                     add(question.device, question.shares, decision)
                 }
+                if let bound { until = min(until, bound) }
             }
         }
-        // The page in device order, sorting positions rather than moving the (large) items.
+        // In device order, sorting positions rather than moving the (large) items.
         let order = result.indices.sorted { result[$0]!.device.id.rawValue < result[$1]!.device.id.rawValue }
-        let pageOrder = order.dropFirst(page.offset).prefix(page.size)
-        func gatewayID(of device: Device) -> DeviceID? { device.type == .gateway ? device.id : device.gatewayID }
-        let gatewayIDs = Set(pageOrder.compactMap { gatewayID(of: result[$0]!.device) })
-        var gateways: [DeviceID: Device] = [:]
-        for id in gatewayIDs { gateways[id] = access.facts?.devices[id] }
-        // A super user's gateways are among its organizations' devices.
-        for device in superDevices where gateways[device.id] == nil && gatewayIDs.contains(device.id) {
-            gateways[device.id] = device
-        }
-        for gateway in try await store.devices(gatewayIDs.subtracting(gateways.keys)) { gateways[gateway.id] = gateway }
-        let states = try await store.deviceStates(gatewayIDs)
-        var pageItems: [EffectivePermission] = []
-        pageItems.reserveCapacity(pageOrder.count)
-        for index in pageOrder {
-            guard var item = result[index].take() else { continue }
-            if let id = gatewayID(of: item.device) {
-                item.gateway = gateways[id]
-                item.gatewayState = states[id]
-            }
-            pageItems.append(item)
-        }
-        return pageItems
+        return (order.map { result[$0].take()! }, bounding ? until : now)
     }
 }

@@ -251,82 +251,117 @@ struct DirectJSON {
     /// `AccessMapping.wireV1` then the contract's encoder write it (`DirectJSONTests` holds the two alike): no
     /// generated struct, no date or time text built per share.
     static func effectivePermission(_ out: inout DirectJSON, _ item: EffectivePermission) {
+        let outer = out.needsComma
+        // A kept item: its two parts as written the first time, the gateway between them written now.
+        if let slot = item.rendering, let parts = slot.items.parts(at: slot.index) {
+            out.bytes.append(contentsOf: parts.head)
+            out.needsComma = true
+            effectivePermissionGateway(&out, item)
+            out.bytes.append(contentsOf: parts.tail)
+            out.needsComma = outer
+            return
+        }
+        let headStart = out.bytes.count
+        out.bytes.append(0x7B)
+        out.needsComma = false
+        effectivePermissionHead(&out, item)
+        let headEnd = out.bytes.count
+        effectivePermissionGateway(&out, item)
+        let tailStart = out.bytes.count
+        effectivePermissionTail(&out, item)
+        out.bytes.append(0x7D)
+        out.needsComma = outer
+        if let slot = item.rendering {
+            slot.items.keep(
+                head: Array(out.bytes[headStart..<headEnd]), tail: Array(out.bytes[tailStart...]), at: slot.index)
+        }
+    }
+
+    /// An effective permission's fields before `gateway`, which is written per request (its state changes without
+    /// a write to the organization); the fields after it are `effectivePermissionTail`'s. A kept item's two parts
+    /// are written once per kept list (`RenderedItems`).
+    private static func effectivePermissionHead(_ out: inout DirectJSON, _ item: EffectivePermission) {
+        let device = item.device
+        // Python clients compare the two firmware versions (`actual < required`): both always sent.
+        out.field("actualFirmwareVersion", device.actualFirmwareVersion ?? 0)
+        out.field("batteryLastMeasurement", device.batteryLastMeasurement)
+        out.field("batteryLevel", device.batteryLevel?.rawValue)
+        out.field("deviceId", device.id.rawValue)
+        out.key("featureSet")
+        out.object { out in out.field("isActivatable", device.isActivatable) }
+    }
+
+    private static func effectivePermissionGateway(_ out: inout DirectJSON, _ item: EffectivePermission) {
+        out.field("gateway", item.gateway) { out, gateway in
+            out.object { out in
+                out.field("gatewayId", gateway.id.rawValue)
+                out.field("gatewayLastSeen", item.gatewayState?.lastSeen)
+                out.field("gatewayName", gateway.name)
+            }
+        }
+    }
+
+    private static func effectivePermissionTail(_ out: inout DirectJSON, _ item: EffectivePermission) {
         let device = item.device
         let model = device.catalogueModel
         let granted = item.decision.permissions
+        out.field("id", device.id.rawValue)
+        out.key("model")
         out.object { out in
-            // Python clients compare the two firmware versions (`actual < required`): both always sent.
-            out.field("actualFirmwareVersion", device.actualFirmwareVersion ?? 0)
-            out.field("batteryLastMeasurement", device.batteryLastMeasurement)
-            out.field("batteryLevel", device.batteryLevel?.rawValue)
-            out.field("deviceId", device.id.rawValue)
-            out.key("featureSet")
-            out.object { out in out.field("isActivatable", device.isActivatable) }
-            out.field("gateway", item.gateway) { out, gateway in
-                out.object { out in
-                    out.field("gatewayId", gateway.id.rawValue)
-                    out.field("gatewayLastSeen", item.gatewayState?.lastSeen)
-                    out.field("gatewayName", gateway.name)
-                }
-            }
-            out.field("id", device.id.rawValue)
-            out.key("model")
-            out.object { out in
-                out.key("deviceType")
-                out.object { out in
-                    out.field("id", device.type.typeID)
-                    out.field("name", device.type.rawValue)
-                }
-                out.field("id", model.id)
-                out.field("isCertified", model.isCertified)
-                out.field("make", model.make)
-                out.field("model", device.model ?? model.description)
-                out.field("name", model.name)
-            }
-            out.field("name", device.name)
-            out.field("organizationId", device.organizationID.rawValue)
-            out.field("organizationSuperUser", item.organizationSuperUser)
-            out.key("owner")
-            out.object { out in out.field("organizationId", device.organizationID.rawValue) }
-            out.field("permissionAdministrate", granted.administrate)
-            out.field("permissionAssignKeyfob", granted.assignKeyfob)
-            // A gateway is opened only through its controller function.
-            out.field("permissionRemoteActivate", granted.remoteActivate && device.isActivatableGateway)
-            out.key("permissions")
-            if item.organizationSuperUser {
-                out.array(CollectionOfOne(())) { out, _ in
-                    out.object { out in
-                        out.field("devicePermission", "UseDevice")
-                        out.key("schedule")
-                        out.array([ScheduleEntry](), scheduleEntry)
-                    }
-                }
-            } else {
-                out.array(item.shares) { out, share in
-                    out.object { out in
-                        out.field("devicePermission", "UseDevice")
-                        out.field("endDate", share.endDate) { $0.localDate($1) }
-                        out.field("endTime", share.endTime) { $0.localTime($1) }
-                        out.key("schedule")
-                        out.array(share.schedule, scheduleEntry)
-                        out.field("startDate", share.startDate) { $0.localDate($1) }
-                        out.field("startTime", share.startTime) { $0.localTime($1) }
-                    }
-                }
-            }
-            out.field("requiredFirmwareVersion", device.requiredFirmwareVersion ?? 0)
-            out.key("serial")
-            out.bytes.append(0x22)
-            out.int(device.id.rawValue)
-            out.bytes.append(0x22)
-            out.key("settings")
-            out.object { out in out.field("activationTime", device.activationTime) }
-            out.field("timeZone", device.timeZone)
-            out.key("type")
+            out.key("deviceType")
             out.object { out in
                 out.field("id", device.type.typeID)
                 out.field("name", device.type.rawValue)
             }
+            out.field("id", model.id)
+            out.field("isCertified", model.isCertified)
+            out.field("make", model.make)
+            out.field("model", device.model ?? model.description)
+            out.field("name", model.name)
+        }
+        out.field("name", device.name)
+        out.field("organizationId", device.organizationID.rawValue)
+        out.field("organizationSuperUser", item.organizationSuperUser)
+        out.key("owner")
+        out.object { out in out.field("organizationId", device.organizationID.rawValue) }
+        out.field("permissionAdministrate", granted.administrate)
+        out.field("permissionAssignKeyfob", granted.assignKeyfob)
+        // A gateway is opened only through its controller function.
+        out.field("permissionRemoteActivate", granted.remoteActivate && device.isActivatableGateway)
+        out.key("permissions")
+        if item.organizationSuperUser {
+            out.array(CollectionOfOne(())) { out, _ in
+                out.object { out in
+                    out.field("devicePermission", "UseDevice")
+                    out.key("schedule")
+                    out.array([ScheduleEntry](), scheduleEntry)
+                }
+            }
+        } else {
+            out.array(item.shares) { out, share in
+                out.object { out in
+                    out.field("devicePermission", "UseDevice")
+                    out.field("endDate", share.endDate) { $0.localDate($1) }
+                    out.field("endTime", share.endTime) { $0.localTime($1) }
+                    out.key("schedule")
+                    out.array(share.schedule, scheduleEntry)
+                    out.field("startDate", share.startDate) { $0.localDate($1) }
+                    out.field("startTime", share.startTime) { $0.localTime($1) }
+                }
+            }
+        }
+        out.field("requiredFirmwareVersion", device.requiredFirmwareVersion ?? 0)
+        out.key("serial")
+        out.bytes.append(0x22)
+        out.int(device.id.rawValue)
+        out.bytes.append(0x22)
+        out.key("settings")
+        out.object { out in out.field("activationTime", device.activationTime) }
+        out.field("timeZone", device.timeZone)
+        out.key("type")
+        out.object { out in
+            out.field("id", device.type.typeID)
+            out.field("name", device.type.rawValue)
         }
     }
 

@@ -248,4 +248,32 @@ struct AccessEvaluatorPropertyTests {
             }
         }
     }
+
+    /// `unchanged` is a bound a list of decisions may be kept until: after the instant, and never after the next
+    /// change (`changesAt`, exact by the test above); the reference answer holds at sampled instants before it,
+    /// and one second before it.
+    @Test func nothingChangesBeforeTheUnchangedBound() async {
+        await propertyCheck(count: 1000, input: Gen.int(in: 0...Int.max)) { seed in
+            let random = RandomCase(seed: seed)
+            let until = AccessEvaluator.unchanged(random.question, after: random.instant)
+            #expect(until > random.instant, "seed \(seed)\n\(random)")
+            #expect(until.timeIntervalSince(random.instant) <= 86_400, "seed \(seed)\n\(random)")
+            let decision = AccessEvaluator.decide(random.question, at: random.instant)
+            if let changesAt = decision.changesAt {
+                #expect(until <= changesAt, "seed \(seed): kept past the change at \(changesAt)\n\(random)")
+            }
+            let now = ReferenceEvaluator.granted(random.shares, at: random.instant, zone: random.zone)
+            var generator = CaseRandom(state: UInt64(seed) ^ 0x5EED)
+            let span = Int(until.timeIntervalSince(random.instant).rounded(.down))
+            var samples = [until.addingTimeInterval(-1)]
+            for _ in 0..<4 where span > 2 {
+                samples.append(random.instant.addingTimeInterval(Double(generator.int(1...span - 1))))
+            }
+            for sample in samples where sample >= random.instant {
+                #expect(
+                    ReferenceEvaluator.granted(random.shares, at: sample, zone: random.zone) == now,
+                    "seed \(seed): changed at \(sample) before \(until)\n\(random)")
+            }
+        }
+    }
 }

@@ -74,6 +74,47 @@ struct CredentialCacheTests {
         }
     }
 
+    /// An account's effective permissions are judged once and kept with its facts until a decision in them could
+    /// change (`AccessEvaluator.unchanged`): the facts stay cached throughout (no store verification), and the list
+    /// still follows the clock to the second, forward and back.
+    @Test func keptEffectivePermissionsFollowTheClock() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        let cache = harness.keyway.authenticator.cache
+        try await harness.test { client in
+            let (user, token) = try await client.linkedUser(harness, email: "kept@example.com")
+            // Tuesdays 10:00–11:00 in lock 11's zone (Amsterdam, UTC+1 in March); the clock reads Tuesday 10:33:38.
+            _ = try await client.createShare(
+                #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": \#(user)}, "#
+                    + #""permissions": {"remoteActivate": true}, "schedule": [{"dayOfWeek": "Tuesday", "#
+                    + #""period": {"startTime": "10:00:00", "endTime": "11:00:00"}, "recurrence": "Weekly"}]}"#,
+                key: key)
+            let start = harness.time.now()
+            #expect(try await Self.effectiveLocks(client, token) == [11])
+            let afresh = cache.verifiedAfresh
+            let first = try await client.send(.get, "/v1/effective-device-permissions", key: token).text
+            #expect(try await client.send(.get, "/v1/effective-device-permissions", key: token).text == first)
+            // The gateway's state is read per request, around the kept item's JSON.
+            try await harness.keyway.store.saveDeviceState(
+                DeviceState(deviceID: Fixtures.gateway(1), lastSeen: Date(timeIntervalSince1970: 1_773_135_000.5)))
+            let seen = try await client.send(.get, "/v1/effective-device-permissions", key: token).array
+            let gateway = seen.first?["gateway"] as? [String: Any]
+            #expect(gateway?["gatewayLastSeen"] as? String == "2026-03-10T09:30:00.500000Z", "\(seen)")
+            #expect(gateway?["gatewayId"] as? Int == 13)
+            // 10:59:59.5, then 11:00:00 local.
+            harness.time.set(Date(timeIntervalSince1970: 1_773_136_799.5))
+            #expect(try await Self.effectiveLocks(client, token) == [11])
+            harness.time.set(Date(timeIntervalSince1970: 1_773_136_800))
+            #expect(try await Self.effectiveLocks(client, token) == [])
+            #expect(try await Self.allowed(client, token) == false)
+            // Back to where it was: granted again.
+            harness.time.set(start)
+            #expect(try await Self.effectiveLocks(client, token) == [11])
+            #expect(cache.verifiedAfresh == afresh, "every answer came from the cached facts")
+        }
+    }
+
     /// An API key's verification rests on its row alone: the shares it writes leave its cached entry standing (one
     /// revision check per request, issue 13), a write to the organization's keys does not.
     @Test func anAPIKeyStaysVerifiedThroughItsOwnWrites() async throws {

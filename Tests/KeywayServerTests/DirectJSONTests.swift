@@ -128,6 +128,34 @@ struct DirectJSONTests {
         #expect(DirectJSON.document(items, DirectJSON.effectivePermission) == (try Self.generatedV1(items)))
     }
 
+    /// A kept list's items (`FactsMemo`) are written whole the first time, their parts kept, and then written from
+    /// those parts with the gateway written anew: byte for byte as the others, whatever the gateway's state.
+    @Test func keptItemsAreWrittenFromTheirPartsByteForByte() throws {
+        var random = SplitMix(seed: 17)
+        var items: [Item] = []
+        for index in 0..<300 {
+            let number = Int64(bitPattern: random.next()) % 10_000_000_000
+            let date = Date(timeIntervalSince1970: Double(random.next() % 4_000_000_000) + 0.000001)
+            items.append(Self.item("Lock \(index) é \"", full: random.next() % 2 == 0, number: number, date: date))
+        }
+        let rendered = RenderedItems(count: items.count)
+        for index in items.indices { items[index].rendering = RenderingSlot(items: rendered, index: index) }
+        #expect(DirectJSON.document(items, DirectJSON.effectivePermission) == (try Self.generatedV1(items)))
+        #expect(items.indices.allSatisfy { rendered.parts(at: $0) != nil }, "every item's parts are kept")
+        // The gateways' states change (seen later, or not yet seen): only those bytes differ.
+        for index in items.indices where items[index].gateway != nil {
+            let seen = items[index].gatewayState?.lastSeen ?? Date(timeIntervalSince1970: 1_800_000_000.25)
+            items[index].gatewayState =
+                index % 3 == 0
+                ? nil : DeviceState(deviceID: items[index].gateway!.id, lastSeen: seen.addingTimeInterval(61.5))
+        }
+        let again = DirectJSON.document(items, DirectJSON.effectivePermission)
+        #expect(again == (try Self.generatedV1(items)))
+        var unkept = items
+        for index in unkept.indices { unkept[index].rendering = nil }
+        #expect(again == DirectJSON.document(unkept, DirectJSON.effectivePermission))
+    }
+
     typealias Share = Components.Schemas.Share
 
     static func share(_ text: String, full: Bool, number: Int64, date: Date) -> Share {
