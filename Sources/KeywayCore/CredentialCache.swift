@@ -48,6 +48,35 @@ public protocol AccessRevisionStore: Sendable {
     /// Two checks in one read, each answered as `accessChanged(_:since:)` would: a request's credential and what
     /// the request reads from a cache of its own (`ShareCache`), so that both cost one trip to the store.
     func accessChanged(_ first: RevisionCheck, and second: RevisionCheck) async throws -> (Bool, Bool)
+    /// `accessChanged(_:since:)` for `check`, and the state of the devices `ids` (as `deviceStates` reads it), in one
+    /// read: a request's credential and the gateways' state effective permissions show, one trip to the store.
+    func accessChanged(_ check: RevisionCheck, readingStatesOf ids: Set<DeviceID>) async throws
+        -> (changed: Bool, states: [DeviceID: DeviceState])
+}
+
+/// What a service asks to be read in the credential's own store read (`Caller.find`): the revision check of a cached
+/// read of its own (`ShareCache`), or the state of some devices (effective permissions' gateways).
+public enum Alongside: Sendable {
+    case check(RevisionCheck)
+    case states(Set<DeviceID>)
+}
+
+/// The answer to an `Alongside`, when it was read with the credential (else the service reads it itself).
+public enum AlongsideAnswer: Sendable {
+    case changed(Bool)
+    case states([DeviceID: DeviceState])
+
+    /// A check's answer.
+    public var changed: Bool? {
+        guard case .changed(let changed) = self else { return nil }
+        return changed
+    }
+
+    /// The states read.
+    public var states: [DeviceID: DeviceState]? {
+        guard case .states(let states) = self else { return nil }
+        return states
+    }
 }
 
 /// What the request's credential was found to be, once per request: the handlers' services read the caller's
@@ -181,17 +210,17 @@ struct WeighedEntries<Key: Hashable, Value>: ~Copyable {
 }
 
 /// Who makes a request, as a service finds out: the request's credential, verified when the service asks
-/// (`find`), so that a revision check of the service's own (a cached read, `ShareCache`) rides on the credential's
-/// store read. `remembered` is what the credential was last found to be, from memory and not verified: only to
-/// choose what to check with it.
+/// (`find`), so that what the service reads alongside (a cached read's revision check, `ShareCache`; the gateways'
+/// state) rides on the credential's store read. `remembered` is what the credential was last found to be, from
+/// memory and not verified: only to choose what to read with it.
 public struct Caller: Sendable {
     public let remembered: @Sendable () -> (principal: Principal, facts: AccessFacts?)?
-    /// The principal, and the answer to the check handed over when it was made in the same read (else nil).
-    public let find: @Sendable (RevisionCheck?) async throws -> (principal: Principal, otherChanged: Bool?)
+    /// The principal, and the answer to what was handed over when it was read in the same read (else nil).
+    public let find: @Sendable (Alongside?) async throws -> (principal: Principal, alongside: AlongsideAnswer?)
 
     public init(
         remembered: @escaping @Sendable () -> (principal: Principal, facts: AccessFacts?)?,
-        find: @escaping @Sendable (RevisionCheck?) async throws -> (principal: Principal, otherChanged: Bool?)
+        find: @escaping @Sendable (Alongside?) async throws -> (principal: Principal, alongside: AlongsideAnswer?)
     ) {
         self.remembered = remembered
         self.find = find
@@ -232,19 +261,19 @@ public struct Authenticator: Sendable {
     /// carries the key prefix, else an account's access token. Remembers an account's facts for the request
     /// (`RequestAccess`). Throws `DomainError.unauthorized` without saying why.
     public func principal(secret: String, keyID: String? = nil) async throws -> Principal {
-        try await principal(secret: secret, keyID: keyID, alsoChecking: nil).principal
+        try await principal(secret: secret, keyID: keyID, alongside: nil).principal
     }
 
-    /// `principal(secret:keyID:)`, and `other` checked in the same store read when the credential was known (its
-    /// answer, else nil: the caller then checks it itself).
-    public func principal(secret: String, keyID: String?, alsoChecking other: RevisionCheck?) async throws -> (
-        principal: Principal, otherChanged: Bool?
+    /// `principal(secret:keyID:)`, and `alongside` read in the same store read when the credential was known (its
+    /// answer, else nil: the caller then reads it itself).
+    public func principal(secret: String, keyID: String?, alongside: Alongside?) async throws -> (
+        principal: Principal, alongside: AlongsideAnswer?
     ) {
         let hash = hasher.hash(secret)
         if let known = RequestAccess.current?.principal(hash: hash, keyID: keyID) { return (known, nil) }
-        let (principal, otherChanged) = try await verify(secret, hash: hash, keyID: keyID, alsoChecking: other)
+        let (principal, answer) = try await verify(secret, hash: hash, keyID: keyID, alongside: alongside)
         RequestAccess.current?.remember(principal, hash: hash, keyID: keyID)
-        return (principal, otherChanged)
+        return (principal, answer)
     }
 
     /// The request's `Caller`: `secret` verified when a service asks.
@@ -255,32 +284,37 @@ public struct Authenticator: Sendable {
                 else { return nil }
                 return (entry.principal, entry.facts)
             },
-            find: { other in try await principal(secret: secret, keyID: keyID, alsoChecking: other) })
+            find: { alongside in try await principal(secret: secret, keyID: keyID, alongside: alongside) })
     }
 
-    private func verify(_ secret: String, hash: [UInt8], keyID: String?, alsoChecking other: RevisionCheck?)
-        async throws -> (Principal, Bool?)
+    private func verify(_ secret: String, hash: [UInt8], keyID: String?, alongside: Alongside?)
+        async throws -> (Principal, AlongsideAnswer?)
     {
         let now = time.now()
         let loaded = cache.ages.now()
-        var otherChanged: Bool?
+        var answer: AlongsideAnswer?
         if let entry = cache.entry(hash, at: now), Self.names(entry.principal, keyID) {
+            let check = RevisionCheck(entry.scopes, since: entry.stamp)
             let changed: Bool
-            if let other {
-                (changed, otherChanged) = try await store.accessChanged(
-                    RevisionCheck(entry.scopes, since: entry.stamp), and: other)
-            } else {
+            switch alongside {
+            case .check(let other):
+                let (first, second) = try await store.accessChanged(check, and: other)
+                (changed, answer) = (first, .changed(second))
+            case .states(let ids):
+                let (first, states) = try await store.accessChanged(check, readingStatesOf: ids)
+                (changed, answer) = (first, .states(states))
+            case nil:
                 changed = try await store.accessChanged(entry.scopes, since: entry.stamp)
             }
             if !changed {
                 if case .account(let session) = entry.principal, let facts = entry.facts {
                     RequestAccess.current?.remember(facts, of: session.accountID)
                 }
-                return (entry.principal, otherChanged)
+                return (entry.principal, answer)
             }
             cache.forget(hash)
         }
-        return (try await verifyAfresh(secret, hash: hash, keyID: keyID, loaded: loaded), otherChanged)
+        return (try await verifyAfresh(secret, hash: hash, keyID: keyID, loaded: loaded), answer)
     }
 
     private func verifyAfresh(_ secret: String, hash: [UInt8], keyID: String?, loaded: Date) async throws

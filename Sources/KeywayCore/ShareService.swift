@@ -90,7 +90,8 @@ public struct ShareService: Sendable {
             guess = query
         }
         let cached = guess.flatMap { cache?.entry(.query($0)) }
-        let (principal, changed) = try await caller.find(cached?.check)
+        let (principal, answer) = try await caller.find(cached.map { .check($0.check) })
+        let changed = answer?.changed
         let access = try await access.resolve(principal)
         let query = try await query(filters, for: access)
         let load: () async throws -> ShareList? = {
@@ -153,7 +154,8 @@ public struct ShareService: Sendable {
     /// `ShareCache` when nothing they show changed, checked in the credential's own store read.
     public func get(_ id: ShareID, by caller: Caller) async throws -> ShareList {
         let cached = cache?.entry(.share(id))
-        let (principal, changed) = try await caller.find(cached?.check)
+        let (principal, answer) = try await caller.find(cached.map { .check($0.check) })
+        let changed = answer?.changed
         let access = try await access.resolve(principal)
         try access.require(.read)
         let list = try await fresh(cached, changed: changed, key: .share(id)) {

@@ -149,4 +149,20 @@ public enum AccessRevisions {
     public static let sqliteChanged = """
         SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?)
         """
+
+    /// SQLite: `sqliteChanged`, and the state of the devices in the third parameter (a JSON array), in one statement:
+    /// a row per state found, each carrying the check's answer (`access_changed`), or one row with the answer alone.
+    public static let sqliteChangedAndStates = """
+        SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?) \
+        AS access_changed, \(DeviceStateColumns.all) FROM (SELECT 1) AS one \
+        LEFT JOIN device_state ON device_id IN (SELECT value FROM json_each(?))
+        """
+
+    /// PostgreSQL: `postgresChanged` (`$1`, `$2`) and the state of the devices in `$3`, as `sqliteChangedAndStates`.
+    public static let postgresChangedAndStates = """
+        SELECT EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($1) \
+        AND xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) \
+        AS access_changed, \(DeviceStateColumns.all) FROM (SELECT 1) AS one \
+        LEFT JOIN device_state ON device_id = ANY($3)
+        """
 }

@@ -26,14 +26,14 @@ extension KeywayAPIHandler {
         -> [EffectivePermission]
     {
         let page = try Page(offset: query.offset.map(Int.init), size: query.size.map(Int.init), maximum: 1000)
-        return try await keyway.access.effectivePermissions(by: try await caller(), page: page)
+        return try await keyway.access.effectivePermissions(by: try checkedCaller(), page: page)
     }
 
     func listEffectivePermissionsV2(_ input: Operations.ListEffectivePermissionsV2.Input) async throws
         -> Operations.ListEffectivePermissionsV2.Output
     {
         let page = try Page(offset: input.query.offset.map(Int.init), size: input.query.size.map(Int.init))
-        let items = try await keyway.access.effectivePermissions(by: try await caller(), page: page)
+        let items = try await keyway.access.effectivePermissions(by: try checkedCaller(), page: page)
         return .ok(.init(body: .json(items.map(AccessMapping.wireV2))))
     }
 

@@ -139,6 +139,36 @@ extension PostgresStore {
         }
     }
 
+    public func accessChanged(_ check: RevisionCheck, readingStatesOf ids: Set<DeviceID>) async throws
+        -> (changed: Bool, states: [DeviceID: DeviceState])
+    {
+        guard Self.isSnapshot(check.stamp) else {
+            return (try await accessChanged(check.scopes, since: check.stamp), try await deviceStates(ids))
+        }
+        let arguments: [any SQLArgument] = [
+            SQLValue.texts(check.scopes.map(\.key).sorted()), check.stamp.value,
+            SQLValue.ints(ids.map(\.rawValue).sorted()),
+        ]
+        return try await reading { db in
+            var changed = true
+            var states: [DeviceID: DeviceState] = [:]
+            for row in try await db.prepared(AccessChangedAndStates.self, arguments) {
+                changed = try row.bool("access_changed") ?? true
+                // With no state among `ids`, one row with the check and no state.
+                guard try row.int("device_id") != nil else { continue }
+                let state = try DeviceStateColumns.decode(row)
+                states[state.deviceID] = state
+            }
+            return (changed, states)
+        }
+    }
+
+    /// The credential's check (`$1`, `$2`) and the state of the devices in `$3`, in one statement: a row per state
+    /// found, each carrying the check's answer, or one row with the answer alone.
+    enum AccessChangedAndStates: StatementText {
+        static let sql = AccessRevisions.postgresChangedAndStates
+    }
+
     /// Only a snapshot this store made can vouch for anything ("xmin:xmax:xip,...").
     static func isSnapshot(_ stamp: AccessStamp) -> Bool {
         stamp.value.first?.isNumber == true && stamp.value.allSatisfy({ $0.isNumber || $0 == ":" || $0 == "," })

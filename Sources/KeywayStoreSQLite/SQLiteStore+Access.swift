@@ -95,6 +95,30 @@ extension SQLiteStore {
         }
     }
 
+    public func accessChanged(_ check: RevisionCheck, readingStatesOf ids: Set<DeviceID>) async throws
+        -> (changed: Bool, states: [DeviceID: DeviceState])
+    {
+        guard let seq = Int64(check.stamp.value) else {
+            return (try await accessChanged(check.scopes, since: check.stamp), try await deviceStates(ids))
+        }
+        let arguments = StatementArguments([
+            .texts(check.scopes.map(\.key).sorted()), .int(seq), .ints(ids.map(\.rawValue).sorted()),
+        ])
+        return try await readingOneStatement { db in
+            var changed = true
+            var states: [DeviceID: DeviceState] = [:]
+            let statement = try db.cachedStatement(sql: AccessRevisions.sqliteChangedAndStates)
+            for row in try Row.fetchAll(statement, arguments: arguments) {
+                changed = try row.bool("access_changed") ?? true
+                // With no state among `ids`, one row with the check and no state.
+                guard try row.int("device_id") != nil else { continue }
+                let state = try DeviceStateColumns.decode(row)
+                states[state.deviceID] = state
+            }
+            return (changed, states)
+        }
+    }
+
     public func accessChanged(_ first: RevisionCheck, and second: RevisionCheck) async throws -> (Bool, Bool) {
         guard let firstSeq = Int64(first.stamp.value), let secondSeq = Int64(second.stamp.value) else {
             return (

@@ -115,6 +115,38 @@ struct CredentialCacheTests {
         }
     }
 
+    /// With its list kept, a request for effective permissions reads its gateways' state in the credential's own
+    /// store read: one statement per request, the check and the states together, on either store (SQLite counts two:
+    /// GRDB asks `PRAGMA schema_version` at the start of every read). Before, the states were a read of their own.
+    @Test func aKeptListReadsItsGatewaysStateWithTheCredential() async throws {
+        let harness = try await Harness.make(configure: EvaluationAndListLimitsTests.countingStatements)
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        try await harness.test { client in
+            let (user, token) = try await client.linkedUser(harness, email: "one-trip@example.com")
+            _ = try await client.createShare(Self.share(user), key: key)
+            try await harness.keyway.store.saveDeviceState(
+                DeviceState(deviceID: Fixtures.gateway(1), lastSeen: Date(timeIntervalSince1970: 1_773_135_000)))
+            func statementsOfOneList() async throws -> (Int, String?) {
+                let before = try #require(harness.keyway.store.poolUsage().statementsRun)
+                let items = try await client.send(.get, "/v1/effective-device-permissions", key: token).array
+                let after = try #require(harness.keyway.store.poolUsage().statementsRun)
+                return (after - before, (items.first?["gateway"] as? [String: Any])?["gatewayLastSeen"] as? String)
+            }
+            _ = try await statementsOfOneList()
+            let (statements, seen) = try await statementsOfOneList()
+            #expect(seen == "2026-03-10T09:30:00.000000Z")
+            let oneRead = TestDatabase.serverSuitesOnPostgres ? 1 : 2
+            #expect(statements == oneRead, "the check and the states in one statement")
+            // A new state shows at the next request, still in one read.
+            try await harness.keyway.store.saveDeviceState(
+                DeviceState(deviceID: Fixtures.gateway(1), lastSeen: Date(timeIntervalSince1970: 1_773_135_060)))
+            let (again, later) = try await statementsOfOneList()
+            #expect(later == "2026-03-10T09:31:00.000000Z")
+            #expect(again == statements)
+        }
+    }
+
     /// An API key's verification rests on its row alone: the shares it writes leave its cached entry standing (one
     /// revision check per request, issue 13), a write to the organization's keys does not.
     @Test func anAPIKeyStaysVerifiedThroughItsOwnWrites() async throws {

@@ -128,6 +128,40 @@ struct AccessRevisionTests {
         }
     }
 
+    /// A check and the state of some devices in one read (a request's credential and effective permissions' gateways):
+    /// the check answered as alone, the states as `deviceStates` reads them (devices without a state left out, none
+    /// asked none read), and a stamp the store did not make vouches for nothing.
+    @Test(arguments: Backend.allCases)
+    func aCheckAndDeviceStatesInOneReadAreEachAnsweredAsAlone(backend: Backend) async throws {
+        let (store, cleanup) = try await backend.makeStore(now: now)
+        defer { cleanup() }
+        let seen = Date(timeIntervalSince1970: 1_773_135_000.5)
+        try await store.saveDeviceState(DeviceState(deviceID: Fixtures.gateway(1), online: false, lastSeen: seen))
+        try await store.saveDeviceState(DeviceState(deviceID: Fixtures.lock(2), locked: .locked, rssi: -70))
+        let before = try await store.accessStamp()
+        _ = try await store.insertShare(Fixtures.share(1, now: now, externalID: "states"))
+        let after = try await store.accessStamp()
+        let asked: [Set<DeviceID>] = [
+            [Fixtures.gateway(1), Fixtures.lock(2), Fixtures.lock(1)], [Fixtures.lock(1)], [], [Fixtures.gateway(1)],
+        ]
+        let checks: [(RevisionCheck, Bool)] = [
+            (RevisionCheck(one, since: before), true), (RevisionCheck(two, since: before), false),
+            (RevisionCheck(one, since: after), false), (RevisionCheck(one, since: AccessStamp("not a stamp")), true),
+        ]
+        for ids in asked {
+            for (check, changed) in checks {
+                let answer = try await store.accessChanged(check, readingStatesOf: ids)
+                #expect(answer.changed == changed)
+                #expect(answer.states == (try await store.deviceStates(ids)))
+                #expect(Set(answer.states.keys) == ids.subtracting([Fixtures.lock(1)]))
+            }
+        }
+        let states = try await store.accessChanged(RevisionCheck(two, since: after), readingStatesOf: asked[0]).states
+        #expect(states[Fixtures.gateway(1)]?.lastSeen == seen)
+        #expect(states[Fixtures.gateway(1)]?.online == false)
+        #expect(states[Fixtures.lock(2)]?.rssi == -70)
+    }
+
     /// The hard case of a snapshot: a transaction that began writing before the stamp was read and commits after.
     /// Its change must count, though its transaction id is older than the stamp.
     @Test(.enabled(if: TestDatabase.postgresURL != nil))
