@@ -302,8 +302,8 @@ public struct AccessFacts: Sendable {
 /// judged at one instant and kept until the first instant any of their decisions could change
 /// (`AccessEvaluator.unchanged`), and each item as the server wrote it (`RenderedItems`). The facts themselves are
 /// kept per credential and checked against the store's revisions on every request (`CredentialCache`), so a write
-/// to what they are made of drops this with them. What all memos keep is bounded together (`budget`): past it a
-/// list is judged, and an item written, per request as before.
+/// to what they are made of drops this with them. What all memos keep is bounded together (`MemoBudget.shared`):
+/// past it a list is judged, and an item written, per request as before.
 public final class FactsMemo: Sendable {
     final class Effective: Sendable {
         let judgedAt: Date
@@ -311,35 +311,23 @@ public final class FactsMemo: Sendable {
         let items: [EffectivePermission]
         let rendered: RenderedItems
         let weight: Int
+        let budget: MemoBudget
 
-        init?(judgedAt: Date, until: Date, items: [EffectivePermission]) {
-            let weight = items.count * FactsMemo.itemWeight
-            guard FactsMemo.reserve(weight) else { return nil }
-            (self.judgedAt, self.until, self.items, self.weight) = (judgedAt, until, items, weight)
-            rendered = RenderedItems(count: items.count)
+        init?(judgedAt: Date, until: Date, items: [EffectivePermission], budget: MemoBudget) {
+            let weight = items.count * MemoBudget.itemWeight
+            guard budget.reserve(weight) else { return nil }
+            (self.judgedAt, self.until, self.items, self.weight, self.budget) = (judgedAt, until, items, weight, budget)
+            rendered = RenderedItems(count: items.count, budget: budget)
         }
 
-        deinit { FactsMemo.release(weight) }
+        deinit { budget.release(weight) }
     }
 
-    /// The bytes all memos may keep together: about what a hundred thousand kept items and their JSON take.
-    public static let budget = 64 << 20
-    /// What one kept item is counted as (the item and its arrays; its device and shares are the facts' own).
-    static let itemWeight = 256
-    private static let kept = Atomic<Int>(0)
-    /// What all memos keep now, in bytes as counted.
-    public static var keptBytes: Int { kept.load(ordering: .relaxed) }
-
-    static func reserve(_ bytes: Int) -> Bool {
-        let after = kept.add(bytes, ordering: .relaxed).newValue
-        guard after > budget else { return true }
-        kept.subtract(bytes, ordering: .relaxed)
-        return false
-    }
-
-    static func release(_ bytes: Int) { kept.subtract(bytes, ordering: .relaxed) }
-
+    let budget: MemoBudget
     private let effective = Mutex<Effective?>(nil)
+
+    /// `budget`: what all memos share (tests give one of their own).
+    init(budget: MemoBudget = .shared) { self.budget = budget }
 
     /// The list judged at an instant whose stretch holds `now`, in device order, without gateways.
     func effective(at now: Date) -> Effective? {
@@ -349,20 +337,50 @@ public final class FactsMemo: Sendable {
         }
     }
 
-    /// Keeps `items` (replacing what was kept), unless the budget is spent.
+    /// Keeps `items` (replacing what was kept), unless the budget is spent (then nothing is kept).
     func keep(effective items: [EffectivePermission], judgedAt: Date, until: Date) -> Effective? {
-        let kept = Effective(judgedAt: judgedAt, until: until, items: items)
+        // What was kept goes first, so that its weight is free for the new list (unless a request still holds it).
+        effective.withLock { $0 = nil }
+        let kept = Effective(judgedAt: judgedAt, until: until, items: items, budget: budget)
         effective.withLock { $0 = kept }
         return kept
     }
 }
 
+/// The bytes memos may keep together, counted as they keep and released as they go (`FactsMemo`, `RenderedItems`).
+public final class MemoBudget: Sendable {
+    /// What all memos share: about what a hundred thousand kept items and their JSON take.
+    public static let shared = MemoBudget(limit: 64 << 20)
+    /// What one kept item is counted as (the item and its arrays; its device and shares are the facts' own).
+    static let itemWeight = 256
+    public let limit: Int
+    private let kept = Atomic<Int>(0)
+
+    public init(limit: Int) { self.limit = limit }
+
+    /// What is kept now, in bytes as counted.
+    public var keptBytes: Int { kept.load(ordering: .relaxed) }
+
+    func reserve(_ bytes: Int) -> Bool {
+        let after = kept.add(bytes, ordering: .relaxed).newValue
+        guard after > limit else { return true }
+        kept.subtract(bytes, ordering: .relaxed)
+        return false
+    }
+
+    func release(_ bytes: Int) { kept.subtract(bytes, ordering: .relaxed) }
+}
+
 /// Each kept item as the server wrote it, in two parts around what it writes per request (the gateway and its
-/// state): written once per kept list rather than on every request. Counted in `FactsMemo.budget`.
+/// state): written once per kept list rather than on every request. Counted in the memo's `MemoBudget`.
 public final class RenderedItems: Sendable {
     private let slots: Mutex<(parts: [(head: [UInt8], tail: [UInt8])?], weight: Int)>
+    let budget: MemoBudget
 
-    public init(count: Int) { slots = Mutex((Array(repeating: nil, count: count), 0)) }
+    public init(count: Int, budget: MemoBudget = .shared) {
+        slots = Mutex((Array(repeating: nil, count: count), 0))
+        self.budget = budget
+    }
 
     public func parts(at index: Int) -> (head: [UInt8], tail: [UInt8])? {
         slots.withLock { $0.parts.indices.contains(index) ? $0.parts[index] : nil }
@@ -372,7 +390,7 @@ public final class RenderedItems: Sendable {
     public func keep(head: [UInt8], tail: [UInt8], at index: Int) {
         let weight = head.count + tail.count
         slots.withLock { slots in
-            guard slots.parts.indices.contains(index), slots.parts[index] == nil, FactsMemo.reserve(weight) else {
+            guard slots.parts.indices.contains(index), slots.parts[index] == nil, budget.reserve(weight) else {
                 return
             }
             slots.parts[index] = (head, tail)
@@ -380,7 +398,7 @@ public final class RenderedItems: Sendable {
         }
     }
 
-    deinit { FactsMemo.release(slots.withLock { $0.weight }) }
+    deinit { budget.release(slots.withLock { $0.weight }) }
 }
 
 /// Where a kept item's rendered parts go (`EffectivePermission.rendering`).
