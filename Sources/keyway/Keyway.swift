@@ -98,7 +98,7 @@ struct Serve: AsyncParsableCommand {
     /// BENCHMARKS.md runs R and S): on both stores unless `KEYWAY_TASKS_ON_EVENT_LOOPS=0` (a benchmark switch). A
     /// request then never leaves the event loop its connection is on: SQLite reads on the calling thread, a SQLite
     /// write hands its answer back to the caller's loop (`GroupCommit`), and PostgreSQL leases from a pool whose
-    /// connections are on the caller's loop (`PostgresStore.client`). The hop to the pool and back was about a third
+    /// connections are on the caller's loop (`PostgresStore.pool`). The hop to the pool and back was about a third
     /// of a short read's CPU.
     static var runsTasksOnEventLoops: Bool {
         ProcessInfo.processInfo.environment["KEYWAY_TASKS_ON_EVENT_LOOPS"] != "0"
