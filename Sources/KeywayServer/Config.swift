@@ -23,7 +23,7 @@ public struct KeywayConfig: Sendable {
     /// A PostgreSQL database (`postgres://user:password@host:port/database`); when set, used instead of
     /// the SQLite file, so that several instances can share one database.
     public var databaseURL: String?
-    /// The most PostgreSQL connections this instance opens.
+    /// The PostgreSQL connections this instance opens at start and keeps open.
     public var databaseConnections: Int = 20
     /// Threads that compute access decisions, apart from those serving requests (`--evaluation-threads`,
     /// `KEYWAY_EVALUATION_THREADS`; default: one per core).

@@ -138,7 +138,7 @@ public struct DatabaseOptions: ParsableArguments {
 
     @Option(
         name: .customLong("database-connections"),
-        help: "The most PostgreSQL connections to open (env KEYWAY_DATABASE_CONNECTIONS; default 20).")
+        help: "The PostgreSQL connections to open and keep (env KEYWAY_DATABASE_CONNECTIONS; default 20).")
     var databaseConnections: Int?
 
     public init() {}

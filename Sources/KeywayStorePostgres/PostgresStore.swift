@@ -57,13 +57,16 @@ public final class PostgresStore: KeywayStore, Service {
     ) throws {
         statements = recordingStatements ? StatementLog() : nil
         var configuration = try Self.configuration(url: url)
-        // PostgresNIO's pool keeps a timer task per released connection (keep-alive, idle timeout) alive for the
-        // timer's whole duration, so the process held about (queries per second) x (timer) of them: 420 MB under
-        // the benchmark (issue 13). No keep-alive pings, and idle connections closed after 10 s, bound that to a
-        // few tens of MB; a connection is then never idle long enough to die unnoticed, and a dead one is replaced
-        // at its next use as before.
+        // PostgresNIO's pool arms a timer per released connection (keep-alive, and an idle timeout for each
+        // connection past the pool's minimum), a task group of two tasks and a dispatch timer that the next lease
+        // cancels: about 70 of the 240 µs a one-statement request cost (issue 13, run U), and with long timers the
+        // process held about (queries per second) x (timer) of them, 420 MB under the benchmark. So no keep-alive
+        // pings, and every connection of a pool is one of its minimum: opened at start, kept open, never timed.
+        // A connection that dies is replaced as before; the idle timeout below is then never armed.
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectionIdleTimeout = .seconds(10)
+        // Which instance holds which connections, in `pg_stat_activity` (PostgreSQL cuts the name to 63 bytes).
+        configuration.options.additionalStartupParameters.append(("application_name", "keyway " + instance))
         // The connections are shared out among the pools, so the total stays `maximumConnections`; with fewer
         // connections than loops, some loops have no pool and their callers lease from the others.
         let group = Array(MultiThreadedEventLoopGroup.singleton.makeIterator()).prefix(max(1, maximumConnections))
@@ -74,6 +77,7 @@ public final class PostgresStore: KeywayStore, Service {
         clients = group.indices.map { index in
             var configuration = configuration
             configuration.options.maximumConnections = sizes[index]
+            configuration.options.minimumConnections = sizes[index]  // see keepAliveBehavior above
             return PostgresClient(configuration: configuration, eventLoopGroup: group[index], backgroundLogger: logger)
         }
         loops = group.map { ObjectIdentifier($0) }

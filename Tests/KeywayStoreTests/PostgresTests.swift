@@ -94,6 +94,34 @@ struct PostgresSpecificTests {
         await single.shutdown()
     }
 
+    /// Issue 13: every connection is opened at start and kept, so that PostgresNIO arms no idle timer each time one
+    /// is given back (run U). With no query made, the store holds all its connections (each named after its
+    /// instance); after a burst of queries it holds the same number, not more.
+    @Test func aStoreOpensAllItsConnectionsAtStartAndKeepsThem() async throws {
+        let (url, drop) = try await TestDatabase.freshPostgres()
+        defer { drop() }
+        let name = "kept-\(UUID().uuidString.prefix(8))"
+        let store = try PostgresStore(url: url, maximumConnections: 3, instance: name)
+        let observer = try PostgresStore(url: url, maximumConnections: 1)
+        observer.start()
+        let held = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'keyway \(name)'"
+        #expect(try await observer.scalarForTest(held) == 0)
+        store.start()
+        var count: Int64? = 0
+        for _ in 0..<1_000 where count != 3 {
+            try await Task.sleep(for: .milliseconds(10))
+            count = try await observer.scalarForTest(held)
+        }
+        #expect(count == 3)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<30 { group.addTask { _ = try await store.scalarForTest("SELECT 1") } }
+            try await group.waitForAll()
+        }
+        #expect(try await observer.scalarForTest(held) == 3)
+        await store.shutdown()
+        await observer.shutdown()
+    }
+
     /// A loop's own pool while it has a connection free, else the pool with the most free (or, all busy, the fewest
     /// callers waiting), so that a busy loop is not held to its share while another's connections stand idle; the
     /// caller's own, then the first, among equals.
