@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """What SQLite's syncs add to `POST /v2/shares`'s tail (issue 13). On one SQLite data set, wrk holds `POST` at a
 rate with arrivals spread (bench/paced.lua, as `bench/run.py`'s paced column), first with `keyway serve` alone, then
-with `perf trace` attached, which times every `fsync` and `fdatasync` the server makes: the WAL's at each group
-commit, and the checkpointer's of the database file. Prints `POST`'s p99 each way, and the syncs' count, median, p99
-and longest by file.
+with `perf trace` attached, which times every `fsync` and `fdatasync` the server makes (GRDB runs the WAL with
+`synchronous = NORMAL`: no sync at commit; the WAL and the database file are synced at each checkpoint, and the WAL's
+header when the writer starts it over). Prints `POST`'s p99 each way, and the syncs' count, median, p99 and longest by
+file and by thread.
 
     python3 bench/syncs.py --binary .build/release/keyway --shares 1000000 --rate 2800
     python3 bench/syncs.py --binary ... --rounds 3
@@ -26,7 +27,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: the data set, the server's flags, the paced wrk)
 
-SYNC = re.compile(r"\(\s*([\d.]+) ms\):.*?(fsync|fdatasync)\(fd: (\d+)")
+SYNC = re.compile(r"\(\s*([\d.]+) ms\):\s*\S*?/(\d+)\s+(fsync|fdatasync)\(fd: (\d+)")
 
 
 def serve(command):
@@ -98,8 +99,8 @@ def main():
                     for line in lines:
                         found = SYNC.search(line)
                         if found:
-                            path = fds.get(found.group(3), "fd " + found.group(3))
-                            syncs.append((round_, found.group(2), path, float(found.group(1))))
+                            path = fds.get(found.group(4), "fd " + found.group(4))
+                            syncs.append((round_, found.group(3), path, float(found.group(1)), found.group(2)))
     print(f"SQLite, {args.shares:,} shares, POST held at {args.rate:,.0f}/s with arrivals spread, {args.rounds} rounds "
           f"of {args.seconds} s each way (the last of paced's three passes; syncs counted over all three).\n")
     print("| server | POST p99 ms per round | rate held per round |")
@@ -109,14 +110,23 @@ def main():
               f"{' / '.join(f'{h:,.0f}' for _, h in results)} |")
     print("\n| sync | file | count | median ms | p99 ms | longest ms |")
     print("|---|---|---:|---:|---:|---:|")
-    kinds = {}
-    for _, call, path, ms in syncs:
+    kinds, threads = {}, {}
+    for round_, call, path, ms, thread in syncs:
         name = os.path.basename(path)
         kind = "WAL" if name.endswith("-wal") else ("database" if name.endswith(".sqlite") else name)
         kinds.setdefault((call, kind), []).append(ms)
+        threads.setdefault((round_, thread), {}).setdefault(kind, []).append(ms)
     for (call, kind), times in sorted(kinds.items()):
         print(f"| {call} | {kind} | {len(times):,} | {statistics.median(times):.2f} | {quantile(times, 0.99):.2f} "
               f"| {max(times):.2f} |")
+    # By thread: the checkpointer's thread syncs both files at each checkpoint; the writer's (GRDB's serial queue)
+    # syncs the WAL's header when it starts the WAL over, and both files when it catches up itself.
+    print("\n| round | thread | WAL syncs: count, p99 ms, longest | database file syncs: count, p99 ms, longest |")
+    print("|---|---|---|---|")
+    for (round_, thread), by_kind in sorted(threads.items(), key=lambda item: -sum(map(len, item[1].values()))):
+        cells = [f"{len(t):,}, {quantile(t, 0.99):.2f}, {max(t):.2f}" if t else "–"
+                 for t in (by_kind.get("WAL", []), by_kind.get("database", []))]
+        print(f"| {round_ + 1} | {thread} | {cells[0]} | {cells[1]} |")
     shutil.rmtree(folder, ignore_errors=True)
 
 
