@@ -96,7 +96,8 @@ struct PostgresSpecificTests {
 
     /// Issue 13: every connection is opened at start and kept, so that PostgresNIO arms no idle timer each time one
     /// is given back (run U). With no query made, the store holds all its connections (each named after its
-    /// instance); after a burst of queries it holds the same number, not more.
+    /// instance), and after 30 queries at once it still holds them all. Without the minimum it holds none until its
+    /// first query.
     @Test func aStoreOpensAllItsConnectionsAtStartAndKeepsThem() async throws {
         let (url, drop) = try await TestDatabase.freshPostgres()
         defer { drop() }
