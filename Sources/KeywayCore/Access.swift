@@ -235,8 +235,9 @@ public struct Access: Sendable {
 /// at an instant is derived from it per request (`AccessResolver.access(_:facts:at:)`). `CredentialCache` keeps it
 /// between requests while no write touches its organizations or its account.
 public struct AccessFacts: Sendable {
-    public var memberships: [AccountMembership] = []
-    public var received: [Share] = []
+    /// (A change to either forgets `standing`, which is worked out from them.)
+    public var memberships: [AccountMembership] = [] { didSet { standing = nil } }
+    public var received: [Share] = [] { didSet { standing = nil } }
     /// The members of each received device group.
     public var receivedGroupMembers: [DeviceGroupID: [DeviceID]] = [:]
     /// Every device a received share reaches (directly or through its group).
@@ -260,6 +261,39 @@ public struct AccessFacts: Sendable {
     /// What is worked out from these facts and kept with them, made afresh by `index()`: facts are loaded again
     /// (and so `index()`ed again) after any write to their scopes, so nothing kept here outlives a change.
     public private(set) var memo: FactsMemo?
+    /// The parts of the account's `Access` that do not depend on the instant, worked out by `index()`.
+    private(set) var standing: Standing?
+
+    /// What an account's facts give its `Access` at any instant: its user records' ids, organizations and groups,
+    /// and the shares it receives (`AccessResolver.access(_:facts:at:)` adds what holds at its instant).
+    struct Standing: Sendable {
+        var users: Set<UserID> = []
+        var memberOf: Set<OrganizationID> = []
+        var superUserOf: Set<OrganizationID> = []
+        var userGroups: Set<UserGroupID> = []
+        var adminGroups: Set<UserGroupID> = []
+        var receivedShares: Set<ShareID> = []
+        var receivedDeviceGroups: Set<DeviceGroupID> = []
+        /// The received shares that grant `administrate`, in the order received.
+        var administering: [Share] = []
+
+        init(memberships: [AccountMembership], received: [Share]) {
+            for membership in memberships {
+                users.insert(membership.user.id)
+                memberOf.insert(membership.user.organizationID)
+                if membership.user.superUser { superUserOf.insert(membership.user.organizationID) }
+                for (group, admin) in membership.groups {
+                    userGroups.insert(group)
+                    if admin { adminGroups.insert(group) }
+                }
+            }
+            for share in received {
+                receivedShares.insert(share.id)
+                if case .deviceGroup(let id) = share.source { receivedDeviceGroups.insert(id) }
+                if share.permissions.administrate { administering.append(share) }
+            }
+        }
+    }
 
     public init() {}
 
@@ -277,6 +311,7 @@ public struct AccessFacts: Sendable {
         for (group, members) in groupsHolding {
             for device in members { groupsOf[device, default: []].insert(group) }
         }
+        standing = Standing(memberships: memberships, received: received)
         memo = FactsMemo()
     }
 
@@ -494,23 +529,19 @@ public struct AccessResolver: Sendable {
         var access = Access(principal: principal)
         access.facts = facts
         access.memberships = facts.memberships
-        for membership in facts.memberships {
-            access.users.insert(membership.user.id)
-            access.memberOf.insert(membership.user.organizationID)
-            if membership.user.superUser { access.superUserOf.insert(membership.user.organizationID) }
-            for (group, admin) in membership.groups {
-                access.userGroups.insert(group)
-                if admin { access.adminGroups.insert(group) }
-            }
-        }
+        // Worked out once per load by `index()`; facts put together without it are worked out here.
+        let standing =
+            facts.standing ?? AccessFacts.Standing(memberships: facts.memberships, received: facts.received)
+        access.users = standing.users
+        access.memberOf = standing.memberOf
+        access.superUserOf = standing.superUserOf
+        access.userGroups = standing.userGroups
+        access.adminGroups = standing.adminGroups
         access.received = facts.received
         access.receivedDevices = facts.receivedDevices
-        for share in facts.received {
-            access.receivedShares.insert(share.id)
-            guard case .deviceGroup(let id) = share.source else { continue }
-            access.receivedDeviceGroups.insert(id)
-        }
-        for share in facts.received where share.permissions.administrate {
+        access.receivedShares = standing.receivedShares
+        access.receivedDeviceGroups = standing.receivedDeviceGroups
+        for share in standing.administering {
             let targets: [DeviceID] =
                 switch share.source {
                 case .device(let id): [id]

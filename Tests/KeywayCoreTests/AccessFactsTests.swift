@@ -1,6 +1,7 @@
 import Foundation
-import KeywayCore
 import Testing
+
+@testable import KeywayCore
 
 /// `AccessFacts` keep their indexes (shares by device, groups by device) between requests in the credential cache,
 /// so what they weigh must count the index too (issue 13).
@@ -41,5 +42,42 @@ struct AccessFactsTests {
         // 4 shares + 5 devices + 5 group members, then 16 (device, share) pairs in the index.
         #expect(before == 14)
         #expect(facts.rows == 14 + 16)
+    }
+
+    /// What an account's `Access` takes from its facts at any instant (its users, organizations, groups, received
+    /// shares) is worked out once per load by `index()`, not per request (issue 13, run U); a change to the
+    /// memberships or the received shares forgets it, so it is never older than they are.
+    @Test func theStandingIsWorkedOutOnceAndForgottenWithWhatItCameFrom() throws {
+        let group = DeviceGroupID(7)
+        var facts = AccessFacts()
+        facts.memberships = [
+            AccountMembership(
+                user: User(id: UserID(1), organizationID: OrganizationID(1), dateCreated: Self.created),
+                groups: [UserGroupID(10): true, UserGroupID(11): false]),
+            AccountMembership(
+                user: User(
+                    id: UserID(2), organizationID: OrganizationID(2), superUser: true, dateCreated: Self.created),
+                groups: [:]),
+        ]
+        var administrating = Self.share(2, on: .device(DeviceID(1)))
+        administrating.permissions = Permissions(administrate: true)
+        facts.received = [Self.share(1, on: .deviceGroup(group)), administrating]
+        #expect(facts.standing == nil)
+        facts.index()
+        let standing = try #require(facts.standing)
+        #expect(standing.users == [UserID(1), UserID(2)])
+        #expect(standing.memberOf == [OrganizationID(1), OrganizationID(2)])
+        #expect(standing.superUserOf == [OrganizationID(2)])
+        #expect(standing.userGroups == [UserGroupID(10), UserGroupID(11)])
+        #expect(standing.adminGroups == [UserGroupID(10)])
+        #expect(standing.receivedShares == [ShareID(1), ShareID(2)])
+        #expect(standing.receivedDeviceGroups == [group])
+        #expect(standing.administering.map(\.id) == [ShareID(2)])
+        facts.received.append(Self.share(3, on: .device(DeviceID(2))))
+        #expect(facts.standing == nil)
+        facts.index()
+        #expect(facts.standing?.receivedShares == [ShareID(1), ShareID(2), ShareID(3)])
+        facts.memberships.removeLast()
+        #expect(facts.standing == nil)
     }
 }
