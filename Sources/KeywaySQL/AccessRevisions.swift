@@ -123,46 +123,44 @@ public enum AccessRevisions {
             """
     }
 
+    /// PostgreSQL: whether any of the scopes bound as `$scopes` (a text array) has a change the snapshot bound as
+    /// `$snapshot` does not see. The condition the statements below select.
+    static func postgresChange(scopes: Int, snapshot: Int) -> String {
+        "EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($\(scopes)) "
+            + "AND xid >= pg_snapshot_xmin($\(snapshot)::pg_snapshot) "
+            + "AND NOT pg_visible_in_snapshot(xid, $\(snapshot)::pg_snapshot))"
+    }
+
     /// PostgreSQL: whether any of the scopes bound first (a text array) has a change the snapshot bound second does
     /// not see.
-    public static let postgresChanged = """
-        SELECT EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($1) \
-        AND xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) AS changed
-        """
+    public static let postgresChanged = "SELECT \(postgresChange(scopes: 1, snapshot: 2)) AS changed"
 
     /// PostgreSQL: `postgresChanged` twice in one statement (`$1`/`$2`, then `$3`/`$4`): a request's credential and
     /// a cached read checked in one trip.
-    public static let postgresChangedTwice = """
-        SELECT EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($1) \
-        AND xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) AS first, \
-        EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($3) \
-        AND xid >= pg_snapshot_xmin($4::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $4::pg_snapshot)) AS second
-        """
+    public static let postgresChangedTwice =
+        "SELECT \(postgresChange(scopes: 1, snapshot: 2)) AS first, \(postgresChange(scopes: 3, snapshot: 4)) AS second"
+
+    /// SQLite: whether any of the scopes bound (a JSON array) was written after the counter bound next. The condition
+    /// the statements below select.
+    static let sqliteChange =
+        "EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?)"
 
     /// SQLite: `sqliteChanged` twice in one statement.
-    public static let sqliteChangedTwice = """
-        SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?), \
-        EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?)
-        """
+    public static let sqliteChangedTwice = "SELECT \(sqliteChange), \(sqliteChange)"
 
     /// SQLite: whether any of the scopes bound first (a JSON array) was written after the counter bound second.
-    public static let sqliteChanged = """
-        SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?)
-        """
+    public static let sqliteChanged = "SELECT \(sqliteChange)"
 
     /// SQLite: `sqliteChanged`, and the state of the devices in the third parameter (a JSON array), in one statement:
     /// a row per state found, each carrying the check's answer (`access_changed`), or one row with the answer alone.
     public static let sqliteChangedAndStates = """
-        SELECT EXISTS (SELECT 1 FROM access_revisions WHERE scope IN (SELECT value FROM json_each(?)) AND revision > ?) \
-        AS access_changed, \(DeviceStateColumns.all) FROM (SELECT 1) AS one \
+        SELECT \(sqliteChange) AS access_changed, \(DeviceStateColumns.all) FROM (SELECT 1) AS one \
         LEFT JOIN device_state ON device_id IN (SELECT value FROM json_each(?))
         """
 
     /// PostgreSQL: `postgresChanged` (`$1`, `$2`) and the state of the devices in `$3`, as `sqliteChangedAndStates`.
     public static let postgresChangedAndStates = """
-        SELECT EXISTS (SELECT 1 FROM access_changes WHERE scope = ANY($1) \
-        AND xid >= pg_snapshot_xmin($2::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $2::pg_snapshot)) \
-        AS access_changed, \(DeviceStateColumns.all) FROM (SELECT 1) AS one \
-        LEFT JOIN device_state ON device_id = ANY($3)
+        SELECT \(postgresChange(scopes: 1, snapshot: 2)) AS access_changed, \(DeviceStateColumns.all) \
+        FROM (SELECT 1) AS one LEFT JOIN device_state ON device_id = ANY($3)
         """
 }
