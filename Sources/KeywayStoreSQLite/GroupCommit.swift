@@ -50,6 +50,11 @@ final class GroupCommit: Sendable {
     }
 
     private let pool: DatabasePool
+    /// Where the batches are committed, one after the other. Its thread runs each with GRDB's blocking write, which
+    /// enters GRDB's writer queue with `dispatch_sync` and so runs on this same thread. A write is handed over twice,
+    /// to this thread and back to its caller's loop, rather than also to a task that drains and to GRDB's own queue
+    /// and back from it (issue 13).
+    private let queue = DispatchQueue(label: "keyway.sqlite.group-commit")
     /// The loops of NIO's shared group, which is never shut down. A caller on a loop of another group is not handed
     /// back to it: that group may be shut down before the write commits, and NIO drops work given to a loop that is.
     private static let sharedLoops = MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) }
@@ -75,15 +80,14 @@ final class GroupCommit: Sendable {
                 defer { state.draining = true }
                 return !state.draining
             }
-            // Detached: the batches are no one request's, so they take none of its task-local values.
-            if starts { Task.detached { await self.drain() } }
+            if starts { queue.async { self.drain() } }
         }
         // The value is the one `body` returned for this job.
         return value as! T
     }
 
-    /// Commits batches until the queue is empty.
-    private func drain() async {
+    /// Commits batches until the queue is empty, on `queue`.
+    private func drain() {
         while true {
             let jobs = state.withLock { state in
                 let taken = Array(state.queue.prefix(Self.most))
@@ -92,22 +96,22 @@ final class GroupCommit: Sendable {
                 return taken
             }
             if jobs.isEmpty { return }
-            let results = await commit(jobs)
+            let results = commit(jobs)
             for (job, result) in zip(jobs, results) { job.resume(with: result) }
         }
     }
 
     /// The batch's results, in its order.
-    private func commit(_ jobs: [Job]) async -> [Result<any Sendable, any Error>] {
-        if jobs.count > 1, let results = try? await batch(jobs) { return results }
+    private func commit(_ jobs: [Job]) -> [Result<any Sendable, any Error>] {
+        if jobs.count > 1, let results = try? batch(jobs) { return results }
         var results: [Result<any Sendable, any Error>] = []
-        for job in jobs { results.append(await alone(job)) }
+        for job in jobs { results.append(alone(job)) }
         return results
     }
 
     /// One transaction for all, a savepoint for each; throws (and keeps nothing) when the transaction is lost.
-    private func batch(_ jobs: [Job]) async throws -> [Result<any Sendable, any Error>] {
-        let results = try await pool.writeWithoutTransaction { db in
+    private func batch(_ jobs: [Job]) throws -> [Result<any Sendable, any Error>] {
+        let results = try pool.writeWithoutTransaction { db in
             var results: [Result<any Sendable, any Error>] = []
             results.reserveCapacity(jobs.count)
             try db.inTransaction(.immediate) {
@@ -137,9 +141,9 @@ final class GroupCommit: Sendable {
     }
 
     /// One write in one transaction, as `DatabasePool.write` runs it.
-    private func alone(_ job: Job) async -> Result<any Sendable, any Error> {
+    private func alone(_ job: Job) -> Result<any Sendable, any Error> {
         let result: Result<any Sendable, any Error>
-        do { result = .success(try await pool.write(job.body)) } catch { result = .failure(error) }
+        do { result = .success(try pool.write(job.body)) } catch { result = .failure(error) }
         state.withLock {
             $0.transactions += 1
             $0.writes += 1
