@@ -50,6 +50,8 @@ enum PostgresMigrations {
             DROP INDEX webhook_deliveries_due
             """
         ),
+        // The shares' indexes on columns most shares leave empty hold only the shares that fill them (issue 13).
+        ("0015_partial_share_indexes", ShareIndexes.partialSQL),
     ]
 
     static let schema0001 = """

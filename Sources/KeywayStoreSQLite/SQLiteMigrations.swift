@@ -73,6 +73,10 @@ enum Migrations {
         migrator.registerMigration("0017_api_key_scope") { db in
             try db.execute(sql: AccessRevisions.sqliteKeyScopeTriggers)
         }
+        // The shares' indexes on columns most shares leave empty hold only the shares that fill them (issue 13).
+        migrator.registerMigration("0018_partial_share_indexes") { db in
+            try db.execute(sql: ShareIndexes.partialSQL)
+        }
         return migrator
     }
 

@@ -26,17 +26,20 @@ extension SQLiteStore {
         }
     }
 
+    /// The shares received by any of a list of users or of user groups (two JSON lists), in id order.
+    static let receivedSharesSQL = """
+        SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
+        UNION SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
+        """
+
     public func sharesReceived(users: Set<UserID>, userGroups: Set<UserGroupID>) async throws -> [Share] {
         guard !users.isEmpty || !userGroups.isEmpty else { return [] }
         let userIDs = users.map(\.rawValue).sorted()
         let groupIDs = userGroups.map(\.rawValue).sorted()
-        let sql = """
-            SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_id"))
-            UNION SELECT \(ShareColumns.all) FROM shares WHERE \(SQLDialect.sqlite.isOneOf("user_group_id")) ORDER BY id
-            """
         let arguments = StatementArguments([.ints(userIDs), .ints(groupIDs)])
         return try await reading { db in
-            try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(ShareRow.decode)
+            try Row.fetchAll(try db.cachedStatement(sql: Self.receivedSharesSQL), arguments: arguments)
+                .map(ShareRow.decode)
         }
     }
 

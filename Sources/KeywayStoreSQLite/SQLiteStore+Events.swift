@@ -352,16 +352,20 @@ extension SQLiteStore {
 
     // MARK: Housekeeping
 
+    /// The shares whose auto-remove date has come, in id order. Sorted by `+id`, an expression, not by `id`: sorted
+    /// by the rowid, SQLite's planner (without statistics) would rather read the whole table in rowid order than the
+    /// index on `auto_remove_date` and sort what it finds, and so read every share, in the writer's transaction,
+    /// every housekeeping pass (about 20 ms at 100 thousand shares, with every write waiting).
+    static let expiredSharesSQL =
+        "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY +id"
+
     public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
         -> HousekeepingReport
     {
         try await writing { db in
             var report = HousekeepingReport()
             let nowValue = StorageCoding.microseconds(now)
-            let expired = try Row.fetchAll(
-                try db.cachedStatement(
-                    sql: "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY id"),
-                arguments: [nowValue])
+            let expired = try Row.fetchAll(try db.cachedStatement(sql: Self.expiredSharesSQL), arguments: [nowValue])
             for row in expired {
                 let id = ShareID(row["id"] as Int64)
                 try db.run(sql: "DELETE FROM shares WHERE id = ?", arguments: [id.rawValue])

@@ -38,7 +38,7 @@ struct PostgresSpecificTests {
                     "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                     "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry",
                     "0009_controller_keys", "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys",
-                    "0013_api_key_scope", "0014_webhook_queue_by_event",
+                    "0013_api_key_scope", "0014_webhook_queue_by_event", "0015_partial_share_indexes",
                 ]
             ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
@@ -53,8 +53,15 @@ struct PostgresSpecificTests {
                 "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                 "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry", "0009_controller_keys",
                 "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys", "0013_api_key_scope",
-                "0014_webhook_queue_by_event",
+                "0014_webhook_queue_by_event", "0015_partial_share_indexes",
             ])
+        // The shares' indexes on columns most shares leave empty hold only the shares that fill them (0015).
+        #expect(
+            try await first.scalarForTest(
+                """
+                SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'shares'
+                AND indexdef LIKE '% WHERE (% IS NOT NULL)'
+                """) == 7)
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
         let reopened = try PostgresStore(url: url, maximumConnections: 2)

@@ -1,5 +1,7 @@
 import Foundation
+import GRDB
 import KeywayCore
+import KeywaySQL
 import KeywayStorePostgres
 import KeywayTestSupport
 import Testing
@@ -255,6 +257,7 @@ struct SQLiteSpecificTests {
             "0009_throttles",
             "0010_outbox_retry_retention", "0011_oauth_clients", "0012_device_telemetry", "0013_controller_keys",
             "0014_access_revisions", "0015_webhook_last_error", "0016_idempotency_keys", "0017_api_key_scope",
+            "0018_partial_share_indexes",
         ]
         #expect(try await store.migrate() == all)
         #expect(try await store.appliedMigrations() == all)
@@ -376,6 +379,58 @@ struct SQLiteSpecificTests {
         let after = store.writer.counts
         #expect(after.writes - before.writes == 201)
         #expect([1 + 6 + 8, 1 + 6 + 32].contains(after.transactions - before.transactions))
+    }
+
+    /// The shares' indexes on columns most shares leave empty hold only the shares that fill them (migration 0018),
+    /// and the statements that read through them still do: none reads the whole table. Without statistics SQLite
+    /// plans from the schema alone, so an empty file plans as a full one. The housekeeping statement read every share
+    /// before 0018's sort by `+id` (its plan was `SCAN shares`).
+    @Test func sharesStatementsReadThroughTheirPartialIndexes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteStore(path: directory.file("keyway.sqlite"))
+        try await store.migrate()
+        for index in ["shares_device", "shares_device_group", "shares_user", "shares_user_group", "shares_creator"] {
+            let sql = try await store.reading { db in
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [index])
+            }
+            #expect(sql?.hasSuffix("IS NOT NULL") == true, "\(index): \(sql ?? "missing")")
+        }
+        // Each statement planned with NULL for each of its values: the plan depends on the text alone.
+        func plan(_ sql: String) async throws -> String {
+            let values = StatementArguments(Array(repeating: DatabaseValue.null, count: sql.count { $0 == "?" }))
+            return try await store.reading { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: values).map { $0["detail"] as String }
+            }.joined(separator: "; ")
+        }
+        let page = try Page(offset: 0, size: 10, maximum: 100)
+        let organization = Visibility(organizations: [Fixtures.organization(1)])
+        let administrator = Visibility(
+            organizations: [], sourceDevices: [DeviceID(1), DeviceID(2)], sourceDeviceGroups: [DeviceGroupID(3)])
+        let statements: [(String, [String])] = [
+            (SQLiteStore.expiredSharesSQL, ["shares_auto_remove"]),
+            (SQLiteStore.receivedSharesSQL, ["shares_user ", "shares_user_group "]),
+            (
+                ShareQuery(visibility: organization, externalID: "booking", page: page)
+                    .listStatement(columns: ShareColumns.all, dialect: .sqlite).sql, ["shares_external"]
+            ),
+            (
+                ShareQuery(visibility: administrator, page: page)
+                    .listStatement(columns: ShareColumns.all, dialect: .sqlite).sql,
+                ["shares_device ", "shares_device_group "]
+            ),
+            (
+                ShareQuery(visibility: organization, userGroupID: UserGroupID(4), page: page)
+                    .listStatement(columns: ShareColumns.all, dialect: .sqlite).sql, ["INDEX shares_"]
+            ),
+            // What deleting an account does to the shares it created (ON DELETE SET NULL).
+            ("UPDATE shares SET creator_account_id = NULL WHERE creator_account_id = ?", ["shares_creator"]),
+        ]
+        for (sql, indexes) in statements {
+            let planned = try await plan(sql) + " "
+            #expect(!planned.contains("SCAN shares"), "\(sql): \(planned)")
+            for index in indexes { #expect(planned.contains(index), "\(sql): \(planned)") }
+        }
     }
 
     @Test func dataSurvivesReopeningTheFile() async throws {
