@@ -14,7 +14,9 @@ A variant is `LABEL=BINARY [--serve-flag value ...] [env:NAME=VALUE ...]`, as `b
 The data set is loaded by the first variant's binary. Writes (`post`) add shares to the shared data set, equally
 for every variant. With `--both-stores` one data set is loaded into a SQLite file and one into PostgreSQL, each
 round serves both in turn, and a row per variant gives PostgreSQL ÷ SQLite from the same rounds (issue 13's
-PostgreSQL targets are ratios to SQLite's).
+PostgreSQL targets are ratios to SQLite's). With `--database-per-variant` each variant serves a data set of its
+own, loaded by its own binary (SQLite files, or PostgreSQL schemas `bench_ab_1`, `bench_ab_2`, ...): for variants
+whose schemas differ (a migration), which could not share one.
 """
 import argparse
 import os
@@ -38,6 +40,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--endpoints", default="livez,id,external,access,effective")
+    parser.add_argument("--database-per-variant", action="store_true",
+                        help="each variant on a data set of its own, loaded by its own binary")
     args = parser.parse_args()
     if args.both_stores and not args.database_url:
         parser.error("--both-stores needs --database-url")
@@ -50,20 +54,33 @@ def main():
         databases = [("PostgreSQL" if args.database_url else "SQLite", run.database_arguments(args, folder, "ab"))]
     stores = []
     for store, database in databases:
-        loaded = subprocess.run([variants[0][1], "bench-data", "--shares", str(args.shares)] + database,
-                                capture_output=True, text=True, check=True).stdout
-        env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
-        place = os.path.join(folder, store.lower())
-        os.makedirs(place, exist_ok=True)
-        stores.append((store, database, env, run.post_script(place, env)))
+        # {variant label: (its database flags, bench-data's output, its POST script)}
+        own = {}
+        for number, (label, binary, *_) in enumerate(variants, start=1):
+            if own and not args.database_per_variant:
+                own[label] = next(iter(own.values()))
+                continue
+            flags = database
+            if args.database_per_variant:
+                name = f"ab_{number}"
+                flags = (run.database_arguments(args, folder, name) if store == "PostgreSQL"
+                         else ["--database", os.path.join(folder, name + ".sqlite")])
+            loaded = subprocess.run([binary, "bench-data", "--shares", str(args.shares)] + flags,
+                                    capture_output=True, text=True, check=True).stdout
+            env = dict(line.split("=", 1) for line in loaded.splitlines() if "=" in line)
+            place = os.path.join(folder, f"{store.lower()}-{number}")
+            os.makedirs(place, exist_ok=True)
+            own[label] = (flags, env, run.post_script(place, env))
+        stores.append((store, own))
     middle = min(args.shares, 10_000) // 2  # a share of organization 1000, the bench key's
     names = args.endpoints.split(",")
     results = {}
     for round_ in range(args.rounds):
         # Every other round in the reverse order, so that neither store nor any variant always goes first.
         turn = (lambda items: items) if round_ % 2 == 0 else (lambda items: list(reversed(items)))
-        for store, database, env, lua in turn(stores):
+        for store, own in turn(stores):
             for label, binary, flags, extra in turn(variants):
+                database, env, lua = own[label]
                 server, base = run.serve(binary, database, flags, extra)
                 try:
                     key, token = env["API_KEY"], run.sign_in(base, env)
@@ -79,6 +96,8 @@ def main():
                         url, credential, script = endpoints[name]
                         rps, _, _, _, cpu = run.wrk(url, 16, args.seconds, credential, script, 1, server.pid)
                         results.setdefault((label, store, name), []).append((rps, cpu))
+                        print(f"round {round_ + 1}, {label}, {store}, {name}: {rps:,.0f}/s, {cpu:,.0f} µs",
+                              file=sys.stderr, flush=True)
                 finally:
                     server.terminate()
                     server.wait(timeout=30)
