@@ -78,7 +78,9 @@ public final class PostgresStore: KeywayStore, Service {
             var configuration = configuration
             configuration.options.maximumConnections = sizes[index]
             configuration.options.minimumConnections = sizes[index]  // see keepAliveBehavior above
-            return PostgresClient(configuration: configuration, eventLoopGroup: group[index], backgroundLogger: logger)
+            return PostgresClient(
+                configuration: configuration, eventLoopGroup: group[index],
+                backgroundLogger: WithoutRunNotYetCalled.logger(logger))
         }
         loops = group.map { ObjectIdentifier($0) }
         self.logger = logger
@@ -710,4 +712,47 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     }
 
     public var description: String { "PostgreSQL error \(sqlState ?? "-"): \(message)" }
+}
+
+/// PostgresNIO's background logger for the store's clients: the store's logger, less one warning PostgresNIO gives when
+/// a lease comes before the client's `run()` has begun ("… `PostgresClient.run()` hasn't been called yet"). A lease
+/// waits for `started`, which opens as the store starts the clients' `run()` tasks, and so can still come a moment
+/// before one of them has begun; PostgresNIO then holds the lease until it has (nothing fails), but warned so on
+/// nearly every one-shot command on PostgreSQL (`keyway migrate`: five runs of six). Every other line passes.
+struct WithoutRunNotYetCalled: LogHandler {
+    var wrapped: any LogHandler
+
+    static func logger(_ logger: Logger) -> Logger {
+        var filtered = logger
+        filtered.handler = WithoutRunNotYetCalled(wrapped: logger.handler)
+        return filtered
+    }
+
+    static func isRunNotYetCalled(_ event: LogEvent) -> Bool {
+        event.level == .warning && event.message.description.hasSuffix("`PostgresClient.run()` hasn't been called yet.")
+    }
+
+    func log(event: LogEvent) {
+        if !Self.isRunNotYetCalled(event) { wrapped.log(event: event) }
+    }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { wrapped.metadataProvider }
+        set { wrapped.metadataProvider = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = newValue }
+    }
+
+    var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue }
+    }
 }
