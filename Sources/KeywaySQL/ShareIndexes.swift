@@ -7,7 +7,7 @@
 ///
 /// Every statement that reads through one of these indexes constrains its column with `=`, `IN`, `= ANY` or `<=`,
 /// which both planners read as "not null", so each index still serves it
-/// (`SQLiteSpecificTests.sharesStatementsReadThroughTheirPartialIndexes` plans SQLite's statements; PostgreSQL's were
+/// (`SQLiteSpecificTests.sharesAndHousekeepingStatementsReadThroughTheirIndexes` plans SQLite's statements; PostgreSQL's were
 /// checked with `EXPLAIN`, generic plans included).
 public enum ShareIndexes {
     /// Each index's name and definition, as migration 0001 created it, with the condition it now carries.

@@ -52,6 +52,8 @@ enum PostgresMigrations {
         ),
         // The shares' indexes on columns most shares leave empty hold only the shares that fill them (issue 13).
         ("0015_partial_share_indexes", ShareIndexes.partialSQL),
+        // Housekeeping finds the users to remove and the invitations past their expiry through an index (issue 13).
+        ("0016_housekeeping_indexes", HousekeepingIndexes.sql),
     ]
 
     static let schema0001 = """

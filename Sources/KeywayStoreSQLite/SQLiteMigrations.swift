@@ -77,6 +77,10 @@ enum Migrations {
         migrator.registerMigration("0018_partial_share_indexes") { db in
             try db.execute(sql: ShareIndexes.partialSQL)
         }
+        // Housekeeping finds the users to remove and the invitations past their expiry through an index (issue 13).
+        migrator.registerMigration("0019_housekeeping_indexes") { db in
+            try db.execute(sql: HousekeepingIndexes.sql)
+        }
         return migrator
     }
 

@@ -359,6 +359,20 @@ extension SQLiteStore {
     static let expiredSharesSQL =
         "SELECT id, organization_id, device_id FROM shares WHERE auto_remove_date <= ? ORDER BY +id"
 
+    /// The users created before a cutoff with an auto-remove period, who receive no share any more, in id order.
+    static let staleUsersSQL = """
+        SELECT id FROM users u WHERE auto_remove_after = ? AND date_created <= ?
+        AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) ORDER BY id
+        """
+
+    /// Invitations past their expiry, of users without an account, cleared. `+account_id`: as a plain column, the
+    /// planner (without statistics) would look the condition up in `users_account`, whose `NULL` entries are nearly
+    /// every user, rather than in `users_invitation_expiration`.
+    static let expiredInvitationsSQL = """
+        UPDATE users SET invitation_token = NULL, invitation_url = NULL, invitation_expiration = NULL,
+        invitation_language = NULL WHERE +account_id IS NULL AND invitation_expiration <= ?
+        """
+
     public func housekeep(now: Date, usersCreatedBefore cutoffs: [AutoRemoveAfter: Date]) async throws
         -> HousekeepingReport
     {
@@ -378,21 +392,14 @@ extension SQLiteStore {
             }
             for (period, cutoff) in cutoffs.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 let ids = try Int64.fetchAll(
-                    try db.cachedStatement(
-                        sql: """
-                            SELECT id FROM users u WHERE auto_remove_after = ? AND date_created <= ?
-                            AND NOT EXISTS (SELECT 1 FROM shares s WHERE s.user_id = u.id) ORDER BY id
-                            """), arguments: [period.rawValue, StorageCoding.microseconds(cutoff)])
+                    try db.cachedStatement(sql: Self.staleUsersSQL),
+                    arguments: [period.rawValue, StorageCoding.microseconds(cutoff)])
                 for id in ids {
                     try db.run(sql: "DELETE FROM users WHERE id = ?", arguments: [id])
                     report.users.append(UserID(id))
                 }
             }
-            try db.run(
-                sql: """
-                    UPDATE users SET invitation_token = NULL, invitation_url = NULL, invitation_expiration = NULL,
-                    invitation_language = NULL WHERE account_id IS NULL AND invitation_expiration <= ?
-                    """, arguments: [nowValue])
+            try db.run(sql: Self.expiredInvitationsSQL, arguments: [nowValue])
             report.invitations = db.changesCount
             return report
         }

@@ -42,6 +42,7 @@ struct PostgresSpecificTests {
                     "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry",
                     "0009_controller_keys", "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys",
                     "0013_api_key_scope", "0014_webhook_queue_by_event", "0015_partial_share_indexes",
+                    "0016_housekeeping_indexes",
                 ]
             ])
         if seeded { try await first.importSeed(Fixtures.seed(now: now), onlyIfEmpty: true) }
@@ -56,7 +57,7 @@ struct PostgresSpecificTests {
                 "0001_schema", "0002_coordination", "0004_webhook_health_activation_slots", "0005_throttles",
                 "0006_outbox_retry_retention", "0007_oauth_clients", "0008_device_telemetry", "0009_controller_keys",
                 "0010_access_changes", "0011_webhook_last_error", "0012_idempotency_keys", "0013_api_key_scope",
-                "0014_webhook_queue_by_event", "0015_partial_share_indexes",
+                "0014_webhook_queue_by_event", "0015_partial_share_indexes", "0016_housekeeping_indexes",
             ])
         // The shares' indexes on columns most shares leave empty hold only the shares that fill them (0015): seven of its
         // indexes now have a condition (none had one before). Read from `pg_index` itself: `pg_indexes` renders every
@@ -68,6 +69,14 @@ struct PostgresSpecificTests {
                 JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = current_schema() AND c.relname = 'shares' AND i.indpred IS NOT NULL
                 """) == 7)
+        // And housekeeping's two of users (0016).
+        #expect(
+            try await first.scalarForTest(
+                """
+                SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = current_schema() AND c.relname = 'users' AND i.indpred IS NOT NULL
+                """) == 2)
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
         let reopened = try PostgresStore(url: url, maximumConnections: 2)
