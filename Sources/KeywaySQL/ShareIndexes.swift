@@ -6,9 +6,9 @@
 /// empty ones, a share written by an API key for a user on a device (the commonest) writes four index entries fewer.
 ///
 /// Every statement that reads through one of these indexes constrains its column with `=`, `IN`, `= ANY` or `<=`,
-/// which both planners read as "not null", so each index still serves it
-/// (`SQLiteSpecificTests.sharesAndHousekeepingStatementsReadThroughTheirIndexes` plans SQLite's statements; PostgreSQL's were
-/// checked with `EXPLAIN`, generic plans included).
+/// which both planners read as "not null", so each index still serves it. SQLite's statements are planned by
+/// `SQLiteSpecificTests.sharesAndHousekeepingStatementsReadThroughTheirIndexes`; PostgreSQL's were checked with
+/// `EXPLAIN`, generic plans included.
 public enum ShareIndexes {
     /// Each index's name and definition, as migration 0001 created it, with the condition it now carries.
     static let partial: [(name: String, definition: String, column: String)] = [

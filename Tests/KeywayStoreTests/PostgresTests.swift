@@ -60,23 +60,19 @@ struct PostgresSpecificTests {
                 "0014_webhook_queue_by_event", "0015_partial_share_indexes", "0016_housekeeping_indexes",
             ])
         // The shares' indexes on columns most shares leave empty hold only the shares that fill them (0015): seven of its
-        // indexes now have a condition (none had one before). Read from `pg_index` itself: `pg_indexes` renders every
-        // index's definition, other schemas' too, and other tests drop theirs meanwhile ("could not open relation").
-        #expect(
+        // indexes now have a condition (none had one before); and housekeeping's two of users (0016). Read from
+        // `pg_index` itself: `pg_indexes` renders every index's definition, other schemas' too, and other tests drop
+        // theirs meanwhile ("could not open relation").
+        func partialIndexes(of table: String) async throws -> Int64? {
             try await first.scalarForTest(
                 """
                 SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
                 JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = current_schema() AND c.relname = 'shares' AND i.indpred IS NOT NULL
-                """) == 7)
-        // And housekeeping's two of users (0016).
-        #expect(
-            try await first.scalarForTest(
-                """
-                SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-                JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = current_schema() AND c.relname = 'users' AND i.indpred IS NOT NULL
-                """) == 2)
+                WHERE n.nspname = current_schema() AND c.relname = '\(table)' AND i.indpred IS NOT NULL
+                """)
+        }
+        #expect(try await partialIndexes(of: "shares") == 7)
+        #expect(try await partialIndexes(of: "users") == 2)
         let id = try await first.insertShare(Fixtures.share(1, now: now, externalID: "kept")).id
         await first.shutdown()
         let reopened = try PostgresStore(url: url, maximumConnections: 2)

@@ -391,7 +391,10 @@ struct SQLiteSpecificTests {
         defer { directory.remove() }
         let store = try SQLiteStore(path: directory.file("keyway.sqlite"))
         try await store.migrate()
-        for index in ["shares_device", "shares_device_group", "shares_user", "shares_user_group", "shares_creator"] {
+        for index in [
+            "shares_external", "shares_device", "shares_device_group", "shares_user", "shares_user_group",
+            "shares_auto_remove", "shares_creator", "users_auto_remove", "users_invitation_expiration",
+        ] {
             let sql = try await store.reading { db in
                 try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [index])
             }
