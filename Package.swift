@@ -61,6 +61,8 @@ let package = Package(
             name: "KeywayStorePostgres",
             dependencies: [
                 "KeywayCore", "KeywaySQL", .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Part of PostgresNIO (built with it): only for its pool's `ConnectionPoolError`.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -128,6 +130,7 @@ let package = Package(
             dependencies: [
                 "KeywayCore", "KeywaySQL", "KeywayStoreSQLite", "KeywayStorePostgres", "KeywayTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
             ]
         ),
         .testTarget(
@@ -136,6 +139,8 @@ let package = Package(
                 "KeywayServer", "KeywayCore", "KeywayTestSupport", "KeywayStoreSQLite", "KeywayStorePostgres",
                 "KeywayConsole", "KeywayClient", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // Built for the SQLite store already: a test holds the file's write lock on a connection of its own.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

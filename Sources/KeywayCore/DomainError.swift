@@ -66,4 +66,15 @@ public struct DomainError: Error, Hashable, Sendable, CustomStringConvertible {
         error.ids = ids
         return error
     }
+
+    /// The store cannot be reached now (PostgreSQL down, restarting or out of connections; SQLite's write lock held
+    /// by another process past the busy timeout): 503 with `Retry-After`, for a client to try again rather than
+    /// take it for a fault of its request or of Keyway's. As after any 5xx, a write whose connection was lost during
+    /// its `COMMIT` may have been applied.
+    public static func storeUnavailable(retryAfter seconds: Int) -> DomainError {
+        var error = DomainError(
+            .unavailable, code: .serviceUnavailable, message: "The database cannot be reached now; try again shortly")
+        error.retryAfter = seconds
+        return error
+    }
 }

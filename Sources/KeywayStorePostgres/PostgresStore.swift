@@ -7,6 +7,7 @@ import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import _ConnectionPoolModule
 
 /// The shared store: PostgreSQL through a PostgresNIO connection pool, for several stateless Keyway
 /// instances on one database. Every write is one SERIALIZABLE transaction, retried when PostgreSQL reports
@@ -270,13 +271,31 @@ public final class PostgresStore: KeywayStore, Service {
     }
 
     /// A foreign-key violation means the parts of what was written do not exist together in its
-    /// organization (a concurrent delete, say): the same answer the service gives when it checks first.
+    /// organization (a concurrent delete, say): the same answer the service gives when it checks first. An error
+    /// that says the database cannot be reached now is `DomainError.storeUnavailable` (503, `Retry-After`), not 500.
     static func domainError(_ error: any Error) -> any Error {
+        if let error = error as? ConnectionPoolError, error == .connectionCreationCircuitBreakerTripped {
+            // No connection could be opened for a minute (PostgresNIO's circuit breaker): the pool now refuses at once.
+            return DomainError.storeUnavailable(retryAfter: unavailableRetryAfter)
+        }
         guard let error = error as? PSQLError else { return error }
+        if isUnreachable(error) { return DomainError.storeUnavailable(retryAfter: unavailableRetryAfter) }
         switch error.serverInfo?[.sqlState] {
         case "23503": return DomainError.referenceNotFound
         default: return PostgresStoreError(error)
         }
+    }
+
+    /// The seconds a 503 for an unreachable database asks the client to wait.
+    static let unavailableRetryAfter = 5
+
+    /// Whether `error` means the database is out of reach rather than the statement at fault: the connection failed
+    /// or was closed under the query, or the server refused or ended it (SQLSTATE class 08, connection exception;
+    /// 53300, too many connections; 57P01–57P03, shut down by its operator, crashed, starting up).
+    static func isUnreachable(_ error: PSQLError) -> Bool {
+        if [PSQLError.Code.connectionError, .serverClosedConnection].contains(error.code) { return true }
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("08") || ["53300", "57P01", "57P02", "57P03"].contains(state)
     }
 
     private func waitUntilStarted() async {

@@ -16,7 +16,9 @@ import Synchronization
 ///   seeing every write before it: the same order of effects as one transaction each.
 /// - **Alone when in doubt.** When the batch's transaction is lost (SQLite rolls a transaction back on some errors,
 ///   such as a full disk, and a commit can fail), nothing of it stays, and its writes are run again one transaction
-///   each, exactly as without batching, so that each gets its own answer.
+///   each, exactly as without batching, so that each gets its own answer. But when the batch could not begin because
+///   another process held SQLite's write lock past the busy timeout, each write gets that answer at once: alone,
+///   each would wait as long again for it.
 ///
 /// A write arriving when the writer is idle runs at once, alone, in a transaction of its own.
 final class GroupCommit: Sendable {
@@ -103,7 +105,17 @@ final class GroupCommit: Sendable {
 
     /// The batch's results, in its order.
     private func commit(_ jobs: [Job]) -> [Result<any Sendable, any Error>] {
-        if jobs.count > 1, let results = try? batch(jobs) { return results }
+        if jobs.count > 1 {
+            do {
+                return try batch(jobs)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                // Another process held the write lock past the busy timeout: none of the batch ran, and one at a time
+                // each write would wait as long again for the same answer.
+                return jobs.map { _ in .failure(error) }
+            } catch {
+                // Run each alone below, for an answer of its own.
+            }
+        }
         var results: [Result<any Sendable, any Error>] = []
         for job in jobs { results.append(alone(job)) }
         return results

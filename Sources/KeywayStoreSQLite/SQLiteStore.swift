@@ -95,7 +95,13 @@ public final class SQLiteStore: KeywayStore {
     func writing<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         usage.withLock { $0.writers += 1 }
         defer { usage.withLock { $0.writers -= 1 } }
-        return try await writer.write(body)
+        do {
+            return try await writer.write(body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            // Another process (`keyway apikey` beside the server, say) held the write lock past the busy timeout:
+            // nothing was written, and the client may try again (503, not 500).
+            throw DomainError.storeUnavailable(retryAfter: 1)
+        }
     }
 
     public func poolUsage() -> PoolUsage {

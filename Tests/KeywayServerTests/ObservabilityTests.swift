@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import HummingbirdTesting
 import KeywayAPI
@@ -67,6 +68,33 @@ struct ObservabilityTests {
             try sqlite.close()
             #expect(try await client.send(.get, "/livez").status == .ok)
             #expect(try await client.send(.get, "/health").status.code >= 500)
+        }
+    }
+
+    /// The store out of reach is a 503 with `Retry-After`, in Bold's error shape, not a 500: here another process
+    /// (a connection of the test's own) holds the SQLite file's write lock past the busy timeout (5 s) while a share
+    /// is created. Reads go on meanwhile (WAL), nothing of the share is kept, and once the lock is let go the same
+    /// request goes through. (On PostgreSQL the store's test ends a connection under a query.)
+    @Test(.enabled(if: !TestDatabase.serverSuitesOnPostgres))
+    func aWriteLockHeldElsewhereIsA503WithRetryAfter() async throws {
+        let harness = try await Harness.make()
+        defer { harness.directory.remove() }
+        let key = harness.manageKey
+        let body =
+            #"{"organizationId": 1, "source": {"deviceId": 11}, "receiver": {"userId": 12}, "externalId": "held"}"#
+        try await harness.test { client in
+            var configuration = Configuration()
+            configuration.allowsUnsafeTransactions = true
+            let other = try DatabaseQueue(path: harness.directory.file("keyway.sqlite"), configuration: configuration)
+            try other.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+            let refused = try await client.send(.post, "/v2/shares", key: key, json: body)
+            expectErrorBody(refused, status: .serviceUnavailable, code: "ServiceUnavailable", mentioning: "database")
+            #expect(refused.headers[.retryAfter] == "1")
+            #expect(try await client.send(.get, "/health").status == .ok, "reads answer while the lock is held")
+            try other.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+            let none = try await client.send(.get, "/v2/shares?externalId=held", key: key)
+            #expect(try none.decoded(as: [Components.Schemas.Share].self).isEmpty, "\(none.text)")
+            #expect(try await client.send(.post, "/v2/shares", key: key, json: body).status == .ok)
         }
     }
 

@@ -3,11 +3,12 @@ import KeywayCore
 import KeywayTestSupport
 import Logging
 import NIOPosix
-import PostgresNIO
 import Synchronization
 import Testing
+import _ConnectionPoolModule
 
 @testable import KeywayStorePostgres
+@testable import PostgresNIO
 
 /// What only the PostgreSQL store has: its migrations, and the coordination that lets several Keyway
 /// instances share one database (each webhook queue held by one instance at a time, housekeeping run by
@@ -109,6 +110,30 @@ struct PostgresSpecificTests {
             }
             #expect(warned == !filtered, "filtered: \(filtered)")
         }
+    }
+
+    /// A database out of reach is a 503 to the caller (`DomainError.storeUnavailable`), not a 500: a connection that
+    /// failed or that the server closed under the query (as when PostgreSQL is shut down: SQLSTATE 57P01 first), a
+    /// server that refuses connections (53300, 57P03, class 08), and PostgresNIO's circuit breaker (no connection
+    /// could be opened for a minute). A statement's own error stays what it was. The errors are PostgresNIO's own
+    /// values, built as it builds them (`@testable`): a live test that ended its own connection
+    /// (`pg_terminate_backend`) got 57P01 mapped so, but hung now and then when the whole suite ran, not root-caused
+    /// (decisions.md).
+    @Test func errorsOfADatabaseOutOfReachAreUnavailable() {
+        let unavailable = DomainError.storeUnavailable(retryAfter: PostgresStore.unavailableRetryAfter)
+        func mapped(_ error: any Error) -> any Error { PostgresStore.domainError(error) }
+        func server(_ state: String) -> PSQLError { .server(.init(fields: [.sqlState: state, .message: "m"])) }
+        for error in [
+            PSQLError.serverClosedConnection(underlying: nil), .connectionError(underlying: CancellationError()),
+            server("57P01"), server("57P02"), server("57P03"), server("53300"), server("08006"),
+        ] {
+            #expect(mapped(error) as? DomainError == unavailable, "\(error)")
+        }
+        #expect(mapped(ConnectionPoolError.connectionCreationCircuitBreakerTripped) as? DomainError == unavailable)
+        #expect(mapped(server("22012")) is PostgresStoreError, "division by zero is the statement's")
+        #expect(mapped(server("23503")) as? DomainError == DomainError.referenceNotFound)
+        #expect(mapped(PSQLError.poolClosed) is PostgresStoreError, "the store's own shutdown stays a 500")
+        #expect(!(mapped(ConnectionPoolError.requestCancelled) is DomainError))
     }
 
     private final class Lines: Sendable {

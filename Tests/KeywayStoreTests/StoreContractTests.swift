@@ -381,6 +381,54 @@ struct SQLiteSpecificTests {
         #expect([1 + 6 + 8, 1 + 6 + 32].contains(after.transactions - before.transactions))
     }
 
+    /// Another process holding SQLite's write lock past the busy timeout (5 s) is a 503 to the caller
+    /// (`DomainError.storeUnavailable`), not a 500, and nothing is written. The writes that queued meanwhile fail
+    /// together when their batch cannot begin, instead of each waiting another 5 s alone (three writes here: one
+    /// alone, then a batch of two, whose `BEGIN` fails once). Once the lock is let go, writes go through again.
+    @Test func aWriteLockHeldElsewhereAnswersUnavailableAndItsBatchAtOnce() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("keyway.sqlite")
+        let store = try SQLiteStore(path: path)
+        try await store.migrate()
+        try await store.executeForMigrationTest("CREATE TABLE written (n INTEGER PRIMARY KEY)")
+        // The other process: a connection of its own that begins a write and holds it.
+        var configuration = Configuration()
+        configuration.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: path, configuration: configuration)
+        try other.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let before = store.writer.counts
+        func write(_ n: Int) -> Task<Result<Void, any Error>, Never> {
+            Task {
+                do {
+                    return .success(try await store.executeForMigrationTest("INSERT INTO written VALUES (\(n))"))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        let first = write(1)
+        // The first is taken alone (it waits on the lock); the two after it queue behind it and form a batch.
+        while store.writer.counts.waiting > 0 || store.poolUsage().writers < 1 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let queued = [write(2), write(3)]
+        while store.writer.counts.waiting < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        for task in [first] + queued {
+            switch await task.value {
+            case .success: Issue.record("a write went through while another process held the lock")
+            case .failure(let error):
+                #expect(error as? DomainError == DomainError.storeUnavailable(retryAfter: 1), "\(error)")
+            }
+        }
+        // The first alone (or, if the three met in the queue, none); the batch failed at its BEGIN without running its
+        // writes again one at a time, which would make 3.
+        #expect(store.writer.counts.transactions - before.transactions <= 1)
+        try other.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+        try await store.executeForMigrationTest("INSERT INTO written VALUES (4)")
+        #expect(try await store.reading { db in try Int.fetchAll(db, sql: "SELECT n FROM written") } == [4])
+    }
+
     /// The shares' indexes on columns most shares leave empty hold only the shares that fill them (migration 0018),
     /// and the statements that read through them still do; housekeeping's statements read through indexes too (0019).
     /// None reads a whole table. Without statistics SQLite plans from the schema alone, so an empty file plans as a
