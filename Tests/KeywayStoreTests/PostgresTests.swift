@@ -136,6 +136,40 @@ struct PostgresSpecificTests {
         #expect(!(mapped(ConnectionPoolError.requestCancelled) is DomainError))
     }
 
+    /// Kept to reproduce, not run by default (`KEYWAY_TEST_TERMINATED_CONNECTION=1`): after the server ends one of a
+    /// store's connections under a query (`pg_terminate_backend`, as a restart or an administrator does), the next
+    /// query is answered within 10 s (503 while the pool still hands out the dead connection, then 1). With
+    /// PostgresNIO 1.33.2 and one connection per event loop's pool, the whole suite run with this on left that next
+    /// query waiting for a connection forever in one run of two or three, with the pool's new connection idle
+    /// (`pg_stat_activity`, `ss`): a lease that is never served (decisions.md). A query still waiting after 10 s
+    /// fails the test and is left behind.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["KEYWAY_TEST_TERMINATED_CONNECTION"] == "1"))
+    func aQueryAfterTheServerEndsAConnectionIsAnswered() async throws {
+        let (url, drop) = try await TestDatabase.freshPostgres()
+        defer { drop() }
+        let store = try PostgresStore(url: url, maximumConnections: 2)
+        store.start()
+        await #expect(throws: DomainError.storeUnavailable(retryAfter: PostgresStore.unavailableRetryAfter)) {
+            try await store.scalarForTest("SELECT pg_terminate_backend(pg_backend_pid())::int")
+        }
+        let answer = Mutex<Int64?>(nil)
+        let asking = Task {
+            for _ in 0..<50 {
+                if let one = try? await store.scalarForTest("SELECT 1") {
+                    answer.withLock { $0 = one }
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        for _ in 0..<100 where answer.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(answer.withLock { $0 } == 1, "a query after the ended connection was answered within 10 s")
+        if answer.withLock({ $0 }) != nil {
+            _ = await asking.result
+            await store.shutdown()
+        }
+    }
+
     private final class Lines: Sendable {
         let value = Mutex<[String]>([])
     }
