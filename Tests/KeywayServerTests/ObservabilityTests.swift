@@ -74,7 +74,8 @@ struct ObservabilityTests {
     /// The store out of reach is a 503 with `Retry-After`, in Bold's error shape, not a 500: here another process
     /// (a connection of the test's own) holds the SQLite file's write lock past the busy timeout (5 s) while a share
     /// is created. Reads go on meanwhile (WAL), nothing of the share is kept, and once the lock is let go the same
-    /// request goes through. (On PostgreSQL the store's test ends a connection under a query.)
+    /// request goes through. (PostgreSQL's errors of a database out of reach are mapped by the store's own test,
+    /// `PostgresSpecificTests.errorsOfADatabaseOutOfReachAreUnavailable`.)
     @Test(.enabled(if: !TestDatabase.serverSuitesOnPostgres))
     func aWriteLockHeldElsewhereIsA503WithRetryAfter() async throws {
         let harness = try await Harness.make()
